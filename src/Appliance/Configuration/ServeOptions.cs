@@ -1,0 +1,93 @@
+using System.Net;
+
+namespace Appliance.Configuration;
+
+/// <summary>
+/// Every option of <c>appliance serve</c>. Flags, environment (<c>APPLIANCE_...</c>) and the config file all
+/// land here; defaults are the documented ones. Mutable so the configuration binder can fill it.
+/// </summary>
+public sealed class ServeOptions
+{
+    public const int DefaultPeerPort = 6881;
+    public const int DefaultTrackerPort = 6969;
+    public const int DefaultMetricsPort = 9469;
+
+    /// <summary>Folder holding each torrent's data at CONTENT/&lt;info.name&gt;.</summary>
+    public string Content { get; set; } = "";
+
+    /// <summary>Folder scanned for .torrent files; defaults to <see cref="Content"/>.</summary>
+    public string? Torrents { get; set; }
+
+    /// <summary>Fast-resume and DHT state; defaults to CONTENT/.appliance.</summary>
+    public string? State { get; set; }
+
+    public string Listen { get; set; } = "0.0.0.0:" + DefaultPeerPort;
+    public int MaxConnections { get; set; } = 10_000;
+    public int MaxConnectionsPerIp { get; set; } = 64;
+
+    /// <summary>Peers unchoked at once; 0 means unlimited (every interested peer).</summary>
+    public int UploadSlots { get; set; } = 16;
+
+    /// <summary>Global upload cap in bytes per second; 0 means none.</summary>
+    public long UploadRateLimit { get; set; }
+
+    public int ChokeIntervalSeconds { get; set; } = 10;
+    public int MaxRequestLength { get; set; } = 16 * 1024;
+    public int MaxOutstandingRequests { get; set; } = 500;
+
+    /// <summary>Largest peer-wire message accepted (a bitfield of a huge torrent is the largest legitimate one).</summary>
+    public int MaxMessageLength { get; set; } = 1024 * 1024;
+
+    public int HandshakeTimeoutSeconds { get; set; } = 10;
+    public int IdleTimeoutSeconds { get; set; } = 300;
+
+    /// <summary>"mmap" (default: blocks sent straight from mapped files) or "pread" (for btrfs/ZFS/NFS read-ahead).</summary>
+    public string Storage { get; set; } = "mmap";
+
+    public bool Dht { get; set; } = true;
+    public int? DhtPort { get; set; }
+
+    /// <summary>HOST:PORT entries; empty means the public routers; the single entry "none" means wait to be contacted.</summary>
+    public List<string> DhtBootstrap { get; set; } = [];
+
+    public bool Tracker { get; set; } = true;
+    public string TrackerListen { get; set; } = "0.0.0.0:" + DefaultTrackerPort;
+    public bool OpenTracker { get; set; }
+
+    /// <summary>Address the embedded tracker and magnet links advertise; defaults to the listen address or 127.0.0.1.</summary>
+    public string? AnnounceHost { get; set; }
+
+    public int MaxConcurrentAnnounces { get; set; } = 32;
+
+    /// <summary>HOST:PORT for /metrics, /healthz, /readyz and the admin API; empty turns it off.</summary>
+    public string? MetricsListen { get; set; } = "127.0.0.1:" + DefaultMetricsPort;
+
+    /// <summary>Per-torrent metric labels for at most this many torrents (0 = off: bounded cardinality by default).</summary>
+    public int PerTorrentMetrics { get; set; }
+
+    public string LogLevel { get; set; } = "Information";
+
+    /// <summary>The JSON config file these options were read from, if any (flag --config or APPLIANCE_CONFIG).</summary>
+    public string? Config { get; set; }
+
+    public int ShutdownDeadlineSeconds { get; set; } = 10;
+
+    public string GetTorrentsFolder() => Torrents ?? Content;
+    public string GetStateFolder() => State ?? Path.Combine(Content, ".appliance");
+
+    public IPEndPoint GetListenEndPoint() => EndPoints.Parse(Listen, "Listen");
+    public IPEndPoint GetTrackerEndPoint() => EndPoints.Parse(TrackerListen, "TrackerListen");
+    public IPEndPoint? GetMetricsEndPoint() => string.IsNullOrEmpty(MetricsListen) ? null : EndPoints.Parse(MetricsListen, "MetricsListen");
+    public int GetDhtPort() => DhtPort ?? GetListenEndPoint().Port;
+}
+
+public static class EndPoints
+{
+    public static IPEndPoint Parse(string text, string what) =>
+        IPEndPoint.TryParse(text, out var endPoint) && text.Contains(':', StringComparison.Ordinal)
+            ? endPoint
+            : throw new OptionsException($"{what}: '{text}' is not HOST:PORT (an IP address and a port)");
+}
+
+/// <summary>A configuration error naming the offending option.</summary>
+public sealed class OptionsException(string message) : Exception(message);
