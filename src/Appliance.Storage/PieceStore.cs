@@ -1,0 +1,51 @@
+using Appliance.Protocol.Metainfo;
+
+namespace Appliance.Storage;
+
+/// <summary>
+/// Read access to one torrent's data for seeding. Implementations: a memory-mapped store (zero-copy segments)
+/// and a pread store (copies into the caller's buffer), chosen per deployment (--storage mmap|pread).
+/// Thread-safe for concurrent readers. A store that detects its files changed under it becomes faulted and
+/// refuses every further read; it never crashes the process.
+/// </summary>
+public abstract class PieceStore : IDisposable
+{
+    /// <summary>Most segments one block can need: a 128 KiB block crossing many tiny files is cut to this many.</summary>
+    public const int MaxSegmentsPerBlock = 16;
+
+    protected PieceStore(TorrentMetainfo metainfo) => Metainfo = metainfo;
+
+    public TorrentMetainfo Metainfo { get; }
+
+    /// <summary>Why the store stopped serving, or null while healthy.</summary>
+    public abstract string? FaultReason { get; }
+
+    public bool IsFaulted => FaultReason is not null;
+
+    /// <summary>True when the store can hand out zero-copy <see cref="BlockSegment"/>s (the mapped store).</summary>
+    public abstract bool SupportsSegments { get; }
+
+    /// <summary>
+    /// Zero-copy view of (piece, begin, length) as up to <see cref="MaxSegmentsPerBlock"/> segments.
+    /// Returns false when the range is outside the piece, the store is faulted, or segments are unsupported.
+    /// Allocates nothing.
+    /// </summary>
+    public abstract bool TryGetSegments(int piece, int begin, int length, Span<BlockSegment> segments, out int count);
+
+    /// <summary>
+    /// Copies (piece, begin, length) into <paramref name="destination"/> with positional reads (never through a mapping,
+    /// so a truncated file yields false and a fault, not SIGBUS). Allocates nothing.
+    /// </summary>
+    public abstract bool TryReadBlock(int piece, int begin, Span<byte> destination);
+
+    /// <summary>Marks the store faulted (for example when a socket send from its mapping failed with EFAULT).</summary>
+    public abstract void Fault(string reason);
+
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected abstract void Dispose(bool disposing);
+}
