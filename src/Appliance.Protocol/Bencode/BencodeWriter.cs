@@ -24,16 +24,18 @@ public ref struct BencodeWriter
 
     public void WriteInteger(long value)
     {
-        Ensure(22);
+        Span<byte> digits = stackalloc byte[20];
+        Utf8Formatter.TryFormat(value, digits, out int n);
+        Ensure(n + 2);
         _destination[_position++] = (byte)'i';
-        Utf8Formatter.TryFormat(value, _destination[_position..], out int n);
+        digits[..n].CopyTo(_destination[_position..]);
         _position += n;
         _destination[_position++] = (byte)'e';
     }
 
     public void WriteString(scoped ReadOnlySpan<byte> value)
     {
-        Ensure(11 + value.Length);
+        Ensure(DigitCount(value.Length) + 1 + value.Length);
         Utf8Formatter.TryFormat(value.Length, _destination[_position..], out int n);
         _position += n;
         _destination[_position++] = (byte)':';
@@ -44,7 +46,7 @@ public ref struct BencodeWriter
     public void WriteString(string value)
     {
         int length = System.Text.Encoding.UTF8.GetByteCount(value);
-        Ensure(11 + length);
+        Ensure(DigitCount(length) + 1 + length);
         Utf8Formatter.TryFormat(length, _destination[_position..], out int n);
         _position += n;
         _destination[_position++] = (byte)':';
@@ -95,6 +97,13 @@ public ref struct BencodeWriter
         Ensure(1);
         _destination[_position++] = marker;
         _keys[_depth++] = new Key(isDictionary ? -1 : -2, 0);
+    }
+
+    private static int DigitCount(int value)
+    {
+        int digits = 1;
+        while (value >= 10) { value /= 10; digits++; }
+        return digits;
     }
 
     private readonly void Ensure(int bytes)
