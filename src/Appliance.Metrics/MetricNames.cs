@@ -1,0 +1,50 @@
+namespace Appliance.Metrics;
+
+/// <summary>
+/// The metric catalogue (docs/metrics.md describes each). Prometheus conventions: appliance_ prefix, base units
+/// (bytes, seconds), counters end in _total. Dashboards and alert rules in deploy/ use only these names.
+/// </summary>
+public static class MetricNames
+{
+    // Seeding (peer wire)
+    public const string UploadedBytes = "appliance_uploaded_bytes_total";
+    public const string BlocksServed = "appliance_blocks_served_total";
+    public const string RequestsRejected = "appliance_requests_rejected_total";
+    public const string PeersConnected = "appliance_peers_connected";
+    public const string Handshakes = "appliance_handshakes_total";
+    public const string ConnectionsRefused = "appliance_connections_refused_total";
+    public const string SendQueueBytes = "appliance_send_queue_bytes";
+    public const string BlockServeDuration = "appliance_block_serve_duration_seconds";
+    public const string DiskReadErrors = "appliance_disk_read_errors_total";
+
+    // Torrents
+    public const string Torrents = "appliance_torrents";
+    public const string VerificationProgress = "appliance_verification_progress_ratio";
+
+    // Trackers
+    public const string TrackerAnnounces = "appliance_tracker_announces_total";
+
+    // DHT
+    public const string DhtNodes = "appliance_dht_nodes";
+    public const string DhtQueriesReceived = "appliance_dht_queries_received_total";
+    public const string DhtQueriesSent = "appliance_dht_queries_sent_total";
+    public const string RateLimitedPackets = "appliance_rate_limited_packets_total";
+
+    // Per torrent (only with PerTorrentMetrics > 0, top N by uploaded bytes)
+    public const string TorrentUploadedBytes = "appliance_torrent_uploaded_bytes_total";
+    public const string TorrentPeersConnected = "appliance_torrent_peers_connected";
+
+    // Process
+    public const string ProcessAllocatedBytes = "appliance_process_allocated_bytes_total";
+    public const string ProcessGcCollections = "appliance_process_gc_collections_total";
+    public const string ProcessGcHeapBytes = "appliance_process_gc_heap_bytes";
+    public const string ProcessGcPauseSeconds = "appliance_process_gc_pause_seconds_total";
+    public const string ProcessCpuSeconds = "appliance_process_cpu_seconds_total";
+    public const string ProcessResidentMemoryBytes = "appliance_process_resident_memory_bytes";
+    public const string ProcessThreads = "appliance_process_threads";
+    public const string ProcessThreadPoolThreads = "appliance_process_threadpool_threads";
+    public const string ProcessOpenFds = "appliance_process_open_fds";
+    public const string ProcessStartTime = "appliance_process_start_time_seconds";
+
+    public const string BuildInfo = "appliance_build_info";
+}

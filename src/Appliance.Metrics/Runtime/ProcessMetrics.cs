@@ -1,0 +1,89 @@
+using System.Globalization;
+using Appliance.Metrics.Export;
+
+namespace Appliance.Metrics.Runtime;
+
+/// <summary>
+/// Process and GC metrics read at scrape time from the runtime and /proc (no prometheus-net default collectors:
+/// those rely on EventListener/Process and are not what we want in the Native AOT binary).
+/// </summary>
+public static class ProcessMetrics
+{
+    private static readonly string[] Generations = ["0", "1", "2"];
+
+    public static void Register(MetricsExporter exporter, TimeProvider? clock = null)
+    {
+        ArgumentNullException.ThrowIfNull(exporter);
+        double startTime = (clock ?? TimeProvider.System).GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
+        try
+        {
+            startTime = System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime().Subtract(DateTime.UnixEpoch).TotalSeconds;
+        }
+        catch (Exception e) when (e is InvalidOperationException or NotSupportedException or System.ComponentModel.Win32Exception)
+        {
+        }
+
+        exporter.AddCounter(MetricNames.ProcessAllocatedBytes, "Managed bytes allocated since start (all threads); flat while serving means an allocation-free hot path",
+            () => GC.GetTotalAllocatedBytes(precise: false));
+        exporter.AddCounter(MetricNames.ProcessGcCollections, "Garbage collections by generation", "generation", Generations, g => GC.CollectionCount(g));
+        exporter.AddGauge(MetricNames.ProcessGcHeapBytes, "Managed heap size after the last collection", () => GC.GetGCMemoryInfo().HeapSizeBytes);
+        exporter.AddCounter(MetricNames.ProcessGcPauseSeconds, "Time the runtime paused threads for garbage collection",
+            () => GC.GetTotalPauseDuration().TotalSeconds);
+        exporter.AddCounter(MetricNames.ProcessCpuSeconds, "User and system CPU time of the process", () => Environment.CpuUsage.TotalTime.TotalSeconds);
+        exporter.AddGauge(MetricNames.ProcessResidentMemoryBytes, "Resident set size", ReadResidentBytes);
+        exporter.AddGauge(MetricNames.ProcessThreads, "Operating-system threads of the process", ReadThreadCount);
+        exporter.AddGauge(MetricNames.ProcessThreadPoolThreads, "Thread-pool worker threads", () => ThreadPool.ThreadCount);
+        exporter.AddGauge(MetricNames.ProcessOpenFds, "Open file descriptors", ReadOpenFds);
+        exporter.AddGauge(MetricNames.ProcessStartTime, "Start time of the process since the Unix epoch", () => startTime);
+    }
+
+    internal static double ReadResidentBytes()
+    {
+        // /proc/self/statm: size resident shared text lib data dt (pages)
+        string? statm = ReadProc("/proc/self/statm");
+        if (statm is null) return Environment.WorkingSet;
+        var fields = statm.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return fields.Length > 1 && long.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out long pages)
+            ? (double)pages * Environment.SystemPageSize
+            : Environment.WorkingSet;
+    }
+
+    internal static double ReadThreadCount()
+    {
+        string? status = ReadProc("/proc/self/status");
+        if (status is null) return double.NaN;
+        foreach (var line in status.Split('\n'))
+        {
+            if (line.StartsWith("Threads:", StringComparison.Ordinal)
+                && long.TryParse(line.AsSpan(8).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long threads))
+            {
+                return threads;
+            }
+        }
+        return double.NaN;
+    }
+
+    internal static double ReadOpenFds()
+    {
+        try
+        {
+            return Directory.EnumerateFileSystemEntries("/proc/self/fd").Count();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return double.NaN;
+        }
+    }
+
+    private static string? ReadProc(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+}
