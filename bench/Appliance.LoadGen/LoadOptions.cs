@@ -1,0 +1,104 @@
+using System.Globalization;
+using System.Net;
+
+namespace Appliance.LoadGen;
+
+/// <summary>Command line of the load generator; every run is bounded by <see cref="DurationSeconds"/>.</summary>
+public sealed class LoadOptions
+{
+    public const int BlockLength = 16 * 1024;
+
+    public string TorrentPath { get; private set; } = "";
+    public IPEndPoint Target { get; private set; } = new(IPAddress.Loopback, 6881);
+    public int Peers { get; private set; } = 8;
+    public int Pipeline { get; private set; } = 32;
+    public double DurationSeconds { get; private set; } = 10;
+    public double WarmupSeconds { get; private set; } = 2;
+    public int SeederPid { get; private set; }
+    public string? MetricsUrl { get; private set; }
+    public string? JsonPath { get; private set; }
+    public string Label { get; private set; } = "seeder";
+    public int IdleConnections { get; private set; }
+    // Connections per source address (127.0.0.x); 0 = let the kernel pick (all from 127.0.0.1).
+    public int PerSourceAddress { get; private set; } = 50;
+    public int ReceiveBufferBytes { get; private set; } = 256 * 1024;
+    public int SocketReceiveBufferBytes { get; private set; }
+    public int ConnectConcurrency { get; private set; } = 128;
+    public double ConnectTimeoutSeconds { get; private set; } = 30;
+
+    public const string Usage = """
+        usage: loadgen --torrent FILE --target HOST:PORT [--peers N] [--pipeline Q] [--duration S] [--warmup S]
+                       [--seeder-pid PID] [--metrics URL] [--json OUT] [--label NAME]
+                       [--per-ip N] [--recv-buffer BYTES] [--so-rcvbuf BYTES] [--connect-concurrency N]
+               loadgen --idle N --torrent FILE --target HOST:PORT [--duration S] [--seeder-pid PID] [--json OUT]
+
+          --peers N            peer connections (default 8)
+          --pipeline Q         16 KiB requests kept outstanding per peer (default 32)
+          --duration S         measured seconds (default 10); idle mode: seconds to hold the connections
+          --warmup S           seconds of load before measuring (default 2)
+          --seeder-pid PID     read the seeder's CPU time (and RSS) from /proc/PID
+          --metrics URL        Prometheus endpoint of the seeder, scraped for an allocated-bytes counter
+          --per-ip N           connections per source address 127.0.0.x (default 50; 0 = kernel default)
+          --recv-buffer BYTES  user-space receive buffer per peer (default 262144)
+          --so-rcvbuf BYTES    SO_RCVBUF per socket (default 0 = kernel autotuning)
+          --idle N             open N handshaked, silent connections and report the seeder's RSS growth
+        """;
+
+    public static LoadOptions Parse(string[] args)
+    {
+        var o = new LoadOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var flag = args[i];
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{flag} needs a value");
+            int Int(int min, int max)
+            {
+                var text = Value();
+                if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v) || v < min || v > max)
+                    throw new ArgumentException($"{flag}: '{text}' is not an integer in [{min}, {max}]");
+                return v;
+            }
+            double Seconds(double min, double max)
+            {
+                var text = Value();
+                if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || v < min || v > max)
+                    throw new ArgumentException($"{flag}: '{text}' is not a number of seconds in [{min}, {max}]");
+                return v;
+            }
+            switch (flag)
+            {
+                case "--torrent": o.TorrentPath = Value(); break;
+                case "--target":
+                    var t = Value();
+                    if (!IPEndPoint.TryParse(t, out var ep) || ep.Port == 0) throw new ArgumentException($"--target: '{t}' is not HOST:PORT");
+                    o.Target = ep;
+                    break;
+                case "--peers": o.Peers = Int(1, 20_000); break;
+                case "--pipeline": o.Pipeline = Int(1, 2_000); break;
+                case "--duration": o.DurationSeconds = Seconds(0.1, 3600); break;
+                case "--warmup": o.WarmupSeconds = Seconds(0, 600); break;
+                case "--seeder-pid": o.SeederPid = Int(1, int.MaxValue); break;
+                case "--metrics": o.MetricsUrl = Value(); break;
+                case "--json": o.JsonPath = Value(); break;
+                case "--label": o.Label = Value(); break;
+                case "--idle": o.IdleConnections = Int(1, 60_000); break;
+                case "--per-ip": o.PerSourceAddress = Int(0, 60_000); break;
+                case "--recv-buffer": o.ReceiveBufferBytes = Int(64 * 1024, 64 * 1024 * 1024); break;
+                case "--so-rcvbuf": o.SocketReceiveBufferBytes = Int(0, 256 * 1024 * 1024); break;
+                case "--connect-concurrency": o.ConnectConcurrency = Int(1, 10_000); break;
+                case "--connect-timeout": o.ConnectTimeoutSeconds = Seconds(1, 600); break;
+                default: throw new ArgumentException($"unknown flag {flag}");
+            }
+        }
+        if (o.TorrentPath.Length == 0) throw new ArgumentException("--torrent is required");
+        return o;
+    }
+
+    // Connection i binds 127.0.a.b so that seeders with a per-IP limit accept every connection.
+    public IPAddress? SourceAddress(int connection)
+    {
+        if (PerSourceAddress == 0) return null;
+        var slot = connection / PerSourceAddress;
+        return new IPAddress(new byte[] { 127, 0, (byte)(slot / 250), (byte)(1 + slot % 250) });
+    }
+}

@@ -1,0 +1,360 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Appliance.Protocol.Metainfo;
+
+namespace Appliance.LoadGen;
+
+/// <summary>
+/// One downloading connection (BEP 3, leecher side): handshake, interested, then keeps Q block requests
+/// outstanding and walks pieces from its own starting piece, verifying each piece's SHA-1.
+/// One receive loop per connection; requests are written in one send after each receive.
+/// </summary>
+public sealed class LoadPeer : IDisposable
+{
+    private const int HandshakeLength = 68;
+    private const int RequestMessageLength = 17;
+    private const int MaxMessageLength = 1 << 20 | 13;
+
+    private readonly TorrentMetainfo _torrent;
+    private readonly LoadRun _run;
+    private readonly int _pipeline;
+    private readonly byte[] _receive;
+    private readonly byte[] _send;
+    private readonly Request[] _outstanding;
+    private readonly List<PieceVerifier> _active = [];
+    private readonly Stack<PieceVerifier> _spare = new();
+    private Socket? _socket;
+    private int _head;
+    private int _count;
+    private int _nextPiece;
+    private int _nextBegin;
+    private bool _handshaken;
+    private bool _unchoked;
+
+    public LatencyHistogram Latency { get; } = new();
+    public long PayloadBytes;
+    public long PiecesVerified;
+    public long VerifyFailures;
+    public long UnexpectedBlocks;
+    public bool Connected { get; private set; }
+    public bool Handshaken => _handshaken;
+    public bool Unchoked => _unchoked;
+    public string? Failure { get; private set; }
+
+    private struct Request
+    {
+        public int Piece;
+        public int Begin;
+        public int Length;
+        public long SentAt;
+    }
+
+    public LoadPeer(TorrentMetainfo torrent, LoadRun run, int pipeline, int receiveBufferBytes, int startPiece)
+    {
+        _torrent = torrent;
+        _run = run;
+        _pipeline = pipeline;
+        _receive = new byte[receiveBufferBytes];
+        _send = new byte[HandshakeLength + 5 + pipeline * RequestMessageLength];
+        _outstanding = new Request[pipeline];
+        _nextPiece = startPiece;
+    }
+
+    public async Task ConnectAsync(IPEndPoint target, IPAddress? source, int soRcvBuf, CancellationToken ct)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            if (soRcvBuf > 0) socket.ReceiveBufferSize = soRcvBuf;
+            if (source is not null) socket.Bind(new IPEndPoint(source, 0));
+            await socket.ConnectAsync(target, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        _socket = socket;
+        Connected = true;
+    }
+
+    public static int WriteHandshake(Span<byte> destination, InfoHash infoHash, ReadOnlySpan<byte> peerId)
+    {
+        destination[0] = 19;
+        "BitTorrent protocol"u8.CopyTo(destination[1..]);
+        destination.Slice(20, 8).Clear();
+        infoHash.CopyTo(destination.Slice(28, 20));
+        peerId.CopyTo(destination.Slice(48, 20));
+        return HandshakeLength;
+    }
+
+    public static byte[] NewPeerId()
+    {
+        var id = new byte[20];
+        "-LG0001-"u8.CopyTo(id);
+        Random.Shared.NextBytes(id.AsSpan(8));
+        return id;
+    }
+
+    /// <summary>Runs until cancelled or the connection fails; never throws.</summary>
+    public async Task RunAsync(bool interested, CancellationToken ct)
+    {
+        var socket = _socket ?? throw new InvalidOperationException("not connected");
+        try
+        {
+            var length = WriteHandshake(_send, _torrent.InfoHash, NewPeerId());
+            if (interested)
+            {
+                BinaryPrimitives.WriteInt32BigEndian(_send.AsSpan(length), 1);
+                _send[length + 4] = 2;
+                length += 5;
+            }
+            await SendAllAsync(socket, length, ct).ConfigureAwait(false);
+
+            var start = 0;
+            var end = 0;
+            while (!ct.IsCancellationRequested)
+            {
+                var received = await socket.ReceiveAsync(_receive.AsMemory(end), SocketFlags.None, ct).ConfigureAwait(false);
+                if (received == 0)
+                {
+                    Failure = "closed by seeder";
+                    return;
+                }
+                end += received;
+                var now = Stopwatch.GetTimestamp();
+                start = Parse(start, end, now);
+                if (start < 0) return;
+
+                if (start == end) start = end = 0;
+                else if (_receive.Length - end < LoadOptions.BlockLength + 13 || _receive.Length - end < (_receive.Length >> 3))
+                {
+                    _receive.AsSpan(start, end - start).CopyTo(_receive);
+                    end -= start;
+                    start = 0;
+                }
+
+                if (_unchoked && interested)
+                {
+                    var bytes = FillRequests(now);
+                    if (bytes > 0) await SendAllAsync(socket, bytes, ct).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        catch (SocketException e)
+        {
+            if (!ct.IsCancellationRequested) Failure = $"socket error {e.SocketErrorCode}";
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private async ValueTask SendAllAsync(Socket socket, int length, CancellationToken ct)
+    {
+        var sent = 0;
+        while (sent < length)
+            sent += await socket.SendAsync(_send.AsMemory(sent, length - sent), SocketFlags.None, ct).ConfigureAwait(false);
+    }
+
+    // Returns the new start offset, or -1 after a protocol failure (Failure is set).
+    private int Parse(int start, int end, long now)
+    {
+        var buffer = _receive;
+        while (true)
+        {
+            var available = end - start;
+            if (!_handshaken)
+            {
+                if (available < HandshakeLength) return start;
+                var hs = buffer.AsSpan(start, HandshakeLength);
+                if (hs[0] != 19 || !hs.Slice(1, 19).SequenceEqual("BitTorrent protocol"u8) || new InfoHash(hs.Slice(28, 20)) != _torrent.InfoHash)
+                    return Fail("bad handshake");
+                _handshaken = true;
+                _run.OnHandshaken();
+                start += HandshakeLength;
+                continue;
+            }
+            if (available < 4) return start;
+            var length = BinaryPrimitives.ReadInt32BigEndian(buffer.AsSpan(start));
+            if (length == 0)
+            {
+                start += 4;
+                continue;
+            }
+            if (length < 0 || length > MaxMessageLength || length + 4 > buffer.Length) return Fail($"message of {length} bytes");
+            if (available < length + 4) return start;
+            var id = buffer[start + 4];
+            var payload = buffer.AsSpan(start + 5, length - 1);
+            start += 4 + length;
+            switch (id)
+            {
+                case 0:
+                    OnChoke();
+                    break;
+                case 1:
+                    if (!_unchoked) _run.OnUnchoked();
+                    _unchoked = true;
+                    break;
+                case 7:
+                    if (payload.Length < 8) return Fail("short piece message");
+                    OnBlock(BinaryPrimitives.ReadInt32BigEndian(payload), BinaryPrimitives.ReadInt32BigEndian(payload[4..]), payload[8..], now);
+                    break;
+                default:
+                    // bitfield, have, have_all, port and extensions: a full seed is assumed.
+                    break;
+            }
+        }
+    }
+
+    private int Fail(string reason)
+    {
+        Failure = reason;
+        return -1;
+    }
+
+    private void OnBlock(int piece, int begin, ReadOnlySpan<byte> block, long now)
+    {
+        var slot = -1;
+        for (var i = 0; i < _count; i++)
+        {
+            ref var r = ref _outstanding[(_head + i) % _pipeline];
+            if (r.Piece == piece && r.Begin == begin && r.Length == block.Length)
+            {
+                slot = i;
+                break;
+            }
+        }
+        if (slot < 0)
+        {
+            UnexpectedBlocks++;
+            return;
+        }
+        var request = _outstanding[(_head + slot) % _pipeline];
+        if (slot == 0)
+        {
+            _head = (_head + 1) % _pipeline;
+        }
+        else
+        {
+            // Out-of-order answer: close the gap so the ring stays in request order.
+            for (var i = slot; i < _count - 1; i++)
+                _outstanding[(_head + i) % _pipeline] = _outstanding[(_head + i + 1) % _pipeline];
+        }
+        _count--;
+
+        if (_run.Measuring) Latency.Record((now - request.SentAt) * 1_000_000 / Stopwatch.Frequency);
+        PayloadBytes += block.Length;
+
+        PieceVerifier? verifier = null;
+        foreach (var v in _active)
+        {
+            if (v.Piece == piece)
+            {
+                verifier = v;
+                break;
+            }
+        }
+        if (verifier is null)
+        {
+            UnexpectedBlocks++;
+            return;
+        }
+        switch (verifier.Feed(begin, block, _torrent.PieceHash(piece)))
+        {
+            case PieceVerifier.Outcome.Verified:
+                PiecesVerified++;
+                Release(verifier);
+                break;
+            case PieceVerifier.Outcome.Failed:
+                VerifyFailures++;
+                Release(verifier);
+                break;
+            case PieceVerifier.Outcome.Duplicate:
+                UnexpectedBlocks++;
+                break;
+        }
+    }
+
+    private void Release(PieceVerifier verifier)
+    {
+        _active.Remove(verifier);
+        _spare.Push(verifier);
+    }
+
+    // BEP 3: a choke discards every pending request; restart the pieces that were in flight.
+    private void OnChoke()
+    {
+        _unchoked = false;
+        _count = 0;
+        _head = 0;
+        if (_active.Count > 0)
+        {
+            _nextPiece = _active[0].Piece;
+            _nextBegin = 0;
+            foreach (var v in _active)
+            {
+                v.Abandon();
+                _spare.Push(v);
+            }
+            _active.Clear();
+        }
+    }
+
+    private int FillRequests(long now)
+    {
+        var length = 0;
+        var span = _send.AsSpan();
+        while (_count < _pipeline)
+        {
+            var pieceSize = _torrent.PieceSize(_nextPiece);
+            if (_nextBegin == 0)
+            {
+                var verifier = _spare.Count > 0 ? _spare.Pop() : new PieceVerifier();
+                verifier.Start(_nextPiece, pieceSize);
+                _active.Add(verifier);
+            }
+            var blockLength = Math.Min(LoadOptions.BlockLength, pieceSize - _nextBegin);
+            var m = span.Slice(length, RequestMessageLength);
+            BinaryPrimitives.WriteInt32BigEndian(m, 13);
+            m[4] = 6;
+            BinaryPrimitives.WriteInt32BigEndian(m[5..], _nextPiece);
+            BinaryPrimitives.WriteInt32BigEndian(m[9..], _nextBegin);
+            BinaryPrimitives.WriteInt32BigEndian(m[13..], blockLength);
+            length += RequestMessageLength;
+
+            ref var r = ref _outstanding[(_head + _count) % _pipeline];
+            r.Piece = _nextPiece;
+            r.Begin = _nextBegin;
+            r.Length = blockLength;
+            r.SentAt = now;
+            _count++;
+
+            _nextBegin += blockLength;
+            if (_nextBegin >= pieceSize)
+            {
+                _nextBegin = 0;
+                _nextPiece = (_nextPiece + 1) % _torrent.PieceCount;
+            }
+        }
+        return length;
+    }
+
+    public void Close()
+    {
+        try { _socket?.Dispose(); }
+        catch (ObjectDisposedException) { }
+    }
+
+    public void Dispose()
+    {
+        Close();
+        foreach (var v in _active) v.Dispose();
+        foreach (var v in _spare) v.Dispose();
+    }
+}

@@ -1,0 +1,243 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Appliance.Protocol.Metainfo;
+
+namespace Appliance.LoadGen;
+
+public static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        LoadOptions options;
+        TorrentMetainfo torrent;
+        try
+        {
+            if (args.Length == 0 || args.Contains("--help") || args.Contains("-h"))
+            {
+                Console.WriteLine(LoadOptions.Usage);
+                return args.Length == 0 ? 1 : 0;
+            }
+            options = LoadOptions.Parse(args);
+            torrent = TorrentMetainfo.Load(options.TorrentPath);
+        }
+        catch (Exception e) when (e is ArgumentException or MetainfoException)
+        {
+            Console.Error.WriteLine($"loadgen: {e.Message}");
+            return 1;
+        }
+
+        using var probe = new SeederProbe(options.SeederPid, options.MetricsUrl);
+        return options.IdleConnections > 0
+            ? await RunIdleAsync(options, torrent, probe).ConfigureAwait(false)
+            : await RunLoadAsync(options, torrent, probe).ConfigureAwait(false);
+    }
+
+    private static async Task<int> RunLoadAsync(LoadOptions o, TorrentMetainfo torrent, SeederProbe probe)
+    {
+        if (torrent.TotalLength < 2L * o.Pipeline * LoadOptions.BlockLength + 2L * torrent.PieceLength)
+        {
+            Console.Error.WriteLine($"loadgen: torrent of {torrent.TotalLength} bytes is too small for a pipeline of {o.Pipeline} blocks");
+            return 1;
+        }
+        var run = new LoadRun();
+        var peers = new LoadPeer[o.Peers];
+        for (var i = 0; i < peers.Length; i++)
+            peers[i] = new LoadPeer(torrent, run, o.Pipeline, o.ReceiveBufferBytes, (int)((long)i * torrent.PieceCount / o.Peers));
+
+        using var stop = new CancellationTokenSource();
+        var connectWatch = Stopwatch.StartNew();
+        var connected = await ConnectAllAsync(o, peers, stop.Token).ConfigureAwait(false);
+        var loops = peers.Where(p => p.Connected).Select(p => Task.Run(() => p.RunAsync(interested: true, stop.Token))).ToArray();
+
+        var readyBy = Stopwatch.StartNew();
+        while (run.Unchoked < connected && readyBy.Elapsed < TimeSpan.FromSeconds(o.ConnectTimeoutSeconds) && peers.Count(p => p.Failure is not null) + run.Unchoked < connected)
+            await Task.Delay(20).ConfigureAwait(false);
+        var setupSeconds = connectWatch.Elapsed.TotalSeconds;
+
+        await Task.Delay(TimeSpan.FromSeconds(o.WarmupSeconds)).ConfigureAwait(false);
+
+        var alloc0 = await probe.AllocatedBytesAsync().ConfigureAwait(false);
+        var cpu0 = probe.CpuSeconds();
+        var self0 = Process.GetCurrentProcess().TotalProcessorTime;
+        var bytes0 = peers.Sum(p => Volatile.Read(ref p.PayloadBytes));
+        var window = Stopwatch.StartNew();
+        run.Measuring = true;
+
+        await Task.Delay(TimeSpan.FromSeconds(o.DurationSeconds)).ConfigureAwait(false);
+
+        run.Measuring = false;
+        var bytes1 = peers.Sum(p => Volatile.Read(ref p.PayloadBytes));
+        var seconds = window.Elapsed.TotalSeconds;
+        var cpu1 = probe.CpuSeconds();
+        var self1 = Process.GetCurrentProcess().TotalProcessorTime;
+        var rss = probe.RssBytes();
+        var alloc1 = await probe.AllocatedBytesAsync().ConfigureAwait(false);
+
+        await stop.CancelAsync().ConfigureAwait(false);
+        foreach (var p in peers) p.Close();
+        await Task.WhenAny(Task.WhenAll(loops), Task.Delay(TimeSpan.FromSeconds(10))).ConfigureAwait(false);
+
+        var latency = new LatencyHistogram();
+        foreach (var p in peers) latency.Add(p.Latency);
+        var bytes = bytes1 - bytes0;
+        double? seederCpu = cpu0 is { } c0 && cpu1 is { } c1 ? c1 - c0 : null;
+        double? allocated = alloc0 is { } a0 && alloc1 is { } a1 ? a1.Value - a0.Value : null;
+        var failures = peers.Where(p => p.Failure is not null).GroupBy(p => p.Failure!).ToDictionary(g => g.Key, g => g.Count());
+
+        var result = new Dictionary<string, object?>
+        {
+            ["mode"] = "load",
+            ["label"] = o.Label,
+            ["peers"] = o.Peers,
+            ["pipeline"] = o.Pipeline,
+            ["duration_s"] = seconds,
+            ["warmup_s"] = o.WarmupSeconds,
+            ["setup_s"] = setupSeconds,
+            ["connections_established"] = connected,
+            ["connections_handshaken"] = run.Handshaken,
+            ["connections_unchoked"] = run.Unchoked,
+            ["connections_failed_during_run"] = failures.Values.Sum(),
+            ["failure_reasons"] = string.Join("; ", failures.Select(kv => $"{kv.Key} x{kv.Value}")),
+            ["bytes"] = bytes,
+            ["throughput_Bps"] = bytes / seconds,
+            ["blocks_measured"] = latency.Count,
+            ["latency_p50_us"] = latency.Percentile(50),
+            ["latency_p99_us"] = latency.Percentile(99),
+            ["latency_p999_us"] = latency.Percentile(99.9),
+            ["pieces_verified"] = peers.Sum(p => p.PiecesVerified),
+            ["verify_failures"] = peers.Sum(p => p.VerifyFailures),
+            ["unexpected_blocks"] = peers.Sum(p => p.UnexpectedBlocks),
+            ["seeder_cpu_s"] = seederCpu,
+            ["bytes_per_seeder_cpu_s"] = seederCpu is > 0 ? bytes / seederCpu : null,
+            ["seeder_rss_bytes"] = rss,
+            ["seeder_allocated_bytes"] = allocated,
+            ["seeder_allocated_metric"] = alloc1?.Name,
+            ["loadgen_cpu_s"] = (self1 - self0).TotalSeconds,
+        };
+        Emit(o, result);
+        foreach (var p in peers) p.Dispose();
+        return 0;
+    }
+
+    private static async Task<int> RunIdleAsync(LoadOptions o, TorrentMetainfo torrent, SeederProbe probe)
+    {
+        const int IdleReceiveBuffer = 16 * 1024;
+        var run = new LoadRun();
+        var peers = new LoadPeer[o.IdleConnections];
+        for (var i = 0; i < peers.Length; i++) peers[i] = new LoadPeer(torrent, run, 1, IdleReceiveBuffer, 0);
+
+        var rssBefore = probe.RssBytes();
+        using var stop = new CancellationTokenSource();
+        var watch = Stopwatch.StartNew();
+        var connected = await ConnectAllAsync(o, peers, stop.Token).ConfigureAwait(false);
+        var loops = peers.Where(p => p.Connected).Select(p => Task.Run(() => p.RunAsync(interested: false, stop.Token))).ToArray();
+        while (run.Handshaken + peers.Count(p => p.Failure is not null) < connected && watch.Elapsed < TimeSpan.FromSeconds(o.ConnectTimeoutSeconds))
+            await Task.Delay(50).ConfigureAwait(false);
+        var setupSeconds = watch.Elapsed.TotalSeconds;
+
+        // Let the seeder finish per-connection work (bitfield, unchoke, timers) before sampling.
+        await Task.Delay(TimeSpan.FromSeconds(Math.Max(o.WarmupSeconds, 1))).ConfigureAwait(false);
+        var rssAfter = probe.RssBytes();
+        await Task.Delay(TimeSpan.FromSeconds(o.DurationSeconds)).ConfigureAwait(false);
+        var rssEnd = probe.RssBytes();
+        var open = peers.Count(p => p.Connected && p.Failure is null);
+
+        await stop.CancelAsync().ConfigureAwait(false);
+        foreach (var p in peers) p.Close();
+        await Task.WhenAny(Task.WhenAll(loops), Task.Delay(TimeSpan.FromSeconds(10))).ConfigureAwait(false);
+        var failures = peers.Where(p => p.Failure is not null).GroupBy(p => p.Failure!).ToDictionary(g => g.Key, g => g.Count());
+
+        var result = new Dictionary<string, object?>
+        {
+            ["mode"] = "idle",
+            ["label"] = o.Label,
+            ["connections_requested"] = o.IdleConnections,
+            ["connections_established"] = connected,
+            ["connections_handshaken"] = run.Handshaken,
+            ["connections_open_at_end"] = open,
+            ["failure_reasons"] = string.Join("; ", failures.Select(kv => $"{kv.Key} x{kv.Value}")),
+            ["setup_s"] = setupSeconds,
+            ["hold_s"] = o.DurationSeconds,
+            ["seeder_rss_before_bytes"] = rssBefore,
+            ["seeder_rss_after_bytes"] = rssAfter,
+            ["seeder_rss_end_bytes"] = rssEnd,
+            ["seeder_rss_delta_bytes"] = rssBefore is { } b && rssAfter is { } a ? a - b : null,
+        };
+        Emit(o, result);
+        foreach (var p in peers) p.Dispose();
+        return 0;
+    }
+
+    // Connects every peer with bounded concurrency; a refused or timed-out connect is retried twice.
+    private static async Task<int> ConnectAllAsync(LoadOptions o, LoadPeer[] peers, CancellationToken ct)
+    {
+        using var gate = new SemaphoreSlim(o.ConnectConcurrency);
+        var connected = 0;
+        var tasks = new Task[peers.Length];
+        for (var i = 0; i < peers.Length; i++)
+        {
+            var index = i;
+            tasks[i] = Task.Run(async () =>
+            {
+                await gate.WaitAsync(ct).ConfigureAwait(false);
+                try
+                {
+                    for (var attempt = 0; attempt < 3; attempt++)
+                    {
+                        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+                        try
+                        {
+                            await peers[index].ConnectAsync(o.Target, o.SourceAddress(index), o.SocketReceiveBufferBytes, timeout.Token).ConfigureAwait(false);
+                            Interlocked.Increment(ref connected);
+                            return;
+                        }
+                        catch (Exception e) when (e is System.Net.Sockets.SocketException or OperationCanceledException && !ct.IsCancellationRequested)
+                        {
+                            await Task.Delay(200 * (attempt + 1), ct).ConfigureAwait(false);
+                        }
+                    }
+                }
+                finally
+                {
+                    gate.Release();
+                }
+            }, ct);
+        }
+        await Task.WhenAll(tasks).ConfigureAwait(false);
+        return connected;
+    }
+
+    private static void Emit(LoadOptions o, Dictionary<string, object?> result)
+    {
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            json.WriteStartObject();
+            foreach (var (key, value) in result)
+            {
+                switch (value)
+                {
+                    case null: json.WriteNull(key); break;
+                    case string s: json.WriteString(key, s); break;
+                    case int i: json.WriteNumber(key, i); break;
+                    case long l: json.WriteNumber(key, l); break;
+                    case double d: json.WriteNumber(key, Math.Round(d, 6)); break;
+                    default: json.WriteString(key, Convert.ToString(value, CultureInfo.InvariantCulture)); break;
+                }
+            }
+            json.WriteEndObject();
+        }
+        var text = System.Text.Encoding.UTF8.GetString(stream.ToArray());
+        if (o.JsonPath is not null) File.WriteAllText(o.JsonPath, text + "\n");
+
+        Console.WriteLine(text);
+        if (result["mode"] is "load")
+        {
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{o.Label}: N={o.Peers} Q={o.Pipeline} {(double)result["throughput_Bps"]! / 1e9:F3} GB/s, p50/p99/p999 {result["latency_p50_us"]}/{result["latency_p99_us"]}/{result["latency_p999_us"]} us, " +
+                $"connections {result["connections_unchoked"]}/{o.Peers}, verify failures {result["verify_failures"]}, seeder cpu {result["seeder_cpu_s"]} s"));
+        }
+    }
+}
