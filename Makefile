@@ -29,9 +29,9 @@ test-all: deps build
 
 # One Native AOT binary at dist/appliance; any trim/AOT warning fails the build (warnings are errors).
 publish:
-	$(DOTNET) publish src/Appliance/Appliance.csproj -c Release -r $(RID) -o $(DIST) -p:TreatWarningsAsErrors=true 2>&1 | tee $(DIST).publish.log
+	$(DOTNET) publish src/Appliance/Appliance.csproj -c Release -r $(RID) -o $(DIST) -p:TreatWarningsAsErrors=true -p:CopyOutputSymbolsToPublishDirectory=false 2>&1 | tee $(DIST).publish.log
 	@! grep -E "warning (IL|CS|NU)[0-9]+" $(DIST).publish.log || (echo "publish: warnings above are not allowed" && exit 1)
-	@rm -f $(DIST).publish.log $(DIST)/*.dbg
+	@rm -f $(DIST).publish.log $(DIST)/*.dbg $(DIST)/*.pdb
 	@ls -l $(DIST)/appliance
 
 # Runs the published binary end to end: create, info, serve, a download check, graceful SIGTERM.
