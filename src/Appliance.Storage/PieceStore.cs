@@ -25,6 +25,9 @@ public abstract class PieceStore : IDisposable
     /// <summary>True when the store can hand out zero-copy <see cref="BlockSegment"/>s (the mapped store).</summary>
     public abstract bool SupportsSegments { get; }
 
+    /// <summary>Bytes of address space mapped from the torrent's files (0 for the pread store); page cache, not heap.</summary>
+    public virtual long MappedBytes => 0;
+
     /// <summary>
     /// Zero-copy view of (piece, begin, length) as up to <see cref="MaxSegmentsPerBlock"/> segments.
     /// Returns false when the range is outside the piece, the store is faulted, or segments are unsupported.

@@ -1,0 +1,43 @@
+using Appliance.Protocol.Metainfo;
+using Appliance.Storage.Files;
+using Appliance.Storage.Layout;
+
+namespace Appliance.Storage;
+
+/// <summary>
+/// What both stores share: the layout, the open file handles, positional reads (<see cref="TryReadBlock"/>)
+/// and the fault state. A failed or short read faults the store: the file changed under us, so nothing it
+/// says can be trusted any more.
+/// </summary>
+public abstract class FilePieceStore : PieceStore
+{
+    private string? _faultReason;
+
+    private protected FilePieceStore(TorrentMetainfo metainfo, FileHandles files) : base(metainfo)
+    {
+        Files = files;
+        Layout = files.Layout;
+    }
+
+    public FileLayout Layout { get; }
+
+    internal FileHandles Files { get; }
+
+    public override string? FaultReason => Volatile.Read(ref _faultReason);
+
+    public override bool TryReadBlock(int piece, int begin, Span<byte> destination)
+    {
+        if (IsFaulted || !Layout.IsValidBlock(piece, begin, destination.Length)) return false;
+        string? error = Files.Read(Layout.PieceOffset(piece) + begin, destination);
+        if (error is null) return true;
+        Fault(error);
+        return false;
+    }
+
+    public override void Fault(string reason) => Interlocked.CompareExchange(ref _faultReason, reason, null);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) Files.Dispose();
+    }
+}

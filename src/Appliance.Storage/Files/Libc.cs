@@ -1,0 +1,27 @@
+using System.Runtime.InteropServices;
+
+namespace Appliance.Storage.Files;
+
+/// <summary>The few libc calls the stores need (Linux; constants are the same on x86-64 and arm64).</summary>
+internal static unsafe partial class Libc
+{
+    public const int ProtRead = 1;
+    public const int MapShared = 1;
+    public const int MadvSequential = 2;
+    public const int AtFdCwd = -100;
+    public const uint StatxMtime = 0x40;
+    public const uint StatxSize = 0x200;
+    public static readonly nint MapFailed = -1;
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint mmap(nint address, nuint length, int protection, int flags, int fd, long offset);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int munmap(nint address, nuint length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int madvise(nint address, nuint length, int advice);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+}

@@ -1,0 +1,44 @@
+using System.Buffers;
+
+namespace Appliance.Storage.Mapping;
+
+/// <summary>
+/// A window (at most <see cref="int.MaxValue"/> bytes) of one file's mapping, exposed as Memory&lt;byte&gt;.
+/// Pin() hands out the mapped address and keeps the whole mapping alive until Unpin, so a socket send still
+/// in flight when the store is disposed never sees the pages unmapped under it.
+/// </summary>
+internal sealed unsafe class MappedWindow : MemoryManager<byte>
+{
+    private readonly MappedPieceStore _owner;
+    private readonly byte* _address;
+    private readonly int _length;
+
+    public MappedWindow(MappedPieceStore owner, nint address, int length)
+    {
+        _owner = owner;
+        _address = (byte*)address;
+        _length = length;
+        Memory = CreateMemory(length);
+    }
+
+    /// <summary>Created once, so slicing a segment allocates nothing.</summary>
+    public new ReadOnlyMemory<byte> Memory { get; }
+
+    // Only for the MemoryManager contract. The store never reads mapped bytes in user code (a truncated
+    // file would raise SIGBUS); only the kernel does, through Pin() and a socket send.
+    public override Span<byte> GetSpan() => new(_address, _length);
+
+    public override MemoryHandle Pin(int elementIndex = 0)
+    {
+        if ((uint)elementIndex > (uint)_length) throw new ArgumentOutOfRangeException(nameof(elementIndex));
+        if (!_owner.TryAddReference()) throw new ObjectDisposedException(nameof(MappedPieceStore));
+        return new MemoryHandle(_address + elementIndex, default, this);
+    }
+
+    public override void Unpin() => _owner.ReleaseReference();
+
+    protected override void Dispose(bool disposing)
+    {
+        // The owning store unmaps; a window has nothing of its own to release.
+    }
+}
