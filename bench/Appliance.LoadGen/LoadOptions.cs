@@ -16,6 +16,7 @@ public sealed class LoadOptions
     public double WarmupSeconds { get; private set; } = 2;
     public int SeederPid { get; private set; }
     public string? MetricsUrl { get; private set; }
+    public string AllocatedMetric { get; private set; } = "appliance_process_allocated_bytes_total";
     public string? JsonPath { get; private set; }
     public string Label { get; private set; } = "seeder";
     public int IdleConnections { get; private set; }
@@ -28,7 +29,7 @@ public sealed class LoadOptions
 
     public const string Usage = """
         usage: loadgen --torrent FILE --target HOST:PORT [--peers N] [--pipeline Q] [--duration S] [--warmup S]
-                       [--seeder-pid PID] [--metrics URL] [--json OUT] [--label NAME]
+                       [--seeder-pid PID] [--metrics URL] [--alloc-metric NAME] [--json OUT] [--label NAME]
                        [--per-ip N] [--recv-buffer BYTES] [--so-rcvbuf BYTES] [--connect-concurrency N]
                loadgen --idle N --torrent FILE --target HOST:PORT [--duration S] [--seeder-pid PID] [--json OUT]
 
@@ -38,6 +39,7 @@ public sealed class LoadOptions
           --warmup S           seconds of load before measuring (default 2)
           --seeder-pid PID     read the seeder's CPU time (and RSS) from /proc/PID
           --metrics URL        Prometheus endpoint of the seeder, scraped for an allocated-bytes counter
+          --alloc-metric NAME  that counter's name (default appliance_process_allocated_bytes_total)
           --per-ip N           connections per source address 127.0.0.x (default 50; 0 = kernel default)
           --recv-buffer BYTES  user-space receive buffer per peer (default 262144)
           --so-rcvbuf BYTES    SO_RCVBUF per socket (default 0 = kernel autotuning)
@@ -79,6 +81,7 @@ public sealed class LoadOptions
                 case "--warmup": o.WarmupSeconds = Seconds(0, 600); break;
                 case "--seeder-pid": o.SeederPid = Int(1, int.MaxValue); break;
                 case "--metrics": o.MetricsUrl = Value(); break;
+                case "--alloc-metric": o.AllocatedMetric = Value(); break;
                 case "--json": o.JsonPath = Value(); break;
                 case "--label": o.Label = Value(); break;
                 case "--idle": o.IdleConnections = Int(1, 60_000); break;

@@ -27,7 +27,7 @@ public static class Program
             return 1;
         }
 
-        using var probe = new SeederProbe(options.SeederPid, options.MetricsUrl);
+        using var probe = new SeederProbe(options.SeederPid, options.MetricsUrl, options.AllocatedMetric);
         return options.IdleConnections > 0
             ? await RunIdleAsync(options, torrent, probe).ConfigureAwait(false)
             : await RunLoadAsync(options, torrent, probe).ConfigureAwait(false);
@@ -128,6 +128,7 @@ public static class Program
         for (var i = 0; i < peers.Length; i++) peers[i] = new LoadPeer(torrent, run, 1, IdleReceiveBuffer, 0);
 
         var rssBefore = probe.RssBytes();
+        var anonBefore = probe.RssAnonBytes();
         using var stop = new CancellationTokenSource();
         var watch = Stopwatch.StartNew();
         var connected = await ConnectAllAsync(o, peers, stop.Token).ConfigureAwait(false);
@@ -139,6 +140,7 @@ public static class Program
         // Let the seeder finish per-connection work (bitfield, unchoke, timers) before sampling.
         await Task.Delay(TimeSpan.FromSeconds(Math.Max(o.WarmupSeconds, 1))).ConfigureAwait(false);
         var rssAfter = probe.RssBytes();
+        var anonAfter = probe.RssAnonBytes();
         await Task.Delay(TimeSpan.FromSeconds(o.DurationSeconds)).ConfigureAwait(false);
         var rssEnd = probe.RssBytes();
         var open = peers.Count(p => p.Connected && p.Failure is null);
@@ -163,6 +165,9 @@ public static class Program
             ["seeder_rss_after_bytes"] = rssAfter,
             ["seeder_rss_end_bytes"] = rssEnd,
             ["seeder_rss_delta_bytes"] = rssBefore is { } b && rssAfter is { } a ? a - b : null,
+            ["seeder_rss_anon_before_bytes"] = anonBefore,
+            ["seeder_rss_anon_after_bytes"] = anonAfter,
+            ["seeder_rss_anon_delta_bytes"] = anonBefore is { } ab && anonAfter is { } aa ? aa - ab : null,
         };
         Emit(o, result);
         foreach (var p in peers) p.Dispose();

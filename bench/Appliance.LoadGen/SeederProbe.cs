@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 namespace Appliance.LoadGen;
 
 /// <summary>What we can observe of the seeder from outside: CPU time and RSS from /proc, an allocated-bytes counter from /metrics.</summary>
-public sealed partial class SeederProbe(int pid, string? metricsUrl) : IDisposable
+public sealed partial class SeederProbe(int pid, string? metricsUrl, string allocatedMetric) : IDisposable
 {
     private const int ScClkTck = 2;
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
@@ -46,15 +46,20 @@ public sealed partial class SeederProbe(int pid, string? metricsUrl) : IDisposab
         }
     }
 
-    public long? RssBytes()
+    public long? RssBytes() => StatusBytes("VmRSS:");
+
+    // Resident anonymous memory: RSS without the page-cache pages of memory-mapped content files.
+    public long? RssAnonBytes() => StatusBytes("RssAnon:");
+
+    private long? StatusBytes(string field)
     {
         if (pid <= 0) return null;
         try
         {
             foreach (var line in File.ReadLines($"/proc/{pid}/status"))
             {
-                if (!line.StartsWith("VmRSS:", StringComparison.Ordinal)) continue;
-                var kb = line["VmRSS:".Length..].Trim().Split(' ')[0];
+                if (!line.StartsWith(field, StringComparison.Ordinal)) continue;
+                var kb = line[field.Length..].Trim().Split(' ')[0];
                 return long.Parse(kb, CultureInfo.InvariantCulture) * 1024;
             }
         }
@@ -64,8 +69,8 @@ public sealed partial class SeederProbe(int pid, string? metricsUrl) : IDisposab
         return null;
     }
 
-    // The first counter whose name says "allocated ... bytes", summed over its label sets. Null when the
-    // seeder exposes none (then the report says n/a).
+    // The allocated-bytes counter, summed over its label sets. Null when the seeder does not expose it
+    // (then the report says n/a).
     public async Task<(string Name, double Value)?> AllocatedBytesAsync()
     {
         if (string.IsNullOrEmpty(metricsUrl)) return null;
@@ -78,28 +83,20 @@ public sealed partial class SeederProbe(int pid, string? metricsUrl) : IDisposab
         {
             return null;
         }
-        string? chosen = null;
+        var found = false;
         double sum = 0;
         foreach (var raw in text.Split('\n'))
         {
             var line = raw.Trim();
             if (line.Length == 0 || line[0] == '#') continue;
             var nameEnd = line.IndexOfAny(['{', ' ']);
-            if (nameEnd <= 0) continue;
-            var name = line[..nameEnd];
-            if (chosen is null)
-            {
-                if (!name.Contains("alloc", StringComparison.Ordinal) || !name.Contains("bytes", StringComparison.Ordinal)) continue;
-                chosen = name;
-            }
-            else if (name != chosen)
-            {
-                continue;
-            }
+            if (nameEnd <= 0 || !line.AsSpan(0, nameEnd).SequenceEqual(allocatedMetric)) continue;
             var valueText = line[(line.LastIndexOf(' ') + 1)..];
-            if (double.TryParse(valueText, NumberStyles.Float, CultureInfo.InvariantCulture, out var v)) sum += v;
+            if (!double.TryParse(valueText, NumberStyles.Float, CultureInfo.InvariantCulture, out var v)) continue;
+            sum += v;
+            found = true;
         }
-        return chosen is null ? null : (chosen, sum);
+        return found ? (allocatedMetric, sum) : null;
     }
 
     public void Dispose() => _http.Dispose();

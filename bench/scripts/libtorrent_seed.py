@@ -1,0 +1,89 @@
+#!/usr/bin/python3
+"""Seed one torrent with python3-libtorrent (Debian 2.0.x) using its high-performance seed settings.
+
+TCP only on 127.0.0.1:PORT, no DHT/LSD/UPnP/NAT-PMP, several connections per IP allowed, every peer
+unchoked, no rate limits. Prints "READY pid=<pid> port=<port> info_hash=<hex>" once the data is verified
+and it is seeding, then runs until SIGTERM/SIGINT (or --max-seconds, so it never outlives a bench run).
+Run with /usr/bin/python3: the Debian binding is built for that interpreter.
+"""
+import argparse
+import os
+import signal
+import sys
+import time
+
+import libtorrent as lt
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--torrent", required=True)
+    ap.add_argument("--save-path", required=True, help="folder holding <info.name>")
+    ap.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT (port 0 = any free port)")
+    ap.add_argument("--max-seconds", type=float, default=3600)
+    ap.add_argument("--connections-limit", type=int, default=20000)
+    args = ap.parse_args()
+
+    settings = lt.high_performance_seed()
+    settings.update({
+        "listen_interfaces": args.listen,
+        "enable_incoming_tcp": True,
+        "enable_outgoing_tcp": True,
+        "enable_incoming_utp": False,
+        "enable_outgoing_utp": False,
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "allow_multiple_connections_per_ip": True,
+        "unchoke_slots_limit": -1,
+        "upload_rate_limit": 0,
+        "download_rate_limit": 0,
+        "connections_limit": args.connections_limit,
+        "alert_mask": lt.alert_category.error | lt.alert_category.status,
+        "user_agent": "libtorrent-bench-seed",
+    })
+    session = lt.session(settings)
+
+    info = lt.torrent_info(args.torrent)
+    params = lt.add_torrent_params()
+    params.ti = info
+    params.save_path = args.save_path
+    params.max_connections = args.connections_limit
+    params.max_uploads = -1
+    handle = session.add_torrent(params)
+
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
+
+    deadline = time.monotonic() + args.max_seconds
+    # A full check (not seed_mode) so no piece is hashed lazily while we are measured.
+    while not stopping and time.monotonic() < deadline:
+        st = handle.status()
+        if st.is_seeding:
+            break
+        if st.errc.value() != 0:
+            print(f"ERROR {st.errc.message()}", flush=True)
+            return 2
+        if st.state == lt.torrent_status.downloading and not st.is_seeding:
+            print(f"ERROR data incomplete under {args.save_path}: progress {st.progress:.3f}", flush=True)
+            return 2
+        time.sleep(0.05)
+
+    if not handle.status().is_seeding:
+        print("ERROR not seeding", flush=True)
+        return 2
+    print(f"READY pid={os.getpid()} port={session.listen_port()} info_hash={info.info_hash()}", flush=True)
+
+    while not stopping and time.monotonic() < deadline:
+        time.sleep(0.2)
+        for alert in session.pop_alerts():
+            if alert.category() & lt.alert_category.error:
+                print(f"ALERT {alert.message()}", file=sys.stderr, flush=True)
+    del session
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
