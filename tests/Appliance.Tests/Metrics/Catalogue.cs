@@ -1,0 +1,47 @@
+using System.Text.RegularExpressions;
+using Appliance.Metrics;
+
+namespace Appliance.Tests.Metrics;
+
+/// <summary>The metric names of <see cref="MetricNames"/> and of docs/metrics.md, for cross-checks.</summary>
+internal static partial class Catalogue
+{
+    public static IReadOnlyList<string> Names { get; } =
+    [
+        MetricNames.UploadedBytes, MetricNames.BlocksServed, MetricNames.RequestsRejected, MetricNames.PeersConnected,
+        MetricNames.Handshakes, MetricNames.ConnectionsRefused, MetricNames.SendQueueBytes, MetricNames.BlockServeDuration,
+        MetricNames.DiskReadErrors, MetricNames.Torrents, MetricNames.VerificationProgress, MetricNames.TrackerAnnounces,
+        MetricNames.DhtNodes, MetricNames.DhtQueriesReceived, MetricNames.DhtQueriesSent, MetricNames.RateLimitedPackets,
+        MetricNames.TorrentUploadedBytes, MetricNames.TorrentPeersConnected,
+        MetricNames.ProcessAllocatedBytes, MetricNames.ProcessGcCollections, MetricNames.ProcessGcHeapBytes,
+        MetricNames.ProcessGcPauseSeconds, MetricNames.ProcessCpuSeconds, MetricNames.ProcessResidentMemoryBytes,
+        MetricNames.ProcessThreads, MetricNames.ProcessThreadPoolThreads, MetricNames.ProcessOpenFds,
+        MetricNames.ProcessStartTime, MetricNames.BuildInfo,
+    ];
+
+    /// <summary>Names in the first column of the tables of docs/metrics.md.</summary>
+    public static HashSet<string> Documented()
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var line in File.ReadLines(RepositoryRoot.Combine("docs", "metrics.md")))
+        {
+            var match = TableName().Match(line);
+            if (match.Success) names.Add(match.Groups[1].Value);
+        }
+        return names;
+    }
+
+    /// <summary>Whether a series name in a query (maybe with _bucket/_sum/_count) belongs to a catalogued metric.</summary>
+    public static bool Knows(string series, IReadOnlySet<string> documented)
+    {
+        if (documented.Contains(series)) return true;
+        foreach (var suffix in new[] { "_bucket", "_sum", "_count" })
+        {
+            if (series.EndsWith(suffix, StringComparison.Ordinal) && documented.Contains(series[..^suffix.Length])) return true;
+        }
+        return false;
+    }
+
+    [GeneratedRegex(@"^\|\s*`(appliance_[a-z0-9_]+)`\s*\|")]
+    private static partial Regex TableName();
+}
