@@ -78,8 +78,10 @@ public sealed class MappedPieceStore : FilePieceStore
         return true;
     }
 
+    /// <summary>A pin after Dispose is refused; pins taken before keep the pages mapped until released.</summary>
     internal bool TryAddReference()
     {
+        if (Volatile.Read(ref _disposed) != 0) return false;
         int current = Volatile.Read(ref _references);
         while (current > 0)
         {

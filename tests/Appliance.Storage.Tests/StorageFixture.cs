@@ -1,0 +1,41 @@
+using Appliance.Protocol.Metainfo;
+using Appliance.TestKit;
+
+namespace Appliance.Storage.Tests;
+
+/// <summary>The standard multi-file sample on disk with its torrent, and helpers to read it back.</summary>
+internal sealed class StorageFixture : IDisposable
+{
+    private readonly TempDirectory _temp = new("storage-tests");
+
+    public StorageFixture(int pieceLength = 16 * 1024, int scale = 1)
+    {
+        ContentFolder = _temp.CreateSubdirectory("content");
+        StateFolder = _temp.Combine("state");
+        TorrentRoot = SampleContent.WriteMultiFile(ContentFolder, "sample", scale: scale);
+        Metainfo = TestTorrents.Create(TorrentRoot, pieceLength).Metainfo;
+    }
+
+    public string ContentFolder { get; }
+    public string StateFolder { get; }
+    public string TorrentRoot { get; }
+    public TorrentMetainfo Metainfo { get; }
+
+    public string PathOf(string relative) => Path.Combine(TorrentRoot, relative);
+
+    /// <summary>All files concatenated in torrent order: what every read must match.</summary>
+    public byte[] Concatenated() =>
+        Metainfo.Files.SelectMany(f => File.ReadAllBytes(Path.Combine([TorrentRoot, .. f.PathSegments]))).ToArray();
+
+    public Task<StorageOpenResult> OpenAsync(StorageKind kind, IProgress<double>? progress = null) =>
+        StorageOpener.OpenAsync(Metainfo, ContentFolder, StateFolder, kind, progress, new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+
+    public async Task<PieceStore> OpenStoreAsync(StorageKind kind)
+    {
+        var result = await OpenAsync(kind);
+        Assert.True(result.Store is not null, result.RefusedReason);
+        return result.Store!;
+    }
+
+    public void Dispose() => _temp.Dispose();
+}
