@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# Side-by-side seeding benchmark: the same LoadGen load against `appliance serve` and against a libtorrent
+# high-performance seeder, alternately, for several rounds and peer counts; iperf3 over loopback with the
+# same stream counts as the ceiling; then 10,000 idle connections against a fresh appliance (and a fresh
+# libtorrent for reference). Writes perf-reports/<date>-seeding-vs-libtorrent.md and an SVG chart.
+#
+#   bench/scripts/compare.sh [--rounds 3] [--peers "1 8 64 512"] [--duration 10] [--warmup 3] [--pipeline 32]
+#                            [--size-mib 256] [--piece-kib 256] [--idle 10000] [--idle-hold 5]
+#                            [--appliance PATH | --publish] [--work DIR] [--report-dir perf-reports] [--date YYYY-MM-DD]
+#                            [--skip-appliance] [--skip-libtorrent] [--skip-iperf] [--skip-idle] [--note TEXT]
+#
+# Every process it starts is stopped on exit. Nothing leaves 127.0.0.0/8.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+SCRIPTS="$ROOT/bench/scripts"
+ROUNDS=3
+PEERS="1 8 64 512"
+DURATION=10
+WARMUP=3
+PIPELINE=32
+SIZE_MIB=256
+PIECE_KIB=256
+IDLE=10000
+IDLE_HOLD=5
+APPLIANCE=""
+PUBLISH=0
+WORK=""
+REPORT_DIR="$ROOT/perf-reports"
+DATE="$(date -u +%Y-%m-%d)"
+SKIP_APPLIANCE=0
+SKIP_LIBTORRENT=0
+SKIP_IPERF=0
+SKIP_IDLE=0
+NOTE=""
+PY=/usr/bin/python3
+ARGS_GIVEN="$*"
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --rounds) ROUNDS="$2"; shift 2 ;;
+    --peers) PEERS="$2"; shift 2 ;;
+    --duration) DURATION="$2"; shift 2 ;;
+    --warmup) WARMUP="$2"; shift 2 ;;
+    --pipeline) PIPELINE="$2"; shift 2 ;;
+    --size-mib) SIZE_MIB="$2"; shift 2 ;;
+    --piece-kib) PIECE_KIB="$2"; shift 2 ;;
+    --idle) IDLE="$2"; shift 2 ;;
+    --idle-hold) IDLE_HOLD="$2"; shift 2 ;;
+    --appliance) APPLIANCE="$2"; shift 2 ;;
+    --publish) PUBLISH=1; shift ;;
+    --work) WORK="$2"; shift 2 ;;
+    --report-dir) REPORT_DIR="$2"; shift 2 ;;
+    --date) DATE="$2"; shift 2 ;;
+    --skip-appliance) SKIP_APPLIANCE=1; shift ;;
+    --skip-libtorrent) SKIP_LIBTORRENT=1; shift ;;
+    --skip-iperf) SKIP_IPERF=1; shift ;;
+    --skip-idle) SKIP_IDLE=1; shift ;;
+    --note) NOTE="$2"; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+WORK="${WORK:-$(mktemp -d /tmp/appliance-compare.XXXXXX)}"
+mkdir -p "$WORK"/{content,torrents,results,logs}
+RESULTS="$WORK/results"
+LOGS="$WORK/logs"
+log() { echo "[compare $(date -u +%H:%M:%S)] $*" >&2; }
+
+# Raise the descriptor limit: 10,000 idle connections need that many sockets on each side.
+ulimit -n "$(ulimit -Hn)" || true
+log "work dir $WORK, ulimit -n $(ulimit -n)"
+
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+}
+trap cleanup EXIT
+stop_pid() {
+  local pid="$1"
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# ---------- build ----------
+STATUS="$WORK/status.txt"
+: > "$STATUS"
+note() { echo "$*" >> "$STATUS"; log "$*"; }
+
+LOADGEN_DIR="$WORK/loadgen"
+log "publishing LoadGen (Release)"
+dotnet publish "$ROOT/bench/Appliance.LoadGen" -c Release -o "$LOADGEN_DIR" --artifacts-path /tmp/art-compare-loadgen \
+  > "$LOGS/loadgen-build.log" 2>&1 || { tail -30 "$LOGS/loadgen-build.log" >&2; exit 1; }
+LOADGEN="$LOADGEN_DIR/Appliance.LoadGen"
+
+if [[ $SKIP_APPLIANCE -eq 0 ]]; then
+  if [[ -z "$APPLIANCE" && $PUBLISH -eq 0 && -x "$ROOT/dist/appliance" ]]; then APPLIANCE="$ROOT/dist/appliance"; fi
+  if [[ -z "$APPLIANCE" ]]; then
+    log "publishing the appliance (Release, Native AOT, linux-x64)"
+    if dotnet publish "$ROOT/src/Appliance" -c Release -r linux-x64 -o "$WORK/dist" --artifacts-path /tmp/art-compare-appliance \
+         > "$LOGS/appliance-build.log" 2>&1; then
+      APPLIANCE="$WORK/dist/appliance"
+    else
+      note "appliance: publish failed (see $LOGS/appliance-build.log); appliance not measured"
+      tail -20 "$LOGS/appliance-build.log" >&2
+      SKIP_APPLIANCE=1
+    fi
+  fi
+  if [[ $SKIP_APPLIANCE -eq 0 ]] && ! "$APPLIANCE" serve --help > "$LOGS/serve-help.txt" 2>&1; then
+    note "appliance: '$APPLIANCE serve --help' failed; appliance not measured"
+    SKIP_APPLIANCE=1
+  fi
+fi
+
+# ---------- sample content (stays in the page cache) ----------
+log "making ${SIZE_MIB} MiB of sample content and its torrent (${PIECE_KIB} KiB pieces)"
+head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom > "$WORK/content/sample.bin"
+PIECE_LOG=$("$PY" -c "import math; print(int(math.log2($PIECE_KIB * 1024)))")
+rm -f "$WORK/torrents/sample.torrent"
+mktorrent -l "$PIECE_LOG" -n sample.bin -o "$WORK/torrents/sample.torrent" "$WORK/content/sample.bin" > "$LOGS/mktorrent.log" 2>&1
+TORRENT="$WORK/torrents/sample.torrent"
+INFO_HASH=$("$PY" -c "import libtorrent as lt; print(lt.torrent_info('$TORRENT').info_hash())")
+cat "$WORK/content/sample.bin" > /dev/null
+
+# ---------- seeders ----------
+APP_PID=""; APP_PORT=""; APP_METRICS=""
+start_appliance() { # $1 = log name, then extra flags
+  local name="$1"; shift
+  APP_PORT=$(free_port); APP_METRICS=$(free_port)
+  local state="$WORK/state-$name"
+  rm -rf "$state"
+  "$APPLIANCE" serve --content "$WORK/content" --torrents "$WORK/torrents" --state "$state" \
+    --listen "127.0.0.1:$APP_PORT" --upload-slots unlimited --no-dht --no-tracker \
+    --metrics-listen "127.0.0.1:$APP_METRICS" "$@" > "$LOGS/$name.out" 2> "$LOGS/$name.err" &
+  APP_PID=$!
+  PIDS+=("$APP_PID")
+  for _ in $(seq 1 1200); do
+    if ! kill -0 "$APP_PID" 2>/dev/null; then
+      note "appliance ($name) exited during start-up: $(tail -3 "$LOGS/$name.err" | tr '\n' ' ')"
+      APP_PID=""; return 1
+    fi
+    if grep -qi "$INFO_HASH" "$LOGS/$name.out" "$LOGS/$name.err" 2>/dev/null && port_open "$APP_PORT"; then
+      log "appliance ($name) seeding on 127.0.0.1:$APP_PORT, pid $APP_PID"
+      return 0
+    fi
+    sleep 0.1
+  done
+  note "appliance ($name) not ready after 120 s (no line with the info-hash, or port closed)"
+  stop_pid "$APP_PID"; APP_PID=""; return 1
+}
+
+LT_PID=""; LT_PORT=""
+start_libtorrent() { # $1 = log name
+  local name="$1"
+  LT_PORT=$(free_port)
+  "$PY" "$SCRIPTS/libtorrent_seed.py" --torrent "$TORRENT" --save-path "$WORK/content" --listen "127.0.0.1:$LT_PORT" \
+    --max-seconds 3600 > "$LOGS/$name.out" 2> "$LOGS/$name.err" &
+  LT_PID=$!
+  PIDS+=("$LT_PID")
+  for _ in $(seq 1 1200); do
+    if ! kill -0 "$LT_PID" 2>/dev/null; then note "libtorrent ($name) exited: $(cat "$LOGS/$name.out" "$LOGS/$name.err" | tail -3 | tr '\n' ' ')"; LT_PID=""; return 1; fi
+    if grep -q '^READY' "$LOGS/$name.out"; then log "libtorrent ($name) seeding on 127.0.0.1:$LT_PORT, pid $LT_PID"; return 0; fi
+    if grep -q '^ERROR' "$LOGS/$name.out"; then note "libtorrent ($name): $(grep '^ERROR' "$LOGS/$name.out")"; stop_pid "$LT_PID"; LT_PID=""; return 1; fi
+    sleep 0.1
+  done
+  note "libtorrent ($name) not ready after 120 s"; stop_pid "$LT_PID"; LT_PID=""; return 1
+}
+
+IPERF_PID=""; IPERF_PORT=""
+start_iperf() {
+  IPERF_PORT=$(free_port)
+  iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT" > "$LOGS/iperf3-server.log" 2>&1 &
+  IPERF_PID=$!
+  PIDS+=("$IPERF_PID")
+  for _ in $(seq 1 100); do port_open "$IPERF_PORT" && return 0; sleep 0.1; done
+  note "iperf3 server did not start"; return 1
+}
+
+run_load() { # $1 label, $2 port, $3 pid, $4 peers, $5 round, [$6 metrics url]
+  local label="$1" port="$2" pid="$3" n="$4" r="$5" metrics="${6:-}"
+  local out="$RESULTS/$label-n$n-r$r.json"
+  local extra=()
+  [[ -n "$metrics" ]] && extra=(--metrics "$metrics")
+  "$LOADGEN" --torrent "$TORRENT" --target "127.0.0.1:$port" --peers "$n" --pipeline "$PIPELINE" \
+    --duration "$DURATION" --warmup "$WARMUP" --seeder-pid "$pid" --label "$label" --json "$out" "${extra[@]}" \
+    > /dev/null 2>> "$LOGS/loadgen.log" || note "loadgen against $label N=$n round $r failed (exit $?)"
+  tail -1 "$LOGS/loadgen.log" >&2
+}
+
+run_iperf() { # $1 peers, $2 round
+  local n="$1" r="$2" streams="$1"
+  (( streams > 128 )) && streams=128
+  iperf3 -c 127.0.0.1 -p "$IPERF_PORT" -P "$streams" -t "$DURATION" -O "$WARMUP" -J > "$RESULTS/iperf3-n$n-r$r.json" 2>> "$LOGS/iperf3-client.log" \
+    || note "iperf3 -P $streams round $r failed"
+  "$PY" -c "import json,sys; d=json.load(open('$RESULTS/iperf3-n$n-r$r.json')); print('iperf3 -P $streams: %.3f GB/s' % (d['end']['sum_received']['bits_per_second']/8e9))" >&2 || true
+}
+
+uptime > "$WORK/load-start.txt"
+[[ $SKIP_APPLIANCE -eq 1 && -z "$APPLIANCE" ]] && note "appliance: skipped (--skip-appliance or not built)"
+[[ $SKIP_LIBTORRENT -eq 1 ]] && note "libtorrent: skipped (--skip-libtorrent)"
+[[ $SKIP_IPERF -eq 1 ]] && note "iperf3: skipped (--skip-iperf)"
+[[ $SKIP_IDLE -eq 1 ]] && note "idle connections: skipped (--skip-idle)"
+if [[ $SKIP_APPLIANCE -eq 0 ]]; then start_appliance appliance || SKIP_APPLIANCE=1; fi
+if [[ $SKIP_LIBTORRENT -eq 0 ]]; then start_libtorrent libtorrent || SKIP_LIBTORRENT=1; fi
+if [[ $SKIP_IPERF -eq 0 ]]; then start_iperf || SKIP_IPERF=1; fi
+
+# ---------- throughput rounds: order alternates every round ----------
+for r in $(seq 1 "$ROUNDS"); do
+  for n in $PEERS; do
+    if (( r % 2 == 1 )); then order="appliance libtorrent iperf3"; else order="libtorrent appliance iperf3"; fi
+    for who in $order; do
+      case "$who" in
+        appliance)
+          [[ $SKIP_APPLIANCE -eq 1 ]] && continue
+          if ! kill -0 "$APP_PID" 2>/dev/null; then
+            note "appliance (pid $APP_PID) died before round $r N=$n: $(tail -3 "$LOGS/appliance.err" | tr '\n' ' ')"
+            SKIP_APPLIANCE=1; continue
+          fi
+          run_load appliance "$APP_PORT" "$APP_PID" "$n" "$r" "http://127.0.0.1:$APP_METRICS/metrics" ;;
+        libtorrent)
+          [[ $SKIP_LIBTORRENT -eq 1 ]] && continue
+          run_load libtorrent "$LT_PORT" "$LT_PID" "$n" "$r" ;;
+        iperf3)
+          [[ $SKIP_IPERF -eq 1 ]] && continue
+          run_iperf "$n" "$r" ;;
+      esac
+    done
+  done
+done
+uptime > "$WORK/load-end.txt"
+[[ -n "$APP_PID" ]] && kill -0 "$APP_PID" 2>/dev/null && stop_pid "$APP_PID"
+[[ -n "$LT_PID" ]] && stop_pid "$LT_PID"
+[[ -n "$IPERF_PID" ]] && stop_pid "$IPERF_PID"
+
+# ---------- idle connections against fresh seeders ----------
+if [[ $SKIP_IDLE -eq 0 ]]; then
+  # 50 connections per source address 127.0.0.x keeps under the appliance's default 64 per IP.
+  if [[ $SKIP_APPLIANCE -eq 0 ]] && start_appliance appliance-idle --max-connections "$((IDLE + 1000))"; then
+    sleep 2
+    "$LOADGEN" --idle "$IDLE" --per-ip 50 --torrent "$TORRENT" --target "127.0.0.1:$APP_PORT" --duration "$IDLE_HOLD" --warmup 3 \
+      --seeder-pid "$APP_PID" --label appliance --json "$RESULTS/idle-appliance.json" > /dev/null 2>> "$LOGS/loadgen.log" \
+      || note "idle run against the appliance failed"
+    stop_pid "$APP_PID"
+  fi
+  if [[ $SKIP_LIBTORRENT -eq 0 ]] && start_libtorrent libtorrent-idle; then
+    sleep 2
+    "$LOADGEN" --idle "$IDLE" --per-ip 50 --torrent "$TORRENT" --target "127.0.0.1:$LT_PORT" --duration "$IDLE_HOLD" --warmup 3 \
+      --seeder-pid "$LT_PID" --label libtorrent --json "$RESULTS/idle-libtorrent.json" > /dev/null 2>> "$LOGS/loadgen.log" \
+      || note "idle run against libtorrent failed"
+    stop_pid "$LT_PID"
+  fi
+fi
+
+# ---------- machine and report ----------
+{
+  echo "nproc: $(nproc)"
+  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+  echo "kernel: $(uname -sr)"
+  echo "memory: $(free -h | awk '/^Mem:/ {print $2 " total, " $7 " available"}')"
+  echo "dotnet: $(dotnet --version)"
+  echo "libtorrent: $("$PY" -c 'import libtorrent as lt; print(lt.__version__)')"
+  echo "iperf3: $(iperf3 --version | head -1)"
+  echo "appliance: ${APPLIANCE:-not used}"
+  echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "load at start: $(cat "$WORK/load-start.txt")"
+  echo "load at end: $(cat "$WORK/load-end.txt")"
+} > "$WORK/machine.txt"
+free -h > "$WORK/free.txt"
+
+mkdir -p "$REPORT_DIR"
+"$PY" "$SCRIPTS/report.py" --results "$RESULTS" --machine "$WORK/machine.txt" --free "$WORK/free.txt" --status "$STATUS" \
+  --out "$REPORT_DIR/$DATE-seeding-vs-libtorrent.md" --chart "$REPORT_DIR/$DATE-seeding-vs-libtorrent.svg" \
+  --command "bench/scripts/compare.sh $ARGS_GIVEN" --peers "$PEERS" --rounds "$ROUNDS" --duration "$DURATION" --warmup "$WARMUP" \
+  --pipeline "$PIPELINE" --size-mib "$SIZE_MIB" --piece-kib "$PIECE_KIB" --idle "$IDLE" --note "$NOTE"
+log "report: $REPORT_DIR/$DATE-seeding-vs-libtorrent.md (raw results in $RESULTS)"
