@@ -1,0 +1,177 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using Appliance.Dht.Lookups;
+using Appliance.Dht.Routing;
+using Appliance.Protocol.Krpc;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Appliance.Dht.Node;
+
+/// <summary>
+/// A DHT node on a UDP socket: one receive thread feeding the <see cref="DhtEngine"/>, a timer for its
+/// timeouts and maintenance, and the routing table saved to the state file. IPv4 only.
+/// </summary>
+public sealed class DhtNode : IDatagramSender, IAsyncDisposable
+{
+    private static readonly TimeSpan TickEvery = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan SaveEvery = TimeSpan.FromMinutes(10);
+
+    private readonly Socket _socket;
+    private readonly SocketAddress _sendAddress;
+    private readonly DhtNodeOptions _options;
+    private readonly ILogger _logger;
+    private readonly Thread _receiver;
+    private readonly ITimer _timer;
+    private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _stopping = new();
+    private DateTimeOffset _lastSave;
+    private Task<LookupResult>? _bootstrap;
+    private int _disposed;
+
+    private DhtNode(DhtNodeOptions options, ILogger logger, TimeProvider time, DhtCounters counters, RoutingTableState? state)
+    {
+        _options = options;
+        _logger = logger;
+        _time = time;
+        _socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            _socket.Bind(options.EndPoint);
+            // Lets the receive thread notice a stop even where closing a socket does not wake a blocked receive.
+            _socket.ReceiveTimeout = 1000;
+        }
+        catch
+        {
+            _socket.Dispose();
+            throw;
+        }
+        _sendAddress = new SocketAddress(AddressFamily.InterNetwork);
+        LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
+        Engine = new DhtEngine(options with { Id = options.Id ?? state?.Id }, this, time, logger, counters);
+        Remembered = state?.Nodes ?? [];
+        _lastSave = time.GetUtcNow();
+        _receiver = new Thread(ReceiveLoop) { IsBackground = true, Name = "dht-receive" };
+        _receiver.Start();
+        _timer = time.CreateTimer(_ => OnTick(), null, TickEvery, TickEvery);
+        DhtLog.Started(logger, Engine.Id.ToString(), LocalEndPoint.ToString());
+    }
+
+    public DhtEngine Engine { get; }
+
+    public IPEndPoint LocalEndPoint { get; }
+
+    public CompactPeer LocalAddress => CompactPeer.FromEndPoint(LocalEndPoint);
+
+    /// <summary>Nodes loaded from the state file, contacted by <see cref="BootstrapAsync"/>.</summary>
+    public IReadOnlyList<(NodeId Id, CompactPeer Address)> Remembered { get; }
+
+    /// <summary>Binds the socket and starts answering; call <see cref="BootstrapAsync"/> to join the network.</summary>
+    public static DhtNode Start(DhtNodeOptions options, ILogger? logger = null, TimeProvider? time = null, DhtCounters? counters = null)
+    {
+        logger ??= NullLogger.Instance;
+        RoutingTableState? state = null;
+        if (options.StateFile is { } path)
+        {
+            try
+            {
+                state = RoutingTableFile.Load(path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+            {
+                DhtLog.StateUnreadable(logger, path, e.Message);
+            }
+        }
+        return new DhtNode(options, logger, time ?? TimeProvider.System, counters ?? new DhtCounters(), state);
+    }
+
+    public Task<LookupResult> BootstrapAsync(CancellationToken cancellationToken = default)
+    {
+        _bootstrap = Engine.BootstrapAsync(_options.Bootstrap, Remembered, cancellationToken);
+        return _bootstrap;
+    }
+
+    void IDatagramSender.Send(ReadOnlySpan<byte> datagram, CompactPeer destination)
+    {
+        // Called under the engine's lock, so the one SocketAddress is never shared.
+        var address = _sendAddress.Buffer.Span;
+        BinaryPrimitives.WriteUInt16BigEndian(address[2..], destination.Port);
+        BinaryPrimitives.WriteUInt32BigEndian(address[4..], destination.Address);
+        try
+        {
+            _socket.SendTo(datagram, SocketFlags.None, _sendAddress);
+        }
+        catch (SocketException e)
+        {
+            DhtLog.SendFailed(_logger, destination.ToString(), e.SocketErrorCode.ToString());
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private void ReceiveLoop()
+    {
+        var buffer = new byte[2048];
+        var from = new SocketAddress(AddressFamily.InterNetwork);
+        while (!_stopping.IsCancellationRequested)
+        {
+            int length;
+            try
+            {
+                length = _socket.ReceiveFrom(buffer, SocketFlags.None, from);
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.MessageSize or SocketError.TimedOut or SocketError.WouldBlock)
+            {
+                // ICMP port unreachable from an earlier send, or an oversized datagram: not fatal.
+                continue;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                if (!_stopping.IsCancellationRequested) DhtLog.ReceiveFailed(_logger, e.Message);
+                return;
+            }
+            var span = from.Buffer.Span;
+            var source = new CompactPeer(BinaryPrimitives.ReadUInt32BigEndian(span[4..]), BinaryPrimitives.ReadUInt16BigEndian(span[2..]));
+            Engine.Receive(buffer.AsSpan(0, length), source);
+        }
+    }
+
+    private void OnTick()
+    {
+        if (_stopping.IsCancellationRequested) return;
+        Engine.Tick();
+        var now = _time.GetUtcNow();
+        if (now - _lastSave >= SaveEvery)
+        {
+            _lastSave = now;
+            Save();
+        }
+    }
+
+    public void Save()
+    {
+        if (_options.StateFile is not { } path) return;
+        try
+        {
+            var (id, nodes) = Engine.WithTable(table => (table.OwnId, table.AllNodes()));
+            RoutingTableFile.Save(path, id, nodes);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            DhtLog.StateNotSaved(_logger, path, e.Message);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+        _stopping.Cancel();
+        await _timer.DisposeAsync().ConfigureAwait(false);
+        Save();
+        _socket.Dispose();
+        _receiver.Join(TimeSpan.FromSeconds(2));
+        _stopping.Dispose();
+    }
+}
