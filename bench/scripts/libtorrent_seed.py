@@ -40,6 +40,8 @@ def main():
         "upload_rate_limit": 0,
         "download_rate_limit": 0,
         "connections_limit": args.connections_limit,
+        # Incoming peers enter the peer list first; its default cap (3000) would refuse the rest.
+        "max_peerlist_size": args.connections_limit,
         "alert_mask": lt.alert_category.error | lt.alert_category.status,
         "user_agent": "libtorrent-bench-seed",
     })
