@@ -23,6 +23,8 @@ public static class Program
             return command switch
             {
                 "serve" => await ServeCommand.RunAsync(rest, output, error).ConfigureAwait(false),
+                "create" => await CreateCommand.RunAsync(rest, output, error).ConfigureAwait(false),
+                "info" => await InfoCommand.RunAsync(rest, output, error).ConfigureAwait(false),
                 "version" or "--version" => PrintVersion(output),
                 _ => throw new UsageException($"unknown command '{command}'"),
             };
