@@ -1,0 +1,40 @@
+namespace Appliance.Trackers.Announcing;
+
+public sealed class AnnouncerOptions
+{
+    /// <summary>Our 20-byte peer id.</summary>
+    public required ReadOnlyMemory<byte> PeerId { get; init; }
+
+    /// <summary>The peer-wire listen port told to trackers.</summary>
+    public required int Port { get; init; }
+
+    public int NumWant { get; init; } = 0;
+
+    public int MaxConcurrentAnnounces { get; init; } = 32;
+
+    /// <summary>Used when a tracker gives no usable interval.</summary>
+    public TimeSpan DefaultInterval { get; init; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Floor for any re-announce, whatever a tracker says.</summary>
+    public TimeSpan MinimumInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    public TimeSpan MinBackoff { get; init; } = TimeSpan.FromMinutes(1);
+    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>First announces of torrents added together are spread over up to this long (grows with the number of torrents).</summary>
+    public TimeSpan MaxInitialSpread { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Torrents per second of initial spread: 10,000 torrents at 50/s start over 200 s, not at once.</summary>
+    public int InitialAnnouncesPerSecond { get; init; } = 50;
+
+    public TimeSpan HttpTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public int MaxHttpResponseBytes { get; init; } = 1024 * 1024;
+    public int MaxHttpRedirects { get; init; } = 5;
+
+    /// <summary>BEP 15 retransmission: wait Base·2^n for attempt n, for <see cref="UdpAttempts"/> attempts.</summary>
+    public TimeSpan UdpBaseTimeout { get; init; } = TimeSpan.FromSeconds(15);
+    public int UdpAttempts { get; init; } = 4;
+
+    /// <summary>Time allowed for all event=stopped announces at shutdown.</summary>
+    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(5);
+}

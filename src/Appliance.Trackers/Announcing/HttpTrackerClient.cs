@@ -1,0 +1,101 @@
+using System.Net;
+using Appliance.Protocol.Metainfo;
+using Appliance.Protocol.TrackerWire;
+
+namespace Appliance.Trackers.Announcing;
+
+/// <summary>HTTP(S) announces and scrapes (BEP 3, 23, 7, 48) with bounded redirects, time and response size.</summary>
+public sealed class HttpTrackerClient : IDisposable
+{
+    private readonly HttpClient _client;
+    private readonly AnnouncerOptions _options;
+
+    public HttpTrackerClient(AnnouncerOptions options)
+    {
+        _options = options;
+        var handler = new SocketsHttpHandler
+        {
+            AllowAutoRedirect = true,
+            MaxAutomaticRedirections = Math.Max(1, options.MaxHttpRedirects),
+            ConnectTimeout = options.HttpTimeout,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
+            MaxConnectionsPerServer = Math.Max(2, options.MaxConcurrentAnnounces),
+            AutomaticDecompression = DecompressionMethods.GZip | DecompressionMethods.Deflate,
+            UseCookies = false,
+            UseProxy = false,
+            MaxResponseHeadersLength = 64,
+        };
+        _client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        _client.DefaultRequestHeaders.UserAgent.ParseAdd("Appliance/1.0");
+    }
+
+    public async Task<AnnounceResponse> AnnounceAsync(string announceUrl, AnnounceRequest request, CancellationToken cancellationToken)
+    {
+        var body = await GetAsync(HttpAnnounceQuery.Build(announceUrl, request), cancellationToken).ConfigureAwait(false);
+        if (!HttpTrackerResponse.TryParseAnnounce(body, out var response, out string error)) throw new TrackerException(error);
+        return response!;
+    }
+
+    public async Task<Dictionary<InfoHash, ScrapeCounts>> ScrapeAsync(string announceUrl, IReadOnlyList<InfoHash> hashes, CancellationToken cancellationToken)
+    {
+        string scrapeUrl = HttpAnnounceQuery.ScrapeUrl(announceUrl) ?? throw new TrackerException("tracker has no scrape URL (BEP 48)");
+        var body = await GetAsync(HttpAnnounceQuery.BuildScrape(scrapeUrl, hashes), cancellationToken).ConfigureAwait(false);
+        var counts = new Dictionary<InfoHash, ScrapeCounts>();
+        if (!HttpTrackerResponse.TryParseScrape(body, counts, out string? failure, out string error)) throw new TrackerException(error);
+        if (failure is not null) throw new TrackerException("scrape refused: " + failure);
+        return counts;
+    }
+
+    private async Task<ReadOnlyMemory<byte>> GetAsync(string url, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.HttpTimeout);
+        try
+        {
+            using var response = await _client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+            if (response.Content.Headers.ContentLength > _options.MaxHttpResponseBytes)
+                throw new TrackerException($"response of {response.Content.Headers.ContentLength} bytes exceeds the {_options.MaxHttpResponseBytes}-byte limit");
+            var body = await ReadBoundedAsync(response.Content, timeout.Token).ConfigureAwait(false);
+            if ((int)response.StatusCode is >= 300 and < 400)
+                throw new TrackerException($"HTTP {(int)response.StatusCode}: too many redirects (more than {_options.MaxHttpRedirects}) or a redirect loop");
+            if (!response.IsSuccessStatusCode)
+            {
+                // Some trackers send their failure reason with a 4xx status.
+                if (HttpTrackerResponse.TryParseAnnounce(body, out var parsed, out _) && parsed!.FailureReason is { } reason)
+                    throw new TrackerException($"HTTP {(int)response.StatusCode}: {reason}");
+                throw new TrackerException($"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+            }
+            return body;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TrackerException($"no answer within {_options.HttpTimeout.TotalSeconds:0.#} s", timedOut: true);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new TrackerException("HTTP error: " + e.Message, e);
+        }
+        catch (UriFormatException e)
+        {
+            throw new TrackerException("bad tracker URL: " + e.Message, e);
+        }
+    }
+
+    private async Task<ReadOnlyMemory<byte>> ReadBoundedAsync(HttpContent content, CancellationToken cancellationToken)
+    {
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int n;
+        while ((n = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            if (buffer.Length + n > _options.MaxHttpResponseBytes)
+                throw new TrackerException($"response exceeds the {_options.MaxHttpResponseBytes}-byte limit");
+            buffer.Write(chunk, 0, n);
+        }
+        return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+    }
+
+    public void Dispose() => _client.Dispose();
+}

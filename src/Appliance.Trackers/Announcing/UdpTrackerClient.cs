@@ -1,0 +1,280 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Appliance.Protocol.Metainfo;
+using Appliance.Protocol.TrackerWire;
+
+namespace Appliance.Trackers.Announcing;
+
+/// <summary>
+/// BEP 15 client over one UDP socket shared by every torrent: one connection id per tracker (reused for a minute by all
+/// torrents), transaction ids checked against the sender, retransmission after Base·2^n.
+/// </summary>
+public sealed class UdpTrackerClient : IAsyncDisposable
+{
+    public static readonly TimeSpan ConnectionIdLifetime = TimeSpan.FromMinutes(1);
+
+    private readonly AnnouncerOptions _options;
+    private readonly TimeProvider _time;
+    private readonly Socket _socket;
+    private readonly ConcurrentDictionary<int, Pending> _pending = new();
+    private readonly ConcurrentDictionary<string, TrackerConnection> _connections = new(StringComparer.OrdinalIgnoreCase);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _receiveLoop;
+    private long _unmatched;
+
+    public UdpTrackerClient(AnnouncerOptions options, TimeProvider? time = null)
+    {
+        _options = options;
+        _time = time ?? TimeProvider.System;
+        _socket = CreateSocket();
+        _receiveLoop = ReceiveLoopAsync();
+    }
+
+    /// <summary>Datagrams dropped because no request was waiting for their transaction id from that address.</summary>
+    public long UnmatchedResponses => Interlocked.Read(ref _unmatched);
+
+    /// <summary>Connects done so far (one per tracker per minute however many torrents announce).</summary>
+    public long Connects;
+
+    private static Socket CreateSocket()
+    {
+        try
+        {
+            var dual = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp) { DualMode = true };
+            dual.Bind(new IPEndPoint(IPAddress.IPv6Any, 0));
+            return dual;
+        }
+        catch (SocketException)
+        {
+            var v4 = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            v4.Bind(new IPEndPoint(IPAddress.Any, 0));
+            return v4;
+        }
+    }
+
+    public async Task<AnnounceResponse> AnnounceAsync(string url, AnnounceRequest request, CancellationToken cancellationToken)
+    {
+        var connection = await ResolveAsync(url, cancellationToken).ConfigureAwait(false);
+        var packet = new byte[UdpTrackerPacket.AnnounceRequestLength];
+        var reply = await TransactAsync(connection, packet, (cid, tid) => UdpTrackerPacket.WriteAnnounceRequest(packet, cid, tid, request), cancellationToken).ConfigureAwait(false);
+        UdpTrackerPacket.TryReadResponseHeader(reply, out var action, out _);
+        if (action != UdpTrackerAction.Announce) throw new TrackerException($"unexpected action {(int)action} in announce response");
+        if (!UdpTrackerPacket.TryReadAnnounceResponse(reply, connection.EndPoint.AddressFamily == AddressFamily.InterNetworkV6 && !connection.EndPoint.Address.IsIPv4MappedToIPv6,
+            out var response, out string error)) throw new TrackerException(error);
+        return response!;
+    }
+
+    public async Task<Dictionary<InfoHash, ScrapeCounts>> ScrapeAsync(string url, IReadOnlyList<InfoHash> hashes, CancellationToken cancellationToken)
+    {
+        var asked = hashes.Take(UdpTrackerPacket.MaxScrapeHashes).ToArray();
+        var connection = await ResolveAsync(url, cancellationToken).ConfigureAwait(false);
+        var packet = new byte[UdpTrackerPacket.ScrapeRequestHeaderLength + asked.Length * InfoHash.Length];
+        var reply = await TransactAsync(connection, packet, (cid, tid) => UdpTrackerPacket.WriteScrapeRequest(packet, cid, tid, asked), cancellationToken).ConfigureAwait(false);
+        UdpTrackerPacket.TryReadResponseHeader(reply, out var action, out _);
+        var counts = new Dictionary<InfoHash, ScrapeCounts>();
+        if (action != UdpTrackerAction.Scrape || !UdpTrackerPacket.TryReadScrapeResponse(reply, asked, counts))
+            throw new TrackerException("malformed scrape response");
+        return counts;
+    }
+
+    /// <summary>
+    /// Sends a request built by <paramref name="build"/> (given a fresh connection id and transaction id) and waits for the
+    /// matching response; attempt n waits Base·2^n. An expired connection id is renewed before a retransmission.
+    /// </summary>
+    private async Task<byte[]> TransactAsync(TrackerConnection connection, byte[] packet, Func<long, int, int> build, CancellationToken cancellationToken)
+    {
+        for (int attempt = 0; attempt < _options.UdpAttempts; attempt++)
+        {
+            long connectionId = await connection.GetIdAsync(this, attempt, cancellationToken).ConfigureAwait(false);
+            var timeout = _options.UdpBaseTimeout * Math.Pow(2, attempt);
+            byte[]? reply = await ExchangeAsync(connection.EndPoint, tid => packet.AsMemory(0, build(connectionId, tid)), timeout, cancellationToken).ConfigureAwait(false);
+            if (reply is null) continue;
+            UdpTrackerPacket.TryReadResponseHeader(reply, out var action, out _);
+            if (action == UdpTrackerAction.Error)
+            {
+                string message = UdpTrackerPacket.ReadErrorMessage(reply);
+                // The id may have expired on the tracker's side (its clock, its restart): get a new one next time.
+                connection.Invalidate(connectionId);
+                throw new TrackerException("tracker error: " + message);
+            }
+            return reply;
+        }
+        throw new TrackerException($"no answer after {_options.UdpAttempts} attempts", timedOut: true);
+    }
+
+    /// <summary>Sends once and waits up to <paramref name="timeout"/> for a reply with the same transaction id from the tracker's address.</summary>
+    internal async Task<byte[]?> ExchangeAsync(IPEndPoint endPoint, Func<int, ReadOnlyMemory<byte>> build, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        int tid;
+        var pending = new Pending(endPoint);
+        do tid = Random.Shared.Next(int.MinValue, int.MaxValue);
+        while (!_pending.TryAdd(tid, pending));
+        try
+        {
+            var target = _socket.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.AddressFamily == AddressFamily.InterNetwork
+                ? new IPEndPoint(endPoint.Address.MapToIPv6(), endPoint.Port)
+                : endPoint;
+            try
+            {
+                await _socket.SendToAsync(build(tid), SocketFlags.None, target, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SocketException e)
+            {
+                throw new TrackerException("UDP send failed: " + e.SocketErrorCode, e);
+            }
+            try
+            {
+                return await pending.Reply.Task.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                return null;
+            }
+        }
+        finally
+        {
+            _pending.TryRemove(tid, out _);
+        }
+    }
+
+    private async Task<TrackerConnection> ResolveAsync(string url, CancellationToken cancellationToken)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != "udp" || uri.Port <= 0)
+            throw new TrackerException($"not a udp://host:port tracker URL");
+        string key = uri.Host + ":" + uri.Port;
+        if (_connections.TryGetValue(key, out var existing)) return existing;
+        IPAddress[] addresses;
+        try
+        {
+            addresses = IPAddress.TryParse(uri.Host.Trim('[', ']'), out var literal)
+                ? [literal]
+                : await Dns.GetHostAddressesAsync(uri.DnsSafeHost, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException e)
+        {
+            throw new TrackerException($"cannot resolve {uri.Host}: {e.SocketErrorCode}", e);
+        }
+        var address = addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
+            ?? throw new TrackerException($"{uri.Host} has no address");
+        if (address.AddressFamily == AddressFamily.InterNetworkV6 && _socket.AddressFamily != AddressFamily.InterNetworkV6)
+            throw new TrackerException($"{uri.Host} is IPv6 only and IPv6 is unavailable");
+        return _connections.GetOrAdd(key, _ => new TrackerConnection(new IPEndPoint(address, uri.Port), _time));
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        await Task.Yield();
+        var buffer = new byte[2048];
+        var from = new IPEndPoint(_socket.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+        while (!_stopping.IsCancellationRequested)
+        {
+            SocketReceiveFromResult result;
+            try
+            {
+                result = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, from, _stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                continue; // ICMP port unreachable from one tracker: its request simply times out
+            }
+            var packet = buffer.AsSpan(0, result.ReceivedBytes);
+            if (!UdpTrackerPacket.TryReadResponseHeader(packet, out _, out int tid)
+                || !_pending.TryGetValue(tid, out var pending)
+                || !SameEndPoint((IPEndPoint)result.RemoteEndPoint, pending.EndPoint))
+            {
+                Interlocked.Increment(ref _unmatched);
+                continue;
+            }
+            pending.Reply.TrySetResult(packet.ToArray());
+        }
+    }
+
+    private static bool SameEndPoint(IPEndPoint a, IPEndPoint b)
+    {
+        var x = a.Address.IsIPv4MappedToIPv6 ? a.Address.MapToIPv4() : a.Address;
+        var y = b.Address.IsIPv4MappedToIPv6 ? b.Address.MapToIPv4() : b.Address;
+        return a.Port == b.Port && x.Equals(y);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _socket.Dispose();
+        try { await _receiveLoop.ConfigureAwait(false); } catch (OperationCanceledException) { }
+        _stopping.Dispose();
+    }
+
+    private sealed class Pending(IPEndPoint endPoint)
+    {
+        public IPEndPoint EndPoint { get; } = endPoint;
+        public TaskCompletionSource<byte[]> Reply { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>One tracker's connection id, shared by all torrents; only one connect is in flight at a time.</summary>
+    private sealed class TrackerConnection(IPEndPoint endPoint, TimeProvider time)
+    {
+        private readonly SemaphoreSlim _gate = new(1, 1);
+        private long _id;
+        private long _obtainedAt;
+        private bool _valid;
+
+        public IPEndPoint EndPoint { get; } = endPoint;
+
+        public void Invalidate(long id)
+        {
+            lock (this) if (_id == id) _valid = false;
+        }
+
+        public async Task<long> GetIdAsync(UdpTrackerClient client, int attempt, CancellationToken cancellationToken)
+        {
+            if (TryGetFresh(out long id)) return id;
+            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (TryGetFresh(out id)) return id;
+                var packet = new byte[UdpTrackerPacket.ConnectLength];
+                for (int n = attempt; n < client._options.UdpAttempts; n++)
+                {
+                    var timeout = client._options.UdpBaseTimeout * Math.Pow(2, n);
+                    var reply = await client.ExchangeAsync(EndPoint, tid => packet.AsMemory(0, UdpTrackerPacket.WriteConnectRequest(packet, tid)), timeout, cancellationToken).ConfigureAwait(false);
+                    if (reply is null) continue;
+                    UdpTrackerPacket.TryReadResponseHeader(reply, out var action, out _);
+                    if (action == UdpTrackerAction.Error) throw new TrackerException("tracker error on connect: " + UdpTrackerPacket.ReadErrorMessage(reply));
+                    if (action != UdpTrackerAction.Connect || !UdpTrackerPacket.TryReadConnectResponse(reply, out id))
+                        throw new TrackerException("malformed connect response");
+                    Interlocked.Increment(ref client.Connects);
+                    lock (this)
+                    {
+                        _id = id;
+                        _obtainedAt = time.GetTimestamp();
+                        _valid = true;
+                    }
+                    return id;
+                }
+                throw new TrackerException($"no answer to connect after {client._options.UdpAttempts} attempts", timedOut: true);
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+
+        private bool TryGetFresh(out long id)
+        {
+            lock (this)
+            {
+                id = _id;
+                return _valid && time.GetElapsedTime(_obtainedAt) < ConnectionIdLifetime;
+            }
+        }
+    }
+}
