@@ -9,7 +9,14 @@ public static class Composition
     public static ApplianceHost Compose(ServeOptions options, ILoggerFactory loggers, TextWriter output)
     {
         var host = new ApplianceHost(options, loggers.CreateLogger<ApplianceHost>());
-        _ = output;
+        var metrics = MetricsComponent.Create(options, loggers);
+        if (metrics is not null) host.Add(metrics);
+        var seeding = SeedingComponent.Create(options, loggers, output);
+        host.Add(seeding);
+        var trackerCounters = new Appliance.Trackers.TrackerCounters();
+        if (TrackerComponent.Create(options, seeding, trackerCounters, loggers, output) is { } tracker) host.Add(tracker);
+        host.Add(new AnnouncerComponent(options, seeding, trackerCounters, loggers));
+        if (metrics is not null) host.Add(metrics.Readiness); // keep last: /readyz turns 200 once everything above started
         return host;
     }
 }

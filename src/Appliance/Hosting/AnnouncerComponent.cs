@@ -1,0 +1,71 @@
+using System.Security.Cryptography;
+using Appliance.Configuration;
+using Appliance.Seeding.Torrents;
+using Appliance.Trackers;
+using Appliance.Trackers.Announcing;
+using Microsoft.Extensions.Logging;
+
+namespace Appliance.Hosting;
+
+/// <summary>Announces every seeded torrent to the trackers named in its metainfo; event=stopped to all of them on shutdown.</summary>
+public sealed class AnnouncerComponent : IApplianceComponent
+{
+    private readonly ServeOptions _options;
+    private readonly SeedingComponent _seeding;
+    private readonly TrackerCounters _counters;
+    private readonly ILogger _logger;
+
+    public AnnouncerComponent(ServeOptions options, SeedingComponent seeding, TrackerCounters counters, ILoggerFactory loggers)
+    {
+        _options = options;
+        _seeding = seeding;
+        _counters = counters;
+        _logger = loggers.CreateLogger("Appliance.Trackers.Announcing");
+    }
+
+    public string Name => "announcer";
+
+    public Announcer? Announcer { get; private set; }
+
+    /// <summary>Azureus-style peer id: "-AP0100-" and 12 random bytes.</summary>
+    public static byte[] NewPeerId()
+    {
+        var id = new byte[20];
+        "-AP0100-"u8.CopyTo(id);
+        RandomNumberGenerator.Fill(id.AsSpan(8));
+        return id;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        int port = _seeding.AdvertisedEndPoint?.Port ?? _options.GetListenEndPoint().Port;
+        var announcer = new Announcer(new AnnouncerOptions
+        {
+            PeerId = NewPeerId(),
+            Port = port,
+            MaxConcurrentAnnounces = Math.Max(1, _options.MaxConcurrentAnnounces),
+        }, _counters, _logger);
+        Announcer = announcer;
+        _seeding.Registry.Added += OnAdded;
+        _seeding.Registry.Removed += OnRemoved;
+        foreach (var torrent in _seeding.Registry.Snapshot()) OnAdded(torrent);
+        announcer.Start();
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _seeding.Registry.Added -= OnAdded;
+        _seeding.Registry.Removed -= OnRemoved;
+        if (Announcer is { } announcer)
+        {
+            await announcer.StopAsync(cancellationToken).ConfigureAwait(false);
+            await announcer.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void OnAdded(SeededTorrent torrent) =>
+        Announcer?.Add(torrent.InfoHash, torrent.Metainfo.AnnounceTiers, () => torrent.UploadedBytes);
+
+    private void OnRemoved(SeededTorrent torrent) => Announcer?.Remove(torrent.InfoHash);
+}
