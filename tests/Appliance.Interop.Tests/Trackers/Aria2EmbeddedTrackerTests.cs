@@ -1,0 +1,56 @@
+using System.Globalization;
+using Appliance.TestKit;
+
+namespace Appliance.Interop.Tests.Trackers;
+
+/// <summary>aria2c finds <c>appliance serve</c> only through the embedded tracker (no DHT, no LPD) and downloads every byte.</summary>
+[Trait("Category", "Interop")]
+public sealed class Aria2EmbeddedTrackerTests
+{
+    [Theory]
+    [InlineData("http")]
+    [InlineData("udp")]
+    public async Task Aria2c_finds_appliance_through_embedded_tracker_and_downloads_every_byte(string scheme)
+    {
+        using var temp = new TempDirectory("tracker-interop");
+        string content = temp.CreateSubdirectory("content");
+        string source = SampleContent.WriteMultiFile(content, "sample", scale: 2);
+        int peerPort = Ports.FreeTcp();
+        int trackerPort = Ports.FreeTcpAndUdp();
+        string announce = scheme == "http" ? $"http://127.0.0.1:{trackerPort}/announce" : $"udp://127.0.0.1:{trackerPort}";
+        string torrent = Path.Combine(content, "sample.torrent");
+        TestTorrents.Write(source, torrent, pieceLength: 32 * 1024, trackers: [announce]);
+
+        using var appliance = ApplianceBinary.Start([
+            "serve", "--content", content, "--listen", $"127.0.0.1:{peerPort}", "--no-dht", "--metrics-listen", "",
+            "--tracker-listen", $"127.0.0.1:{trackerPort}", "--upload-slots", "unlimited",
+        ]);
+        await appliance.WaitForLineAsync(l => l.StartsWith("tracker listening on ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+
+        string download = temp.CreateSubdirectory("download");
+        var arguments = new List<string>
+        {
+            "--bt-enable-lpd=false", "--seed-time=0", "--dir", download, "--console-log-level=notice", "--summary-interval=0",
+            "--listen-port", Ports.FreeTcp().ToString(CultureInfo.InvariantCulture), "--file-allocation=none",
+            "--bt-tracker-interval=1", "--bt-stop-timeout=60",
+        };
+        if (scheme == "udp")
+        {
+            // aria2c sends UDP tracker requests through its DHT socket: DHT on, with no bootstrap node and a fresh state file.
+            arguments.AddRange(["--enable-dht=true", "--dht-listen-port", Ports.FreeUdp().ToString(CultureInfo.InvariantCulture),
+                "--dht-file-path", Path.Combine(temp.Path, "dht.dat")]);
+        }
+        else
+        {
+            arguments.Add("--enable-dht=false");
+        }
+        arguments.Add(torrent);
+        using var aria = await ExternalProcess.RunAsync("aria2c", arguments, TimeSpan.FromSeconds(90));
+        Assert.True(aria.ExitCode == 0, aria.AllOutput + "\n--- appliance ---\n" + appliance.AllOutput);
+        Assert.True(SampleContent.SameTree(source, Path.Combine(download, "sample"), out string difference), difference);
+
+        appliance.Terminate();
+        await appliance.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(0, appliance.ExitCode);
+    }
+}
