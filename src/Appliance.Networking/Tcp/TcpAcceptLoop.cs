@@ -1,0 +1,159 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace Appliance.Networking.Tcp;
+
+/// <summary>What a server does with each admitted or refused connection.</summary>
+public interface IConnectionHandler
+{
+    /// <summary>Takes ownership of <paramref name="socket"/>; must call <see cref="TcpAcceptLoop.Release"/> once it is closed.</summary>
+    void OnAccepted(Socket socket, IPEndPoint remote);
+
+    void OnRefused(IPEndPoint remote, AdmitResult reason);
+}
+
+/// <summary>
+/// Accepts TCP connections on a raw listening socket with one reusable awaitable, admits them under the
+/// connection limits, and hands them over. Accept errors are sorted into fatal (stop the loop), transient
+/// resource shortage (back off, then retry) and per-connection noise (ignore), each logged with its reason.
+/// </summary>
+public sealed class TcpAcceptLoop : IAsyncDisposable
+{
+    private static readonly TimeSpan BackOff = TimeSpan.FromMilliseconds(100);
+
+    private readonly IConnectionHandler _handler;
+    private readonly ConnectionLimiter _limiter;
+    private readonly ILogger _logger;
+    private readonly Socket _listener;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _loop = Task.CompletedTask;
+
+    public TcpAcceptLoop(IPEndPoint endPoint, ConnectionLimiter limiter, IConnectionHandler handler, ILogger logger, int backlog = 1024)
+    {
+        _handler = handler;
+        _limiter = limiter;
+        _logger = logger;
+        _listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.Address.Equals(IPAddress.IPv6Any))
+                _listener.DualMode = true;
+            _listener.Bind(endPoint);
+            _listener.Listen(backlog);
+        }
+        catch
+        {
+            _listener.Dispose();
+            throw;
+        }
+        LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
+    }
+
+    /// <summary>The bound address (with the real port when 0 was asked for).</summary>
+    public IPEndPoint LocalEndPoint { get; }
+
+    public ConnectionLimiter Limiter => _limiter;
+
+    public void Start() => _loop = Task.Run(RunAsync);
+
+    /// <summary>Frees the limiter slot of a connection the handler has closed.</summary>
+    public void Release(IPAddress address) => _limiter.Release(address);
+
+    public async Task StopAsync()
+    {
+        if (!_stopping.IsCancellationRequested) await _stopping.CancelAsync().ConfigureAwait(false);
+        _listener.Dispose();
+        await _loop.ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        using var accept = new SocketAwaitableEventArgs();
+        while (!_stopping.IsCancellationRequested)
+        {
+            SocketResult result;
+            try
+            {
+                result = await accept.AcceptAsync(_listener).ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            if (result.Succeeded)
+            {
+                Admit(accept.AcceptSocket!);
+                continue;
+            }
+            switch (Classify(result.Error))
+            {
+                case AcceptErrorKind.Ignore:
+                    TcpLog.AcceptErrorIgnored(_logger, result.Error);
+                    break;
+                case AcceptErrorKind.BackOff:
+                    TcpLog.AcceptBackingOff(_logger, result.Error, BackOff.TotalMilliseconds);
+                    try { await Task.Delay(BackOff, _stopping.Token).ConfigureAwait(false); }
+                    catch (OperationCanceledException) { return; }
+                    break;
+                default:
+                    if (!_stopping.IsCancellationRequested) TcpLog.AcceptFatal(_logger, result.Error, LocalEndPoint);
+                    return;
+            }
+        }
+    }
+
+    private void Admit(Socket socket)
+    {
+        if (socket.RemoteEndPoint is not IPEndPoint remote)
+        {
+            socket.Dispose();
+            return;
+        }
+        var outcome = _limiter.TryAdmit(remote.Address);
+        if (outcome != AdmitResult.Admitted)
+        {
+            socket.Dispose();
+            _handler.OnRefused(remote, outcome);
+            return;
+        }
+        socket.NoDelay = true;
+        try
+        {
+            _handler.OnAccepted(socket, remote);
+        }
+        catch (Exception e)
+        {
+            TcpLog.HandlerFailed(_logger, remote, e);
+            socket.Dispose();
+            _limiter.Release(remote.Address);
+        }
+    }
+
+    /// <summary>Sorts an accept error: what only concerns one connection, what is a passing shortage, what is the end.</summary>
+    public static AcceptErrorKind Classify(SocketError error) => error switch
+    {
+        // The peer gave up between SYN and accept: nothing to do with us.
+        SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Interrupted or SocketError.TimedOut
+            or SocketError.NetworkReset or SocketError.HostUnreachable or SocketError.NetworkUnreachable => AcceptErrorKind.Ignore,
+        // EMFILE/ENFILE/ENOBUFS/ENOMEM: connections will close and free resources; spinning on accept would only burn CPU.
+        SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable or SocketError.WouldBlock
+            or SocketError.TryAgain or SocketError.ProcessLimit or SocketError.SystemNotReady => AcceptErrorKind.BackOff,
+        // Listener closed (stop) or broken: the loop ends.
+        _ => AcceptErrorKind.Fatal,
+    };
+}
+
+public enum AcceptErrorKind : byte
+{
+    Ignore,
+    BackOff,
+    Fatal,
+}

@@ -1,0 +1,42 @@
+using System.Net;
+
+namespace Appliance.Seeding;
+
+/// <summary>The seeding engine's settings (the host maps them from the serve options).</summary>
+public sealed record SeedingOptions
+{
+    public IPEndPoint ListenEndPoint { get; init; } = new(IPAddress.Any, 6881);
+    public int MaxConnections { get; init; } = 10_000;
+    public int MaxConnectionsPerIp { get; init; } = 64;
+
+    /// <summary>Peers unchoked at once; 0 means unlimited.</summary>
+    public int UploadSlots { get; init; } = 16;
+
+    /// <summary>Bytes per second over all peers; 0 means none.</summary>
+    public long UploadRateLimit { get; init; }
+
+    public TimeSpan ChokeInterval { get; init; } = TimeSpan.FromSeconds(10);
+    public int MaxRequestLength { get; init; } = 16 * 1024;
+    public int MaxOutstandingRequests { get; init; } = 500;
+    public int MaxMessageLength { get; init; } = 1024 * 1024;
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>BEP 3 suggests a keep-alive every two minutes of silence.</summary>
+    public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How often timeouts and keep-alives are checked.</summary>
+    public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Largest request length anyone may configure (libtorrent and most clients cap at 128 KiB too).</summary>
+    public const int HardMaxRequestLength = 128 * 1024;
+
+    public void Validate()
+    {
+        if (MaxRequestLength is < 1024 or > HardMaxRequestLength)
+            throw new ArgumentOutOfRangeException(nameof(MaxRequestLength), MaxRequestLength, $"must be between 1 KiB and {HardMaxRequestLength / 1024} KiB");
+        if (MaxOutstandingRequests < 1) throw new ArgumentOutOfRangeException(nameof(MaxOutstandingRequests), MaxOutstandingRequests, "must be at least 1");
+        if (MaxMessageLength < 1024) throw new ArgumentOutOfRangeException(nameof(MaxMessageLength), MaxMessageLength, "must be at least 1 KiB");
+        if (UploadSlots < 0) throw new ArgumentOutOfRangeException(nameof(UploadSlots), UploadSlots, "must be 0 (unlimited) or more");
+    }
+}

@@ -1,0 +1,327 @@
+using System.Buffers.Binary;
+using Appliance.Protocol.PeerWire;
+using Appliance.Seeding.Upload;
+
+namespace Appliance.Seeding.Sessions;
+
+/// <summary>The peer-wire state machine of a session: everything here runs under the session lock and allocates nothing.</summary>
+internal sealed partial class PeerSession
+{
+    /// <summary>Returned with a violation when the handshake was refused (not a protocol error of an established peer).</summary>
+    private const int HandshakeRefused = -2;
+
+    private static ReadOnlySpan<byte> ClientName => "Appliance 0.1"u8;
+
+    private int ProcessLocked(ReadOnlySpan<byte> data, out string? violation, out bool wake)
+    {
+        violation = null;
+        wake = false;
+        int position = 0;
+        if (_torrent is null)
+        {
+            position = ProcessHandshake(data, out violation, out wake);
+            if (position <= 0) return position;
+        }
+
+        var options = _server.Options;
+        while (position < data.Length)
+        {
+            var rest = data[position..];
+            if (_skip > 0)
+            {
+                int n = (int)Math.Min(_skip, rest.Length);
+                _skip -= n;
+                position += n;
+                continue;
+            }
+            var status = PeerMessageReader.TryReadHeader(rest, options.MaxMessageLength, out var header);
+            if (status == FrameStatus.NeedMoreData) break;
+            if (status == FrameStatus.TooLong)
+            {
+                violation = $"message of {BinaryPrimitives.ReadUInt32BigEndian(rest)} bytes exceeds the limit of {options.MaxMessageLength}";
+                return -1;
+            }
+            if (header.IsKeepAlive)
+            {
+                position += PeerMessageReader.LengthPrefix;
+                continue;
+            }
+            if (header.Id == PeerMessageId.Piece)
+            {
+                violation = "sent a piece we never asked for";
+                return -1;
+            }
+            if (header.FrameLength > rest.Length)
+            {
+                // Messages whose payload we do not need are skipped as they stream by; the rest wait to be whole.
+                if (NeedsPayload(header) && header.FrameLength <= _server.SmallBuffers.BufferSize) break;
+                if (header.Id == PeerMessageId.Bitfield && !ValidBitfieldLength(header, out violation)) return -1;
+                _skip = header.FrameLength - rest.Length;
+                position = data.Length;
+                break;
+            }
+            var payload = rest.Slice(PeerMessageHeader.PayloadOffset, header.PayloadLength);
+            if (!Handle(header, payload, ref wake, out violation)) return -1;
+            position += header.FrameLength;
+        }
+        return position;
+    }
+
+    private static bool NeedsPayload(PeerMessageHeader header) =>
+        header.Id is (>= PeerMessageId.Choke and <= PeerMessageId.Port and not PeerMessageId.Bitfield)
+            or (>= PeerMessageId.Suggest and <= PeerMessageId.AllowedFast) or PeerMessageId.Extended;
+
+    private bool ValidBitfieldLength(PeerMessageHeader header, out string? violation)
+    {
+        int expected = (_torrent!.Metainfo.PieceCount + 7) / 8;
+        violation = header.PayloadLength == expected ? null : $"bitfield of {header.PayloadLength} bytes, expected {expected}";
+        return violation is null;
+    }
+
+    private int ProcessHandshake(ReadOnlySpan<byte> data, out string? violation, out bool wake)
+    {
+        violation = null;
+        wake = false;
+        var status = Handshake.TryParse(data, out var handshake);
+        if (status == HandshakeStatus.BadProtocol)
+        {
+            _server.Counters.HandshakeInvalid();
+            violation = "not a BitTorrent handshake";
+            return HandshakeRefused;
+        }
+        if (status == HandshakeStatus.NeedMoreData) return 0;
+        if (!_server.Registry.TryGet(handshake.InfoHash, out var torrent))
+        {
+            _server.Counters.HandshakeUnknownTorrent();
+            violation = "unknown info-hash " + handshake.InfoHash.ToHex();
+            return HandshakeRefused;
+        }
+        if (torrent.Store.IsFaulted)
+        {
+            violation = "torrent's storage is faulted";
+            return HandshakeRefused;
+        }
+        _fast = handshake.Reserved.SupportsFast;
+        _extensions = handshake.Reserved.SupportsExtensionProtocol;
+
+        var metainfo = torrent.Metainfo;
+        int needed = Handshake.Length
+            + (_extensions ? PeerMessageWriter.ExtendedHeaderLength + 128 : 0)
+            + (_fast ? PeerMessageWriter.SimpleLength : PeerMessageWriter.BitfieldLength(metainfo.PieceCount));
+        if (!TryAppend(needed, out var span))
+        {
+            violation = "no buffer for the handshake";
+            return HandshakeRefused;
+        }
+        int length = 0;
+        new Handshake(ReservedBits.Ours, torrent.InfoHash, _server.PeerId).WriteTo(span);
+        length += Handshake.Length;
+        if (_extensions)
+        {
+            var body = span[(length + PeerMessageWriter.ExtendedHeaderLength)..];
+            int bodyLength = ExtensionHandshake.Write(body, metainfo.InfoBytes.Length, _server.Options.MaxOutstandingRequests, ClientName);
+            length += PeerMessageWriter.WriteExtendedHeader(span[length..], ExtensionHandshake.HandshakeId, bodyLength) + bodyLength;
+        }
+        length += _fast
+            ? PeerMessageWriter.WriteSimple(span[length..], PeerMessageId.HaveAll)
+            : PeerMessageWriter.WriteFullBitfield(span[length..], metainfo.PieceCount);
+        _outboxLength -= needed - length;
+
+        Volatile.Write(ref _torrent, torrent);
+        torrent.PeerJoined();
+        _server.Counters.HandshakeAccepted();
+        wake = true;
+        return Handshake.Length;
+    }
+
+    private bool Handle(PeerMessageHeader header, ReadOnlySpan<byte> payload, ref bool wake, out string? violation)
+    {
+        violation = null;
+        switch (header.Id)
+        {
+            case PeerMessageId.Request:
+                return HandleRequest(payload, ref wake, out violation);
+            case PeerMessageId.Cancel:
+                if (!BlockRequest.TryParse(payload, out var cancelled)) return Fail("malformed cancel", out violation);
+                if (_queue.Remove(cancelled))
+                {
+                    _server.Counters.QueueDepthChanged(-1);
+                    // BEP 6: with the fast extension every request gets a piece or a reject, a cancelled one too.
+                    if (_fast) wake |= AppendBlockMessage(PeerMessageId.RejectRequest, cancelled);
+                }
+                return true;
+            case PeerMessageId.Interested:
+                if (payload.Length != 0) return Fail("malformed interested", out violation);
+                if (!_peerInterested)
+                {
+                    _peerInterested = true;
+                    if (_amChoking && _server.TryClaimUploadSlot()) wake |= UnchokeLocked(slotClaimed: true);
+                }
+                return true;
+            case PeerMessageId.NotInterested:
+                if (payload.Length != 0) return Fail("malformed not interested", out violation);
+                _peerInterested = false;
+                // With limited slots, free this one now for someone who wants it.
+                if (!_amChoking && _server.Options.UploadSlots > 0) wake |= ChokeLocked();
+                return true;
+            case PeerMessageId.Choke or PeerMessageId.Unchoke or PeerMessageId.HaveAll or PeerMessageId.HaveNone:
+                return payload.Length == 0 || Fail($"malformed {header.Id}", out violation);
+            case PeerMessageId.Have:
+                if (payload.Length != 4) return Fail("malformed have", out violation);
+                return (uint)BinaryPrimitives.ReadInt32BigEndian(payload) < (uint)_torrent!.Metainfo.PieceCount
+                    || Fail("have for a piece beyond the torrent", out violation);
+            case PeerMessageId.Bitfield:
+                return ValidBitfieldLength(header, out violation);
+            case PeerMessageId.Port:
+                return payload.Length == 2 || Fail("malformed port", out violation);
+            case PeerMessageId.Suggest or PeerMessageId.AllowedFast:
+                return payload.Length == 4 || Fail($"malformed {header.Id}", out violation);
+            case PeerMessageId.RejectRequest:
+                return payload.Length == BlockRequest.PayloadLength || Fail("malformed reject", out violation);
+            case PeerMessageId.Extended:
+                if (payload.Length == 0) return Fail("empty extended message", out violation);
+                HandleExtended(payload[0], payload[1..], ref wake);
+                return true;
+            default:
+                return true; // unknown ids are skipped by length (BEP 3: ignore what you do not understand)
+        }
+    }
+
+    private bool HandleRequest(ReadOnlySpan<byte> payload, ref bool wake, out string? violation)
+    {
+        violation = null;
+        if (!BlockRequest.TryParse(payload, out var block)) return Fail("malformed request", out violation);
+        var metainfo = _torrent!.Metainfo;
+        if ((uint)block.Piece >= (uint)metainfo.PieceCount) return Fail($"request for piece {block.Piece} of {metainfo.PieceCount}", out violation);
+        if (block.Length == 0 || (long)block.Begin + block.Length > metainfo.PieceSize(block.Piece))
+            return Fail($"request {block.Begin}+{block.Length} beyond the end of piece {block.Piece}", out violation);
+
+        RejectReason reason;
+        if (block.Length > _server.Options.MaxRequestLength) reason = RejectReason.TooLong;
+        else if (_amChoking) reason = RejectReason.Choked;
+        else if (_queue.TryEnqueue(new QueuedRequest(block, _server.Time.GetTimestamp())))
+        {
+            _server.Counters.QueueDepthChanged(1);
+            wake = true;
+            return true;
+        }
+        else reason = RejectReason.QueueFull;
+
+        _server.Counters.Reject(reason);
+        if (_fast) wake |= AppendBlockMessage(PeerMessageId.RejectRequest, block);
+        return true;
+    }
+
+    private void HandleExtended(byte id, ReadOnlySpan<byte> body, ref bool wake)
+    {
+        if (id == ExtensionHandshake.HandshakeId)
+        {
+            if (ExtensionHandshake.TryParse(body, out byte metadataId)) _peerMetadataId = metadataId;
+            return;
+        }
+        if (id != ExtensionHandshake.OurMetadataId || _peerMetadataId == 0) return;
+        if (!MetadataMessage.TryParse(body, out int type, out int piece) || type != MetadataMessage.Request) return;
+
+        var info = _torrent!.Metainfo.InfoBytes;
+        if (piece >= MetadataMessage.PieceCount(info.Length))
+        {
+            wake |= AppendMetadataReject(piece);
+            return;
+        }
+        int offset = piece * MetadataMessage.PieceSize;
+        int size = Math.Min(MetadataMessage.PieceSize, info.Length - offset);
+        int needed = PeerMessageWriter.ExtendedHeaderLength + MetadataMessage.MaxHeaderLength + size;
+        if (!TryAppend(needed, out var span))
+        {
+            _server.Counters.Reject(RejectReason.MetadataUnavailable);
+            return;
+        }
+        var body2 = span[PeerMessageWriter.ExtendedHeaderLength..];
+        int dictionary = MetadataMessage.WriteDataHeader(body2, piece, info.Length);
+        info.Span.Slice(offset, size).CopyTo(body2[dictionary..]);
+        int written = PeerMessageWriter.WriteExtendedHeader(span, _peerMetadataId, dictionary + size) + dictionary + size;
+        _outboxLength -= needed - written;
+        _server.Counters.MetadataPieceServed();
+        wake = true;
+    }
+
+    private bool AppendMetadataReject(int piece)
+    {
+        const int needed = PeerMessageWriter.ExtendedHeaderLength + MetadataMessage.MaxHeaderLength;
+        if (!TryAppend(needed, out var span)) return false;
+        int bodyLength = MetadataMessage.WriteReject(span[PeerMessageWriter.ExtendedHeaderLength..], piece);
+        int written = PeerMessageWriter.WriteExtendedHeader(span, _peerMetadataId, bodyLength) + bodyLength;
+        _outboxLength -= needed - written;
+        return true;
+    }
+
+    private bool UnchokeLocked(bool slotClaimed)
+    {
+        if (!TryAppend(PeerMessageWriter.SimpleLength, out var span))
+        {
+            if (slotClaimed) _server.ReleaseUploadSlot();
+            return false;
+        }
+        if (!slotClaimed) _server.ClaimUploadSlot();
+        PeerMessageWriter.WriteSimple(span, PeerMessageId.Unchoke);
+        _amChoking = false;
+        _lastUnchokedAt = _server.Time.GetTimestamp();
+        return true;
+    }
+
+    private bool ChokeLocked()
+    {
+        if (!TryAppend(PeerMessageWriter.SimpleLength, out var span)) return false;
+        PeerMessageWriter.WriteSimple(span, PeerMessageId.Choke);
+        _amChoking = true;
+        _server.ReleaseUploadSlot();
+        // Choking drops the queue; BEP 6 peers are told which requests will not be served.
+        int dropped = _queue.Count;
+        while (_queue.Count > 0)
+        {
+            var request = _queue.Dequeue();
+            _server.Counters.Reject(RejectReason.Choked);
+            if (_fast) AppendBlockMessage(PeerMessageId.RejectRequest, request.Block);
+        }
+        if (dropped > 0) _server.Counters.QueueDepthChanged(-dropped);
+        return true;
+    }
+
+    private bool AppendBlockMessage(PeerMessageId id, BlockRequest block)
+    {
+        if (!TryAppend(PeerMessageWriter.RequestLength, out var span)) return false;
+        PeerMessageWriter.WriteBlockMessage(span, id, block);
+        return true;
+    }
+
+    /// <summary>
+    /// Reserves <paramref name="length"/> bytes at the end of the outbox (rented on demand, so idle sessions own none).
+    /// False when a peer that does not read has let it fill up: the message is dropped.
+    /// </summary>
+    private bool TryAppend(int length, out Span<byte> span)
+    {
+        var pool = _server.SmallBuffers;
+        if (_outbox is null)
+        {
+            // A bitfield of a torrent with more than ~260k pieces is the only thing bigger than a pooled buffer.
+            _outbox = length <= pool.BufferSize ? pool.Rent() : GC.AllocateUninitializedArray<byte>(length, pinned: true);
+            _outboxLength = 0;
+        }
+        if (_outbox.Length - _outboxLength < length)
+        {
+            span = default;
+            return false;
+        }
+        span = _outbox.AsSpan(_outboxLength, length);
+        _outboxLength += length;
+        return true;
+    }
+
+    private static bool Written(int length) => length > 0;
+
+    private static bool Fail(string reason, out string? violation)
+    {
+        violation = reason;
+        return false;
+    }
+}

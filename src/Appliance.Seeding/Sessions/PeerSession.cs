@@ -1,0 +1,339 @@
+using System.Net;
+using System.Net.Sockets;
+using Appliance.Networking.Tcp;
+using Appliance.Protocol.PeerWire;
+using Appliance.Seeding.Torrents;
+using Appliance.Seeding.Upload;
+
+namespace Appliance.Seeding.Sessions;
+
+/// <summary>
+/// One peer connection, seed side. Two loops: the receive loop parses messages straight from the receive buffer
+/// and queues validated requests; the send loop drains the queue in batches (one gather send each). Between them a
+/// lock taken once per received chunk and once per batch, never per block. An idle connection holds no buffer:
+/// it waits with a zero-byte receive and owns no outbox, request ring or send batch.
+/// </summary>
+internal sealed partial class PeerSession
+{
+    private readonly SeedingServer _server;
+    private readonly Socket _socket;
+    private readonly SocketAwaitableEventArgs _receiveArgs = new();
+    private readonly SocketAwaitableEventArgs _sendArgs = new();
+    private readonly AsyncSignal _sendSignal = new();
+    private readonly Lock _gate = new();
+    private readonly RequestQueue _queue;
+    private readonly long _createdAt;
+
+    // Guarded by _gate.
+    private byte[]? _outbox;
+    private int _outboxLength;
+    private bool _amChoking = true;
+    private bool _peerInterested;
+    private long _lastUnchokedAt = long.MinValue;
+    private long _skip; // bytes of an ignored message still to discard from the stream
+
+    private SeededTorrent? _torrent;
+    private bool _fast;
+    private bool _extensions;
+    private byte _peerMetadataId;
+    private long _lastReceivedAt;
+    private long _lastSentAt;
+    private int _closed;
+    private int _loopsRunning;
+    private string? _closeReason;
+
+    public PeerSession(SeedingServer server, Socket socket, IPEndPoint remote, long id)
+    {
+        _server = server;
+        _socket = socket;
+        Remote = remote;
+        Id = id;
+        _queue = new RequestQueue(server.Options.MaxOutstandingRequests);
+        _createdAt = _lastReceivedAt = _lastSentAt = server.Time.GetTimestamp();
+    }
+
+    public long Id { get; }
+    public IPEndPoint Remote { get; }
+    public SeededTorrent? Torrent => Volatile.Read(ref _torrent);
+    public bool IsClosed => Volatile.Read(ref _closed) != 0;
+    public string? CloseReason => _closeReason;
+    public bool SupportsFast => _fast;
+
+    public bool AmChoking { get { lock (_gate) return _amChoking; } }
+
+    /// <summary>Starts both loops; the session cleans itself up when both have ended.</summary>
+    public void Start()
+    {
+        _loopsRunning = 2;
+        _ = ReceiveLoopAsync();
+        _ = SendLoopAsync();
+    }
+
+    public ChokerSnapshot Snapshot()
+    {
+        lock (_gate) return new ChokerSnapshot(_torrent is not null, _peerInterested, !_amChoking, _lastUnchokedAt);
+    }
+
+    /// <summary>Closes the connection; both loops end and the session releases everything it holds.</summary>
+    public void Close(string reason)
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        _closeReason = reason;
+        try { _socket.Shutdown(SocketShutdown.Both); }
+        catch (SocketException) { }
+        catch (ObjectDisposedException) { }
+        _socket.Dispose();
+        _sendSignal.Set();
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        var pool = _server.SmallBuffers;
+        byte[]? buffer = null;
+        int filled = 0;
+        try
+        {
+            while (!IsClosed)
+            {
+                if (buffer is null)
+                {
+                    // Wait for data before taking a buffer, so an idle peer holds none.
+                    var probe = await _receiveArgs.ReceiveAsync(_socket, Memory<byte>.Empty).ConfigureAwait(false);
+                    if (!probe.Succeeded)
+                    {
+                        Close(probe.Error.ToString());
+                        break;
+                    }
+                    buffer = pool.Rent();
+                }
+                var received = await _receiveArgs.ReceiveAsync(_socket, buffer.AsMemory(filled)).ConfigureAwait(false);
+                if (!received.Succeeded || received.BytesTransferred == 0)
+                {
+                    Close(received.Succeeded ? "closed by peer" : received.Error.ToString());
+                    break;
+                }
+                filled += received.BytesTransferred;
+                _lastReceivedAt = _server.Time.GetTimestamp();
+
+                int consumed = Receive(buffer.AsSpan(0, filled), out bool keepBuffer);
+                if (consumed < 0) break;
+                filled -= consumed;
+                if (filled > 0 && consumed > 0) buffer.AsSpan(consumed, filled).CopyTo(buffer);
+                if (filled == buffer.Length)
+                {
+                    Disconnect("a message does not fit the receive buffer", protocolError: true);
+                    break;
+                }
+                // A downloading peer will send more requests soon; a quiet one gives its buffer back.
+                if (filled == 0 && !keepBuffer)
+                {
+                    pool.Return(buffer);
+                    buffer = null;
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            SeedingLog.SessionFailed(_server.Logger, Remote, e);
+            Close("internal error: " + e.GetType().Name);
+        }
+        finally
+        {
+            if (buffer is not null) pool.Return(buffer);
+            LoopEnded();
+        }
+    }
+
+    /// <summary>
+    /// Handles received bytes: returns how many were consumed (a partial message stays for the next receive), or -1
+    /// when the peer was disconnected. Wakes the send loop when something was queued. Also the entry point of the
+    /// embedded benchmark, which pushes request bytes through here without a socket.
+    /// </summary>
+    internal int Receive(ReadOnlySpan<byte> data, out bool active)
+    {
+        int consumed;
+        string? violation;
+        bool wake;
+        lock (_gate)
+        {
+            consumed = ProcessLocked(data, out violation, out wake);
+            active = !_amChoking && _peerInterested;
+        }
+        if (violation is not null)
+        {
+            Disconnect(violation, protocolError: consumed != HandshakeRefused);
+            return -1;
+        }
+        if (wake) _sendSignal.Set();
+        return consumed;
+    }
+
+    private async Task SendLoopAsync()
+    {
+        try
+        {
+            while (!IsClosed)
+            {
+                await _sendSignal.WaitAsync().ConfigureAwait(false);
+                while (!IsClosed && await SendOnceAsync().ConfigureAwait(false))
+                {
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            SeedingLog.SessionFailed(_server.Logger, Remote, e);
+            Close("internal error: " + e.GetType().Name);
+        }
+        finally
+        {
+            LoopEnded();
+        }
+    }
+
+    /// <summary>Sends one batch; false when there was nothing to send or the session ended.</summary>
+    private async ValueTask<bool> SendOnceAsync()
+    {
+        var batch = _server.SendBatches.Get();
+        try
+        {
+            if (!TakeBatch(batch)) return false;
+            var torrent = _torrent!;
+            if (!batch.Prepare(torrent.Store, _server.ReadBuffers))
+            {
+                _server.OnStoreFailed(torrent);
+                Close("storage cannot serve: " + (torrent.Store.FaultReason ?? "read failed"));
+                return false;
+            }
+            while (!_server.RateLimiter.TryTake((int)batch.TotalBytes))
+            {
+                await Task.Delay(_server.RateLimiter.DelayFor()).ConfigureAwait(false);
+                if (IsClosed) return false;
+            }
+            var outcome = await batch.SendAsync(_socket, _sendArgs, _server.Counters).ConfigureAwait(false);
+            if (outcome == SendOutcome.BadAddress)
+            {
+                torrent.Store.Fault("a socket send from the mapping failed with EFAULT (a file shrank or changed under the mapping)");
+                _server.OnStoreFailed(torrent);
+                return false;
+            }
+            if (outcome != SendOutcome.Sent)
+            {
+                Close("send failed");
+                return false;
+            }
+            Completed(batch, torrent);
+            return true;
+        }
+        finally
+        {
+            batch.Reset(_server.SmallBuffers);
+            _server.SendBatches.Return(batch);
+        }
+    }
+
+    /// <summary>Moves the outbox and the next requests into <paramref name="batch"/>. Shared with the embedded benchmark.</summary>
+    internal bool TakeBatch(SendBatch batch)
+    {
+        int readBufferSize = _torrent is { Store.SupportsSegments: false } ? _server.ReadBuffers.BufferSize : 0;
+        int taken = 0;
+        lock (_gate)
+        {
+            if (_outbox is not null)
+            {
+                batch.SetOutbox(_outbox, _outboxLength);
+                _outbox = null;
+                _outboxLength = 0;
+            }
+            while (_queue.Count > 0 && batch.CanAdd(_queue.Peek().Block.Length, readBufferSize))
+            {
+                batch.Add(_queue.Dequeue());
+                taken++;
+            }
+        }
+        if (taken > 0) _server.Counters.QueueDepthChanged(-taken);
+        return !batch.IsEmpty;
+    }
+
+    internal void Completed(SendBatch batch, SeededTorrent torrent)
+    {
+        long now = _server.Time.GetTimestamp();
+        _lastSentAt = now;
+        int blocks = batch.RequestCount;
+        if (blocks == 0) return;
+        long serveTicks = 0;
+        foreach (var request in batch.Requests) serveTicks += now - request.ArrivedAt;
+        _server.Counters.BatchSent(batch.PayloadBytes, blocks, serveTicks);
+        torrent.AddUploaded(batch.PayloadBytes, blocks);
+    }
+
+    private void Disconnect(string reason, bool protocolError)
+    {
+        if (protocolError) _server.Counters.ProtocolError();
+        Close(reason);
+    }
+
+    private void LoopEnded()
+    {
+        if (Interlocked.Decrement(ref _loopsRunning) != 0) return;
+        int dropped;
+        lock (_gate)
+        {
+            if (_outbox is not null && _outbox.Length == _server.SmallBuffers.BufferSize) _server.SmallBuffers.Return(_outbox);
+            _outbox = null;
+            dropped = _queue.Count;
+            while (_queue.Count > 0) _queue.Dequeue();
+            if (!_amChoking) _server.ReleaseUploadSlot();
+            _amChoking = true;
+        }
+        if (dropped > 0) _server.Counters.QueueDepthChanged(-dropped);
+        _torrent?.PeerLeft();
+        _receiveArgs.Dispose();
+        _sendArgs.Dispose();
+        _server.OnSessionEnded(this);
+    }
+
+    /// <summary>Called by the sweeper: handshake and idle timeouts, and keep-alives on a quiet line.</summary>
+    public void Sweep(long now)
+    {
+        var options = _server.Options;
+        var time = _server.Time;
+        if (_torrent is null)
+        {
+            if (time.GetElapsedTime(_createdAt, now) > options.HandshakeTimeout)
+            {
+                _server.Counters.HandshakeTimedOut();
+                Close("handshake timeout");
+            }
+            return;
+        }
+        if (time.GetElapsedTime(_lastReceivedAt, now) > options.IdleTimeout)
+        {
+            _server.Counters.IdleDisconnect();
+            Close("idle timeout");
+            return;
+        }
+        if (time.GetElapsedTime(_lastSentAt, now) > options.KeepAliveInterval)
+        {
+            bool queued;
+            lock (_gate) queued = TryAppend(PeerMessageWriter.KeepAliveLength, out var span) && Written(PeerMessageWriter.WriteKeepAlive(span));
+            _lastSentAt = now;
+            if (queued) _sendSignal.Set();
+        }
+    }
+
+    /// <summary>The choker's verdict for this round.</summary>
+    public void SetChoked(bool choke)
+    {
+        bool changed;
+        lock (_gate)
+        {
+            if (_amChoking == choke || _torrent is null) return;
+            changed = choke ? ChokeLocked() : UnchokeLocked(slotClaimed: false);
+        }
+        if (changed) _sendSignal.Set();
+    }
+}
+
+/// <summary>What the choker reads of a session.</summary>
+internal readonly record struct ChokerSnapshot(bool Handshaken, bool Interested, bool Unchoked, long LastUnchokedAt);

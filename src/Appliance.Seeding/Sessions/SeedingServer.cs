@@ -1,0 +1,213 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Appliance.Networking.Buffers;
+using Appliance.Networking.Tcp;
+using Appliance.Protocol.PeerWire;
+using Appliance.Seeding.Choking;
+using Appliance.Seeding.Torrents;
+using Appliance.Seeding.Upload;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.ObjectPool;
+
+namespace Appliance.Seeding.Sessions;
+
+/// <summary>
+/// The peer-wire server: accepts connections, runs a <see cref="PeerSession"/> per peer, re-evaluates the choker
+/// every interval and sweeps timeouts. Owns the shared pools: 32 KiB pinned buffers (receive buffers and outboxes),
+/// 256 KiB pinned read buffers (pread store only) and the pooled <see cref="SendBatch"/>es.
+/// </summary>
+public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
+{
+    public const int SmallBufferSize = 32 * 1024;
+    public const int ReadBufferSize = 256 * 1024;
+
+    private readonly ConcurrentDictionary<long, PeerSession> _sessions = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskCompletionSource _allClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TcpAcceptLoop? _acceptLoop;
+    private Task _timers = Task.CompletedTask;
+    private long _nextId;
+    private int _unchoked;
+    private long _round;
+    private bool _stopRequested;
+
+    public SeedingServer(SeedingOptions options, TorrentRegistry registry, SeedingCounters counters, ILogger logger, TimeProvider? time = null)
+    {
+        options.Validate();
+        Options = options;
+        Registry = registry;
+        Counters = counters;
+        Logger = logger;
+        Time = time ?? TimeProvider.System;
+        PeerId = PeerId.CreateOurs();
+        RateLimiter = new UploadRateLimiter(options.UploadRateLimit, Time);
+        Registry.Removed += torrent => CloseSessionsOf(torrent, "torrent removed");
+    }
+
+    public SeedingOptions Options { get; }
+    public TorrentRegistry Registry { get; }
+    public SeedingCounters Counters { get; }
+    public PeerId PeerId { get; }
+    public int SessionCount => _sessions.Count;
+
+    /// <summary>Peers unchoked right now.</summary>
+    public int UnchokedCount => Volatile.Read(ref _unchoked);
+
+    /// <summary>The bound listen address (after <see cref="Start"/>).</summary>
+    public IPEndPoint? LocalEndPoint => _acceptLoop?.LocalEndPoint;
+
+    internal ILogger Logger { get; }
+    internal TimeProvider Time { get; }
+    internal UploadRateLimiter RateLimiter { get; }
+    internal PinnedBufferPool SmallBuffers { get; } = new(SmallBufferSize, maxRetained: 1024);
+    internal PinnedBufferPool ReadBuffers { get; } = new(ReadBufferSize, maxRetained: 64);
+    internal ObjectPool<SendBatch> SendBatches { get; } = new DefaultObjectPool<SendBatch>(new DefaultPooledObjectPolicy<SendBatch>(), 256);
+
+    /// <summary>Binds the listen socket (throws when the address is taken), starts accepting and the timers.</summary>
+    public IPEndPoint Start()
+    {
+        var limiter = new ConnectionLimiter(Options.MaxConnections, Options.MaxConnectionsPerIp);
+        _acceptLoop = new TcpAcceptLoop(Options.ListenEndPoint, limiter, this, Logger);
+        _acceptLoop.Start();
+        _timers = Task.WhenAll(Task.Run(() => ChokeLoopAsync(_stopping.Token)), Task.Run(() => SweepLoopAsync(_stopping.Token)));
+        SeedingLog.Listening(Logger, _acceptLoop.LocalEndPoint);
+        return _acceptLoop.LocalEndPoint;
+    }
+
+    /// <summary>Stops accepting, closes every session and waits (within the token's deadline) until all have released their resources.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _stopRequested = true;
+        if (!_stopping.IsCancellationRequested) await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_acceptLoop is not null) await _acceptLoop.StopAsync().ConfigureAwait(false);
+        foreach (var session in _sessions.Values) session.Close("shutting down");
+        if (_sessions.IsEmpty) _allClosed.TrySetResult();
+        try
+        {
+            await _allClosed.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await _timers.ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try { await StopAsync(deadline.Token).ConfigureAwait(false); }
+        catch (OperationCanceledException) { }
+        _stopping.Dispose();
+    }
+
+    void IConnectionHandler.OnAccepted(Socket socket, IPEndPoint remote)
+    {
+        Counters.ConnectionAccepted();
+        var session = new PeerSession(this, socket, remote, Interlocked.Increment(ref _nextId));
+        _sessions[session.Id] = session;
+        if (_stopRequested)
+        {
+            session.Close("shutting down");
+        }
+        session.Start();
+    }
+
+    void IConnectionHandler.OnRefused(IPEndPoint remote, AdmitResult reason)
+    {
+        Counters.ConnectionRefused(reason == AdmitResult.TotalLimit);
+        SeedingLog.ConnectionRefused(Logger, remote, reason);
+    }
+
+    internal void OnSessionEnded(PeerSession session)
+    {
+        _sessions.TryRemove(session.Id, out _);
+        _acceptLoop?.Release(session.Remote.Address);
+        Counters.ConnectionClosed();
+        SeedingLog.PeerDisconnected(Logger, session.Remote, session.CloseReason ?? "closed");
+        if (_stopRequested && _sessions.IsEmpty) _allClosed.TrySetResult();
+    }
+
+    /// <summary>A store stopped serving: its peers are disconnected, every other torrent keeps going.</summary>
+    internal void OnStoreFailed(SeededTorrent torrent)
+    {
+        string reason = torrent.Store.FaultReason ?? "read failed";
+        SeedingLog.StoreFaulted(Logger, torrent.InfoHash, torrent.Name, reason);
+        CloseSessionsOf(torrent, "storage faulted: " + reason);
+    }
+
+    private void CloseSessionsOf(SeededTorrent torrent, string reason)
+    {
+        foreach (var session in _sessions.Values)
+        {
+            if (session.Torrent == torrent) session.Close(reason);
+        }
+    }
+
+    internal bool TryClaimUploadSlot()
+    {
+        int slots = Options.UploadSlots;
+        while (true)
+        {
+            int current = Volatile.Read(ref _unchoked);
+            if (slots > 0 && current >= slots) return false;
+            if (Interlocked.CompareExchange(ref _unchoked, current + 1, current) == current) return true;
+        }
+    }
+
+    internal void ClaimUploadSlot() => Interlocked.Increment(ref _unchoked);
+    internal void ReleaseUploadSlot() => Interlocked.Decrement(ref _unchoked);
+
+    /// <summary>One choker round over every handshaken peer: choke first, then unchoke, so the slot count holds.</summary>
+    internal void RunChokerRound()
+    {
+        var sessions = _sessions.Values.ToList();
+        var peers = new List<ChokerPeer>(sessions.Count);
+        foreach (var session in sessions)
+        {
+            var snapshot = session.Snapshot();
+            if (snapshot.Handshaken) peers.Add(new ChokerPeer(session.Id, snapshot.Interested, snapshot.Unchoked, snapshot.LastUnchokedAt));
+        }
+        var unchoke = Choker.Decide(peers, Options.UploadSlots, Interlocked.Increment(ref _round));
+        foreach (var session in sessions)
+        {
+            if (!unchoke.Contains(session.Id)) session.SetChoked(true);
+        }
+        foreach (var session in sessions)
+        {
+            if (unchoke.Contains(session.Id)) session.SetChoked(false);
+        }
+    }
+
+    private async Task ChokeLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(Options.ChokeInterval, Time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                // Unlimited slots: peers are unchoked the moment they are interested; nothing to rotate.
+                if (Options.UploadSlots > 0) RunChokerRound();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task SweepLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(Options.SweepInterval, Time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                long now = Time.GetTimestamp();
+                foreach (var session in _sessions.Values) session.Sweep(now);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}

@@ -1,0 +1,16 @@
+using Appliance.Protocol.Metainfo;
+using Appliance.Storage;
+
+namespace Appliance.Seeding.Torrents;
+
+/// <summary>Opens (and verifies) a torrent's data for seeding. The host adapts the storage layer's opener to this.</summary>
+public interface IPieceStoreOpener
+{
+    Task<PieceStoreOpening> OpenAsync(TorrentMetainfo metainfo, string contentFolder, CancellationToken cancellationToken);
+}
+
+/// <summary>Either a store ready to serve, or the reason the torrent is refused.</summary>
+public readonly record struct PieceStoreOpening(PieceStore? Store, string? RefusedReason, bool FromResume = false, int PiecesHashed = 0)
+{
+    public static PieceStoreOpening Refused(string reason) => new(null, reason);
+}

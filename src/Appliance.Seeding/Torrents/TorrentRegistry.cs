@@ -1,0 +1,40 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
+using Appliance.Protocol.Metainfo;
+
+namespace Appliance.Seeding.Torrents;
+
+/// <summary>
+/// The torrents this appliance seeds, by info-hash. Thread-safe; sessions look torrents up here at handshake,
+/// and trackers, DHT and metrics follow <see cref="Added"/> / <see cref="Removed"/>.
+/// Event handlers run synchronously on the thread that added or removed; they must not block.
+/// </summary>
+public sealed class TorrentRegistry
+{
+    private readonly ConcurrentDictionary<InfoHash, SeededTorrent> _torrents = new();
+
+    public event Action<SeededTorrent>? Added;
+    public event Action<SeededTorrent>? Removed;
+
+    public int Count => _torrents.Count;
+
+    /// <summary>False when a torrent with the same info-hash is already seeded.</summary>
+    public bool TryAdd(SeededTorrent torrent)
+    {
+        if (!_torrents.TryAdd(torrent.InfoHash, torrent)) return false;
+        Added?.Invoke(torrent);
+        return true;
+    }
+
+    public bool TryRemove(InfoHash infoHash, [NotNullWhen(true)] out SeededTorrent? torrent)
+    {
+        if (!_torrents.TryRemove(infoHash, out torrent)) return false;
+        Removed?.Invoke(torrent);
+        return true;
+    }
+
+    public bool TryGet(InfoHash infoHash, [NotNullWhen(true)] out SeededTorrent? torrent) => _torrents.TryGetValue(infoHash, out torrent);
+
+    /// <summary>A point-in-time copy, ordered by name.</summary>
+    public IReadOnlyList<SeededTorrent> Snapshot() => [.. _torrents.Values.OrderBy(t => t.Name, StringComparer.Ordinal)];
+}

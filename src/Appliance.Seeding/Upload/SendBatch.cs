@@ -1,0 +1,200 @@
+using System.Buffers;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Appliance.Networking.Buffers;
+using Appliance.Networking.Tcp;
+using Appliance.Protocol.PeerWire;
+using Appliance.Storage;
+
+namespace Appliance.Seeding.Upload;
+
+/// <summary>
+/// One gather send to one peer: pending control bytes (the outbox) plus up to <see cref="MaxBlocks"/> piece messages,
+/// each a 13-byte header from <see cref="_headers"/> followed by the block's segments. With the mapped store the
+/// segments are the mapping itself (pinned, handed to the kernel, never read by us); with the pread store the blocks
+/// are read into a pooled buffer first. Everything here is pooled: a batch is rented per send and returned after.
+/// </summary>
+internal sealed class SendBatch
+{
+    public const int MaxBlocks = 60;
+
+    // Room for the worst case (every block crossing MaxSegmentsPerBlock files) plus the outbox, under Linux IOV_MAX (1024).
+    public const int MaxVectors = MaxBlocks * (1 + PieceStore.MaxSegmentsPerBlock) + 1;
+
+    private readonly byte[] _headers = GC.AllocateUninitializedArray<byte>(MaxBlocks * PeerMessageWriter.PieceHeaderLength, pinned: true);
+    private readonly IoVector[] _vectors = new IoVector[MaxVectors];
+    private readonly ReadOnlyMemory<byte>[] _parts = new ReadOnlyMemory<byte>[MaxVectors];
+    private readonly MemoryHandle[] _pins = new MemoryHandle[MaxVectors];
+    private readonly BlockSegment[] _segments = new BlockSegment[PieceStore.MaxSegmentsPerBlock];
+    private readonly QueuedRequest[] _requests = new QueuedRequest[MaxBlocks];
+    private int _vectorCount;
+    private int _pinCount;
+    private byte[]? _readBuffer;
+    private PinnedBufferPool? _readPool;
+
+    public int RequestCount { get; private set; }
+    public byte[]? Outbox { get; private set; }
+    public int OutboxLength { get; private set; }
+
+    /// <summary>Block bytes (what counts as uploaded).</summary>
+    public long PayloadBytes { get; private set; }
+
+    /// <summary>Everything on the wire: control bytes, headers and blocks.</summary>
+    public long TotalBytes { get; private set; }
+
+    public int VectorCount => _vectorCount;
+    public bool IsEmpty => RequestCount == 0 && OutboxLength == 0;
+    public ReadOnlySpan<QueuedRequest> Requests => _requests.AsSpan(0, RequestCount);
+
+    public void SetOutbox(byte[] outbox, int length)
+    {
+        Outbox = outbox;
+        OutboxLength = length;
+    }
+
+    /// <summary>Whether one more request fits (block count, and for the pread store, the read buffer).</summary>
+    public bool CanAdd(int blockLength, int readBufferSize) =>
+        RequestCount < MaxBlocks && (readBufferSize == 0 || PayloadBytes + blockLength <= readBufferSize);
+
+    public void Add(QueuedRequest request)
+    {
+        _requests[RequestCount++] = request;
+        PayloadBytes += request.Block.Length;
+    }
+
+    /// <summary>
+    /// Turns the outbox and requests into vectors. False when the store cannot produce a block (faulted or changed):
+    /// the caller disconnects; the store has recorded why.
+    /// </summary>
+    public bool Prepare(PieceStore store, PinnedBufferPool readPool)
+    {
+        _vectorCount = 0;
+        TotalBytes = 0;
+        if (OutboxLength > 0) AddVector(Outbox.AsMemory(0, OutboxLength), PinnedAddress(Outbox!, 0));
+        if (RequestCount == 0) return true;
+
+        bool mapped = store.SupportsSegments;
+        if (!mapped)
+        {
+            _readPool = readPool;
+            _readBuffer = readPool.Rent();
+        }
+        int readOffset = 0;
+        for (int i = 0; i < RequestCount; i++)
+        {
+            var block = _requests[i].Block;
+            int headerOffset = i * PeerMessageWriter.PieceHeaderLength;
+            PeerMessageWriter.WritePieceHeader(_headers.AsSpan(headerOffset), block.Piece, block.Begin, block.Length);
+            AddVector(_headers.AsMemory(headerOffset, PeerMessageWriter.PieceHeaderLength), PinnedAddress(_headers, headerOffset));
+            if (mapped)
+            {
+                if (!store.TryGetSegments(block.Piece, block.Begin, block.Length, _segments, out int count)) return false;
+                for (int s = 0; s < count; s++)
+                {
+                    var memory = _segments[s].Memory;
+                    var pin = memory.Pin();
+                    _pins[_pinCount++] = pin;
+                    unsafe { AddVector(memory, (nint)pin.Pointer); }
+                }
+            }
+            else
+            {
+                var destination = _readBuffer.AsMemory(readOffset, block.Length);
+                if (!store.TryReadBlock(block.Piece, block.Begin, destination.Span)) return false;
+                AddVector(destination, PinnedAddress(_readBuffer!, readOffset));
+                readOffset += block.Length;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Sends every vector: one non-blocking sendmsg for as much as the socket buffer takes, then, when the peer is slower
+    /// than us, an awaited send of the vector we stopped in (this stalls only this peer's send loop), then sendmsg again.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<SendOutcome> SendAsync(Socket socket, SocketAwaitableEventArgs args, SeedingCounters counters)
+    {
+        int index = 0;
+        int offset = 0; // bytes of _parts[index] already sent
+        bool blocked = false;
+        while (index < _vectorCount)
+        {
+            if (GatherSend.IsSupported)
+            {
+                var status = GatherSend.TrySend(socket, _vectors.AsSpan(index, _vectorCount - index), out long sent);
+                if (status == GatherSendStatus.BadAddress) return SendOutcome.BadAddress;
+                if (status == GatherSendStatus.Failed) return SendOutcome.Failed;
+                Advance(ref index, ref offset, sent);
+                if (index == _vectorCount) break;
+            }
+            if (!blocked)
+            {
+                blocked = true;
+                counters.SendWouldBlock();
+            }
+            var result = await args.SendAsync(socket, _parts[index][offset..]).ConfigureAwait(false);
+            if (!result.Succeeded) return result.Error == SocketError.Fault ? SendOutcome.BadAddress : SendOutcome.Failed;
+            index++;
+            offset = 0;
+        }
+        return SendOutcome.Sent;
+    }
+
+    /// <summary>Unpins, hands buffers back, and forgets the block memory so the batch holds no reference into a store.</summary>
+    public void Reset(PinnedBufferPool outboxPool)
+    {
+        for (int i = 0; i < _pinCount; i++) _pins[i].Dispose();
+        _pinCount = 0;
+        _parts.AsSpan(0, _vectorCount).Clear();
+        _vectorCount = 0;
+        if (Outbox is not null && Outbox.Length == outboxPool.BufferSize) outboxPool.Return(Outbox);
+        Outbox = null;
+        OutboxLength = 0;
+        if (_readBuffer is not null) _readPool!.Return(_readBuffer);
+        _readBuffer = null;
+        RequestCount = 0;
+        PayloadBytes = 0;
+        TotalBytes = 0;
+    }
+
+    private void Advance(ref int index, ref int offset, long sent)
+    {
+        while (sent > 0)
+        {
+            long left = (long)_vectors[index].Length;
+            if (sent < left)
+            {
+                _vectors[index].Base += (nint)sent;
+                _vectors[index].Length -= (nuint)sent;
+                offset += (int)sent;
+                return;
+            }
+            sent -= left;
+            index++;
+            offset = 0;
+        }
+    }
+
+    private void AddVector(ReadOnlyMemory<byte> memory, nint address)
+    {
+        _parts[_vectorCount] = memory;
+        _vectors[_vectorCount] = new IoVector(address, memory.Length);
+        _vectorCount++;
+        TotalBytes += memory.Length;
+    }
+
+    // Only for arrays on the pinned object heap: their address never changes.
+    private static unsafe nint PinnedAddress(byte[] pinnedArray, int offset) =>
+        (nint)Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(pinnedArray), offset));
+}
+
+internal enum SendOutcome : byte
+{
+    Sent,
+    Failed,
+
+    /// <summary>The kernel could not read a block's memory: the mapped file changed under us.</summary>
+    BadAddress,
+}

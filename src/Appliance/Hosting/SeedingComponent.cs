@@ -1,0 +1,103 @@
+using System.Globalization;
+using System.Net;
+using Appliance.Configuration;
+using Appliance.Seeding;
+using Appliance.Seeding.Sessions;
+using Appliance.Seeding.Torrents;
+using Microsoft.Extensions.Logging;
+
+namespace Appliance.Hosting;
+
+/// <summary>
+/// The seeder: loads every torrent of the torrents folder into <see cref="Registry"/>, then serves peers on the listen
+/// address. Prints one <c>seeding &lt;infohash&gt; &lt;name&gt; &lt;magnet&gt;</c> line per torrent and a
+/// <c>listening on &lt;addr&gt;</c> line to stdout (scripts and tests wait for them). Trackers, DHT, metrics and a folder
+/// watcher use <see cref="Registry"/>, <see cref="Loader"/> and <see cref="Counters"/>.
+/// </summary>
+public sealed class SeedingComponent : IApplianceComponent
+{
+    private readonly TextWriter _output;
+    private readonly string? _announceHost;
+
+    private SeedingComponent(SeedingServer server, TorrentFolderLoader loader, TextWriter output, string? announceHost)
+    {
+        Server = server;
+        Loader = loader;
+        _output = output;
+        _announceHost = announceHost;
+    }
+
+    public string Name => "seeding";
+    public SeedingServer Server { get; }
+    public TorrentRegistry Registry => Server.Registry;
+    public SeedingCounters Counters => Server.Counters;
+    public TorrentFolderLoader Loader { get; }
+
+    /// <summary>The peer-wire address peers can reach (bound port; the announce host when the listen address is a wildcard).</summary>
+    public IPEndPoint? AdvertisedEndPoint { get; private set; }
+
+    public static SeedingComponent Create(ServeOptions options, ILoggerFactory loggers, TextWriter output)
+    {
+        var seeding = new SeedingOptions
+        {
+            ListenEndPoint = options.GetListenEndPoint(),
+            MaxConnections = options.MaxConnections,
+            MaxConnectionsPerIp = options.MaxConnectionsPerIp,
+            UploadSlots = options.UploadSlots,
+            UploadRateLimit = options.UploadRateLimit,
+            ChokeInterval = TimeSpan.FromSeconds(Math.Max(1, options.ChokeIntervalSeconds)),
+            MaxRequestLength = options.MaxRequestLength,
+            MaxOutstandingRequests = options.MaxOutstandingRequests,
+            MaxMessageLength = options.MaxMessageLength,
+            HandshakeTimeout = TimeSpan.FromSeconds(options.HandshakeTimeoutSeconds),
+            IdleTimeout = TimeSpan.FromSeconds(options.IdleTimeoutSeconds),
+        };
+        var logger = loggers.CreateLogger("Appliance.Seeding");
+        var server = new SeedingServer(seeding, new TorrentRegistry(), new SeedingCounters(), logger);
+        var opener = new SeedingStorageOpener(options.GetStateFolder(), SeedingStorageOpener.ParseKind(options.Storage), logger);
+        var loader = new TorrentFolderLoader(server.Registry, opener, options.GetTorrentsFolder(), options.Content, logger,
+            parallelism: Math.Max(1, Environment.ProcessorCount));
+        return new SeedingComponent(server, loader, output, options.AnnounceHost);
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var local = Server.Start();
+        var advertisedAddress = _announceHost is not null && IPAddress.TryParse(_announceHost, out var host) ? host
+            : local.Address.Equals(IPAddress.Any) || local.Address.Equals(IPAddress.IPv6Any) ? IPAddress.Loopback
+            : local.Address;
+        AdvertisedEndPoint = new IPEndPoint(advertisedAddress, local.Port);
+
+        var results = await Loader.LoadAllAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var result in results)
+        {
+            if (result.Torrent is { } torrent) PrintSeeding(torrent);
+        }
+        _output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"listening on {local}"));
+        _output.Flush();
+    }
+
+    /// <summary>Prints the <c>seeding</c> line of a torrent (also for torrents added after start).</summary>
+    public void PrintSeeding(SeededTorrent torrent)
+    {
+        string magnet = torrent.Metainfo.MagnetLink();
+        if (AdvertisedEndPoint is { } peer) magnet += "&x.pe=" + Uri.EscapeDataString(peer.ToString()); // BEP 9: a peer to connect to
+        lock (_output)
+        {
+            _output.WriteLine($"seeding {torrent.InfoHash.ToHex()} {torrent.Name} {magnet}");
+            _output.Flush();
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Server.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var torrent in Registry.Snapshot()) Loader.Unload(torrent.InfoHash.ToHex());
+        }
+    }
+}

@@ -1,0 +1,29 @@
+using Appliance.Protocol.Metainfo;
+using Appliance.Seeding.Torrents;
+using Appliance.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Appliance.Hosting;
+
+/// <summary>Adapts the storage layer's opener (verification, fast resume, mmap or pread) to what the seeding loader asks for.</summary>
+public sealed partial class SeedingStorageOpener(string stateFolder, StorageKind kind, ILogger logger) : IPieceStoreOpener
+{
+    public static StorageKind ParseKind(string storage) => storage.ToLowerInvariant() switch
+    {
+        "mmap" or "mapped" => StorageKind.Mapped,
+        "pread" => StorageKind.Pread,
+        _ => throw new Configuration.OptionsException($"Storage: '{storage}' is not 'mmap' or 'pread'"),
+    };
+
+    public async Task<PieceStoreOpening> OpenAsync(TorrentMetainfo metainfo, string contentFolder, CancellationToken cancellationToken)
+    {
+        var result = await StorageOpener.OpenAsync(metainfo, contentFolder, stateFolder, kind, null, cancellationToken).ConfigureAwait(false);
+        foreach (var warning in result.Warnings) Warning(logger, metainfo.Name, warning);
+        return result.Store is null
+            ? PieceStoreOpening.Refused(result.RefusedReason ?? "storage refused it")
+            : new PieceStoreOpening(result.Store, null, result.FromResume, result.PiecesHashed);
+    }
+
+    [LoggerMessage(3101, LogLevel.Warning, "{Name}: {Warning}")]
+    private static partial void Warning(ILogger logger, string name, string warning);
+}

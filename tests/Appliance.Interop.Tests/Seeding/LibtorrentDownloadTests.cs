@@ -1,0 +1,72 @@
+using System.Globalization;
+using Appliance.TestKit;
+
+namespace Appliance.Interop.Tests.Seeding;
+
+/// <summary>python3-libtorrent downloads a multi-file torrent from <c>appliance serve</c> by connecting straight to its port.</summary>
+[Trait("Category", "Interop")]
+public sealed class LibtorrentDownloadTests
+{
+    // Inline libtorrent leecher: adds the torrent, connects to our port only, waits for seeding, prints the outcome.
+    // uTP is off because we speak TCP only (libtorrent would try uTP first and fall back slowly); encryption stays at
+    // its default, so the plaintext fallback after our refusal of its encrypted handshake is exercised too.
+    private const string Leecher = """
+        import sys, time
+        import libtorrent as lt
+        torrent, save, port, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+        s = lt.session({
+            'listen_interfaces': '127.0.0.1:0',
+            'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
+            'allow_multiple_connections_per_ip': True, 'enable_outgoing_utp': False, 'enable_incoming_utp': False,
+            'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.peer_notification,
+        })
+        h = s.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': save})
+        h.connect_peer(('127.0.0.1', port))
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            st = h.status()
+            if st.is_seeding:
+                print('seeding', st.total_wanted, flush=True)
+                sys.exit(0)
+            if st.num_peers == 0:
+                h.connect_peer(('127.0.0.1', port))
+            for a in s.pop_alerts():
+                print('alert', a.message(), flush=True)
+            time.sleep(0.1)
+        st = h.status()
+        print('timeout', st.state, st.progress, st.num_peers, flush=True)
+        sys.exit(1)
+        """;
+
+    [Theory]
+    [InlineData("mmap")]
+    [InlineData("pread")]
+    public async Task Libtorrent_downloads_every_byte_of_a_multi_file_torrent(string storage)
+    {
+        using var temp = new TempDirectory("seeding-interop");
+        string content = temp.CreateSubdirectory("content");
+        string source = SampleContent.WriteMultiFile(content, "sample", scale: 3);
+        TestTorrents.Write(source, Path.Combine(content, "sample.torrent"), pieceLength: 32 * 1024);
+        int port = Ports.FreeTcp();
+
+        using var appliance = ApplianceBinary.Start([
+            "serve", "--content", content, "--listen", $"127.0.0.1:{port}", "--no-dht", "--no-tracker", "--metrics-listen", "",
+            "--storage", storage, "--upload-slots", "unlimited",
+        ]);
+        await appliance.WaitForLineAsync(l => l.StartsWith("seeding ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        await appliance.WaitForLineAsync(l => l.StartsWith("listening on ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+
+        string download = temp.CreateSubdirectory("download");
+        string script = Path.Combine(temp.Path, "leecher.py");
+        await File.WriteAllTextAsync(script, Leecher);
+        using var leecher = await ExternalProcess.RunAsync("/usr/bin/python3",
+            [script, Path.Combine(content, "sample.torrent"), download, port.ToString(CultureInfo.InvariantCulture), "60"],
+            TimeSpan.FromSeconds(90));
+        Assert.True(leecher.ExitCode == 0, leecher.AllOutput + "\n--- appliance ---\n" + appliance.AllOutput);
+        Assert.True(SampleContent.SameTree(source, Path.Combine(download, "sample"), out string difference), difference);
+
+        appliance.Terminate();
+        await appliance.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(0, appliance.ExitCode);
+    }
+}
