@@ -31,8 +31,12 @@ public sealed class Lookup
     private readonly int _alpha;
     private int _inFlight;
 
-    public Lookup(NodeId target, LookupKind kind, int k, int alpha)
+    private readonly NodeId _self;
+
+    /// <param name="self">Our own id: responders list us too, and we never ask ourselves.</param>
+    public Lookup(NodeId target, LookupKind kind, int k, int alpha, NodeId self)
     {
+        _self = self;
         Target = target;
         Kind = kind;
         _k = k;
@@ -48,7 +52,7 @@ public sealed class Lookup
     /// <summary>A node with a known id (from our table or a response).</summary>
     public void AddCandidate(NodeId id, CompactPeer address)
     {
-        if (!address.IsValid || !_seenAddresses.Add(address.Address)) return;
+        if (id == _self || !address.IsValid || !_seenAddresses.Add(address.Address)) return;
         int index = 0;
         while (index < _candidates.Count && (_candidates[index].Id is not { } other || Target.CompareDistance(other, id) <= 0)) index++;
         if (index >= MaxCandidates) return;

@@ -324,8 +324,27 @@ public sealed class DhtEngine
     /// Joins the network: a find_node lookup for our own id through the given addresses (ids unknown) and the
     /// nodes remembered from the last run (ids known; they enter the table only when they answer).
     /// </summary>
-    public Task<LookupResult> BootstrapAsync(IReadOnlyList<CompactPeer> routers, IReadOnlyList<(NodeId Id, CompactPeer Address)> remembered, CancellationToken cancellationToken = default) =>
-        LookupAsync(Id, LookupKind.FindNode, routers, remembered, cancellationToken);
+    public async Task<LookupResult> BootstrapAsync(IReadOnlyList<CompactPeer> routers, IReadOnlyList<(NodeId Id, CompactPeer Address)> remembered, CancellationToken cancellationToken = default)
+    {
+        var joined = await LookupAsync(Id, LookupKind.FindNode, routers, remembered, cancellationToken).ConfigureAwait(false);
+        await RefreshAllAsync(cancellationToken).ConfigureAwait(false);
+        return joined;
+    }
+
+    /// <summary>
+    /// A find_node lookup for a random id in every bucket, as a refresh does: the nodes asked in far parts of the
+    /// id space learn about us (they verify us with a ping) and we learn their neighbourhoods.
+    /// </summary>
+    public async Task RefreshAllAsync(CancellationToken cancellationToken = default)
+    {
+        List<NodeId> targets;
+        lock (_gate)
+        {
+            targets = [];
+            for (int i = 0; i < _table.BucketCount; i++) targets.Add(_table.OwnId.RandomWithPrefix(i));
+        }
+        await Task.WhenAll(targets.Select(t => FindNodeAsync(t, cancellationToken))).ConfigureAwait(false);
+    }
 
     public Task<LookupResult> LookupAsync(NodeId target, LookupKind kind, IReadOnlyList<CompactPeer> routers,
         IReadOnlyList<(NodeId Id, CompactPeer Address)> knownNodes, CancellationToken cancellationToken)
@@ -333,7 +352,7 @@ public sealed class DhtEngine
         RunningLookup run;
         lock (_gate)
         {
-            var lookup = new Lookup(target, kind, RoutingTable.K, _options.Alpha);
+            var lookup = new Lookup(target, kind, RoutingTable.K, _options.Alpha, _table.OwnId);
             foreach (var node in _table.Closest(target, RoutingTable.K)) lookup.AddCandidate(node.Id, node.Address);
             foreach (var (id, address) in knownNodes) lookup.AddCandidate(id, address);
             foreach (var address in routers) lookup.AddBootstrap(address);

@@ -1,0 +1,112 @@
+using System.Net;
+using Appliance.Dht.Node;
+using Appliance.Dht.Routing;
+using Appliance.Protocol.Krpc;
+using Appliance.TestKit;
+
+namespace Appliance.Dht.Tests;
+
+/// <summary>Real DHT nodes on distinct loopback addresses (127.0.0.x), talking over UDP.</summary>
+public class NetworkTests
+{
+    private static DhtNodeOptions Options(int host, IReadOnlyList<CompactPeer> bootstrap, string? stateFile = null) => new()
+    {
+        EndPoint = new IPEndPoint(IPAddress.Parse($"127.0.0.{host}"), 0),
+        Bootstrap = bootstrap,
+        QueryTimeout = TimeSpan.FromSeconds(1),
+        LookupTimeout = TimeSpan.FromSeconds(15),
+        StateFile = stateFile,
+    };
+
+    private static async Task<List<DhtNode>> StartNetworkAsync(int count, CancellationToken cancellationToken)
+    {
+        var nodes = new List<DhtNode> { DhtNode.Start(Options(10, [])) };
+        var first = nodes[0].LocalAddress;
+        for (int i = 1; i < count; i++) nodes.Add(DhtNode.Start(Options(10 + i, [first])));
+        // Joining one after another lets each later node learn the earlier ones.
+        foreach (var node in nodes.Skip(1)) await node.BootstrapAsync(cancellationToken);
+        // A second round, as a refresh would do, fills the tables of early joiners.
+        foreach (var node in nodes) await node.Engine.FindNodeAsync(node.Engine.Id, cancellationToken);
+        return nodes;
+    }
+
+    [Fact]
+    public async Task Lookups_in_a_network_of_24_nodes_converge_on_the_true_K_closest()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        var nodes = await StartNetworkAsync(24, timeout.Token);
+        try
+        {
+            var ids = nodes.Select(n => n.Engine.Id).ToList();
+            for (int round = 0; round < 5; round++)
+            {
+                var target = NodeId.Random();
+                var asker = nodes[(round * 7 + 3) % nodes.Count];
+                var result = await asker.Engine.FindNodeAsync(target, timeout.Token);
+                var truth = ids.Where(id => id != asker.Engine.Id).OrderBy(id => id.Xor(target)).Take(RoutingTable.K).ToList();
+                var got = result.Closest.Select(c => c.Id).ToList();
+                if (!truth.SequenceEqual(got))
+                {
+                    var missing = truth.Except(got).ToList();
+                    var lines = missing.Select(m => $"{m} known by {nodes.Count(n => n.Engine.WithTable(t => t.AllNodes().Any(x => x.Id == m)))} nodes; queries {result.QueriesSent}");
+                    Assert.Fail(string.Join("\n", lines));
+                }
+            }
+        }
+        finally
+        {
+            foreach (var node in nodes) await node.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task An_announce_by_one_node_is_found_by_another()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        var nodes = await StartNetworkAsync(20, timeout.Token);
+        try
+        {
+            var infoHash = NodeId.Random();
+            var announced = await nodes[5].Engine.AnnounceAsync(infoHash, 51413, impliedPort: false, timeout.Token);
+            Assert.True(announced.Acknowledged >= RoutingTable.K / 2, $"only {announced.Acknowledged} nodes accepted the announce");
+            var found = await nodes[17].Engine.GetPeersAsync(infoHash, timeout.Token);
+            Assert.Contains(new CompactPeer(nodes[5].LocalAddress.Address, 51413), found.Peers);
+        }
+        finally
+        {
+            foreach (var node in nodes) await node.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_restarted_node_rejoins_from_its_state_file_without_bootstrap()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var folder = new TempDirectory();
+        string stateFile = Path.Combine(folder.Path, "dht.state");
+        var nodes = await StartNetworkAsync(8, timeout.Token);
+        try
+        {
+            var first = nodes[0].LocalAddress;
+            var joiner = DhtNode.Start(Options(40, [first], stateFile));
+            await joiner.BootstrapAsync(timeout.Token);
+            var id = joiner.Engine.Id;
+            Assert.True(joiner.Engine.TableSize >= 5);
+            await joiner.DisposeAsync();
+
+            var restarted = DhtNode.Start(Options(40, [], stateFile));
+            await using (restarted)
+            {
+                Assert.Equal(id, restarted.Engine.Id);
+                Assert.True(restarted.Remembered.Count >= 5);
+                Assert.Equal(0, restarted.Engine.TableSize);
+                await restarted.BootstrapAsync(timeout.Token);
+                Assert.True(restarted.Engine.TableSize >= 5);
+            }
+        }
+        finally
+        {
+            foreach (var node in nodes) await node.DisposeAsync();
+        }
+    }
+}
