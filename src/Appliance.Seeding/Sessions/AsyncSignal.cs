@@ -4,16 +4,17 @@ namespace Appliance.Seeding.Sessions;
 
 /// <summary>
 /// An allocation-free auto-reset event for one waiter (the session's send loop) and any number of setters.
-/// A set with no waiter is remembered once. Continuations run on the thread pool, so a setter holding no lock
-/// never runs the sender inline.
+/// A set with no waiter is remembered once. The waiter is resumed on the thread pool through this object as an
+/// <see cref="IThreadPoolWorkItem"/> (queueing a delegate, as ManualResetValueTaskSourceCore does when asked to run
+/// continuations asynchronously, allocates a work item per wake-up), so a setter never runs the sender inline.
 /// </summary>
-internal sealed class AsyncSignal : IValueTaskSource
+internal sealed class AsyncSignal : IValueTaskSource, IThreadPoolWorkItem
 {
     private const int Idle = 0;
     private const int Signaled = 1;
     private const int Waiting = 2;
 
-    private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+    private ManualResetValueTaskSourceCore<bool> _core;
     private int _state;
 
     public ValueTask WaitAsync()
@@ -41,11 +42,13 @@ internal sealed class AsyncSignal : IValueTaskSource
             }
             if (Interlocked.CompareExchange(ref _state, Idle, Waiting) == Waiting)
             {
-                _core.SetResult(true);
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
                 return;
             }
         }
     }
+
+    void IThreadPoolWorkItem.Execute() => _core.SetResult(true);
 
     void IValueTaskSource.GetResult(short token) => _core.GetResult(token);
     ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _core.GetStatus(token);

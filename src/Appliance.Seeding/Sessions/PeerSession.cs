@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Appliance.Networking.Tcp;
 using Appliance.Protocol.PeerWire;
 using Appliance.Seeding.Torrents;
@@ -192,6 +193,7 @@ internal sealed partial class PeerSession
     }
 
     /// <summary>Sends one batch; false when there was nothing to send or the session ended.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> SendOnceAsync()
     {
         var batch = _server.SendBatches.Get();

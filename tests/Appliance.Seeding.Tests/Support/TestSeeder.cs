@@ -1,0 +1,53 @@
+using System.Net;
+using Appliance.Protocol.Metainfo;
+using Appliance.Seeding.Sessions;
+using Appliance.Seeding.Torrents;
+using Appliance.TestKit;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Appliance.Seeding.Tests.Support;
+
+/// <summary>A <see cref="SeedingServer"/> on 127.0.0.1:0 seeding one generated single-file torrent from memory.</summary>
+internal sealed class TestSeeder : IAsyncDisposable
+{
+    private readonly TempDirectory _temp = new("seeding-tests");
+
+    public TestSeeder(SeedingOptions? options = null, long size = 300_017, int pieceLength = 32 * 1024, bool segments = true)
+    {
+        string file = SampleContent.WriteFile(_temp.Combine("data.bin"), size, seed: 11);
+        Data = File.ReadAllBytes(file);
+        Metainfo = TestTorrents.Create(file, pieceLength).Metainfo;
+        Store = new InMemoryPieceStore(Metainfo, Data, segments);
+        Registry = new TorrentRegistry();
+        Torrent = new SeededTorrent(Metainfo, Store);
+        Registry.TryAdd(Torrent);
+        Counters = new SeedingCounters();
+        Server = new SeedingServer((options ?? new SeedingOptions()) with { ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0) },
+            Registry, Counters, NullLogger.Instance);
+        EndPoint = Server.Start();
+    }
+
+    public byte[] Data { get; }
+    public TorrentMetainfo Metainfo { get; }
+    public InMemoryPieceStore Store { get; }
+    public TorrentRegistry Registry { get; }
+    public SeededTorrent Torrent { get; }
+    public SeedingCounters Counters { get; }
+    public SeedingServer Server { get; }
+    public IPEndPoint EndPoint { get; }
+    public string TempPath => _temp.Path;
+
+    public async Task<FakePeer> ConnectAsync(bool fast = true, bool extensions = true)
+    {
+        var peer = await FakePeer.ConnectAsync(EndPoint);
+        await peer.SendHandshakeAsync(Metainfo.InfoHash, fast, extensions);
+        await peer.ReadHandshakeAsync();
+        return peer;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        _temp.Dispose();
+    }
+}
