@@ -16,6 +16,7 @@ public static class Composition
         var trackerCounters = new Appliance.Trackers.TrackerCounters();
         if (TrackerComponent.Create(options, seeding, trackerCounters, loggers, output) is { } tracker) host.Add(tracker);
         host.Add(new AnnouncerComponent(options, seeding, trackerCounters, loggers));
+        if (DhtComponent.Create(options, seeding, loggers, output) is { } dht) host.Add(dht);
         if (metrics is not null) host.Add(metrics.Readiness); // keep last: /readyz turns 200 once everything above started
         return host;
     }

@@ -1,0 +1,70 @@
+using Appliance.Protocol.Metainfo;
+using Appliance.TestKit;
+
+namespace Appliance.Interop.Tests.Metainfo;
+
+/// <summary>`appliance create` and `info` run as the real program: exit codes, stdout and stderr.</summary>
+[Trait("Category", "Interop")]
+public sealed class CreateCommandTests : IDisposable
+{
+    private readonly TempDirectory _temp = new("create-command");
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Create_without_trackers_writes_no_announce_and_info_round_trips()
+    {
+        string folder = SampleContent.WriteMultiFile(_temp.Path);
+        string torrent = _temp.Combine("out.torrent");
+        using var create = await ApplianceBinary.RunAsync(["create", folder, "-o", torrent, "--comment", "hi", "--created-by", "tester"], MetainfoTools.Timeout);
+        Assert.True(create.ExitCode == 0, create.AllOutput);
+        var metainfo = TorrentMetainfo.Load(torrent);
+        Assert.Empty(metainfo.AnnounceTiers);
+        Assert.DoesNotContain("announce", System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(torrent)), StringComparison.Ordinal);
+        Assert.Equal(("hi", "tester"), (metainfo.Comment, metainfo.CreatedBy));
+        Assert.Equal(32 * 1024, metainfo.PieceLength); // under 50 MiB
+        Assert.Equal($"info-hash: {metainfo.InfoHash.ToHex()}\nmagnet: {metainfo.MagnetLink()}\n", create.StandardOutput);
+        Assert.DoesNotContain("hashing [", create.StandardError, StringComparison.Ordinal); // no bar when stderr is not a terminal
+    }
+
+    [Fact]
+    public async Task Create_with_date_stores_the_creation_time()
+    {
+        string file = SampleContent.WriteFile(_temp.Combine("f.bin"), 20_000);
+        string torrent = _temp.Combine("out.torrent");
+        long before = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        using var create = await ApplianceBinary.RunAsync(["create", file, "-o", torrent, "--date"], MetainfoTools.Timeout);
+        Assert.True(create.ExitCode == 0, create.AllOutput);
+        Assert.InRange(TorrentMetainfo.Load(torrent).CreationDate!.Value, before - 1, DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 1);
+    }
+
+    [Fact]
+    public async Task Create_of_a_missing_path_exits_1_with_the_reason()
+    {
+        using var create = await ApplianceBinary.RunAsync(["create", _temp.Combine("nothing-here"), "-o", _temp.Combine("x.torrent")], MetainfoTools.Timeout);
+        Assert.Equal(1, create.ExitCode);
+        Assert.Contains("does not exist", create.StandardError, StringComparison.Ordinal);
+        Assert.False(File.Exists(_temp.Combine("x.torrent")));
+    }
+
+    [Theory]
+    [InlineData("1000")]
+    [InlineData("8K")]
+    [InlineData("128M")]
+    [InlineData("lots")]
+    public async Task Create_with_a_bad_piece_length_is_a_usage_error(string pieceLength)
+    {
+        string file = SampleContent.WriteFile(_temp.Combine("f.bin"), 20_000);
+        using var create = await ApplianceBinary.RunAsync(["create", file, "-o", _temp.Combine("x.torrent"), "--piece-length", pieceLength], MetainfoTools.Timeout);
+        Assert.Equal(2, create.ExitCode);
+        Assert.Contains("--piece-length", create.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Info_of_a_missing_file_exits_1()
+    {
+        using var info = await ApplianceBinary.RunAsync(["info", _temp.Combine("none.torrent")], MetainfoTools.Timeout);
+        Assert.Equal(1, info.ExitCode);
+        Assert.Contains("none.torrent", info.StandardError, StringComparison.Ordinal);
+    }
+}
