@@ -25,6 +25,7 @@ public static class Program
                 "serve" => await ServeCommand.RunAsync(rest, output, error).ConfigureAwait(false),
                 "create" => await CreateCommand.RunAsync(rest, output, error).ConfigureAwait(false),
                 "info" => await InfoCommand.RunAsync(rest, output, error).ConfigureAwait(false),
+                "dht" => await DhtCommand.RunAsync(rest, output, error).ConfigureAwait(false),
                 "version" or "--version" => PrintVersion(output),
                 _ => throw new UsageException($"unknown command '{command}'"),
             };

@@ -314,6 +314,16 @@ public sealed class DhtEngine
         DhtLog.IdChanged(_logger, address.ToString(), _table.OwnId.ToString());
     }
 
+    /// <summary>Lists a peer (ourselves, for a torrent we seed) for the info-hash as if it had announced to us.</summary>
+    public void AddLocalPeer(NodeId infoHash, CompactPeer peer)
+    {
+        lock (_gate)
+        {
+            Peers.Announce(infoHash, peer);
+            Counters.SetPeersStored(Peers.Count);
+        }
+    }
+
     public Task<LookupResult> FindNodeAsync(NodeId target, CancellationToken cancellationToken = default) =>
         LookupAsync(target, LookupKind.FindNode, [], [], cancellationToken);
 

@@ -1,0 +1,166 @@
+using System.Net;
+using System.Net.Sockets;
+using Appliance.Configuration;
+using Appliance.Dht;
+using Appliance.Dht.Announcing;
+using Appliance.Dht.Node;
+using Appliance.Protocol.Krpc;
+using Appliance.Seeding.Torrents;
+using Microsoft.Extensions.Logging;
+
+namespace Appliance.Hosting;
+
+/// <summary>
+/// The DHT node beside the seeder (UDP, --dht-port, default the listen port). Joins through --dht-bootstrap (or
+/// the state folder's routing table), announces every torrent of the registry with our listen port, and lists
+/// us as a peer of our own torrents to anyone who asks it. Prints <c>dht listening on &lt;addr&gt;</c> once bound.
+/// </summary>
+public sealed class DhtComponent : IApplianceComponent
+{
+    /// <summary>Announces in flight at once, so thousands of torrents never storm the network.</summary>
+    private const int MaxConcurrentAnnounces = 4;
+    private static readonly TimeSpan SchedulerTick = TimeSpan.FromSeconds(1);
+
+    private readonly ServeOptions _options;
+    private readonly SeedingComponent _seeding;
+    private readonly TextWriter _output;
+    private readonly ILogger _logger;
+    private readonly AnnounceSchedule _schedule = new(TimeProvider.System);
+    private readonly Lock _scheduleGate = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly IReadOnlyList<(string Host, int Port)> _bootstrapHosts;
+    private DhtNode? _node;
+    private Task? _background;
+    private int _inFlight;
+
+    private DhtComponent(ServeOptions options, SeedingComponent seeding, TextWriter output, ILogger logger, IReadOnlyList<(string, int)> bootstrapHosts)
+    {
+        _options = options;
+        _seeding = seeding;
+        _output = output;
+        _logger = logger;
+        _bootstrapHosts = bootstrapHosts;
+    }
+
+    public string Name => "dht";
+
+    public DhtCounters Counters { get; } = new();
+
+    public DhtNode? Node => _node;
+
+    public static DhtComponent? Create(ServeOptions options, SeedingComponent seeding, ILoggerFactory loggers, TextWriter output)
+    {
+        if (!options.Dht) return null;
+        IReadOnlyList<(string, int)> hosts;
+        try
+        {
+            hosts = BootstrapList.Parse(options.DhtBootstrap);
+        }
+        catch (FormatException e)
+        {
+            throw new OptionsException(e.Message);
+        }
+        return new DhtComponent(options, seeding, output, loggers.CreateLogger("Appliance.Dht"), hosts);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var listen = _options.GetListenEndPoint();
+        var address = listen.Address.AddressFamily == AddressFamily.InterNetwork ? listen.Address : IPAddress.Any;
+        var nodeOptions = new DhtNodeOptions
+        {
+            EndPoint = new IPEndPoint(address, _options.GetDhtPort()),
+            StateFile = Path.Combine(_options.GetStateFolder(), "dht.state"),
+        };
+        _node = DhtNode.Start(nodeOptions, _logger, TimeProvider.System, Counters);
+        lock (_output)
+        {
+            _output.WriteLine($"dht listening on {_node.LocalEndPoint} {_node.Engine.Id}");
+            _output.Flush();
+        }
+        _seeding.Registry.Added += OnAdded;
+        _seeding.Registry.Removed += OnRemoved;
+        foreach (var torrent in _seeding.Registry.Snapshot()) OnAdded(torrent);
+        _background = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    private async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var node = _node!;
+        try
+        {
+            var bootstrap = await BootstrapList.ResolveAsync(_bootstrapHosts, _logger, cancellationToken).ConfigureAwait(false);
+            await node.Engine.BootstrapAsync(bootstrap, node.Remembered, cancellationToken).ConfigureAwait(false);
+            using var timer = new PeriodicTimer(SchedulerTick);
+            do
+            {
+                List<NodeId> due;
+                lock (_scheduleGate) due = _schedule.TakeDue(MaxConcurrentAnnounces - Volatile.Read(ref _inFlight));
+                foreach (var infoHash in due) _ = AnnounceAsync(node, infoHash, cancellationToken);
+            }
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task AnnounceAsync(DhtNode node, NodeId infoHash, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _inFlight);
+        try
+        {
+            if (SelfPeer() is { } self) node.Engine.AddLocalPeer(infoHash, self);
+            await node.Engine.AnnounceAsync(infoHash, PeerPort(), impliedPort: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+            lock (_scheduleGate) _schedule.Completed(infoHash);
+        }
+    }
+
+    private int PeerPort() => _seeding.AdvertisedEndPoint?.Port ?? _options.GetListenEndPoint().Port;
+
+    /// <summary>Our peer-wire address when it is a concrete IPv4 address (a wildcard listen address is not one).</summary>
+    private CompactPeer? SelfPeer()
+    {
+        var advertised = _seeding.AdvertisedEndPoint ?? _options.GetListenEndPoint();
+        if (advertised.AddressFamily == AddressFamily.InterNetwork && !advertised.Address.Equals(IPAddress.Any))
+            return CompactPeer.FromEndPoint(advertised);
+        return _node?.Engine.ExternalAddress is { } external ? new CompactPeer(external.Address, (ushort)PeerPort()) : null;
+    }
+
+    private void OnAdded(SeededTorrent torrent)
+    {
+        var infoHash = ToNodeId(torrent);
+        if (SelfPeer() is { } self) _node?.Engine.AddLocalPeer(infoHash, self);
+        lock (_scheduleGate) _schedule.Add(infoHash);
+    }
+
+    private void OnRemoved(SeededTorrent torrent)
+    {
+        lock (_scheduleGate) _schedule.Remove(ToNodeId(torrent));
+    }
+
+    private static NodeId ToNodeId(SeededTorrent torrent)
+    {
+        Span<byte> bytes = stackalloc byte[NodeId.Length];
+        torrent.InfoHash.CopyTo(bytes);
+        return new NodeId(bytes);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _seeding.Registry.Added -= OnAdded;
+        _seeding.Registry.Removed -= OnRemoved;
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_background is not null) await _background.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (_node is not null) await _node.DisposeAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+}
