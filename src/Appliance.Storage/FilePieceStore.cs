@@ -34,6 +34,14 @@ public abstract class FilePieceStore : PieceStore
         return false;
     }
 
+    public override string? CheckFiles()
+    {
+        if (IsFaulted) return FaultReason;
+        string? problem = Files.CheckSizes();
+        if (problem is not null) Fault(problem);
+        return FaultReason;
+    }
+
     public override void Fault(string reason) => Interlocked.CompareExchange(ref _faultReason, reason, null);
 
     protected override void Dispose(bool disposing)

@@ -41,6 +41,12 @@ public abstract class PieceStore : IDisposable
     /// </summary>
     public abstract bool TryReadBlock(int piece, int begin, Span<byte> destination);
 
+    /// <summary>
+    /// Checks the files still have the sizes the torrent says (cheap: one fstat per file) and faults the store if not,
+    /// so a truncation is noticed before a peer asks for the missing bytes. Returns <see cref="FaultReason"/>.
+    /// </summary>
+    public virtual string? CheckFiles() => FaultReason;
+
     /// <summary>Marks the store faulted (for example when a socket send from its mapping failed with EFAULT).</summary>
     public abstract void Fault(string reason);
 

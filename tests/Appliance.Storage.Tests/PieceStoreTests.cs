@@ -180,6 +180,21 @@ public sealed class PieceStoreTests
         Assert.False(store.TryGetSegments(0, 0, 100, segments, out _));
     }
 
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task CheckFiles_notices_a_truncated_file_before_any_read(StorageKind kind)
+    {
+        using var fixture = new StorageFixture();
+        using var store = await fixture.OpenStoreAsync(kind);
+        Assert.Null(store.CheckFiles());
+        using (var stream = new FileStream(fixture.PathOf("nested/b.bin"), FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+            stream.SetLength(10);
+        Assert.Equal("'nested/b.bin' is now 10 bytes, expected 1000", store.CheckFiles());
+        Assert.True(store.IsFaulted);
+        var segments = new BlockSegment[PieceStore.MaxSegmentsPerBlock];
+        Assert.False(store.TryGetSegments(0, 0, 100, segments, out _));
+    }
+
     [Fact]
     public async Task First_fault_reason_is_kept()
     {

@@ -97,6 +97,31 @@ public sealed class FileHandles : IDisposable
         }
     }
 
+    /// <summary>Null when every open file still has its layout size, otherwise which file changed and how.</summary>
+    public string? CheckSizes()
+    {
+        for (int i = 0; i < _handles.Length; i++)
+        {
+            var handle = _handles[i];
+            if (handle is null) continue;
+            var file = Layout.Files[i];
+            try
+            {
+                long size = RandomAccess.GetLength(handle);
+                if (size != file.Length) return $"'{file.RelativePath}' is now {size} bytes, expected {file.Length}";
+            }
+            catch (ObjectDisposedException)
+            {
+                return "the store is closed";
+            }
+            catch (IOException e)
+            {
+                return $"cannot check '{file.RelativePath}': {e.Message}";
+            }
+        }
+        return null;
+    }
+
     public void Dispose()
     {
         foreach (var handle in _handles) handle?.Dispose();
