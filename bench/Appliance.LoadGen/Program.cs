@@ -60,6 +60,7 @@ public static class Program
         var alloc0 = await probe.AllocatedBytesAsync().ConfigureAwait(false);
         var cpu0 = probe.CpuSeconds();
         var self0 = Process.GetCurrentProcess().TotalProcessorTime;
+        var machine0 = SeederProbe.MachineBusySeconds();
         var bytes0 = peers.Sum(p => Volatile.Read(ref p.PayloadBytes));
         var window = Stopwatch.StartNew();
         run.Measuring = true;
@@ -71,6 +72,7 @@ public static class Program
         var seconds = window.Elapsed.TotalSeconds;
         var cpu1 = probe.CpuSeconds();
         var self1 = Process.GetCurrentProcess().TotalProcessorTime;
+        var machine1 = SeederProbe.MachineBusySeconds();
         var rss = probe.RssBytes();
         var alloc1 = await probe.AllocatedBytesAsync().ConfigureAwait(false);
 
@@ -114,6 +116,8 @@ public static class Program
             ["seeder_allocated_bytes"] = allocated,
             ["seeder_allocated_metric"] = alloc1?.Name,
             ["loadgen_cpu_s"] = (self1 - self0).TotalSeconds,
+            ["machine_busy_cpu_s"] = machine0 is { } m0 && machine1 is { } m1 ? m1 - m0 : null,
+            ["machine_cores"] = Environment.ProcessorCount,
         };
         Emit(o, result);
         foreach (var p in peers) p.Dispose();

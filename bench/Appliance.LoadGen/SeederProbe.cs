@@ -46,6 +46,28 @@ public sealed partial class SeederProbe(int pid, string? metricsUrl, string allo
         }
     }
 
+    // Busy CPU-seconds of the whole machine (all cores, /proc/stat): shows how much other processes took.
+    public static double? MachineBusySeconds()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/stat").First();
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            long busy = 0;
+            // user nice system idle iowait irq softirq steal: everything but idle and iowait.
+            for (var i = 1; i < Math.Min(fields.Length, 9); i++)
+            {
+                if (i is 4 or 5) continue;
+                busy += long.Parse(fields[i], CultureInfo.InvariantCulture);
+            }
+            return busy / TicksPerSecond;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
     public long? RssBytes() => StatusBytes("VmRSS:");
 
     // Resident anonymous memory: RSS without the page-cache pages of memory-mapped content files.
