@@ -206,7 +206,7 @@ public sealed class PieceStoreTests
     }
 
     [Fact]
-    public async Task A_pinned_segment_stays_mapped_after_the_store_is_disposed()
+    public async Task A_pinned_segment_stays_mapped_after_the_store_is_disposed_until_the_last_pin_is_released()
     {
         using var fixture = new StorageFixture();
         var store = await fixture.OpenStoreAsync(StorageKind.Mapped);
@@ -220,12 +220,14 @@ public sealed class PieceStoreTests
             var pin = segments[0].Memory.Pin();
             store.Dispose();
             Assert.False(store.TryGetSegments(1, 0, Block, segments, out _));
-            Assert.Throws<ObjectDisposedException>(() => segments[0].Memory.Pin());
-            // The kernel reads the pages through the still-pinned mapping.
+            // The kernel reads the pages through the still-pinned mapping (SendAsync pins once more, which is allowed
+            // while the first pin keeps the pages mapped).
             int sent = await sender.SendAsync(segments[0].Memory, SocketFlags.None);
             pin.Dispose();
             Assert.Equal(Block, sent);
             Assert.Equal(expected, await ReceiveAsync(receiver, Block));
+            // Last pin released: the files are unmapped and the segment can no longer be pinned.
+            Assert.Throws<ObjectDisposedException>(() => segments[0].Memory.Pin());
         }
     }
 

@@ -78,10 +78,12 @@ public sealed class MappedPieceStore : FilePieceStore
         return true;
     }
 
-    /// <summary>A pin after Dispose is refused; pins taken before keep the pages mapped until released.</summary>
+    /// <summary>
+    /// Succeeds while the pages are mapped: before Dispose, or after it while earlier pins are still held (a send
+    /// racing a torrent's removal). Fails once everything is unmapped.
+    /// </summary>
     internal bool TryAddReference()
     {
-        if (Volatile.Read(ref _disposed) != 0) return false;
         int current = Volatile.Read(ref _references);
         while (current > 0)
         {
