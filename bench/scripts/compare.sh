@@ -272,7 +272,7 @@ fi
   echo "libtorrent: $("$PY" -c 'import libtorrent as lt; print(lt.__version__)')"
   echo "iperf3: $(iperf3 --version | head -1)"
   echo "appliance: ${APPLIANCE:-not used}"
-  echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown) (files changed or new in the working tree when built: $(git -C "$ROOT" status --short -- src 2>/dev/null | wc -l))"
   echo "load at start: $(cat "$WORK/load-start.txt")"
   echo "load at end: $(cat "$WORK/load-end.txt")"
 } > "$WORK/machine.txt"

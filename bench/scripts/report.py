@@ -227,7 +227,10 @@ def main():
     allocs = [get("appliance", n, "alloc_per_block") for n in peers if get("appliance", n, "alloc_per_block") is not None]
     if allocs:
         worst = max(allocs)
-        L.append(f"| 0 B allocated per served block | worst median over N: {worst:.2f} B/block (process-wide `appliance_process_allocated_bytes_total`, includes timers and metrics) | {verdict(worst < 1)} |")
+        # The counter is process-wide (metrics scrapes, timers, the sweeper); one object per block would be >= 24 B/block.
+        L.append(f"| 0 B allocated per served block | process-wide `appliance_process_allocated_bytes_total` / blocks served, worst median over N: "
+                 f"{worst:.2f} B/block (one object per block would be >= 24 B/block) | "
+                 f"{'no per-block allocation visible (the exact 0 B/block gate is the seeding tests and benchmarks)' if worst < 24 else '**not met**: allocates per block'} |")
     else:
         L.append("| 0 B allocated per served block | n/a (no allocated-bytes counter scraped) | not measured |")
 
