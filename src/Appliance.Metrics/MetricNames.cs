@@ -13,21 +13,31 @@ public static class MetricNames
     public const string PeersConnected = "appliance_peers_connected";
     public const string Handshakes = "appliance_handshakes_total";
     public const string ConnectionsRefused = "appliance_connections_refused_total";
-    public const string SendQueueBytes = "appliance_send_queue_bytes";
-    public const string BlockServeDuration = "appliance_block_serve_duration_seconds";
-    public const string DiskReadErrors = "appliance_disk_read_errors_total";
+    public const string SendQueueRequests = "appliance_send_queue_requests";
+    public const string BlockServeSeconds = "appliance_block_serve_seconds_total";
+    public const string ConnectionsAccepted = "appliance_connections_accepted_total";
+    public const string Disconnects = "appliance_disconnects_total";
 
     // Torrents
     public const string Torrents = "appliance_torrents";
     public const string VerificationProgress = "appliance_verification_progress_ratio";
+    public const string TorrentsVerifying = "appliance_torrents_verifying";
 
     // Trackers
     public const string TrackerAnnounces = "appliance_tracker_announces_total";
+    public const string TrackerAnnouncedTorrents = "appliance_tracker_announced_torrents";
+    public const string EmbeddedTrackerRequests = "appliance_embedded_tracker_requests_total";
+    public const string EmbeddedTrackerSwarms = "appliance_embedded_tracker_swarms";
+    public const string EmbeddedTrackerPeers = "appliance_embedded_tracker_peers";
 
     // DHT
     public const string DhtNodes = "appliance_dht_nodes";
     public const string DhtQueriesReceived = "appliance_dht_queries_received_total";
     public const string DhtQueriesSent = "appliance_dht_queries_sent_total";
+    public const string DhtRepliesSent = "appliance_dht_replies_sent_total";
+    public const string DhtRepliesReceived = "appliance_dht_replies_received_total";
+    public const string DhtDroppedPackets = "appliance_dht_dropped_packets_total";
+    public const string DhtPeersStored = "appliance_dht_peers_stored";
     public const string RateLimitedPackets = "appliance_rate_limited_packets_total";
 
     // Per torrent (only with PerTorrentMetrics > 0, top N by uploaded bytes)

@@ -47,6 +47,17 @@ public sealed class MetricsExporter
         });
     }
 
+    /// <summary>A counter family with several labels; <paramref name="series"/> holds each series' label values in label order.</summary>
+    public void AddCounter(string name, string help, string[] labelNames, IReadOnlyList<string[]> series, Func<int, long> read)
+    {
+        var counter = _factory.CreateCounter(name, help, labelNames);
+        var children = series.Select(values => counter.WithLabels(values)).ToArray();
+        OnCollect(() =>
+        {
+            for (int i = 0; i < children.Length; i++) children[i].IncTo(read(i));
+        });
+    }
+
     /// <summary>A counter family over a <see cref="ReasonCounters{TReason}"/>, labelled by the given names (in enum order).</summary>
     public void AddCounter<TReason>(string name, string help, string labelName, ReasonCounters<TReason> source, IReadOnlyList<string> labelValues)
         where TReason : unmanaged, Enum

@@ -11,12 +11,20 @@ public static class Composition
         var host = new ApplianceHost(options, loggers.CreateLogger<ApplianceHost>());
         var metrics = MetricsComponent.Create(options, loggers);
         if (metrics is not null) host.Add(metrics);
-        var seeding = SeedingComponent.Create(options, loggers, output);
+        var seeding = SeedingComponent.Create(options, loggers, output, metrics?.Verification);
         host.Add(seeding);
         var trackerCounters = new Appliance.Trackers.TrackerCounters();
         if (TrackerComponent.Create(options, seeding, trackerCounters, loggers, output) is { } tracker) host.Add(tracker);
         host.Add(new AnnouncerComponent(options, seeding, trackerCounters, loggers));
         if (DhtComponent.Create(options, seeding, loggers, output) is { } dht) host.Add(dht);
+        var watcher = new ContentWatcher(seeding.Registry, seeding.Loader, loggers.CreateLogger<ContentWatcher>(), seeding.PrintSeeding);
+        host.Add(watcher);
+        if (metrics is not null)
+        {
+            metrics.ExportSeeding(seeding.Counters, seeding.Registry, watcher, options.PerTorrentMetrics);
+            metrics.ExportTrackers(trackerCounters);
+            new AdminApi(seeding.Registry, watcher, loggers.CreateLogger<AdminApi>()).Map(metrics.Routes);
+        }
         if (metrics is not null) host.Add(metrics.Readiness); // keep last: /readyz turns 200 once everything above started
         return host;
     }

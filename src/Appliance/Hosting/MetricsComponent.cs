@@ -1,9 +1,14 @@
 using System.Net;
 using Appliance.Configuration;
+using Appliance.Dht;
 using Appliance.Metrics;
+using Appliance.Metrics.Counters;
 using Appliance.Metrics.Export;
 using Appliance.Metrics.Runtime;
 using Appliance.Networking.Http;
+using Appliance.Seeding;
+using Appliance.Seeding.Torrents;
+using Appliance.Trackers;
 using Microsoft.Extensions.Logging;
 
 namespace Appliance.Hosting;
@@ -39,6 +44,9 @@ public sealed class MetricsComponent : IApplianceComponent
 
     public MetricsExporter Exporter { get; }
 
+    /// <summary>Given to the storage opener: torrents verifying now and their progress.</summary>
+    public VerificationProgress Verification { get; } = new();
+
     /// <summary>Routes served beside /metrics (the admin API adds its own before start).</summary>
     public HttpRouteTable Routes { get; }
 
@@ -56,9 +64,150 @@ public sealed class MetricsComponent : IApplianceComponent
         if (endPoint is null) return null;
         var component = new MetricsComponent(endPoint, loggers.CreateLogger<MetricsComponent>());
         ProcessMetrics.Register(component.Exporter);
+        component.ExportVerification(component.Verification);
         component.Exporter.AddGauge(MetricNames.BuildInfo, "Always 1; the version label names the running build", "version", [Program.Version], _ => 1);
         return component;
     }
+
+    /// <summary>Exports the seeder's counters, torrents by state and, when <paramref name="perTorrent"/> &gt; 0, the top torrents.</summary>
+    public void ExportSeeding(SeedingCounters counters, TorrentRegistry registry, ContentWatcher? watcher, int perTorrent)
+    {
+        var e = Exporter;
+        e.AddCounter(MetricNames.UploadedBytes, "Payload bytes of blocks sent to peers", () => counters.BytesUploaded);
+        e.AddCounter(MetricNames.BlocksServed, "Blocks (piece messages) sent to peers", () => counters.BlocksServed);
+        e.AddCounter(MetricNames.BlockServeSeconds, "Sum over served blocks of the time from request arrival to send completion; divide by blocks served for the mean",
+            () => (double)counters.BlockServeTicks / System.Diagnostics.Stopwatch.Frequency);
+        e.AddCounter(MetricNames.RequestsRejected, "Peer requests refused, by reason", "reason", RejectReasons,
+            i => counters.Rejected((RejectReason)i));
+        e.AddGauge(MetricNames.PeersConnected, "Peer connections open now", () => counters.PeersConnected);
+        e.AddCounter(MetricNames.ConnectionsAccepted, "Peer connections accepted", () => counters.ConnectionsAccepted);
+        e.AddCounter(MetricNames.Handshakes, "Incoming handshakes by outcome", "result", ["accepted", "unknown_torrent", "invalid", "timeout"], i => i switch
+        {
+            0 => counters.HandshakesAccepted,
+            1 => counters.HandshakesUnknownTorrent,
+            2 => counters.HandshakesInvalid,
+            _ => counters.HandshakesTimedOut,
+        });
+        e.AddCounter(MetricNames.ConnectionsRefused, "Connections turned away by a limit", "limit", ["total", "per_ip"],
+            i => i == 0 ? counters.ConnectionsRefusedTotalLimit : counters.ConnectionsRefusedAddressLimit);
+        e.AddCounter(MetricNames.Disconnects, "Peers disconnected by the appliance, by reason", "reason", ["protocol_error", "idle"],
+            i => i == 0 ? counters.DisconnectsProtocolError : counters.DisconnectsIdle);
+        e.AddGauge(MetricNames.SendQueueRequests, "Requests queued and not yet sent, all peers", () => counters.SendQueueDepth);
+
+        var states = e.CreateGauge(MetricNames.Torrents, "Torrents by state", "state");
+        var seeding = states.WithLabels("seeding");
+        var faulted = states.WithLabels("faulted");
+        var refused = states.WithLabels("refused");
+        e.OnCollect(() =>
+        {
+            var snapshot = registry.Snapshot();
+            int broken = snapshot.Count(t => t.Store.IsFaulted);
+            seeding.Set(snapshot.Count - broken);
+            faulted.Set(broken);
+            refused.Set(watcher?.Refused().Count ?? 0);
+        });
+
+        if (perTorrent > 0) ExportTopTorrents(registry, perTorrent);
+    }
+
+    public void ExportTrackers(TrackerCounters counters)
+    {
+        var e = Exporter;
+        // The announcer counts transport outcomes (ok/failed) and, among them, refusals and timeouts.
+        e.AddCounter(MetricNames.TrackerAnnounces, "Announces to trackers by outcome", "result", ["success", "refused", "timeout", "error"], i =>
+        {
+            long ok = Volatile.Read(ref counters.HttpAnnouncesOk) + Volatile.Read(ref counters.UdpAnnouncesOk);
+            long failed = Volatile.Read(ref counters.HttpAnnouncesFailed) + Volatile.Read(ref counters.UdpAnnouncesFailed);
+            long refusedCount = Volatile.Read(ref counters.AnnouncesRefused);
+            long timedOut = Volatile.Read(ref counters.AnnouncesTimedOut);
+            return i switch
+            {
+                0 => Math.Max(0, ok - refusedCount),
+                1 => refusedCount,
+                2 => timedOut,
+                _ => Math.Max(0, failed - timedOut),
+            };
+        });
+        e.AddGauge(MetricNames.TrackerAnnouncedTorrents, "Torrents the announcer schedules", () => Volatile.Read(ref counters.AnnouncedTorrents));
+        e.AddCounter(MetricNames.EmbeddedTrackerRequests, "Requests to the embedded tracker by protocol and type", ["protocol", "type"],
+            [["http", "announce"], ["http", "scrape"], ["http", "rejected"], ["udp", "connect"], ["udp", "announce"], ["udp", "scrape"], ["udp", "rejected"]],
+            i => i switch
+            {
+                0 => Volatile.Read(ref counters.EmbeddedHttpAnnounces),
+                1 => Volatile.Read(ref counters.EmbeddedHttpScrapes),
+                2 => Volatile.Read(ref counters.EmbeddedHttpRejected),
+                3 => Volatile.Read(ref counters.EmbeddedUdpConnects),
+                4 => Volatile.Read(ref counters.EmbeddedUdpAnnounces),
+                5 => Volatile.Read(ref counters.EmbeddedUdpScrapes),
+                _ => Volatile.Read(ref counters.EmbeddedUdpRejected),
+            });
+        e.AddGauge(MetricNames.EmbeddedTrackerSwarms, "Swarms the embedded tracker tracks", () => Volatile.Read(ref counters.EmbeddedSwarms));
+        e.AddGauge(MetricNames.EmbeddedTrackerPeers, "Peers the embedded tracker tracks", () => Volatile.Read(ref counters.EmbeddedPeers));
+    }
+
+    public void ExportDht(DhtCounters counters)
+    {
+        var e = Exporter;
+        string[] types = ["ping", "find_node", "get_peers", "announce_peer", "unknown"];
+        Protocol.Krpc.KrpcMethod[] methods = [Protocol.Krpc.KrpcMethod.Ping, Protocol.Krpc.KrpcMethod.FindNode, Protocol.Krpc.KrpcMethod.GetPeers,
+            Protocol.Krpc.KrpcMethod.AnnouncePeer, Protocol.Krpc.KrpcMethod.Unknown];
+        e.AddGauge(MetricNames.DhtNodes, "Nodes in the DHT routing table", () => counters.TableSize);
+        e.AddGauge(MetricNames.DhtPeersStored, "Peers stored for announce_peer", () => counters.PeersStored);
+        e.AddCounter(MetricNames.DhtQueriesReceived, "KRPC queries received by type", "type", types, i => counters.QueriesReceived(methods[i]));
+        e.AddCounter(MetricNames.DhtQueriesSent, "KRPC queries sent by type", "type", types, i => counters.QueriesSent(methods[i]));
+        e.AddCounter(MetricNames.DhtRepliesSent, "Replies to received queries by result", "result", ["response", "error"],
+            i => i == 0 ? counters.ResponsesSent : counters.ErrorsSent);
+        e.AddCounter(MetricNames.DhtRepliesReceived, "Outcomes of sent queries", "result", ["response", "error", "timeout"],
+            i => i switch { 0 => counters.ResponsesReceived, 1 => counters.ErrorsReceived, _ => counters.Timeouts });
+        e.AddCounter(MetricNames.DhtDroppedPackets, "DHT datagrams dropped, by reason", "reason", ["malformed", "unknown_transaction", "bad_token", "peer_store_full"],
+            i => i switch { 0 => counters.MalformedPackets, 1 => counters.UnknownTransactions, 2 => counters.BadTokens, _ => counters.PeersRefused });
+        e.AddCounter(MetricNames.RateLimitedPackets, "UDP packets dropped by a per-source rate limit", () => counters.RateLimitedPackets);
+    }
+
+    public void ExportVerification(VerificationProgress progress)
+    {
+        Exporter.AddGauge(MetricNames.VerificationProgress, "Bytes verified over bytes to verify, torrents verifying now (1 when none)", progress.Ratio);
+        Exporter.AddGauge(MetricNames.TorrentsVerifying, "Torrents being verified now", () => progress.Active);
+    }
+
+    private void ExportTopTorrents(TorrentRegistry registry, int top)
+    {
+        var uploaded = Exporter.CreateCounter(MetricNames.TorrentUploadedBytes, "Payload bytes uploaded, top torrents by upload", "infohash", "name");
+        var peers = Exporter.CreateGauge(MetricNames.TorrentPeersConnected, "Peers connected, top torrents by upload", "infohash", "name");
+        var shown = new Dictionary<InfoHashKey, string[]>();
+        Exporter.OnCollect(() =>
+        {
+            var leaders = registry.Snapshot().OrderByDescending(t => t.UploadedBytes).Take(top).ToList();
+            var keep = new HashSet<InfoHashKey>();
+            foreach (var torrent in leaders)
+            {
+                var key = new InfoHashKey(torrent.InfoHash.ToHex());
+                keep.Add(key);
+                if (!shown.TryGetValue(key, out var labels)) shown[key] = labels = [key.Hex, torrent.Name];
+                uploaded.WithLabels(labels).IncTo(torrent.UploadedBytes);
+                peers.WithLabels(labels).Set(torrent.Peers);
+            }
+            foreach (var (key, labels) in shown.Where(s => !keep.Contains(s.Key)).ToList())
+            {
+                uploaded.RemoveLabelled(labels);
+                peers.RemoveLabelled(labels);
+                shown.Remove(key);
+            }
+        });
+    }
+
+    private static readonly string[] RejectReasons = [.. Enum.GetValues<RejectReason>().Select(SnakeCase)];
+
+    private static string SnakeCase(RejectReason reason) => reason switch
+    {
+        RejectReason.Choked => "choked",
+        RejectReason.QueueFull => "queue_full",
+        RejectReason.TooLong => "too_long",
+        RejectReason.MetadataUnavailable => "metadata_unavailable",
+        _ => "other",
+    };
+
+    private readonly record struct InfoHashKey(string Hex);
 
     public Task StartAsync(CancellationToken cancellationToken)
     {

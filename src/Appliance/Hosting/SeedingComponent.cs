@@ -36,7 +36,8 @@ public sealed class SeedingComponent : IApplianceComponent
     /// <summary>The peer-wire address peers can reach (bound port; the announce host when the listen address is a wildcard).</summary>
     public IPEndPoint? AdvertisedEndPoint { get; private set; }
 
-    public static SeedingComponent Create(ServeOptions options, ILoggerFactory loggers, TextWriter output)
+    public static SeedingComponent Create(ServeOptions options, ILoggerFactory loggers, TextWriter output,
+        Metrics.Counters.VerificationProgress? verification = null)
     {
         var seeding = new SeedingOptions
         {
@@ -54,7 +55,7 @@ public sealed class SeedingComponent : IApplianceComponent
         };
         var logger = loggers.CreateLogger("Appliance.Seeding");
         var server = new SeedingServer(seeding, new TorrentRegistry(), new SeedingCounters(), logger);
-        var opener = new SeedingStorageOpener(options.GetStateFolder(), SeedingStorageOpener.ParseKind(options.Storage), logger);
+        var opener = new SeedingStorageOpener(options.GetStateFolder(), SeedingStorageOpener.ParseKind(options.Storage), logger, verification);
         var loader = new TorrentFolderLoader(server.Registry, opener, options.GetTorrentsFolder(), options.Content, logger,
             parallelism: Math.Max(1, Environment.ProcessorCount));
         return new SeedingComponent(server, loader, output, options.AnnounceHost);

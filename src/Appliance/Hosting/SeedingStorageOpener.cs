@@ -6,7 +6,8 @@ using Microsoft.Extensions.Logging;
 namespace Appliance.Hosting;
 
 /// <summary>Adapts the storage layer's opener (verification, fast resume, mmap or pread) to what the seeding loader asks for.</summary>
-public sealed partial class SeedingStorageOpener(string stateFolder, StorageKind kind, ILogger logger) : IPieceStoreOpener
+public sealed partial class SeedingStorageOpener(string stateFolder, StorageKind kind, ILogger logger,
+    Metrics.Counters.VerificationProgress? verification = null) : IPieceStoreOpener
 {
     public static StorageKind ParseKind(string storage) => storage.ToLowerInvariant() switch
     {
@@ -17,7 +18,8 @@ public sealed partial class SeedingStorageOpener(string stateFolder, StorageKind
 
     public async Task<PieceStoreOpening> OpenAsync(TorrentMetainfo metainfo, string contentFolder, CancellationToken cancellationToken)
     {
-        var result = await StorageOpener.OpenAsync(metainfo, contentFolder, stateFolder, kind, null, cancellationToken).ConfigureAwait(false);
+        using var progress = verification?.Begin(metainfo.TotalLength);
+        var result = await StorageOpener.OpenAsync(metainfo, contentFolder, stateFolder, kind, progress, cancellationToken).ConfigureAwait(false);
         foreach (var warning in result.Warnings) Warning(logger, metainfo.Name, warning);
         return result.Store is null
             ? PieceStoreOpening.Refused(result.RefusedReason ?? "storage refused it")

@@ -9,14 +9,16 @@ internal static partial class Catalogue
     public static IReadOnlyList<string> Names { get; } =
     [
         MetricNames.UploadedBytes, MetricNames.BlocksServed, MetricNames.RequestsRejected, MetricNames.PeersConnected,
-        MetricNames.Handshakes, MetricNames.ConnectionsRefused, MetricNames.SendQueueBytes, MetricNames.BlockServeDuration,
-        MetricNames.DiskReadErrors, MetricNames.Torrents, MetricNames.VerificationProgress, MetricNames.TrackerAnnounces,
-        MetricNames.DhtNodes, MetricNames.DhtQueriesReceived, MetricNames.DhtQueriesSent, MetricNames.RateLimitedPackets,
-        MetricNames.TorrentUploadedBytes, MetricNames.TorrentPeersConnected,
-        MetricNames.ProcessAllocatedBytes, MetricNames.ProcessGcCollections, MetricNames.ProcessGcHeapBytes,
-        MetricNames.ProcessGcPauseSeconds, MetricNames.ProcessCpuSeconds, MetricNames.ProcessResidentMemoryBytes,
-        MetricNames.ProcessThreads, MetricNames.ProcessThreadPoolThreads, MetricNames.ProcessOpenFds,
-        MetricNames.ProcessStartTime, MetricNames.BuildInfo,
+        MetricNames.Handshakes, MetricNames.ConnectionsRefused, MetricNames.SendQueueRequests, MetricNames.BlockServeSeconds,
+        MetricNames.ConnectionsAccepted, MetricNames.Disconnects, MetricNames.Torrents, MetricNames.VerificationProgress,
+        MetricNames.TorrentsVerifying, MetricNames.TrackerAnnounces, MetricNames.TrackerAnnouncedTorrents,
+        MetricNames.EmbeddedTrackerRequests, MetricNames.EmbeddedTrackerSwarms, MetricNames.EmbeddedTrackerPeers,
+        MetricNames.DhtNodes, MetricNames.DhtQueriesReceived, MetricNames.DhtQueriesSent, MetricNames.DhtRepliesSent,
+        MetricNames.DhtRepliesReceived, MetricNames.DhtDroppedPackets, MetricNames.DhtPeersStored, MetricNames.RateLimitedPackets,
+        MetricNames.TorrentUploadedBytes, MetricNames.TorrentPeersConnected, MetricNames.ProcessAllocatedBytes,
+        MetricNames.ProcessGcCollections, MetricNames.ProcessGcHeapBytes, MetricNames.ProcessGcPauseSeconds,
+        MetricNames.ProcessCpuSeconds, MetricNames.ProcessResidentMemoryBytes, MetricNames.ProcessThreads,
+        MetricNames.ProcessThreadPoolThreads, MetricNames.ProcessOpenFds, MetricNames.ProcessStartTime, MetricNames.BuildInfo,
     ];
 
     /// <summary>Names in the first column of the tables of docs/metrics.md.</summary>

@@ -1,0 +1,142 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Appliance.Networking.Http;
+using Appliance.Protocol.Metainfo;
+using Appliance.Seeding.Torrents;
+using Microsoft.Extensions.Logging;
+
+namespace Appliance.Hosting;
+
+/// <summary>
+/// The admin API beside /metrics (same listener, loopback by default, no secrets in it):
+/// <c>GET /api/torrents</c> lists torrents with state and counters; <c>POST /api/torrents</c> adds one, from the
+/// .torrent bytes in the body or <c>?file=NAME.torrent</c> already in the torrents folder; <c>DELETE
+/// /api/torrents?infohash=HEX</c> stops seeding one and deletes its .torrent file (never its content).
+/// </summary>
+public sealed class AdminApi(TorrentRegistry registry, ContentWatcher watcher, ILogger logger)
+{
+    public const string TorrentsPath = "/api/torrents";
+
+    public void Map(HttpRouteTable routes)
+    {
+        routes.MapGet(TorrentsPath, ListAsync)
+            .MapPost(TorrentsPath, AddAsync)
+            .Map("DELETE", TorrentsPath, RemoveAsync);
+    }
+
+    private ValueTask ListAsync(HttpRequest request, HttpResponse response, CancellationToken cancellationToken)
+    {
+        var seeded = registry.Snapshot();
+        var refused = watcher.Refused();
+        var items = new List<AdminTorrent>(seeded.Count + refused.Count);
+        foreach (var torrent in seeded) items.Add(Describe(torrent));
+        foreach (var (path, reason) in refused)
+            items.Add(new AdminTorrent("", Path.GetFileNameWithoutExtension(path), "refused", 0, 0, 0, 0, 0, path, reason));
+        Json(response, 200, new AdminTorrentList(seeded.Count, refused.Count, items), AdminApiJson.Default.AdminTorrentList);
+        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask AddAsync(HttpRequest request, HttpResponse response, CancellationToken cancellationToken)
+    {
+        string path;
+        if (request.Query.GetString("file") is { } file)
+        {
+            if (file.Length == 0 || file.IndexOfAny(['/', '\\']) >= 0 || file is "." or ".." || !file.EndsWith(".torrent", StringComparison.Ordinal))
+            {
+                Error(response, 400, "file must be the name of a .torrent file in the torrents folder (no path)");
+                return;
+            }
+            path = Path.Combine(watcher.TorrentsFolder, file);
+            if (!File.Exists(path))
+            {
+                Error(response, 404, $"no {file} in the torrents folder");
+                return;
+            }
+        }
+        else
+        {
+            if (request.Body.IsEmpty)
+            {
+                Error(response, 400, "send the .torrent file as the request body, or ?file=NAME.torrent");
+                return;
+            }
+            if (!TorrentMetainfo.TryParse(request.Body, out var metainfo, out string? reason))
+            {
+                Error(response, 422, "not a valid .torrent: " + reason);
+                return;
+            }
+            path = Path.Combine(watcher.TorrentsFolder, metainfo!.InfoHash.ToHex() + ".torrent");
+            if (registry.TryGet(metainfo.InfoHash, out var existing))
+            {
+                Json(response, 200, Describe(existing), AdminApiJson.Default.AdminTorrent);
+                return;
+            }
+            try
+            {
+                // Written beside the others, then renamed, so a rescan never sees half a file.
+                string temporary = Path.Combine(watcher.TorrentsFolder, "." + metainfo.InfoHash.ToHex() + ".torrent.partial");
+                await File.WriteAllBytesAsync(temporary, request.Body.ToArray(), cancellationToken).ConfigureAwait(false);
+                File.Move(temporary, path, overwrite: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Error(response, 507, "cannot write to the torrents folder: " + e.Message);
+                return;
+            }
+        }
+
+        var result = await watcher.LoadAsync(path, cancellationToken).ConfigureAwait(false);
+        if (result.Torrent is { } torrent)
+        {
+            AdminApiLog.Added(logger, torrent.InfoHash, torrent.Name, request.RemoteEndPoint.ToString());
+            Json(response, 201, Describe(torrent), AdminApiJson.Default.AdminTorrent);
+            return;
+        }
+        // The .torrent stays in the folder: it is picked up once its content arrives or changes.
+        var meta = result.Metainfo;
+        Json(response, 422, new AdminTorrent(meta?.InfoHash.ToHex() ?? "", meta?.Name ?? Path.GetFileName(path), "refused",
+            meta?.TotalLength ?? 0, meta?.PieceCount ?? 0, 0, 0, 0, path, result.RefusedReason), AdminApiJson.Default.AdminTorrent);
+    }
+
+    private async ValueTask RemoveAsync(HttpRequest request, HttpResponse response, CancellationToken cancellationToken)
+    {
+        if (request.Query.GetString("infohash") is not { } hex || !InfoHash.TryParse(hex, out var infoHash))
+        {
+            Error(response, 400, "infohash must be the 40 hex digits of a seeded torrent");
+            return;
+        }
+        bool? deleted = await watcher.RemoveAsync(infoHash, cancellationToken).ConfigureAwait(false);
+        if (deleted is null)
+        {
+            Error(response, 404, $"{infoHash.ToHex()} is not seeded");
+            return;
+        }
+        AdminApiLog.Removed(logger, infoHash, request.RemoteEndPoint.ToString());
+        Json(response, 200, new AdminRemoved(infoHash.ToHex(), deleted.Value), AdminApiJson.Default.AdminRemoved);
+    }
+
+    private static AdminTorrent Describe(SeededTorrent torrent) => new(
+        torrent.InfoHash.ToHex(), torrent.Name, torrent.Store.IsFaulted ? "faulted" : "seeding",
+        torrent.Metainfo.TotalLength, torrent.Metainfo.PieceCount, torrent.UploadedBytes, torrent.BlocksServed, torrent.Peers,
+        torrent.TorrentPath, torrent.Store.FaultReason);
+
+    private static void Error(HttpResponse response, int status, string message) =>
+        Json(response, status, new AdminError(message), AdminApiJson.Default.AdminError);
+
+    private static void Json<T>(HttpResponse response, int status, T value, JsonTypeInfo<T> type)
+    {
+        response.StatusCode = status;
+        response.ContentType = "application/json; charset=utf-8";
+        using var writer = new Utf8JsonWriter(response.Body, new JsonWriterOptions { Indented = true });
+        JsonSerializer.Serialize(writer, value, type);
+    }
+}
+
+internal static partial class AdminApiLog
+{
+    [LoggerMessage(6201, LogLevel.Information, "Admin API: added {InfoHash} {Name} (from {Remote})")]
+    public static partial void Added(ILogger logger, InfoHash infoHash, string name, string remote);
+
+    [LoggerMessage(6202, LogLevel.Information, "Admin API: removed {InfoHash} (from {Remote})")]
+    public static partial void Removed(ILogger logger, InfoHash infoHash, string remote);
+}

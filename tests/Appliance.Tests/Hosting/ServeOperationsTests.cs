@@ -1,0 +1,197 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Appliance.Metrics;
+using Appliance.Tests.Metrics;
+using Appliance.TestKit;
+
+namespace Appliance.Tests.Hosting;
+
+/// <summary>
+/// <c>appliance serve</c> run as an operator would: metrics of every component, the admin API, torrents and
+/// content added and removed at runtime, and a graceful SIGTERM that leaves resume state behind.
+/// </summary>
+public sealed class ServeOperationsTests : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+    private readonly TempDirectory _temp = new("ops-serve");
+    private readonly string _content;
+    private readonly string _torrents;
+    private readonly string _state;
+
+    public ServeOperationsTests()
+    {
+        _content = _temp.CreateSubdirectory("content");
+        _torrents = _temp.CreateSubdirectory("torrents");
+        _state = _temp.Combine("state");
+    }
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Metrics_cover_the_catalogue_of_seeding_trackers_torrents_and_process()
+    {
+        var torrent = AddTorrent("alpha", 200_000);
+        using var serve = Start(out var client, "--per-torrent-metrics", "3");
+        await ServeProcessTests.WaitReadyAsync(client, serve, Patience);
+        string text = await client.GetStringAsync("/metrics");
+
+        var exported = text.Split('\n').Where(l => l.StartsWith("# TYPE ", StringComparison.Ordinal)).Select(l => l.Split(' ')[2]).ToHashSet(StringComparer.Ordinal);
+        var dhtNames = Catalogue.Names.Where(n => n.StartsWith("appliance_dht_", StringComparison.Ordinal) || n == MetricNames.RateLimitedPackets);
+        var missing = Catalogue.Names.Except(exported).Except(dhtNames).ToList();
+        Assert.True(missing.Count == 0, "not exported: " + string.Join(", ", missing));
+        Assert.Contains("appliance_torrents{state=\"seeding\"} 1", text, StringComparison.Ordinal);
+        Assert.Contains($"appliance_torrent_uploaded_bytes_total{{infohash=\"{torrent.InfoHash.ToHex()}\",name=\"alpha\"}} 0", text, StringComparison.Ordinal);
+        Assert.Contains("appliance_verification_progress_ratio 1", text, StringComparison.Ordinal);
+        await StopAsync(serve);
+    }
+
+    [Fact]
+    public async Task Per_torrent_series_are_off_by_default()
+    {
+        AddTorrent("alpha", 50_000);
+        using var serve = Start(out var client);
+        await ServeProcessTests.WaitReadyAsync(client, serve, Patience);
+        string text = await client.GetStringAsync("/metrics");
+        Assert.DoesNotContain(MetricNames.TorrentUploadedBytes + "{", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("infohash=", text, StringComparison.Ordinal);
+        await StopAsync(serve);
+    }
+
+    [Fact]
+    public async Task Admin_api_lists_adds_and_removes_torrents()
+    {
+        var alpha = AddTorrent("alpha", 100_000);
+        using var serve = Start(out var client);
+        await ServeProcessTests.WaitReadyAsync(client, serve, Patience);
+
+        using (var list = JsonDocument.Parse(await client.GetStringAsync("/api/torrents")))
+        {
+            Assert.Equal(1, list.RootElement.GetProperty("seeding").GetInt32());
+            var item = list.RootElement.GetProperty("torrents")[0];
+            Assert.Equal(alpha.InfoHash.ToHex(), item.GetProperty("infoHash").GetString());
+            Assert.Equal("seeding", item.GetProperty("state").GetString());
+            Assert.Equal(100_000, item.GetProperty("sizeBytes").GetInt64());
+            Assert.Equal(0, item.GetProperty("uploadedBytes").GetInt64());
+        }
+
+        // Add by body: the content is already in place, the .torrent is not in the folder.
+        string beta = SampleContent.WriteFile(Path.Combine(_content, "beta"), 70_000, seed: 11);
+        var (betaBytes, betaInfo) = TestTorrents.Create(beta);
+        using var body = new ByteArrayContent(betaBytes);
+        body.Headers.ContentType = new MediaTypeHeaderValue("application/x-bittorrent");
+        using (var added = await client.PostAsync("/api/torrents", body))
+        {
+            string json = await added.Content.ReadAsStringAsync();
+            Assert.True(added.StatusCode == HttpStatusCode.Created, json);
+            using var item = JsonDocument.Parse(json);
+            Assert.Equal("seeding", item.RootElement.GetProperty("state").GetString());
+        }
+        Assert.True(File.Exists(Path.Combine(_torrents, betaInfo.InfoHash.ToHex() + ".torrent")));
+        await serve.WaitForLineAsync(l => l.StartsWith("seeding " + betaInfo.InfoHash.ToHex(), StringComparison.Ordinal), Patience);
+
+        // Not a torrent, a path outside the folder, an unknown hash.
+        using (var bad = await client.PostAsync("/api/torrents", new ByteArrayContent("d4:spam4:eggse"u8.ToArray())))
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, bad.StatusCode);
+        using (var escape = await client.PostAsync("/api/torrents?file=..%2Fx.torrent", new ByteArrayContent([])))
+            Assert.Equal(HttpStatusCode.BadRequest, escape.StatusCode);
+        using (var unknown = await client.DeleteAsync("/api/torrents?infohash=" + new string('a', 40)))
+            Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+
+        using (var removed = await client.DeleteAsync("/api/torrents?infohash=" + alpha.InfoHash.ToHex()))
+        {
+            string json = await removed.Content.ReadAsStringAsync();
+            Assert.True(removed.StatusCode == HttpStatusCode.OK, json);
+            Assert.True(JsonDocument.Parse(json).RootElement.GetProperty("torrentFileDeleted").GetBoolean());
+        }
+        Assert.False(File.Exists(Path.Combine(_torrents, "alpha.torrent")));
+        Assert.True(File.Exists(Path.Combine(_content, "alpha")), "content must never be deleted");
+        using (var list = JsonDocument.Parse(await client.GetStringAsync("/api/torrents")))
+        {
+            var hashes = list.RootElement.GetProperty("torrents").EnumerateArray().Select(t => t.GetProperty("infoHash").GetString()).ToList();
+            Assert.Equal([betaInfo.InfoHash.ToHex()], hashes);
+        }
+        await StopAsync(serve);
+    }
+
+    [Fact]
+    public async Task Torrents_and_content_added_or_removed_at_runtime_are_picked_up_without_restart()
+    {
+        using var serve = Start(out var client);
+        await ServeProcessTests.WaitReadyAsync(client, serve, Patience);
+
+        // A .torrent whose content is not there yet: refused, then seeded once the content arrives.
+        string gammaSource = SampleContent.WriteFile(_temp.Combine("staging", "gamma"), 90_000, seed: 5);
+        var gamma = TestTorrents.Write(gammaSource, Path.Combine(_torrents, "gamma.torrent"));
+        await WaitUntilAsync(async () => (await StatesAsync(client)).GetValueOrDefault(gamma.InfoHash.ToHex()) == "refused"
+            || (await StatesAsync(client)).ContainsKey("gamma"), "gamma listed as refused");
+        File.Move(gammaSource, Path.Combine(_content, "gamma"));
+        await serve.WaitForLineAsync(l => l.StartsWith("seeding " + gamma.InfoHash.ToHex(), StringComparison.Ordinal), Patience);
+
+        // Removing the .torrent stops seeding it.
+        File.Delete(Path.Combine(_torrents, "gamma.torrent"));
+        await WaitUntilAsync(async () => !(await StatesAsync(client)).ContainsKey(gamma.InfoHash.ToHex()), "gamma unloaded after its .torrent was deleted");
+
+        // Removing the content of a seeded torrent stops seeding it too.
+        var delta = AddTorrent("delta", 40_000);
+        await serve.WaitForLineAsync(l => l.StartsWith("seeding " + delta.InfoHash.ToHex(), StringComparison.Ordinal), Patience);
+        File.Delete(Path.Combine(_content, "delta"));
+        await WaitUntilAsync(async () => (await StatesAsync(client)).GetValueOrDefault(delta.InfoHash.ToHex()) != "seeding", "delta unloaded after its content was deleted");
+        await StopAsync(serve);
+    }
+
+    [Fact]
+    public async Task Sigterm_exits_0_and_leaves_resume_state_behind()
+    {
+        var alpha = AddTorrent("alpha", 300_000);
+        using var serve = Start(out var client);
+        await ServeProcessTests.WaitReadyAsync(client, serve, Patience);
+        await StopAsync(serve);
+        Assert.Contains("Stopping", serve.StandardError, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(_state, alpha.InfoHash.ToHex() + ".resume")),
+            "no resume file in the state folder: " + string.Join(", ", Directory.Exists(_state) ? Directory.GetFiles(_state) : []));
+    }
+
+    private Appliance.Protocol.Metainfo.TorrentMetainfo AddTorrent(string name, int size)
+    {
+        string data = SampleContent.WriteFile(Path.Combine(_content, name), size, seed: name.Length);
+        return TestTorrents.Write(data, Path.Combine(_torrents, name + ".torrent"));
+    }
+
+    private ExternalProcess Start(out HttpClient client, params string[] extra)
+    {
+        int metricsPort = Ports.FreeTcp();
+        client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{metricsPort}"), Timeout = TimeSpan.FromSeconds(10) };
+        return ApplianceBinary.Start(ServeProcessTests.ServeArguments(_content, metricsPort, ["--torrents", _torrents, "--state", _state, "--no-dht", .. extra]));
+    }
+
+    private static async Task StopAsync(ExternalProcess serve)
+    {
+        serve.Terminate();
+        await serve.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(serve.ExitCode == 0, serve.AllOutput);
+    }
+
+    /// <summary>Info-hash (or, for refused entries without one, name) to state, from the admin API.</summary>
+    private static async Task<Dictionary<string, string>> StatesAsync(HttpClient client)
+    {
+        using var list = JsonDocument.Parse(await client.GetStringAsync("/api/torrents"));
+        var states = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var t in list.RootElement.GetProperty("torrents").EnumerateArray())
+        {
+            string key = t.GetProperty("infoHash").GetString() is { Length: > 0 } hex ? hex : t.GetProperty("name").GetString()!;
+            states[key] = t.GetProperty("state").GetString()!;
+        }
+        return states;
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    {
+        using var deadline = new CancellationTokenSource(Patience);
+        while (!await condition())
+        {
+            if (deadline.IsCancellationRequested) throw new TimeoutException($"timed out waiting until {what}");
+            await Task.Delay(200);
+        }
+    }
+}
