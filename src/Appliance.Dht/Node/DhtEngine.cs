@@ -372,10 +372,13 @@ public sealed class DhtEngine
         }
         if (cancellationToken.CanBeCanceled && !run.Completion.Task.IsCompleted)
         {
-            cancellationToken.Register(() =>
+            // The registration goes when the lookup ends, so a long-lived token does not collect one per lookup.
+            var registration = cancellationToken.Register(() =>
             {
                 lock (_gate) Finish(run);
             });
+            run.Completion.Task.ContinueWith(static (_, state) => ((CancellationTokenRegistration)state!).Dispose(), registration,
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
         return run.Completion.Task;
     }
