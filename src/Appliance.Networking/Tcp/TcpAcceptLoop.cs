@@ -120,8 +120,8 @@ public sealed class TcpAcceptLoop : IAsyncDisposable
         var outcome = _limiter.TryAdmit(remote.Address);
         if (outcome != AdmitResult.Admitted)
         {
-            socket.Dispose();
             _handler.OnRefused(remote, outcome);
+            socket.Dispose();
             return;
         }
         socket.NoDelay = true;

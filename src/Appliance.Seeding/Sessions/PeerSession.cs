@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using Appliance.Networking.Tcp;
 using Appliance.Protocol.PeerWire;
 using Appliance.Seeding.Torrents;
@@ -169,6 +168,10 @@ internal sealed partial class PeerSession
         return consumed;
     }
 
+    /// <summary>
+    /// Waits for work, then sends batches until the queue and outbox are empty. The only awaits of the hot path are
+    /// here, in one long-lived async method, so a suspended send costs no allocation.
+    /// </summary>
     private async Task SendLoopAsync()
     {
         try
@@ -176,8 +179,60 @@ internal sealed partial class PeerSession
             while (!IsClosed)
             {
                 await _sendSignal.WaitAsync().ConfigureAwait(false);
-                while (!IsClosed && await SendOnceAsync().ConfigureAwait(false))
+                while (!IsClosed)
                 {
+                    var batch = _server.SendBatches.Get();
+                    try
+                    {
+                        if (!TakeBatch(batch)) break;
+                        var torrent = _torrent!;
+                        if (!batch.Prepare(torrent.Store, _server.ReadBuffers))
+                        {
+                            _server.OnStoreFailed(torrent);
+                            Close("storage cannot serve: " + (torrent.Store.FaultReason ?? "read failed"));
+                            break;
+                        }
+                        while (!_server.RateLimiter.TryTake((int)batch.TotalBytes))
+                        {
+                            await Task.Delay(_server.RateLimiter.DelayFor()).ConfigureAwait(false);
+                        }
+                        var outcome = SendOutcome.Sent;
+                        bool waited = false;
+                        while (true)
+                        {
+                            outcome = batch.TrySendGathered(_socket);
+                            if (outcome != SendOutcome.Sent || batch.IsSent) break;
+                            if (!waited)
+                            {
+                                waited = true;
+                                _server.Counters.SendWouldBlock();
+                            }
+                            var result = await _sendArgs.SendAsync(_socket, batch.Remainder).ConfigureAwait(false);
+                            if (!result.Succeeded)
+                            {
+                                outcome = result.Error == SocketError.Fault ? SendOutcome.BadAddress : SendOutcome.Failed;
+                                break;
+                            }
+                            batch.RemainderSent();
+                        }
+                        if (outcome == SendOutcome.BadAddress)
+                        {
+                            torrent.Store.Fault("a socket send from the mapping failed with EFAULT (a file shrank or changed under the mapping)");
+                            _server.OnStoreFailed(torrent);
+                            break;
+                        }
+                        if (outcome != SendOutcome.Sent)
+                        {
+                            Close("send failed");
+                            break;
+                        }
+                        Completed(batch, torrent);
+                    }
+                    finally
+                    {
+                        batch.Reset(_server.SmallBuffers);
+                        _server.SendBatches.Return(batch);
+                    }
                 }
             }
         }
@@ -189,48 +244,6 @@ internal sealed partial class PeerSession
         finally
         {
             LoopEnded();
-        }
-    }
-
-    /// <summary>Sends one batch; false when there was nothing to send or the session ended.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> SendOnceAsync()
-    {
-        var batch = _server.SendBatches.Get();
-        try
-        {
-            if (!TakeBatch(batch)) return false;
-            var torrent = _torrent!;
-            if (!batch.Prepare(torrent.Store, _server.ReadBuffers))
-            {
-                _server.OnStoreFailed(torrent);
-                Close("storage cannot serve: " + (torrent.Store.FaultReason ?? "read failed"));
-                return false;
-            }
-            while (!_server.RateLimiter.TryTake((int)batch.TotalBytes))
-            {
-                await Task.Delay(_server.RateLimiter.DelayFor()).ConfigureAwait(false);
-                if (IsClosed) return false;
-            }
-            var outcome = await batch.SendAsync(_socket, _sendArgs, _server.Counters).ConfigureAwait(false);
-            if (outcome == SendOutcome.BadAddress)
-            {
-                torrent.Store.Fault("a socket send from the mapping failed with EFAULT (a file shrank or changed under the mapping)");
-                _server.OnStoreFailed(torrent);
-                return false;
-            }
-            if (outcome != SendOutcome.Sent)
-            {
-                Close("send failed");
-                return false;
-            }
-            Completed(batch, torrent);
-            return true;
-        }
-        finally
-        {
-            batch.Reset(_server.SmallBuffers);
-            _server.SendBatches.Return(batch);
         }
     }
 

@@ -70,6 +70,8 @@ internal sealed class SendBatch
     public bool Prepare(PieceStore store, PinnedBufferPool readPool)
     {
         _vectorCount = 0;
+        _sendIndex = 0;
+        _sendOffset = 0;
         TotalBytes = 0;
         if (OutboxLength > 0) AddVector(Outbox.AsMemory(0, OutboxLength), PinnedAddress(Outbox!, 0));
         if (RequestCount == 0) return true;
@@ -109,37 +111,36 @@ internal sealed class SendBatch
         return true;
     }
 
+    // Progress through the vectors: _sendIndex is the first not fully sent, _sendOffset the bytes of it already sent.
+    private int _sendIndex;
+    private int _sendOffset;
+
+    public bool IsSent => _sendIndex == _vectorCount;
+
     /// <summary>
-    /// Sends every vector: one non-blocking sendmsg for as much as the socket buffer takes, then, when the peer is slower
-    /// than us, an awaited send of the vector we stopped in (this stalls only this peer's send loop), then sendmsg again.
+    /// One non-blocking sendmsg of everything not yet sent; as much goes as the socket buffer takes. When the peer is
+    /// slower than us the caller awaits <see cref="Remainder"/> (this stalls only this peer's send loop), calls
+    /// <see cref="RemainderSent"/>, and comes back here. The send path is split this way, not one async method,
+    /// because an async helper per batch costs a state-machine box whenever it suspends; the session's long-lived
+    /// send loop owns the only await.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<SendOutcome> SendAsync(Socket socket, SocketAwaitableEventArgs args, SeedingCounters counters)
+    public SendOutcome TrySendGathered(Socket socket)
     {
-        int index = 0;
-        int offset = 0; // bytes of _parts[index] already sent
-        bool blocked = false;
-        while (index < _vectorCount)
-        {
-            if (GatherSend.IsSupported)
-            {
-                var status = GatherSend.TrySend(socket, _vectors.AsSpan(index, _vectorCount - index), out long sent);
-                if (status == GatherSendStatus.BadAddress) return SendOutcome.BadAddress;
-                if (status == GatherSendStatus.Failed) return SendOutcome.Failed;
-                Advance(ref index, ref offset, sent);
-                if (index == _vectorCount) break;
-            }
-            if (!blocked)
-            {
-                blocked = true;
-                counters.SendWouldBlock();
-            }
-            var result = await args.SendAsync(socket, _parts[index][offset..]).ConfigureAwait(false);
-            if (!result.Succeeded) return result.Error == SocketError.Fault ? SendOutcome.BadAddress : SendOutcome.Failed;
-            index++;
-            offset = 0;
-        }
+        if (!GatherSend.IsSupported || IsSent) return SendOutcome.Sent;
+        var status = GatherSend.TrySend(socket, _vectors.AsSpan(_sendIndex, _vectorCount - _sendIndex), out long sent);
+        if (status == GatherSendStatus.BadAddress) return SendOutcome.BadAddress;
+        if (status == GatherSendStatus.Failed) return SendOutcome.Failed;
+        Advance(sent);
         return SendOutcome.Sent;
+    }
+
+    /// <summary>What is left of the vector the gather send stopped in.</summary>
+    public ReadOnlyMemory<byte> Remainder => _parts[_sendIndex][_sendOffset..];
+
+    public void RemainderSent()
+    {
+        _sendIndex++;
+        _sendOffset = 0;
     }
 
     /// <summary>Unpins, hands buffers back, and forgets the block memory so the batch holds no reference into a store.</summary>
@@ -149,6 +150,8 @@ internal sealed class SendBatch
         _pinCount = 0;
         _parts.AsSpan(0, _vectorCount).Clear();
         _vectorCount = 0;
+        _sendIndex = 0;
+        _sendOffset = 0;
         if (Outbox is not null && Outbox.Length == outboxPool.BufferSize) outboxPool.Return(Outbox);
         Outbox = null;
         OutboxLength = 0;
@@ -159,21 +162,21 @@ internal sealed class SendBatch
         TotalBytes = 0;
     }
 
-    private void Advance(ref int index, ref int offset, long sent)
+    private void Advance(long sent)
     {
         while (sent > 0)
         {
-            long left = (long)_vectors[index].Length;
+            long left = (long)_vectors[_sendIndex].Length;
             if (sent < left)
             {
-                _vectors[index].Base += (nint)sent;
-                _vectors[index].Length -= (nuint)sent;
-                offset += (int)sent;
+                _vectors[_sendIndex].Base += (nint)sent;
+                _vectors[_sendIndex].Length -= (nuint)sent;
+                _sendOffset += (int)sent;
                 return;
             }
             sent -= left;
-            index++;
-            offset = 0;
+            _sendIndex++;
+            _sendOffset = 0;
         }
     }
 

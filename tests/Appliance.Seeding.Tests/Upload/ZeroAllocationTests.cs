@@ -1,0 +1,103 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using Xunit.Abstractions;
+using Appliance.Protocol.PeerWire;
+using Appliance.Seeding.Tests.Support;
+
+namespace Appliance.Seeding.Tests.Upload;
+
+[CollectionDefinition(nameof(AllocationCollection), DisableParallelization = true)]
+public sealed class AllocationCollection;
+
+/// <summary>
+/// The request->piece path allocates nothing in steady state. The client runs on its own thread with blocking
+/// socket calls over preallocated buffers (no allocation of its own), and this collection runs alone, so the
+/// process-wide allocated-bytes counter measures the seeder.
+/// </summary>
+[Collection(nameof(AllocationCollection))]
+public sealed class ZeroAllocationTests(ITestOutputHelper output)
+{
+    private const int Block = 16 * 1024;
+    private const int RequestsPerBatch = 32;
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Serving_thousands_of_blocks_allocates_less_than_a_byte_per_block(bool segments)
+    {
+        await using var seeder = new TestSeeder(new SeedingOptions
+        {
+            UploadSlots = 0,
+            ChokeInterval = TimeSpan.FromHours(1),
+            SweepInterval = TimeSpan.FromHours(1),
+        }, size: 8L * 1024 * 1024, pieceLength: 256 * 1024, segments: segments);
+
+        long allocated = 0;
+        int measuredBlocks = 0;
+        var client = new Thread(() =>
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            socket.ReceiveTimeout = socket.SendTimeout = 10_000;
+            socket.Connect(seeder.EndPoint);
+            socket.Send(FakePeer.HandshakeBytes(seeder.Metainfo.InfoHash, fast: true, extensions: false));
+            var scratch = new byte[64 * 1024];
+            ReadExactly(socket, scratch, Handshake.Length + PeerMessageWriter.SimpleLength); // handshake + have_all
+            var interested = new byte[5];
+            PeerMessageWriter.WriteSimple(interested, PeerMessageId.Interested);
+            socket.Send(interested);
+            ReadExactly(socket, scratch, PeerMessageWriter.SimpleLength); // unchoke
+
+            int blocksInTorrent = (int)(seeder.Data.Length / Block);
+            var batches = new byte[4][];
+            for (int b = 0; b < batches.Length; b++)
+            {
+                batches[b] = new byte[RequestsPerBatch * PeerMessageWriter.RequestLength];
+                for (int i = 0; i < RequestsPerBatch; i++)
+                {
+                    int block = (b * RequestsPerBatch + i) % blocksInTorrent;
+                    int piece = block * Block / seeder.Metainfo.PieceLength;
+                    int begin = block * Block % seeder.Metainfo.PieceLength;
+                    PeerMessageWriter.WriteBlockMessage(batches[b].AsSpan(i * PeerMessageWriter.RequestLength), PeerMessageId.Request, new BlockRequest(piece, begin, Block));
+                }
+            }
+            var response = new byte[RequestsPerBatch * (PeerMessageWriter.PieceHeaderLength + Block)];
+
+            void Run(int rounds)
+            {
+                // Two batches in flight: while we read one, the seeder already has the next.
+                socket.Send(batches[0]);
+                for (int round = 0; round < rounds; round++)
+                {
+                    if (round + 1 < rounds) socket.Send(batches[(round + 1) % batches.Length]);
+                    ReadExactly(socket, response, response.Length);
+                    if (BinaryPrimitives.ReadInt32BigEndian(response) != 9 + Block || response[4] != (byte)PeerMessageId.Piece)
+                        throw new InvalidDataException("unexpected response");
+                }
+            }
+
+            Run(200); // warm-up: pools fill, JIT tiers up
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            Run(500);
+            allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+            measuredBlocks = 500 * RequestsPerBatch;
+        });
+        client.Start();
+        Assert.True(client.Join(TimeSpan.FromSeconds(60)), "client did not finish");
+
+        Assert.Equal(16_000, measuredBlocks);
+        double perBlock = (double)allocated / measuredBlocks;
+        output.WriteLine($"{allocated} bytes allocated for {measuredBlocks} blocks ({perBlock:F3} B/block), {seeder.Counters.BatchesSent} batches");
+        Assert.True(perBlock < 1.0, $"{allocated} bytes allocated for {measuredBlocks} blocks ({perBlock:F2} B/block)");
+    }
+
+    private static void ReadExactly(Socket socket, byte[] buffer, int count)
+    {
+        int filled = 0;
+        while (filled < count)
+        {
+            int n = socket.Receive(buffer, filled, count - filled, SocketFlags.None);
+            if (n == 0) throw new EndOfStreamException();
+            filled += n;
+        }
+    }
+}
