@@ -83,7 +83,7 @@ public static class Program
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"target {target} clients {clients} window {window} seconds {elapsed:F1}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"queries sent {sent} answered {answered} ({answered / elapsed:F0}/s) lost {sent - answered}"));
+            $"queries sent {sent} answered {answered} ({answered / elapsed:F0}/s) unanswered {sent - answered} (includes the window still in flight at the stop)"));
         if (node is not null)
         {
             long served = node.Engine.Counters.ResponsesSent - answeredBefore;
