@@ -36,7 +36,8 @@ public static class ExtensionHandshake
 
     /// <summary>
     /// Reads the peer's handshake: the id it wants ut_metadata messages sent under (0 = not supported).
-    /// Tolerant of key order (clients differ), strict on bounds; false only when it is not a bencoded dictionary.
+    /// Skips keys it does not know; false when it is not canonical bencode (the reader is strict: sorted keys) or not
+    /// a dictionary, and then the peer simply gets no metadata from us.
     /// </summary>
     public static bool TryParse(ReadOnlySpan<byte> payload, out byte peerMetadataId)
     {
