@@ -134,13 +134,17 @@ public static class StorageOpener
                 }
             }
 
-            try
+            // Nothing hashed means nothing changed: skip the write (and its fsync), which matters with thousands of torrents.
+            if (hashedCount > 0 || resume is null)
             {
-                ResumeFile.Save(stateFolder, new ResumeState(metainfo.InfoHash, metainfo.PieceLength, metainfo.PieceCount, verified, stamps));
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                warnings.Add($"cannot save resume state in {stateFolder}: {e.Message}");
+                try
+                {
+                    ResumeFile.Save(stateFolder, new ResumeState(metainfo.InfoHash, metainfo.PieceLength, metainfo.PieceCount, verified, stamps));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    warnings.Add($"cannot save resume state in {stateFolder}: {e.Message}");
+                }
             }
 
             if (bad.Count > 0)

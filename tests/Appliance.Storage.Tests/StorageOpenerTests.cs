@@ -35,6 +35,18 @@ public sealed class StorageOpenerTests
     }
 
     [Fact]
+    public async Task Restart_with_unchanged_files_does_not_rewrite_the_resume_file()
+    {
+        using var fixture = new StorageFixture();
+        (await fixture.OpenAsync(StorageKind.Pread)).Store!.Dispose();
+        string resume = ResumeFile.PathFor(fixture.StateFolder, fixture.Metainfo.InfoHash);
+        var written = DateTime.UtcNow.AddDays(-1);
+        File.SetLastWriteTimeUtc(resume, written);
+        (await fixture.OpenAsync(StorageKind.Pread)).Store!.Dispose();
+        Assert.Equal(written, File.GetLastWriteTimeUtc(resume));
+    }
+
+    [Fact]
     public async Task Touched_file_rehashes_only_its_pieces()
     {
         using var fixture = new StorageFixture();
