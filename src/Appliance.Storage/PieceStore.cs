@@ -30,8 +30,9 @@ public abstract class PieceStore : IDisposable
 
     /// <summary>
     /// Zero-copy view of (piece, begin, length) as up to <see cref="MaxSegmentsPerBlock"/> segments.
-    /// Returns false when the range is outside the piece, the store is faulted, or segments are unsupported.
-    /// Allocates nothing.
+    /// Returns false when the range is outside the piece, the store is faulted, segments are unsupported, or the block
+    /// crosses more than <see cref="MaxSegmentsPerBlock"/> runs (many tiny files): for a valid block of a healthy store,
+    /// serve it with <see cref="TryReadBlock"/> instead. Allocates nothing.
     /// </summary>
     public abstract bool TryGetSegments(int piece, int begin, int length, Span<BlockSegment> segments, out int count);
 

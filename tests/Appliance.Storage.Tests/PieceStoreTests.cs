@@ -88,6 +88,25 @@ public sealed class PieceStoreTests
     }
 
     [Fact]
+    public async Task Block_across_more_files_than_segments_is_refused_as_segments_but_served_by_TryReadBlock()
+    {
+        using var temp = new TestKit.TempDirectory();
+        string root = temp.CreateSubdirectory("content/tiny");
+        for (int i = 0; i < 40; i++) TestKit.SampleContent.WriteFile(Path.Combine(root, $"f{i:D2}.txt"), 500, seed: i);
+        var metainfo = TestKit.TestTorrents.Create(root, 16 * 1024).Metainfo;
+        var result = await StorageOpener.OpenAsync(metainfo, temp.Combine("content"), temp.Combine("state"), StorageKind.Mapped, null, CancellationToken.None);
+        using var store = result.Store!;
+        var segments = new BlockSegment[PieceStore.MaxSegmentsPerBlock];
+        Assert.True(store.TryGetSegments(0, 0, 16 * 500, segments, out int count));
+        Assert.Equal(16, count);
+        Assert.False(store.TryGetSegments(0, 0, 17 * 500, segments, out _));
+        Assert.False(store.IsFaulted);
+        var block = new byte[Block];
+        Assert.True(store.TryReadBlock(0, 0, block));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(root, "f05.txt")), block[2500..3000]);
+    }
+
+    [Fact]
     public async Task Pread_store_gives_no_segments()
     {
         using var fixture = new StorageFixture();
