@@ -28,6 +28,9 @@ internal static partial class DhtLog
     [LoggerMessage(EventId = 5008, Level = LogLevel.Debug, Message = "DHT could not send to {Destination}: {Reason}")]
     public static partial void SendFailed(ILogger logger, string destination, string reason);
 
+    [LoggerMessage(EventId = 5010, Level = LogLevel.Warning, Message = "DHT datagram from {Source} dropped after an internal error: {Reason}")]
+    public static partial void DatagramFailed(ILogger logger, string source, string reason);
+
     [LoggerMessage(EventId = 5009, Level = LogLevel.Warning, Message = "DHT bootstrap host {Host} could not be resolved: {Reason}")]
     public static partial void BootstrapUnresolved(ILogger logger, string host, string reason);
 }

@@ -443,6 +443,18 @@ public sealed class DhtEngine
         foreach (var target in refresh) _ = FindNodeAsync(target);
     }
 
+    /// <summary>On stop: every running lookup and announce completes now with what it has.</summary>
+    public void AbortAll()
+    {
+        lock (_gate)
+        {
+            foreach (var query in _pending.Values) query.Announce?.Complete(acknowledged: false);
+            _pending.Clear();
+            _verifying.Clear();
+            for (int i = _lookups.Count - 1; i >= 0; i--) Finish(_lookups[i]);
+        }
+    }
+
     private void Expire(PendingQuery query, long nowTicks)
     {
         if (query.RetriesLeft > 0 && query.Packet is not null)

@@ -134,7 +134,16 @@ public sealed class DhtNode : IDatagramSender, IAsyncDisposable
             }
             var span = from.Buffer.Span;
             var source = new CompactPeer(BinaryPrimitives.ReadUInt32BigEndian(span[4..]), BinaryPrimitives.ReadUInt16BigEndian(span[2..]));
-            Engine.Receive(buffer.AsSpan(0, length), source);
+            try
+            {
+                Engine.Receive(buffer.AsSpan(0, length), source);
+            }
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+            {
+                // A bug on one datagram must not stop the node: drop it, count it, keep serving.
+                Engine.Counters.Malformed();
+                DhtLog.DatagramFailed(_logger, source.ToString(), e.Message);
+            }
         }
     }
 
@@ -169,6 +178,7 @@ public sealed class DhtNode : IDatagramSender, IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         _stopping.Cancel();
         await _timer.DisposeAsync().ConfigureAwait(false);
+        Engine.AbortAll();
         Save();
         _socket.Dispose();
         _receiver.Join(TimeSpan.FromSeconds(2));
