@@ -12,6 +12,9 @@ public static class ServeConfiguration
 {
     public const string EnvironmentPrefix = "APPLIANCE_";
 
+    private static readonly HashSet<string> OptionNames =
+        typeof(ServeOptions).GetProperties().Select(p => p.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+
     public static ServeOptions Build(IReadOnlyDictionary<string, string?> flagSettings, IDictionary<string, string?>? environment = null)
     {
         environment ??= ReadEnvironment();
@@ -23,9 +26,11 @@ public static class ServeConfiguration
             if (!File.Exists(file)) throw new OptionsException($"config file '{file}' does not exist");
             builder.AddJsonFile(Path.GetFullPath(file), optional: false, reloadOnChange: false);
         }
+        // Only variables naming an option: APPLIANCE_* is a shared namespace (APPLIANCE_BIN points the tests at the binary).
         builder.AddInMemoryCollection(environment
             .Where(e => e.Key.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase))
-            .Select(e => KeyValuePair.Create(e.Key[EnvironmentPrefix.Length..].Replace("__", ":", StringComparison.Ordinal), e.Value)));
+            .Select(e => KeyValuePair.Create(e.Key[EnvironmentPrefix.Length..].Replace("__", ":", StringComparison.Ordinal), e.Value))
+            .Where(e => OptionNames.Contains(e.Key.Split(':')[0])));
         builder.AddInMemoryCollection(flagSettings);
 
         IConfigurationRoot configuration;

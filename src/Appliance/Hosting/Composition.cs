@@ -23,6 +23,7 @@ public static class Composition
         {
             metrics.ExportSeeding(seeding.Counters, seeding.Registry, watcher, options.PerTorrentMetrics);
             metrics.ExportTrackers(trackerCounters);
+            if (host.Components.OfType<DhtComponent>().FirstOrDefault() is { } dhtNode) metrics.ExportDht(dhtNode.Counters);
             new AdminApi(seeding.Registry, watcher, loggers.CreateLogger<AdminApi>()).Map(metrics.Routes);
         }
         if (metrics is not null) host.Add(metrics.Readiness); // keep last: /readyz turns 200 once everything above started

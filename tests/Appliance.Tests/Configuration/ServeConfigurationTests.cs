@@ -70,6 +70,14 @@ public sealed class ServeConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void Environment_variables_that_name_no_option_are_ignored()
+    {
+        // APPLIANCE_BIN is how CI points the tests at the Native AOT binary; the child serve inherits it.
+        var options = Build(["--content", _content], new() { ["APPLIANCE_BIN"] = "/usr/local/bin/appliance", ["APPLIANCE_UploadSlots"] = "3" });
+        Assert.Equal(3, options.UploadSlots);
+    }
+
+    [Fact]
     public void Repeated_flags_build_a_list()
     {
         var options = Build(["--content", _content, "--dht-bootstrap", "127.0.0.1:1", "--dht-bootstrap", "127.0.0.1:2"]);
