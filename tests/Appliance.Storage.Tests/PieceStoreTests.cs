@@ -250,6 +250,42 @@ public sealed class PieceStoreTests
         }
     }
 
+    [Fact]
+    public async Task Disposing_while_other_threads_read_and_pin_never_crashes()
+    {
+        using var fixture = new StorageFixture();
+        var store = await fixture.OpenStoreAsync(StorageKind.Mapped);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        int pieces = fixture.Metainfo.PieceCount - 1;
+        var readers = Enumerable.Range(0, 2).Select(t => Task.Run(() =>
+        {
+            var segments = new BlockSegment[PieceStore.MaxSegmentsPerBlock];
+            var buffer = new byte[Block];
+            for (int i = 0; i < 200_000 && !stop.IsCancellationRequested; i++)
+            {
+                if (store.TryGetSegments(i % pieces, 0, Block, segments, out int count))
+                {
+                    try
+                    {
+                        using var pin = segments[count - 1].Memory.Pin();
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        return; // unmapped between TryGetSegments and Pin: the documented outcome
+                    }
+                }
+                else if (!store.TryReadBlock(i % pieces, 0, buffer))
+                {
+                    return;
+                }
+            }
+        })).ToArray();
+        await Task.Delay(50);
+        store.Dispose();
+        await Task.WhenAll(readers).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.False(store.TryGetSegments(0, 0, Block, new BlockSegment[PieceStore.MaxSegmentsPerBlock], out _));
+    }
+
     private static void AssertSegmentsMatch(PieceStore store, byte[] expected, int blockLength)
     {
         var metainfo = store.Metainfo;

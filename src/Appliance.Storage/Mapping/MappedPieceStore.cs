@@ -143,15 +143,13 @@ public sealed class MappedPieceStore : FilePieceStore
         _mappedBytes = mapped;
     }
 
+    // Runs once, when the last reference goes. The records stay: a TryGetSegments racing Dispose may still slice a
+    // window (harmless: pinning it fails now that the count is zero).
     private void UnmapAll()
     {
-        for (int i = 0; i < _mappings.Length; i++)
+        foreach (var mapping in _mappings)
         {
-            if (_mappings[i] is { } mapping)
-            {
-                _ = Libc.munmap(mapping.Address, (nuint)mapping.Length);
-                _mappings[i] = null;
-            }
+            if (mapping is not null) _ = Libc.munmap(mapping.Address, (nuint)mapping.Length);
         }
     }
 
