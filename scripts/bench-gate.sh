@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 budgets=bench/allocation-budgets.json
 out=BenchmarkDotNet.Artifacts/gate
 rm -rf "$out"
-filters=$(python3 -c "import json,sys; print(' '.join(json.load(open('$budgets'))['budgets'].keys()))")
+filters=$(python3 -c "import json; print(' '.join(json.load(open('$budgets'))['budgets'].keys()))")
 dotnet run -c Release --project bench/Appliance.Benchmarks -- \
-  --filter $filters --memory --exporters json --artifacts "$out" \
+  --filter $filters --memory --inProcess --exporters json --artifacts "$out" \
   --warmupCount 2 --iterationCount 3 --launchCount 1 --strategy Throughput >"$out.log" 2>&1 || { tail -50 "$out.log"; exit 1; }
 python3 scripts/check-allocations.py "$budgets" "$out/results"
