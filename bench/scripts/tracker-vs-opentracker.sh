@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# UDP announce throughput and latency: the appliance's embedded tracker vs Debian's opentracker, same load generator
+# (bench/Appliance.TrackerLoad), alternating rounds, medians. Run as root (opentracker drops to nobody and chroots).
+#
+#   bench/scripts/tracker-vs-opentracker.sh [rounds=5] [seconds=10] [workers=16] [torrents=1000]
+#
+# APPLIANCE_BIN=dist/appliance uses the Native AOT binary; otherwise a Release (JIT) build is made.
+set -euo pipefail
+ROUNDS=${1:-5}; SECONDS_PER_ROUND=${2:-10}; WORKERS=${3:-16}; TORRENTS=${4:-1000}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ART=${ART:-/tmp/art-trackerbench}
+WORK=$(mktemp -d /tmp/trackerbench.XXXXXX)
+chmod 755 "$WORK"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+dotnet build "$ROOT/bench/Appliance.TrackerLoad" -c Release --artifacts-path "$ART" -v q -nologo >/dev/null
+LOAD=(dotnet "$ART/bin/Appliance.TrackerLoad/release/Appliance.TrackerLoad.dll")
+if [[ -n "${APPLIANCE_BIN:-}" ]]; then
+  APPLIANCE=("$APPLIANCE_BIN")
+else
+  dotnet build "$ROOT/src/Appliance" -c Release --artifacts-path "$ART" -v q -nologo >/dev/null
+  APPLIANCE=(dotnet "$ART/bin/Appliance/release/appliance.dll")
+fi
+
+free_port() { python3 -c 'import socket
+for _ in range(50):
+    t=socket.socket(); t.bind(("127.0.0.1",0)); p=t.getsockname()[1]
+    u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
+    try: u.bind(("127.0.0.1",p)); print(p); break
+    except OSError: pass
+    finally: t.close(); u.close()'; }
+
+"${LOAD[@]}" --write-hashes "$WORK/whitelist.txt" --torrents "$TORRENTS"
+chmod 644 "$WORK/whitelist.txt"
+OT_PORT=$(free_port); EMB_PORT=$(free_port); PEER_PORT=$(free_port)
+opentracker -i 127.0.0.1 -p "$OT_PORT" -P "$OT_PORT" -d "$WORK" -u nobody -w whitelist.txt >"$WORK/opentracker.log" 2>&1 &
+OT_PID=$!; PIDS+=("$OT_PID")
+mkdir -p "$WORK/content"
+"${APPLIANCE[@]}" serve --content "$WORK/content" --listen "127.0.0.1:$PEER_PORT" --no-dht --metrics-listen "" \
+  --tracker-listen "127.0.0.1:$EMB_PORT" --open-tracker --log-level Warning >"$WORK/appliance.log" 2>&1 &
+APP_PID=$!; PIDS+=("$APP_PID")
+for _ in $(seq 100); do grep -q "tracker listening" "$WORK/appliance.log" && break; sleep 0.1; done
+# With `dotnet appliance.dll` the pid is the dotnet host, which is the process doing the work.
+
+run() { "${LOAD[@]}" --target "127.0.0.1:$2" --seconds "$SECONDS_PER_ROUND" --workers "$WORKERS" --torrents "$TORRENTS" --pid "$3" --label "$1"; }
+echo "# warm-up (not counted)"
+"${LOAD[@]}" --target "127.0.0.1:$EMB_PORT" --seconds 3 --workers "$WORKERS" --torrents "$TORRENTS" --label warmup-embedded >/dev/null
+"${LOAD[@]}" --target "127.0.0.1:$OT_PORT" --seconds 3 --workers "$WORKERS" --torrents "$TORRENTS" --label warmup-opentracker >/dev/null
+: >"$WORK/results.txt"
+for r in $(seq "$ROUNDS"); do
+  if (( r % 2 )); then
+    run embedded "$EMB_PORT" "$APP_PID" | tee -a "$WORK/results.txt"; run opentracker "$OT_PORT" "$OT_PID" | tee -a "$WORK/results.txt"
+  else
+    run opentracker "$OT_PORT" "$OT_PID" | tee -a "$WORK/results.txt"; run embedded "$EMB_PORT" "$APP_PID" | tee -a "$WORK/results.txt"
+  fi
+done
+python3 - "$WORK/results.txt" <<'PY'
+import sys, statistics
+rows = [dict(kv.split("=", 1) for kv in line.split()) for line in open(sys.argv[1]) if line.startswith("label=")]
+def med(label, key): return statistics.median(float(r[key]) for r in rows if r["label"] == label)
+print("\n| tracker | median announces/s | median announces per tracker CPU-second | median p50 ms | median p99 ms |")
+print("|---|---|---|---|---|")
+for label in ("embedded", "opentracker"):
+    print(f"| {label} | {med(label,'rate'):.0f} | {med(label,'announces_per_cpu_s'):.0f} | {med(label,'p50_ms'):.3f} | {med(label,'p99_ms'):.3f} |")
+ratios = []
+emb = [r for r in rows if r["label"] == "embedded"]; ot = [r for r in rows if r["label"] == "opentracker"]
+for e, o in zip(emb, ot): ratios.append(float(e["announces_per_cpu_s"]) / float(o["announces_per_cpu_s"]))
+print(f"\nper-round ratios embedded/opentracker (announces per CPU-second): {', '.join(f'{x:.2f}' for x in ratios)}")
+print(f"median ratio: {statistics.median(ratios):.2f}")
+rates = [float(e["rate"]) / float(o["rate"]) for e, o in zip(emb, ot)]
+print(f"median ratio of announces/s: {statistics.median(rates):.2f}")
+PY
