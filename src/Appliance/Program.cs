@@ -55,6 +55,7 @@ public static class Program
           serve     seed every torrent in a folder (peer wire, embedded tracker, DHT, metrics)
           create    make a .torrent from a file or folder
           info      show what a .torrent holds
+          dht       query the DHT from a temporary node (dht get-peers INFOHASH --dht-bootstrap HOST:PORT)
           version   print the version
 
         'appliance COMMAND --help' shows a command's options.
