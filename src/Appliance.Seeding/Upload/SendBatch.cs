@@ -30,7 +30,10 @@ internal sealed class SendBatch
     private readonly QueuedRequest[] _requests = new QueuedRequest[MaxBlocks];
     private int _vectorCount;
     private int _pinCount;
-    private byte[]? _readBuffer;
+    // MaxBlocks blocks of at most 128 KiB each fit in 30 read buffers of 256 KiB.
+    private readonly byte[][] _readBuffers = new byte[32][];
+    private int _readBufferCount;
+    private int _readOffset;
     private PinnedBufferPool? _readPool;
 
     public int RequestCount { get; private set; }
@@ -65,7 +68,8 @@ internal sealed class SendBatch
 
     /// <summary>
     /// Turns the outbox and requests into vectors. False when the store cannot produce a block (faulted or changed):
-    /// the caller disconnects; the store has recorded why.
+    /// the caller disconnects; the store has recorded why. A mapped store serves segments; a block it will not give as
+    /// segments (more than <see cref="PieceStore.MaxSegmentsPerBlock"/> tiny files) is read like the pread store does.
     /// </summary>
     public bool Prepare(PieceStore store, PinnedBufferPool readPool)
     {
@@ -73,25 +77,18 @@ internal sealed class SendBatch
         _sendIndex = 0;
         _sendOffset = 0;
         TotalBytes = 0;
+        _readPool = readPool;
         if (OutboxLength > 0) AddVector(Outbox.AsMemory(0, OutboxLength), PinnedAddress(Outbox!, 0));
-        if (RequestCount == 0) return true;
 
         bool mapped = store.SupportsSegments;
-        if (!mapped)
-        {
-            _readPool = readPool;
-            _readBuffer = readPool.Rent();
-        }
-        int readOffset = 0;
         for (int i = 0; i < RequestCount; i++)
         {
             var block = _requests[i].Block;
             int headerOffset = i * PeerMessageWriter.PieceHeaderLength;
             PeerMessageWriter.WritePieceHeader(_headers.AsSpan(headerOffset), block.Piece, block.Begin, block.Length);
             AddVector(_headers.AsMemory(headerOffset, PeerMessageWriter.PieceHeaderLength), PinnedAddress(_headers, headerOffset));
-            if (mapped)
+            if (mapped && store.TryGetSegments(block.Piece, block.Begin, block.Length, _segments, out int count))
             {
-                if (!store.TryGetSegments(block.Piece, block.Begin, block.Length, _segments, out int count)) return false;
                 for (int s = 0; s < count; s++)
                 {
                     var memory = _segments[s].Memory;
@@ -99,16 +96,29 @@ internal sealed class SendBatch
                     _pins[_pinCount++] = pin;
                     unsafe { AddVector(memory, (nint)pin.Pointer); }
                 }
+                continue;
             }
-            else
-            {
-                var destination = _readBuffer.AsMemory(readOffset, block.Length);
-                if (!store.TryReadBlock(block.Piece, block.Begin, destination.Span)) return false;
-                AddVector(destination, PinnedAddress(_readBuffer!, readOffset));
-                readOffset += block.Length;
-            }
+            if (store.IsFaulted) return false;
+            var destination = ReadSpace(block.Length, out nint address);
+            if (!store.TryReadBlock(block.Piece, block.Begin, destination.Span)) return false;
+            AddVector(destination, address);
         }
         return true;
+    }
+
+    /// <summary>Room for one block in the pooled read buffers (a batch fits in a few; TakeBatch bounds pread batches to one).</summary>
+    private Memory<byte> ReadSpace(int length, out nint address)
+    {
+        if (_readBufferCount == 0 || _readPool!.BufferSize - _readOffset < length)
+        {
+            _readBuffers[_readBufferCount++] = _readPool!.Rent();
+            _readOffset = 0;
+        }
+        var buffer = _readBuffers[_readBufferCount - 1];
+        address = PinnedAddress(buffer, _readOffset);
+        var memory = buffer.AsMemory(_readOffset, length);
+        _readOffset += length;
+        return memory;
     }
 
     // Progress through the vectors: _sendIndex is the first not fully sent, _sendOffset the bytes of it already sent.
@@ -155,8 +165,13 @@ internal sealed class SendBatch
         if (Outbox is not null && Outbox.Length == outboxPool.BufferSize) outboxPool.Return(Outbox);
         Outbox = null;
         OutboxLength = 0;
-        if (_readBuffer is not null) _readPool!.Return(_readBuffer);
-        _readBuffer = null;
+        for (int i = 0; i < _readBufferCount; i++)
+        {
+            _readPool!.Return(_readBuffers[i]);
+            _readBuffers[i] = null!;
+        }
+        _readBufferCount = 0;
+        _readOffset = 0;
         RequestCount = 0;
         PayloadBytes = 0;
         TotalBytes = 0;

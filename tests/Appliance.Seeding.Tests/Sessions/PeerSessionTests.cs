@@ -112,6 +112,26 @@ public sealed class PeerSessionTests
     }
 
     [Fact]
+    public async Task Blocks_the_store_will_not_give_as_segments_are_read_and_served_instead()
+    {
+        await using var seeder = new TestSeeder(Unlimited);
+        seeder.Store.NoSegmentsForPiece = 1;
+        using var peer = await seeder.ConnectAsync();
+        await peer.SendSimpleAsync(PeerMessageId.Interested);
+        await peer.ReadUntilAsync(PeerMessageId.Unchoke);
+        await peer.SendAsync([.. FakePeer.Block(PeerMessageId.Request, 0, 0, 16384), .. FakePeer.Block(PeerMessageId.Request, 1, 16384, 16384),
+            .. FakePeer.Block(PeerMessageId.Request, 1, 0, 16384), .. FakePeer.Block(PeerMessageId.Request, 2, 0, 16384)]);
+
+        foreach (var (piece, begin) in new[] { (0, 0), (1, 16384), (1, 0), (2, 0) })
+        {
+            var payload = await peer.ReadUntilAsync(PeerMessageId.Piece);
+            long offset = (long)piece * seeder.Metainfo.PieceLength + begin;
+            Assert.True(seeder.Data.AsSpan((int)offset, 16384).SequenceEqual(payload.AsSpan(8)), $"block {piece}/{begin} differs");
+        }
+        Assert.False(seeder.Store.IsFaulted);
+    }
+
+    [Fact]
     public async Task Request_beyond_piece_end_disconnects_peer()
     {
         await using var seeder = new TestSeeder(Unlimited);

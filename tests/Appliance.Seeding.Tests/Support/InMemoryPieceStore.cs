@@ -13,6 +13,9 @@ internal sealed class InMemoryPieceStore(TorrentMetainfo metainfo, byte[] data, 
     private string? _fault;
 
     public int FailReadsAfter { get; set; } = int.MaxValue;
+
+    /// <summary>Blocks of this piece are refused as segments without a fault (like a block over more than 16 tiny files).</summary>
+    public int NoSegmentsForPiece { get; set; } = -1;
     private int _reads;
 
     public override string? FaultReason => Volatile.Read(ref _fault);
@@ -21,6 +24,7 @@ internal sealed class InMemoryPieceStore(TorrentMetainfo metainfo, byte[] data, 
     public override bool TryGetSegments(int piece, int begin, int length, Span<BlockSegment> destination, out int count)
     {
         count = 0;
+        if (piece == NoSegmentsForPiece) return false;
         if (!TryLocate(piece, begin, length, out long offset)) return false;
         int first = length / 2;
         destination[0] = new BlockSegment(_data.AsMemory((int)offset, first));
