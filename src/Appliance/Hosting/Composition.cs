@@ -14,7 +14,11 @@ public static class Composition
         var seeding = SeedingComponent.Create(options, loggers, output, metrics?.Verification);
         host.Add(seeding);
         var trackerCounters = new Appliance.Trackers.TrackerCounters();
-        if (TrackerComponent.Create(options, seeding, trackerCounters, loggers, output) is { } tracker) host.Add(tracker);
+        if (TrackerComponent.Create(options, seeding, trackerCounters, loggers, output) is { } tracker)
+        {
+            host.Add(tracker);
+            seeding.DefaultTrackers = [TrackerComponent.AnnounceUrlFor(options.GetTrackerEndPoint(), options.AnnounceHost)];
+        }
         host.Add(new AnnouncerComponent(options, seeding, trackerCounters, loggers));
         if (DhtComponent.Create(options, seeding, loggers, output) is { } dht) host.Add(dht);
         var watcher = new ContentWatcher(seeding.Registry, seeding.Loader, loggers.CreateLogger<ContentWatcher>(), seeding.PrintSeeding);

@@ -78,10 +78,14 @@ public sealed class SeedingComponent : IApplianceComponent
         _output.Flush();
     }
 
+    /// <summary>Trackers named in magnet links of torrents that have none (the embedded tracker's announce URL).</summary>
+    public IReadOnlyList<string> DefaultTrackers { get; set; } = [];
+
     /// <summary>Prints the <c>seeding</c> line of a torrent (also for torrents added after start).</summary>
     public void PrintSeeding(SeededTorrent torrent)
     {
-        string magnet = torrent.Metainfo.MagnetLink();
+        // A torrent without trackers gets the embedded tracker in its magnet link (set by the composition root).
+        string magnet = torrent.Metainfo.MagnetLink(torrent.Metainfo.AnnounceTiers.Count == 0 ? DefaultTrackers : null);
         if (AdvertisedEndPoint is { } peer) magnet += "&x.pe=" + Uri.EscapeDataString(peer.ToString()); // BEP 9: a peer to connect to
         lock (_output)
         {
