@@ -1,0 +1,74 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Appliance.Networking.Tcp;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Appliance.Networking.Tests.Tcp;
+
+public sealed class TcpAcceptLoopTests
+{
+    private sealed class RecordingHandler : IConnectionHandler
+    {
+        public ConcurrentQueue<Socket> Accepted { get; } = new();
+        public ConcurrentQueue<AdmitResult> Refused { get; } = new();
+        public void OnAccepted(Socket socket, IPEndPoint remote) => Accepted.Enqueue(socket);
+        public void OnRefused(IPEndPoint remote, AdmitResult reason) => Refused.Enqueue(reason);
+    }
+
+    [Theory]
+    [InlineData(SocketError.ConnectionReset, AcceptErrorKind.Ignore)]
+    [InlineData(SocketError.ConnectionAborted, AcceptErrorKind.Ignore)]
+    [InlineData(SocketError.TooManyOpenSockets, AcceptErrorKind.BackOff)]
+    [InlineData(SocketError.NoBufferSpaceAvailable, AcceptErrorKind.BackOff)]
+    [InlineData(SocketError.OperationAborted, AcceptErrorKind.Fatal)]
+    [InlineData(SocketError.InvalidArgument, AcceptErrorKind.Fatal)]
+    public void Accept_errors_are_sorted(SocketError error, AcceptErrorKind kind) => Assert.Equal(kind, TcpAcceptLoop.Classify(error));
+
+    [Fact]
+    public async Task Accepts_up_to_the_total_limit_and_refuses_the_rest_until_a_slot_is_released()
+    {
+        var handler = new RecordingHandler();
+        await using var loop = new TcpAcceptLoop(new IPEndPoint(IPAddress.Loopback, 0), new ConnectionLimiter(2, 0), handler, NullLogger.Instance);
+        loop.Start();
+        var clients = new List<Socket>();
+        try
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                await client.ConnectAsync(loop.LocalEndPoint);
+                clients.Add(client);
+            }
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            while (handler.Accepted.Count + handler.Refused.Count < 3) await Task.Delay(10, cts.Token);
+            Assert.Equal(2, handler.Accepted.Count);
+            Assert.Equal([AdmitResult.TotalLimit], handler.Refused);
+
+            handler.Accepted.TryDequeue(out var first);
+            first!.Dispose();
+            loop.Release(IPAddress.Loopback);
+            var again = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            clients.Add(again);
+            await again.ConnectAsync(loop.LocalEndPoint);
+            while (handler.Accepted.Count < 2) await Task.Delay(10, cts.Token);
+        }
+        finally
+        {
+            foreach (var client in clients) client.Dispose();
+            foreach (var socket in handler.Accepted) socket.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Per_address_limit_is_independent_of_other_addresses()
+    {
+        var limiter = new ConnectionLimiter(0, 1);
+        Assert.Equal(AdmitResult.Admitted, limiter.TryAdmit(IPAddress.Parse("10.0.0.1")));
+        Assert.Equal(AdmitResult.AddressLimit, limiter.TryAdmit(IPAddress.Parse("10.0.0.1")));
+        Assert.Equal(AdmitResult.Admitted, limiter.TryAdmit(IPAddress.Parse("10.0.0.2")));
+        limiter.Release(IPAddress.Parse("10.0.0.1"));
+        Assert.Equal(AdmitResult.Admitted, limiter.TryAdmit(IPAddress.Parse("10.0.0.1")));
+        Assert.Equal(2, limiter.Total);
+    }
+}
