@@ -388,6 +388,30 @@ public sealed class PeerSessionTests
     }
 
     [Fact]
+    public async Task Idle_connections_hold_no_pooled_buffer()
+    {
+        await using var seeder = new TestSeeder(Unlimited);
+        var peers = new List<FakePeer>();
+        try
+        {
+            for (int i = 0; i < 50; i++)
+            {
+                var peer = await seeder.ConnectAsync();
+                await peer.ReadUntilAsync(PeerMessageId.HaveAll);
+                peers.Add(peer);
+            }
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            // The handshake answers' outboxes go back once sent; receive buffers are only taken when bytes arrive.
+            while (seeder.Server.SmallBuffers.Rented != 0) await Task.Delay(20, cts.Token);
+            Assert.Equal(50, seeder.Server.SessionCount);
+        }
+        finally
+        {
+            foreach (var peer in peers) peer.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task Removing_a_torrent_disconnects_its_peers()
     {
         await using var seeder = new TestSeeder(Unlimited);
