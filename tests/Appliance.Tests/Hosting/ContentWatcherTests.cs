@@ -1,0 +1,106 @@
+using Appliance.Hosting;
+using Appliance.Protocol.Metainfo;
+using Appliance.Seeding.Torrents;
+using Appliance.Storage;
+using Appliance.TestKit;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Appliance.Tests.Hosting;
+
+public sealed class ContentWatcherTests : IDisposable
+{
+    private readonly TempDirectory _temp = new("ops-watch");
+    private readonly string _content;
+    private readonly string _torrents;
+    private readonly CountingOpener _opener;
+    private readonly TorrentRegistry _registry = new();
+    private readonly ContentWatcher _watcher;
+
+    public ContentWatcherTests()
+    {
+        _content = _temp.CreateSubdirectory("content");
+        _torrents = _temp.CreateSubdirectory("torrents");
+        _opener = new CountingOpener(Path.Combine(_temp.Path, "state"));
+        var loader = new TorrentFolderLoader(_registry, _opener, _torrents, _content, NullLogger.Instance);
+        // Created "long ago": every file counts as new, as if it appeared after the seeder's start-up load.
+        _watcher = new ContentWatcher(_registry, loader, NullLogger.Instance, clock: new FixedClock(DateTimeOffset.UnixEpoch));
+    }
+
+    public void Dispose()
+    {
+        foreach (var torrent in _registry.Snapshot()) torrent.Store.Dispose();
+        _watcher.Dispose();
+        _temp.Dispose();
+    }
+
+    [Fact]
+    public async Task A_refused_torrent_is_retried_only_after_its_content_changes()
+    {
+        string staged = SampleContent.WriteFile(_temp.Combine("staging", "late.bin"), 50_000, seed: 4);
+        var metainfo = TestTorrents.Write(staged, Path.Combine(_torrents, "late.torrent"));
+
+        await _watcher.ScanAsync(CancellationToken.None);
+        await _watcher.ScanAsync(CancellationToken.None);
+        await _watcher.ScanAsync(CancellationToken.None);
+        Assert.Equal(1, _opener.Opens);
+        Assert.Single(_watcher.Refused());
+        Assert.Equal(0, _registry.Count);
+
+        File.Move(staged, Path.Combine(_content, "late.bin"));
+        await _watcher.ScanAsync(CancellationToken.None);
+        Assert.Equal(2, _opener.Opens);
+        Assert.True(_registry.TryGet(metainfo.InfoHash, out _));
+        Assert.Empty(_watcher.Refused());
+    }
+
+    [Fact]
+    public async Task Deleting_the_torrent_file_unloads_and_a_seeded_torrent_is_not_reopened_by_rescans()
+    {
+        string data = SampleContent.WriteFile(Path.Combine(_content, "a.bin"), 30_000, seed: 2);
+        var metainfo = TestTorrents.Write(data, Path.Combine(_torrents, "a.torrent"));
+        await _watcher.ScanAsync(CancellationToken.None);
+        await _watcher.ScanAsync(CancellationToken.None);
+        Assert.Equal(1, _opener.Opens);
+        Assert.True(_registry.TryGet(metainfo.InfoHash, out _));
+
+        File.Delete(Path.Combine(_torrents, "a.torrent"));
+        await _watcher.ScanAsync(CancellationToken.None);
+        Assert.Equal(0, _registry.Count);
+        Assert.Empty(_watcher.Refused());
+    }
+
+    [Fact]
+    public async Task Removing_through_the_api_deletes_the_torrent_file_but_never_the_content()
+    {
+        string data = SampleContent.WriteFile(Path.Combine(_content, "b.bin"), 30_000, seed: 3);
+        var metainfo = TestTorrents.Write(data, Path.Combine(_torrents, "b.torrent"));
+        await _watcher.ScanAsync(CancellationToken.None);
+
+        Assert.True(await _watcher.RemoveAsync(metainfo.InfoHash, CancellationToken.None));
+        Assert.Null(await _watcher.RemoveAsync(metainfo.InfoHash, CancellationToken.None));
+        Assert.False(File.Exists(Path.Combine(_torrents, "b.torrent")));
+        Assert.True(File.Exists(data));
+        await _watcher.ScanAsync(CancellationToken.None);
+        Assert.Equal(0, _registry.Count);
+    }
+
+    /// <summary>The real storage opener, counting how often a torrent's data is opened (and verified).</summary>
+    private sealed class CountingOpener(string stateFolder) : IPieceStoreOpener
+    {
+        private int _opens;
+
+        public int Opens => Volatile.Read(ref _opens);
+
+        public async Task<PieceStoreOpening> OpenAsync(TorrentMetainfo metainfo, string contentFolder, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _opens);
+            var result = await StorageOpener.OpenAsync(metainfo, contentFolder, stateFolder, StorageKind.Pread, null, cancellationToken);
+            return result.Store is null ? PieceStoreOpening.Refused(result.RefusedReason ?? "refused") : new PieceStoreOpening(result.Store, null);
+        }
+    }
+
+    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+}
