@@ -12,7 +12,7 @@ packages=(
   opentracker                    # a real tracker for the announcer
   prometheus                     # real scrape test; promtool checks the rules and config
   iperf3                         # the loopback ceiling in the load comparison
-  iproute2 procps psmisc         # network namespaces for transmission; ps/kill in scripts
+  iproute2 procps psmisc curl    # network namespaces for transmission; ps/kill and HTTP probes in scripts
 )
 
 missing=()
