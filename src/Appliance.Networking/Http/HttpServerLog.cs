@@ -5,18 +5,18 @@ namespace Appliance.Networking.Http;
 
 internal static partial class HttpServerLog
 {
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "HTTP server '{Name}' listening on {EndPoint}")]
+    [LoggerMessage(EventId = 2501, Level = LogLevel.Information, Message = "HTTP server '{Name}' listening on {EndPoint}")]
     public static partial void Listening(ILogger logger, string name, EndPoint endPoint);
 
-    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "HTTP server '{Name}': handler for {Method} {Path} failed")]
+    [LoggerMessage(EventId = 2502, Level = LogLevel.Warning, Message = "HTTP server '{Name}': handler for {Method} {Path} failed")]
     public static partial void HandlerFailed(ILogger logger, string name, string method, string path, Exception exception);
 
-    [LoggerMessage(EventId = 3003, Level = LogLevel.Debug, Message = "HTTP server '{Name}': refused request from {Remote} with {Status}")]
+    [LoggerMessage(EventId = 2503, Level = LogLevel.Debug, Message = "HTTP server '{Name}': refused request from {Remote} with {Status}")]
     public static partial void Refused(ILogger logger, string name, EndPoint remote, int status);
 
-    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "HTTP server '{Name}': connection limit {Limit} reached, closing new connection")]
+    [LoggerMessage(EventId = 2504, Level = LogLevel.Warning, Message = "HTTP server '{Name}': connection limit {Limit} reached, closing new connection")]
     public static partial void ConnectionLimit(ILogger logger, string name, int limit);
 
-    [LoggerMessage(EventId = 3005, Level = LogLevel.Warning, Message = "HTTP server '{Name}': accept failed, retrying")]
+    [LoggerMessage(EventId = 2505, Level = LogLevel.Warning, Message = "HTTP server '{Name}': accept failed, retrying")]
     public static partial void AcceptFailed(ILogger logger, string name, Exception exception);
 }
