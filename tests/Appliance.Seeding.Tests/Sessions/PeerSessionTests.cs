@@ -388,6 +388,23 @@ public sealed class PeerSessionTests
     }
 
     [Fact]
+    public async Task A_quiet_line_gets_keep_alives_and_a_silent_peer_is_closed_after_the_idle_timeout()
+    {
+        await using var seeder = new TestSeeder(Unlimited with
+        {
+            KeepAliveInterval = TimeSpan.FromMilliseconds(200),
+            IdleTimeout = TimeSpan.FromMilliseconds(1500),
+            SweepInterval = TimeSpan.FromMilliseconds(100),
+        });
+        using var peer = await seeder.ConnectAsync();
+        await peer.ReadUntilAsync(PeerMessageId.HaveAll);
+
+        Assert.Equal((PeerMessageId)255, (await peer.ReadMessageAsync()).Id); // keep-alive
+        Assert.True(await peer.WaitClosedAsync());
+        Assert.Equal(1, seeder.Counters.DisconnectsIdle);
+    }
+
+    [Fact]
     public async Task Idle_connections_hold_no_pooled_buffer()
     {
         await using var seeder = new TestSeeder(Unlimited);
