@@ -15,8 +15,6 @@ public sealed class TrackerCounters
     /// <summary>Announces the tracker answered with a failure reason (counted in *Ok for transport, here for outcome).</summary>
     public long AnnouncesRefused;
     public long AnnouncesTimedOut;
-    public long Scrapes;
-    public long ScrapesFailed;
 
     // Embedded tracker, by protocol and result.
     public long EmbeddedHttpAnnounces;
@@ -33,6 +31,4 @@ public sealed class TrackerCounters
 
     /// <summary>Torrents the announcer currently schedules.</summary>
     public long AnnouncedTorrents;
-
-    public void Increment(ref long counter) => Interlocked.Increment(ref counter);
 }

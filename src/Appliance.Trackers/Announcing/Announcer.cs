@@ -48,6 +48,7 @@ public sealed class Announcer : IAsyncDisposable
     /// <summary>Schedules a torrent. Its first announce (event=started) comes within the initial spread.</summary>
     public void Add(InfoHash infoHash, IReadOnlyList<IReadOnlyList<string>> tiers, Func<long> uploaded)
     {
+        foreach (var url in tiers.SelectMany(t => t).Where(u => !IsSupported(u)).Distinct()) TrackerLog.UnsupportedTracker(_logger, url);
         var usable = tiers.Select(t => (IReadOnlyList<string>)t.Where(IsSupported).ToList()).ToList();
         AnnounceSchedule schedule;
         lock (_random) schedule = new AnnounceSchedule(infoHash, usable, _options, new Random(_random.Next()));
