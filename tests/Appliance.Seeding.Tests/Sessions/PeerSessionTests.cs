@@ -405,6 +405,24 @@ public sealed class PeerSessionTests
     }
 
     [Fact]
+    public async Task Global_upload_rate_limit_holds_back_the_sender()
+    {
+        // A bucket of one second at 1 MiB/s: 3 MiB cannot go out in less than about two seconds.
+        await using var seeder = new TestSeeder(Unlimited with { UploadRateLimit = 1024 * 1024 }, size: 3L * 1024 * 1024, pieceLength: 256 * 1024);
+        using var peer = await seeder.ConnectAsync();
+        await peer.SendSimpleAsync(PeerMessageId.Interested);
+        await peer.ReadUntilAsync(PeerMessageId.Unchoke);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var requests = new List<byte>();
+        for (int block = 0; block < 3 * 64; block++)
+            requests.AddRange(FakePeer.Block(PeerMessageId.Request, block / 16, block % 16 * 16384, 16384));
+        await peer.SendAsync([.. requests]);
+        for (int i = 0; i < 3 * 64; i++) await peer.ReadUntilAsync(PeerMessageId.Piece);
+
+        Assert.True(clock.Elapsed > TimeSpan.FromSeconds(1.5), $"3 MiB went out in {clock.Elapsed}");
+    }
+
+    [Fact]
     public async Task Idle_connections_hold_no_pooled_buffer()
     {
         await using var seeder = new TestSeeder(Unlimited);
