@@ -14,6 +14,9 @@ public sealed class TorrentMetainfo
     public const int MaxFiles = 1_000_000;
     public const int MaxPathSegmentBytes = 255;
 
+    /// <summary>1 PiB: far beyond any real torrent, and small enough that sums and offsets never overflow.</summary>
+    public const long MaxTotalLength = 1L << 50;
+
     private TorrentMetainfo() { }
 
     public required InfoHash InfoHash { get; init; }
@@ -108,6 +111,7 @@ public sealed class TorrentMetainfo
             multiFile = false;
             total = length.Integer;
             if (total < 0) throw new MetainfoException($"negative length {total}");
+            if (total > MaxTotalLength) throw new MetainfoException($"length {total} is larger than {MaxTotalLength} bytes");
             files.Add(new TorrentFile([name], total, 0));
         }
         else if (fileList.IsList)
@@ -137,7 +141,9 @@ public sealed class TorrentMetainfo
                 if (!seen.Add(file.Path)) throw new MetainfoException($"file path '{file.Path}' appears twice");
                 for (int i = 1; i < segments.Count; i++) directories.Add(string.Join('/', segments.Take(i)));
                 files.Add(file);
-                total = checked(total + fileLength);
+                if (fileLength > MaxTotalLength - total)
+                    throw new MetainfoException($"files add up to more than {MaxTotalLength} bytes (at file #{index})");
+                total += fileLength;
             }
             if (files.Count == 0) throw new MetainfoException("'files' is empty");
             foreach (var file in files)
