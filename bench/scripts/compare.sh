@@ -207,6 +207,7 @@ run_iperf() { # $1 peers, $2 round
 }
 
 uptime > "$WORK/load-start.txt"
+COMMIT_AT_START="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 [[ $SKIP_APPLIANCE -eq 1 && -z "$APPLIANCE" ]] && note "appliance: skipped (--skip-appliance or not built)"
 [[ $SKIP_LIBTORRENT -eq 1 ]] && note "libtorrent: skipped (--skip-libtorrent)"
 [[ $SKIP_IPERF -eq 1 ]] && note "iperf3: skipped (--skip-iperf)"
@@ -272,7 +273,7 @@ fi
   echo "libtorrent: $("$PY" -c 'import libtorrent as lt; print(lt.__version__)')"
   echo "iperf3: $(iperf3 --version | head -1)"
   echo "appliance: ${APPLIANCE:-not used}"
-  echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown) (files changed or new in the working tree when built: $(git -C "$ROOT" status --short -- src 2>/dev/null | wc -l))"
+  echo "commit: $COMMIT_AT_START at the start of the run (files changed or new in the working tree when built: $(git -C "$ROOT" status --short -- src 2>/dev/null | wc -l))"
   echo "load at start: $(cat "$WORK/load-start.txt")"
   echo "load at end: $(cat "$WORK/load-end.txt")"
 } > "$WORK/machine.txt"
