@@ -64,6 +64,41 @@ public sealed class HostilePeersTests
         Assert.True(seeder.Data.AsSpan((int)((long)(seeder.Metainfo.PieceCount - 1) * seeder.Metainfo.PieceLength)).SequenceEqual(last.AsSpan(8)));
     }
 
+    [Fact]
+    public async Task Peer_that_sends_its_whole_session_one_byte_at_a_time_is_served_the_same_blocks()
+    {
+        await using var seeder = new TestSeeder(Options, size: 100_003, pieceLength: 32 * 1024);
+        using var peer = await FakePeer.ConnectAsync(seeder.EndPoint);
+        var stream = new List<byte>(FakePeer.HandshakeBytes(seeder.Metainfo.InfoHash, fast: true, extensions: true));
+        var interested = new byte[PeerMessageWriter.SimpleLength];
+        PeerMessageWriter.WriteSimple(interested, PeerMessageId.Interested);
+        stream.AddRange(interested);
+        var keepAlive = new byte[PeerMessageWriter.KeepAliveLength];
+        stream.AddRange(keepAlive);
+        var expected = new List<(int Piece, int Begin, int Length)>();
+        for (int piece = 0; piece < seeder.Metainfo.PieceCount; piece++)
+        {
+            int size = seeder.Metainfo.PieceSize(piece);
+            for (int begin = 0; begin < size; begin += 16 * 1024)
+            {
+                int length = Math.Min(16 * 1024, size - begin);
+                stream.AddRange(FakePeer.Block(PeerMessageId.Request, piece, begin, length));
+                expected.Add((piece, begin, length));
+            }
+        }
+        foreach (byte b in stream) await peer.SendAsync([b]);
+
+        await peer.ReadHandshakeAsync();
+        foreach (var (piece, begin, length) in expected)
+        {
+            var payload = await peer.ReadUntilAsync(PeerMessageId.Piece);
+            Assert.Equal(piece, BinaryPrimitives.ReadInt32BigEndian(payload));
+            Assert.Equal(begin, BinaryPrimitives.ReadInt32BigEndian(payload.AsSpan(4)));
+            long offset = (long)piece * seeder.Metainfo.PieceLength + begin;
+            Assert.True(seeder.Data.AsSpan((int)offset, length).SequenceEqual(payload.AsSpan(8)), $"block {piece}/{begin} differs");
+        }
+    }
+
     private static async Task DownloadEverythingAsync(TestSeeder seeder)
     {
         using var peer = await seeder.ConnectAsync();
