@@ -6,12 +6,14 @@ namespace Appliance.Storage.Resume;
 
 /// <summary>
 /// Fast-resume record of one torrent: which pieces were verified, and each file's size and mtime at the time.
-/// Bencoded: d 5:files l (d 5:mtime i..e 4:size i..e e)... e 9:info-hash 20:.. 12:piece length i..e
-/// 6:pieces &lt;bitfield, BEP 3 order&gt; 7:version i1e e.
+/// Bencoded: d 8:checksum 20:.. 5:files l (d 5:mtime i..e 4:size i..e e)... e 9:info-hash 20:.. 12:piece length i..e
+/// 6:pieces &lt;bitfield, BEP 3 order&gt; 7:version i2e e. The checksum is SHA-1 of the same dictionary without
+/// its checksum entry: a damaged bit in the bitfield must never make an unverified piece count as verified.
 /// </summary>
 public sealed record ResumeState(InfoHash InfoHash, int PieceLength, int PieceCount, byte[] Verified, IReadOnlyList<FileStamp> Files)
 {
-    public const int Version = 1;
+    public const int Version = 2;
+    private const int ChecksumLength = 20;
 
     /// <summary>Upper bound on a resume file we agree to read (a million files at ~40 bytes, plus the bitfield).</summary>
     public const int MaxBytes = 64 * 1024 * 1024;
@@ -23,6 +25,20 @@ public sealed record ResumeState(InfoHash InfoHash, int PieceLength, int PieceCo
     public static void SetVerified(byte[] bitfield, int piece) => bitfield[piece >> 3] |= (byte)(0x80 >> (piece & 7));
 
     public byte[] Encode()
+    {
+        byte[] body = EncodeBody();
+        Span<byte> checksum = stackalloc byte[ChecksumLength];
+        System.Security.Cryptography.SHA1.HashData(body, checksum);
+        var result = new byte[body.Length + 14 + ChecksumLength];
+        var writer = new BencodeWriter(result);
+        writer.WriteDictionaryStart();
+        writer.WriteKey("checksum"u8);
+        writer.WriteString(checksum);
+        writer.WriteRaw(body.AsSpan(1)); // the body's entries and its closing 'e'
+        return result[..writer.BytesWritten];
+    }
+
+    private byte[] EncodeBody()
     {
         var buffer = new byte[256 + Verified.Length + Files.Count * 64];
         var writer = new BencodeWriter(buffer);
@@ -65,6 +81,7 @@ public sealed record ResumeState(InfoHash InfoHash, int PieceLength, int PieceCo
         }
         var root = document.Root;
         if (!root.IsDictionary) { reason = "not a dictionary"; return false; }
+        if (!ChecksumMatches(data.Span, root)) { reason = "checksum does not match (damaged file)"; return false; }
         if (root["version"u8] is not { IsInteger: true } version || version.Integer != Version) { reason = "unknown version"; return false; }
         if (root["info-hash"u8] is not { IsString: true } hash || hash.Bytes.Length != InfoHash.Length) { reason = "no info-hash"; return false; }
         if (new InfoHash(hash.Bytes) != metainfo.InfoHash) { reason = "it belongs to another torrent"; return false; }
@@ -95,5 +112,20 @@ public sealed record ResumeState(InfoHash InfoHash, int PieceLength, int PieceCo
         state = new ResumeState(metainfo.InfoHash, metainfo.PieceLength, metainfo.PieceCount, pieces.Bytes.ToArray(), stamps);
         reason = null;
         return true;
+    }
+
+    private static bool ChecksumMatches(ReadOnlySpan<byte> data, BencodeNode root)
+    {
+        // The checksum entry must be the first one (it sorts first), so the body is 'd' + everything after it.
+        if (root["checksum"u8] is not { IsString: true } checksum || checksum.Bytes.Length != ChecksumLength) return false;
+        const int entryStart = 1 + 10; // after 'd' and "8:checksum"
+        if (checksum.Offset != entryStart) return false;
+        int bodyRest = checksum.Offset + checksum.RawSpan.Length;
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA1);
+        hash.AppendData("d"u8);
+        hash.AppendData(data[bodyRest..]);
+        Span<byte> actual = stackalloc byte[ChecksumLength];
+        hash.GetHashAndReset(actual);
+        return actual.SequenceEqual(checksum.Bytes);
     }
 }
