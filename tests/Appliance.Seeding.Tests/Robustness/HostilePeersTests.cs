@@ -33,6 +33,7 @@ public sealed class HostilePeersTests
         RandomBytesAfterHandshake,
         RequestBeyondTorrent,
         UnsolicitedPiece,
+        MetadataAbuse,
     }
 
     [Fact]
@@ -197,6 +198,29 @@ public sealed class HostilePeersTests
                     var piece = new byte[PeerMessageWriter.PieceHeaderLength + 100];
                     PeerMessageWriter.WritePieceHeader(piece, 0, 0, 100);
                     await peer.SendAsync(piece);
+                    break;
+                }
+                case Attack.MetadataAbuse:
+                {
+                    await HandshakeAsync(seeder, peer);
+                    var body = new byte[256];
+                    int length = ExtensionHandshake.Write(body, 0, 10, "abuse"u8);
+                    await peer.SendAsync(FakePeer.Extended(ExtensionHandshake.HandshakeId, body.AsSpan(0, length)));
+                    string[] requests =
+                    [
+                        "d8:msg_typei0e5:piecei2147483647ee", "d8:msg_typei0e5:piecei-1ee", "d8:msg_typei0e5:piecei1099511627776ee",
+                        "d8:msg_typei7e5:piecei0ee", "d8:msg_typei1e5:piecei0e10:total_sizei99999999999ee", "de", "le", "i1e",
+                        "d8:msg_typei0e5:piecei0ee",
+                    ];
+                    foreach (string request in requests)
+                        await peer.SendAsync(FakePeer.Extended(ExtensionHandshake.OurMetadataId, System.Text.Encoding.ASCII.GetBytes(request)));
+                    for (int i = 0; i < 50; i++) // an unknown extended id, and the metadata id with random bytes
+                    {
+                        var junk = new byte[random.Next(0, 300)];
+                        random.NextBytes(junk);
+                        await peer.SendAsync(FakePeer.Extended((byte)random.Next(0, 4), junk));
+                    }
+                    await peer.SendAsync(Poison());
                     break;
                 }
             }
