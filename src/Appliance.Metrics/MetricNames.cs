@@ -15,6 +15,8 @@ public static class MetricNames
     public const string ConnectionsRefused = "appliance_connections_refused_total";
     public const string SendQueueRequests = "appliance_send_queue_requests";
     public const string BlockServeSeconds = "appliance_block_serve_seconds_total";
+    public const string BlockServeDuration = "appliance_block_serve_duration_seconds";
+    public const string DiskErrors = "appliance_disk_errors_total";
     public const string ConnectionsAccepted = "appliance_connections_accepted_total";
     public const string Disconnects = "appliance_disconnects_total";
 

@@ -1,3 +1,5 @@
+using Appliance.Metrics.Counters;
+
 namespace Appliance.Seeding;
 
 /// <summary>
@@ -23,7 +25,14 @@ public sealed class SeedingCounters
     private long _disconnectsIdle;
     private long _sendQueueDepth;
     private long _blockServeTicks;
+    private long _diskErrors;
     private readonly long[] _rejected = new long[Enum.GetValues<RejectReason>().Length];
+
+    /// <summary>Time from a request arriving to its block's send completing, per block.</summary>
+    public LatencyHistogram ServeLatency { get; } = new();
+
+    /// <summary>Reads or sends of torrent data that failed (short read, EFAULT from a shrunk mapping).</summary>
+    public long DiskErrors => Interlocked.Read(ref _diskErrors);
 
     public long BytesUploaded => Interlocked.Read(ref _bytesUploaded);
     public long BlocksServed => Interlocked.Read(ref _blocksServed);
@@ -65,6 +74,7 @@ public sealed class SeedingCounters
         Interlocked.Add(ref _blockServeTicks, serveTicks);
     }
 
+    internal void DiskError() => Interlocked.Increment(ref _diskErrors);
     internal void SendWouldBlock() => Interlocked.Increment(ref _gatherSendsWouldBlock);
     internal void MetadataPieceServed() => Interlocked.Increment(ref _metadataPiecesServed);
     internal void Reject(RejectReason reason) => Interlocked.Increment(ref _rejected[(int)reason]);

@@ -186,8 +186,9 @@ internal sealed partial class PeerSession
                     {
                         if (!TakeBatch(batch)) break;
                         var torrent = _torrent!;
-                        if (!batch.Prepare(torrent.Store, _server.ReadBuffers))
+                        if (!PrepareBatch(batch, torrent))
                         {
+                            _server.Counters.DiskError();
                             _server.OnStoreFailed(torrent);
                             Close("storage cannot serve: " + (torrent.Store.FaultReason ?? "read failed"));
                             break;
@@ -218,6 +219,7 @@ internal sealed partial class PeerSession
                         if (outcome == SendOutcome.BadAddress)
                         {
                             torrent.Store.Fault("a socket send from the mapping failed with EFAULT (a file shrank or changed under the mapping)");
+                            _server.Counters.DiskError();
                             _server.OnStoreFailed(torrent);
                             break;
                         }
@@ -277,9 +279,28 @@ internal sealed partial class PeerSession
         int blocks = batch.RequestCount;
         if (blocks == 0) return;
         long serveTicks = 0;
-        foreach (var request in batch.Requests) serveTicks += now - request.ArrivedAt;
+        var latency = _server.Counters.ServeLatency;
+        foreach (var request in batch.Requests)
+        {
+            long waited = now - request.ArrivedAt;
+            serveTicks += waited;
+            latency.RecordTicks(waited);
+        }
         _server.Counters.BatchSent(batch.PayloadBytes, blocks, serveTicks);
         torrent.AddUploaded(batch.PayloadBytes, blocks);
+    }
+
+    /// <summary>A torrent removed while this batch was being prepared has its mapping released: that is a failed read, not a crash.</summary>
+    private bool PrepareBatch(SendBatch batch, SeededTorrent torrent)
+    {
+        try
+        {
+            return batch.Prepare(torrent.Store, _server.ReadBuffers);
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
     }
 
     private void Disconnect(string reason, bool protocolError)

@@ -77,6 +77,8 @@ public sealed class MetricsComponent : IApplianceComponent
         e.AddCounter(MetricNames.BlocksServed, "Blocks (piece messages) sent to peers", () => counters.BlocksServed);
         e.AddCounter(MetricNames.BlockServeSeconds, "Sum over served blocks of the time from request arrival to send completion; divide by blocks served for the mean",
             () => (double)counters.BlockServeTicks / System.Diagnostics.Stopwatch.Frequency);
+        e.AddHistogram(MetricNames.BlockServeDuration, "Time from a request arriving to its block's send completing", counters.ServeLatency);
+        e.AddCounter(MetricNames.DiskErrors, "Reads or sends of torrent data that failed (the torrent is then faulted)", () => counters.DiskErrors);
         e.AddCounter(MetricNames.RequestsRejected, "Peer requests refused, by reason", "reason", RejectReasons,
             i => counters.Rejected((RejectReason)i));
         e.AddGauge(MetricNames.PeersConnected, "Peer connections open now", () => counters.PeersConnected);

@@ -76,9 +76,15 @@ public sealed class ZeroAllocationTests(ITestOutputHelper output)
             }
 
             Run(200); // warm-up: pools fill, JIT tiers up
-            long before = GC.GetTotalAllocatedBytes(precise: true);
-            Run(500);
-            allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+            // The counter is process-wide: timers and sockets other tests left closing can allocate in any window.
+            // An allocation on the serving path shows in every window, so the quietest of three is the measure.
+            allocated = long.MaxValue;
+            for (int window = 0; window < 3; window++)
+            {
+                long before = GC.GetTotalAllocatedBytes(precise: true);
+                Run(500);
+                allocated = Math.Min(allocated, GC.GetTotalAllocatedBytes(precise: true) - before);
+            }
             measuredBlocks = 500 * RequestsPerBatch;
         });
         client.Start();
