@@ -4,7 +4,7 @@
 set -euo pipefail
 bin=$(realpath "${1:?usage: aot-smoke.sh PATH/TO/appliance}")
 work=$(mktemp -d)
-trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+trap '[ "$pid" -gt 0 ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 pid=0
 
 "$bin" version

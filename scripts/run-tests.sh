@@ -12,10 +12,17 @@ status=${PIPESTATUS[0]}
 python3 - "$log" <<'PY'
 import re, sys
 passed = failed = skipped = 0
+counts = {"Passed": 0, "Failed": 0, "Skipped": 0}
 for line in open(sys.argv[1], errors="replace"):
+    # Each test project ends with a block: "Total tests: N", "     Passed: N", "     Failed: N", "    Skipped: N".
+    m = re.match(r"^\s+(Passed|Failed|Skipped):\s+(\d+)\s*$", line)
+    if m:
+        counts[m.group(1)] += int(m.group(2))
+        continue
     m = re.search(r"(Passed|Failed)!\s+-\s+Failed:\s+(\d+),\s+Passed:\s+(\d+),\s+Skipped:\s+(\d+)", line)
     if m:
-        failed += int(m.group(2)); passed += int(m.group(3)); skipped += int(m.group(4))
+        counts["Failed"] += int(m.group(2)); counts["Passed"] += int(m.group(3)); counts["Skipped"] += int(m.group(4))
+passed, failed, skipped = counts["Passed"], counts["Failed"], counts["Skipped"]
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 PY
 rm -f "$log"

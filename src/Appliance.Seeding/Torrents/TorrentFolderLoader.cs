@@ -95,9 +95,18 @@ public sealed class TorrentFolderLoader(
         if (InfoHash.TryParse(torrentPathOrInfoHash, out var parsed))
         {
             infoHash = parsed;
-            foreach (var (path, hash) in _byPath)
+            // The torrent knows its own path: removing by it keeps unloading every torrent at shutdown linear.
+            if (registry.TryGet(infoHash, out var loaded) && loaded.TorrentPath is { } knownPath
+                && _byPath.TryGetValue(knownPath, out var hashAtPath) && hashAtPath == infoHash)
             {
-                if (hash == infoHash) _byPath.TryRemove(path, out _);
+                _byPath.TryRemove(knownPath, out _);
+            }
+            else
+            {
+                foreach (var (path, hash) in _byPath)
+                {
+                    if (hash == infoHash) _byPath.TryRemove(path, out _);
+                }
             }
         }
         else if (!_byPath.TryRemove(Path.GetFullPath(torrentPathOrInfoHash), out infoHash))

@@ -20,14 +20,15 @@ public static class Composition
             seeding.DefaultTrackers = [TrackerComponent.AnnounceUrlFor(options.GetTrackerEndPoint(), options.AnnounceHost)];
         }
         host.Add(new AnnouncerComponent(options, seeding, trackerCounters, loggers));
-        if (DhtComponent.Create(options, seeding, loggers, output) is { } dht) host.Add(dht);
+        var dht = DhtComponent.Create(options, seeding, loggers, output);
+        if (dht is not null) host.Add(dht);
         var watcher = new ContentWatcher(seeding.Registry, seeding.Loader, loggers.CreateLogger<ContentWatcher>(), seeding.PrintSeeding);
         host.Add(watcher);
         if (metrics is not null)
         {
             metrics.ExportSeeding(seeding.Counters, seeding.Registry, watcher, options.PerTorrentMetrics);
             metrics.ExportTrackers(trackerCounters);
-            if (host.Components.OfType<DhtComponent>().FirstOrDefault() is { } dhtNode) metrics.ExportDht(dhtNode.Counters);
+            if (dht is not null) metrics.ExportDht(dht.Counters);
             new AdminApi(seeding.Registry, watcher, loggers.CreateLogger<AdminApi>()).Map(metrics.Routes);
         }
         if (metrics is not null) host.Add(metrics.Readiness); // keep last: /readyz turns 200 once everything above started
