@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 budgets=bench/allocation-budgets.json
 out=BenchmarkDotNet.Artifacts/gate
-rm -rf "$out"
+rm -rf "$out" && mkdir -p "$out"
 filters=$(python3 -c "import json; print(' '.join(json.load(open('$budgets'))['budgets'].keys()))")
 dotnet run -c Release --project bench/Appliance.Benchmarks -- \
   --filter $filters --memory --inProcess --exporters json --artifacts "$out" \
