@@ -177,8 +177,18 @@ def main():
              f"{a.size_mib} MiB single-file torrent with {a.piece_kib} KiB pieces (in the page cache), every piece SHA-1 verified by the client. "
              f"iperf3 over loopback with the same stream count is the ceiling.")
     L.append("")
-    L.append("**The machine is shared**: other engineers' builds and tests were running during the measurement "
-             "(load averages below), so absolute numbers are noisy; the side-by-side ratios from alternating rounds are the figures to read.")
+    others_cpu = [max(0.0, r["machine_busy_cpu_s"] - r["seeder_cpu_s"] - r["loadgen_cpu_s"])
+                  for rs in runs.values() for r in rs
+                  if r.get("machine_busy_cpu_s") is not None and r.get("seeder_cpu_s") is not None]
+    busiest = max(others_cpu) if others_cpu else None
+    if busiest is None:
+        L.append("Whether other processes shared the cores was not measured; read the side-by-side ratios from alternating rounds, not absolute numbers.")
+    elif busiest > 1.0:
+        L.append(f"**The machine was shared**: other processes took up to {busiest:.1f} CPU-s of a measured window's {(os.cpu_count() or 1) * float(a.duration):.0f} "
+                 "(column 'other processes CPU s'), so absolute numbers are noisy; the side-by-side ratios from alternating rounds are the figures to read.")
+    else:
+        L.append(f"The machine was otherwise idle: other processes took at most {busiest:.2f} CPU-s of any measured window "
+                 "(column 'other processes CPU s'); client and seeder still share the same cores.")
     if a.note:
         L.append("")
         L.append(a.note)

@@ -1,3 +1,4 @@
+using Appliance.TestKit;
 using System.Buffers.Binary;
 using Appliance.Protocol.Metainfo;
 using Appliance.Protocol.PeerWire;

@@ -1,3 +1,4 @@
+using Appliance.TestKit;
 using Appliance.Protocol.Bencode;
 using Appliance.Storage.Resume;
 

@@ -1,13 +1,13 @@
 using System.Buffers.Binary;
 
-namespace Appliance.Seeding.Tests.Robustness;
+namespace Appliance.TestKit;
 
 /// <summary>
 /// Deterministic mutations of a valid input, in the spirit of libtorrent's fuzzers but seeded and bounded so they
 /// run as ordinary tests: bit flips, truncation, length-like fields forced to 0 / huge / negative, duplicated and
 /// swapped ranges, random splices.
 /// </summary>
-internal static class Mutations
+public static class Mutations
 {
     /// <summary>Every prefix of <paramref name="valid"/> (truncation at every offset).</summary>
     public static IEnumerable<byte[]> Truncations(byte[] valid)
