@@ -97,4 +97,5 @@ public enum RejectReason
     QueueFull,
     TooLong,
     MetadataUnavailable,
+    ShuttingDown,
 }

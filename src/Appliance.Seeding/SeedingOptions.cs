@@ -25,6 +25,9 @@ public sealed record SeedingOptions
     /// <summary>BEP 3 suggests a keep-alive every two minutes of silence.</summary>
     public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>On stop, how long sessions may keep sending the blocks already queued before they are closed.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How often timeouts and keep-alives are checked.</summary>
     public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(5);
 

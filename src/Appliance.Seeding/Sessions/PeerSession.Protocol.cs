@@ -199,6 +199,7 @@ internal sealed partial class PeerSession
         RejectReason reason;
         if (block.Length > _server.Options.MaxRequestLength) reason = RejectReason.TooLong;
         else if (_amChoking) reason = RejectReason.Choked;
+        else if (IsDraining) reason = RejectReason.ShuttingDown;
         else if (_queue.TryEnqueue(new QueuedRequest(block, _server.Time.GetTimestamp())))
         {
             _server.Counters.QueueDepthChanged(1);

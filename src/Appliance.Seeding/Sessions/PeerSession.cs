@@ -39,6 +39,7 @@ internal sealed partial class PeerSession
     private long _lastReceivedAt;
     private long _lastSentAt;
     private int _closed;
+    private int _draining;
     private int _loopsRunning;
     private string? _closeReason;
 
@@ -56,6 +57,15 @@ internal sealed partial class PeerSession
     public IPEndPoint Remote { get; }
     public SeededTorrent? Torrent => Volatile.Read(ref _torrent);
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    /// <summary>Stopping: new requests are refused, queued blocks still go out, then the session closes itself.</summary>
+    public bool IsDraining => Volatile.Read(ref _draining) != 0;
+
+    public void BeginDrain()
+    {
+        Volatile.Write(ref _draining, 1);
+        _sendSignal.Set();
+    }
     public string? CloseReason => _closeReason;
     public bool SupportsFast => _fast;
 
@@ -184,7 +194,11 @@ internal sealed partial class PeerSession
                     var batch = _server.SendBatches.Get();
                     try
                     {
-                        if (!TakeBatch(batch)) break;
+                        if (!TakeBatch(batch))
+                        {
+                            if (IsDraining) Close("shutting down");
+                            break;
+                        }
                         var torrent = _torrent!;
                         if (!PrepareBatch(batch, torrent))
                         {

@@ -78,14 +78,26 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     /// <summary>Stops accepting, closes every session and waits (within the token's deadline) until all have released their resources.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        // Draining starts before the first await, so a request that arrives once StopAsync was called is refused.
         _stopRequested = true;
+        foreach (var session in _sessions.Values) session.BeginDrain();
         if (!_stopping.IsCancellationRequested) await _stopping.CancelAsync().ConfigureAwait(false);
         if (_acceptLoop is not null) await _acceptLoop.StopAsync().ConfigureAwait(false);
-        foreach (var session in _sessions.Values) session.Close("shutting down");
         if (_sessions.IsEmpty) _allClosed.TrySetResult();
         try
         {
-            await _allClosed.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            using var drain = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            drain.CancelAfter(Options.DrainTimeout);
+            try
+            {
+                await _allClosed.Task.WaitAsync(drain.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Peers that still had blocks queued at the drain deadline (slow readers) are cut off.
+                foreach (var session in _sessions.Values) session.Close("shutting down: drain deadline passed");
+                await _allClosed.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
         finally
         {

@@ -206,6 +206,7 @@ public sealed class MetricsComponent : IApplianceComponent
         RejectReason.QueueFull => "queue_full",
         RejectReason.TooLong => "too_long",
         RejectReason.MetadataUnavailable => "metadata_unavailable",
+        RejectReason.ShuttingDown => "shutting_down",
         _ => "other",
     };
 

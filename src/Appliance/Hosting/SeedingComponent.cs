@@ -52,6 +52,8 @@ public sealed class SeedingComponent : IApplianceComponent
             MaxMessageLength = options.MaxMessageLength,
             HandshakeTimeout = TimeSpan.FromSeconds(options.HandshakeTimeoutSeconds),
             IdleTimeout = TimeSpan.FromSeconds(options.IdleTimeoutSeconds),
+            // Half the shutdown deadline drains queued blocks; the rest is left for stopped announces and state.
+            DrainTimeout = TimeSpan.FromSeconds(options.ShutdownDeadlineSeconds / 2.0),
         };
         var logger = loggers.CreateLogger("Appliance.Seeding");
         var server = new SeedingServer(seeding, new TorrentRegistry(), new SeedingCounters(), logger);
