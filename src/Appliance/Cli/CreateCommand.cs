@@ -18,7 +18,23 @@ public static class CreateCommand
         new("--comment", "Comment", "a comment stored in the torrent", "TEXT"),
         new("--created-by", "CreatedBy", $"the 'created by' field (default 'appliance {Program.Version}')", "TEXT"),
         new("--date", "Date", "store the creation date (left out by default, so output is reproducible)", FixedValue: "true"),
+        new("--announce-host", "AnnounceHost", "with no --tracker, the magnet link names the embedded tracker of `serve` on this host (default 127.0.0.1:6969)", "HOST[:PORT]"),
     ];
+
+    private static string EmbeddedTrackerUrl(string? announceHost)
+    {
+        string text = string.IsNullOrEmpty(announceHost) ? "127.0.0.1" : announceHost;
+        int port = Configuration.ServeOptions.DefaultTrackerPort;
+        int colon = text.LastIndexOf(':');
+        if (colon > 0 && text.IndexOf(':', StringComparison.Ordinal) == colon)
+        {
+            if (!int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535)
+                throw new UsageException($"--announce-host: '{text}' has no valid port");
+            text = text[..colon];
+        }
+        if (text.Contains(':', StringComparison.Ordinal) && !text.StartsWith('[')) text = "[" + text + "]";
+        return string.Create(CultureInfo.InvariantCulture, $"http://{text}:{port}/announce");
+    }
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
@@ -64,7 +80,9 @@ public static class CreateCommand
         }
         error.WriteLine($"wrote {target}: {metainfo.Files.Count} file(s), {metainfo.TotalLength} bytes, {metainfo.PieceCount} pieces of {metainfo.PieceLength}");
         output.WriteLine($"info-hash: {metainfo.InfoHash.ToHex()}");
-        output.WriteLine($"magnet: {metainfo.MagnetLink()}");
+        // A torrent without trackers is meant for `serve` with its embedded tracker on: the magnet link says where that is.
+        IEnumerable<string> embedded = metainfo.AnnounceTiers.Count > 0 ? [] : [EmbeddedTrackerUrl(settings.GetValueOrDefault("AnnounceHost"))];
+        output.WriteLine($"magnet: {metainfo.MagnetLink(embedded)}");
         return 0;
     }
 

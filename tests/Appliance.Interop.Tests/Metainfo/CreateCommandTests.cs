@@ -23,8 +23,35 @@ public sealed class CreateCommandTests : IDisposable
         Assert.DoesNotContain("announce", System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(torrent)), StringComparison.Ordinal);
         Assert.Equal(("hi", "tester"), (metainfo.Comment, metainfo.CreatedBy));
         Assert.Equal(32 * 1024, metainfo.PieceLength); // under 50 MiB
-        Assert.Equal($"info-hash: {metainfo.InfoHash.ToHex()}\nmagnet: {metainfo.MagnetLink()}\n", create.StandardOutput);
+        // The torrent has no tracker; its magnet link names where `serve` runs the embedded tracker by default.
+        Assert.Equal($"info-hash: {metainfo.InfoHash.ToHex()}\nmagnet: {metainfo.MagnetLink(["http://127.0.0.1:6969/announce"])}\n", create.StandardOutput);
         Assert.DoesNotContain("hashing [", create.StandardError, StringComparison.Ordinal); // no bar when stderr is not a terminal
+    }
+
+    [Theory]
+    [InlineData("seed1.example.net", "http://seed1.example.net:6969/announce")]
+    [InlineData("seed1.example.net:7000", "http://seed1.example.net:7000/announce")]
+    [InlineData("2001:db8::1", "http://[2001:db8::1]:6969/announce")]
+    public async Task Magnet_of_a_torrent_without_trackers_names_the_embedded_tracker_on_the_announce_host(string host, string url)
+    {
+        string file = SampleContent.WriteFile(_temp.Combine("one.bin"), 40_000);
+        string torrent = _temp.Combine("one.torrent");
+        using var create = await ApplianceBinary.RunAsync(["create", file, "-o", torrent, "--announce-host", host], MetainfoTools.Timeout);
+        Assert.True(create.ExitCode == 0, create.AllOutput);
+        var magnet = MagnetLink.Parse(create.StandardOutput.Split('\n').Single(l => l.StartsWith("magnet: ", StringComparison.Ordinal))["magnet: ".Length..]);
+        Assert.Equal([url], magnet.Trackers);
+        Assert.Empty(TorrentMetainfo.Load(torrent).AnnounceTiers);
+    }
+
+    [Fact]
+    public async Task Magnet_of_a_torrent_with_trackers_names_only_them()
+    {
+        string file = SampleContent.WriteFile(_temp.Combine("one.bin"), 40_000);
+        string torrent = _temp.Combine("one.torrent");
+        using var create = await ApplianceBinary.RunAsync(["create", file, "-o", torrent, "--tracker", "udp://t.example:1337/announce"], MetainfoTools.Timeout);
+        Assert.True(create.ExitCode == 0, create.AllOutput);
+        var magnet = MagnetLink.Parse(create.StandardOutput.Split('\n').Single(l => l.StartsWith("magnet: ", StringComparison.Ordinal))["magnet: ".Length..]);
+        Assert.Equal(["udp://t.example:1337/announce"], magnet.Trackers);
     }
 
     [Fact]
