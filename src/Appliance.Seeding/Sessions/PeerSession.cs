@@ -276,7 +276,8 @@ internal sealed partial class PeerSession
                 _outbox = null;
                 _outboxLength = 0;
             }
-            while (_queue.Count > 0 && batch.CanAdd(_queue.Peek().Block.Length, readBufferSize))
+            int blockLimit = _server.BatchBlockLimit;
+            while (_queue.Count > 0 && batch.CanAdd(_queue.Peek().Block.Length, readBufferSize, blockLimit))
             {
                 batch.Add(_queue.Dequeue());
                 taken++;

@@ -57,8 +57,8 @@ internal sealed class SendBatch
     }
 
     /// <summary>Whether one more request fits (block count, and for the pread store, the read buffer).</summary>
-    public bool CanAdd(int blockLength, int readBufferSize) =>
-        RequestCount < MaxBlocks && (readBufferSize == 0 || PayloadBytes + blockLength <= readBufferSize);
+    public bool CanAdd(int blockLength, int readBufferSize, int blockLimit = MaxBlocks) =>
+        RequestCount < Math.Min(blockLimit, MaxBlocks) && (readBufferSize == 0 || PayloadBytes + blockLength <= readBufferSize);
 
     public void Add(QueuedRequest request)
     {
