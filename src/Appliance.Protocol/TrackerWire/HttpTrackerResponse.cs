@@ -16,17 +16,7 @@ public static class HttpTrackerResponse
     public static bool TryParseAnnounce(ReadOnlyMemory<byte> body, out AnnounceResponse? response, out string error)
     {
         response = null;
-        if (!BencodeDocument.TryParse(body, Limits, out var document, out var bencodeError))
-        {
-            error = "invalid bencode: " + bencodeError.Describe();
-            return false;
-        }
-        var root = document.Root;
-        if (!root.IsDictionary)
-        {
-            error = "response is not a dictionary";
-            return false;
-        }
+        if (!TryParseRoot(body, out var root, out error)) return false;
         if (root["failure reason"u8] is { IsString: true } failure)
         {
             response = new AnnounceResponse { FailureReason = failure.Utf8 };
@@ -72,20 +62,24 @@ public static class HttpTrackerResponse
         return true;
     }
 
-    public static bool TryParseScrape(ReadOnlyMemory<byte> body, Dictionary<InfoHash, ScrapeCounts> into, out string? failureReason, out string error)
+    /// <summary>The bencoded top-level dictionary every tracker answer is, or why the body is not one.</summary>
+    private static bool TryParseRoot(ReadOnlyMemory<byte> body, out BencodeNode root, out string error)
     {
-        failureReason = null;
+        root = default;
         if (!BencodeDocument.TryParse(body, Limits, out var document, out var bencodeError))
         {
             error = "invalid bencode: " + bencodeError.Describe();
             return false;
         }
-        var root = document.Root;
-        if (!root.IsDictionary)
-        {
-            error = "response is not a dictionary";
-            return false;
-        }
+        root = document.Root;
+        error = root.IsDictionary ? "" : "response is not a dictionary";
+        return root.IsDictionary;
+    }
+
+    public static bool TryParseScrape(ReadOnlyMemory<byte> body, Dictionary<InfoHash, ScrapeCounts> into, out string? failureReason, out string error)
+    {
+        failureReason = null;
+        if (!TryParseRoot(body, out var root, out error)) return false;
         if (root["failure reason"u8] is { IsString: true } failure)
         {
             failureReason = failure.Utf8;
