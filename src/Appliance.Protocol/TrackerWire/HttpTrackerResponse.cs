@@ -104,13 +104,9 @@ public static class HttpTrackerResponse
         return true;
     }
 
-    /// <summary>Writes a compact announce response. Peers are already in compact form (6-byte and 18-byte entries).</summary>
-    public static void WriteAnnounce(IBufferWriter<byte> output, int interval, int minInterval, int complete, int incomplete,
-        ReadOnlySpan<byte> compactV4, ReadOnlySpan<byte> compactV6)
+    /// <summary>The keys every announce answer starts with, in sorted order.</summary>
+    private static void WriteSwarmFields(ref BencodeWriter writer, int interval, int minInterval, int complete, int incomplete)
     {
-        var span = output.GetSpan(160 + compactV4.Length + compactV6.Length);
-        var writer = new BencodeWriter(span);
-        writer.WriteDictionaryStart();
         writer.WriteKey("complete"u8);
         writer.WriteInteger(complete);
         writer.WriteKey("incomplete"u8);
@@ -119,6 +115,16 @@ public static class HttpTrackerResponse
         writer.WriteInteger(interval);
         writer.WriteKey("min interval"u8);
         writer.WriteInteger(minInterval);
+    }
+
+    /// <summary>Writes a compact announce response. Peers are already in compact form (6-byte and 18-byte entries).</summary>
+    public static void WriteAnnounce(IBufferWriter<byte> output, int interval, int minInterval, int complete, int incomplete,
+        ReadOnlySpan<byte> compactV4, ReadOnlySpan<byte> compactV6)
+    {
+        var span = output.GetSpan(160 + compactV4.Length + compactV6.Length);
+        var writer = new BencodeWriter(span);
+        writer.WriteDictionaryStart();
+        WriteSwarmFields(ref writer, interval, minInterval, complete, incomplete);
         writer.WriteKey("peers"u8);
         writer.WriteString(compactV4);
         if (!compactV6.IsEmpty)
@@ -137,14 +143,7 @@ public static class HttpTrackerResponse
         var span = output.GetSpan(160 + peers.Count * 110);
         var writer = new BencodeWriter(span);
         writer.WriteDictionaryStart();
-        writer.WriteKey("complete"u8);
-        writer.WriteInteger(complete);
-        writer.WriteKey("incomplete"u8);
-        writer.WriteInteger(incomplete);
-        writer.WriteKey("interval"u8);
-        writer.WriteInteger(interval);
-        writer.WriteKey("min interval"u8);
-        writer.WriteInteger(minInterval);
+        WriteSwarmFields(ref writer, interval, minInterval, complete, incomplete);
         writer.WriteKey("peers"u8);
         writer.WriteListStart();
         foreach (var (endPoint, peerId) in peers)
