@@ -85,15 +85,17 @@ internal sealed partial class PeerSession
     }
 
     /// <summary>Closes the connection; both loops end and the session releases everything it holds.</summary>
-    public void Close(string reason)
+    /// <summary>Closes the session; true when this call closed it (so a reason is counted once).</summary>
+    public bool Close(string reason)
     {
-        if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        if (Interlocked.Exchange(ref _closed, 1) != 0) return false;
         _closeReason = reason;
         try { _socket.Shutdown(SocketShutdown.Both); }
         catch (SocketException) { }
         catch (ObjectDisposedException) { }
         _socket.Dispose();
         _sendSignal.Set();
+        return true;
     }
 
     private async Task ReceiveLoopAsync()
@@ -347,21 +349,19 @@ internal sealed partial class PeerSession
     /// <summary>Called by the sweeper: handshake and idle timeouts, and keep-alives on a quiet line.</summary>
     public void Sweep(long now)
     {
+        // A closed session stays listed until both its loops end; the next sweep must not count it again.
+        if (IsClosed) return;
         var options = _server.Options;
         var time = _server.Time;
         if (_torrent is null)
         {
-            if (time.GetElapsedTime(_createdAt, now) > options.HandshakeTimeout)
-            {
+            if (time.GetElapsedTime(_createdAt, now) > options.HandshakeTimeout && Close("handshake timeout"))
                 _server.Counters.HandshakeTimedOut();
-                Close("handshake timeout");
-            }
             return;
         }
         if (time.GetElapsedTime(_lastReceivedAt, now) > options.IdleTimeout)
         {
-            _server.Counters.IdleDisconnect();
-            Close("idle timeout");
+            if (Close("idle timeout")) _server.Counters.IdleDisconnect();
             return;
         }
         if (time.GetElapsedTime(_lastSentAt, now) > options.KeepAliveInterval)
