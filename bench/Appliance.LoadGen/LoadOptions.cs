@@ -26,11 +26,13 @@ public sealed class LoadOptions
     public int SocketReceiveBufferBytes { get; private set; }
     public int ConnectConcurrency { get; private set; } = 128;
     public double ConnectTimeoutSeconds { get; private set; } = 30;
+    public VerifyMode Verify { get; private set; } = VerifyMode.Sha1;
 
     public const string Usage = """
         usage: loadgen --torrent FILE --target HOST:PORT [--peers N] [--pipeline Q] [--duration S] [--warmup S]
                        [--seeder-pid PID] [--metrics URL] [--alloc-metric NAME] [--json OUT] [--label NAME]
                        [--per-ip N] [--recv-buffer BYTES] [--so-rcvbuf BYTES] [--connect-concurrency N]
+                       [--verify sha1|reference]
                loadgen --idle N --torrent FILE --target HOST:PORT [--duration S] [--seeder-pid PID] [--json OUT]
 
           --peers N            peer connections (default 8)
@@ -43,6 +45,8 @@ public sealed class LoadOptions
           --per-ip N           connections per source address 127.0.0.x (default 50; 0 = kernel default)
           --recv-buffer BYTES  user-space receive buffer per peer (default 262144)
           --so-rcvbuf BYTES    SO_RCVBUF per socket (default 0 = kernel autotuning)
+          --verify MODE        sha1 (default): hash every received piece; reference: hash a piece the first time
+                               it arrives, then compare later copies byte for byte with the verified bytes
           --idle N             open N handshaked, silent connections and report the seeder's RSS growth
         """;
 
@@ -89,6 +93,15 @@ public sealed class LoadOptions
                 case "--recv-buffer": o.ReceiveBufferBytes = Int(64 * 1024, 64 * 1024 * 1024); break;
                 case "--so-rcvbuf": o.SocketReceiveBufferBytes = Int(0, 256 * 1024 * 1024); break;
                 case "--connect-concurrency": o.ConnectConcurrency = Int(1, 10_000); break;
+                case "--verify":
+                    var mode = Value();
+                    o.Verify = mode switch
+                    {
+                        "sha1" => VerifyMode.Sha1,
+                        "reference" => VerifyMode.Reference,
+                        _ => throw new ArgumentException($"--verify: '{mode}' is not sha1 or reference"),
+                    };
+                    break;
                 case "--connect-timeout": o.ConnectTimeoutSeconds = Seconds(1, 600); break;
                 default: throw new ArgumentException($"unknown flag {flag}");
             }
@@ -104,4 +117,14 @@ public sealed class LoadOptions
         var slot = connection / PerSourceAddress;
         return new IPAddress(new byte[] { 127, 0, (byte)(slot / 250), (byte)(1 + slot % 250) });
     }
+}
+
+/// <summary>How a received piece is checked; both check every byte of every piece.</summary>
+public enum VerifyMode
+{
+    /// <summary>SHA-1 of every received piece.</summary>
+    Sha1,
+
+    /// <summary>SHA-1 of a piece's first receipt in the run; byte comparison with those verified bytes afterwards.</summary>
+    Reference,
 }

@@ -8,7 +8,8 @@ namespace Appliance.LoadGen;
 
 /// <summary>
 /// One downloading connection (BEP 3, leecher side): handshake, interested, then keeps Q block requests
-/// outstanding and walks pieces from its own starting piece, verifying each piece's SHA-1.
+/// outstanding and walks pieces from its own starting piece, verifying each piece (its SHA-1, or byte for byte
+/// against the run's <see cref="VerifiedCopy"/> of pieces whose SHA-1 already matched).
 /// One receive loop per connection; requests are written in one send after each receive.
 /// </summary>
 public sealed class LoadPeer : IDisposable
@@ -20,6 +21,7 @@ public sealed class LoadPeer : IDisposable
     private readonly TorrentMetainfo _torrent;
     private readonly LoadRun _run;
     private readonly int _pipeline;
+    private readonly VerifiedCopy? _copy;
     private readonly byte[] _receive;
     private readonly byte[] _send;
     private readonly Request[] _outstanding;
@@ -36,6 +38,7 @@ public sealed class LoadPeer : IDisposable
     public LatencyHistogram Latency { get; } = new();
     public long PayloadBytes;
     public long PiecesVerified;
+    public long PiecesHashed;
     public long VerifyFailures;
     public long UnexpectedBlocks;
     public bool Connected { get; private set; }
@@ -51,8 +54,9 @@ public sealed class LoadPeer : IDisposable
         public long SentAt;
     }
 
-    public LoadPeer(TorrentMetainfo torrent, LoadRun run, int pipeline, int receiveBufferBytes, int startPiece)
+    public LoadPeer(TorrentMetainfo torrent, LoadRun run, int pipeline, int receiveBufferBytes, int startPiece, VerifiedCopy? copy = null)
     {
+        _copy = copy;
         _torrent = torrent;
         _run = run;
         _pipeline = pipeline;
@@ -269,6 +273,7 @@ public sealed class LoadPeer : IDisposable
         {
             case PieceVerifier.Outcome.Verified:
                 PiecesVerified++;
+                if (!verifier.Comparing) PiecesHashed++;
                 Release(verifier);
                 break;
             case PieceVerifier.Outcome.Failed:
@@ -315,7 +320,7 @@ public sealed class LoadPeer : IDisposable
             var pieceSize = _torrent.PieceSize(_nextPiece);
             if (_nextBegin == 0)
             {
-                var verifier = _spare.Count > 0 ? _spare.Pop() : new PieceVerifier();
+                var verifier = _spare.Count > 0 ? _spare.Pop() : new PieceVerifier(_copy);
                 verifier.Start(_nextPiece, pieceSize);
                 _active.Add(verifier);
             }

@@ -4,10 +4,12 @@ using Appliance.Protocol.Metainfo;
 namespace Appliance.LoadGen;
 
 /// <summary>
-/// SHA-1 of one piece fed block by block. Blocks that arrive in order are hashed straight from the
-/// receive buffer; a block that arrives early is parked in a stash until the gap before it fills.
+/// Checks one piece fed block by block. Hashing: blocks that arrive in order are hashed straight from the receive
+/// buffer; a block that arrives early is parked in a stash until the gap before it fills. With a
+/// <see cref="VerifiedCopy"/> a piece already verified in this run is instead compared block by block with that copy
+/// (any order), and a piece hashed here is published to it when its SHA-1 matches.
 /// </summary>
-public sealed class PieceVerifier : IDisposable
+public sealed class PieceVerifier(VerifiedCopy? copy = null) : IDisposable
 {
     private readonly IncrementalHash _sha1 = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
     private readonly byte[] _digest = new byte[InfoHash.Length];
@@ -15,15 +17,26 @@ public sealed class PieceVerifier : IDisposable
     private bool[]? _parked;
     private int _size;
     private int _nextOffset;
+    private int _blocksLeft;
+    private bool _mismatch;
 
     public int Piece { get; private set; } = -1;
+
+    /// <summary>True when this piece is checked against the verified copy rather than hashed.</summary>
+    public bool Comparing { get; private set; }
 
     public void Start(int piece, int size)
     {
         Piece = piece;
         _size = size;
         _nextOffset = 0;
-        if (_parked is not null) Array.Clear(_parked);
+        _mismatch = false;
+        _blocksLeft = (size + LoadOptions.BlockLength - 1) / LoadOptions.BlockLength;
+        Comparing = copy is not null && copy.IsVerified(piece);
+        if (_parked is null || _parked.Length < _blocksLeft) _parked = new bool[_blocksLeft];
+        else Array.Clear(_parked);
+        // Hashing for a verified copy keeps every block, to publish the piece once its hash matches.
+        if (copy is not null && !Comparing && (_stash is null || _stash.Length < size)) _stash = new byte[size];
     }
 
     public void Abandon()
@@ -34,25 +47,39 @@ public sealed class PieceVerifier : IDisposable
 
     public enum Outcome { Pending, Verified, Failed, Duplicate }
 
-    public Outcome Feed(int begin, ReadOnlySpan<byte> block, ReadOnlySpan<byte> expectedHash)
+    public Outcome Feed(int begin, ReadOnlySpan<byte> block, ReadOnlySpan<byte> expectedHash) =>
+        Comparing ? Compare(begin, block) : Hash(begin, block, expectedHash);
+
+    private Outcome Compare(int begin, ReadOnlySpan<byte> block)
+    {
+        if (begin % LoadOptions.BlockLength != 0 || begin + block.Length > _size) return Outcome.Duplicate;
+        var slot = begin / LoadOptions.BlockLength;
+        if (_parked![slot]) return Outcome.Duplicate;
+        _parked[slot] = true;
+        if (!block.SequenceEqual(copy!.Slice(Piece, begin, block.Length))) _mismatch = true;
+        if (--_blocksLeft > 0) return Outcome.Pending;
+        Piece = -1;
+        return _mismatch ? Outcome.Failed : Outcome.Verified;
+    }
+
+    private Outcome Hash(int begin, ReadOnlySpan<byte> block, ReadOnlySpan<byte> expectedHash)
     {
         if (begin < _nextOffset || begin + block.Length > _size) return Outcome.Duplicate;
         if (begin > _nextOffset)
         {
             _stash ??= new byte[_size];
             if (_stash.Length < _size) _stash = new byte[_size];
-            _parked ??= new bool[(_stash.Length + LoadOptions.BlockLength - 1) / LoadOptions.BlockLength];
-            if (_parked.Length * LoadOptions.BlockLength < _size) _parked = new bool[(_size + LoadOptions.BlockLength - 1) / LoadOptions.BlockLength];
             var slot = begin / LoadOptions.BlockLength;
-            if (_parked[slot]) return Outcome.Duplicate;
+            if (_parked![slot]) return Outcome.Duplicate;
             block.CopyTo(_stash.AsSpan(begin));
             _parked[slot] = true;
             return Outcome.Pending;
         }
 
         _sha1.AppendData(block);
+        if (copy is not null) block.CopyTo(_stash.AsSpan(begin));
         _nextOffset += block.Length;
-        while (_parked is not null && _nextOffset < _size && _parked[_nextOffset / LoadOptions.BlockLength])
+        while (_nextOffset < _size && _parked![_nextOffset / LoadOptions.BlockLength])
         {
             var slot = _nextOffset / LoadOptions.BlockLength;
             _parked[slot] = false;
@@ -64,8 +91,11 @@ public sealed class PieceVerifier : IDisposable
 
         _sha1.GetHashAndReset(_digest);
         _nextOffset = 0;
+        var piece = Piece;
         Piece = -1;
-        return _digest.AsSpan().SequenceEqual(expectedHash) ? Outcome.Verified : Outcome.Failed;
+        if (!_digest.AsSpan().SequenceEqual(expectedHash)) return Outcome.Failed;
+        copy?.Publish(piece, _stash.AsSpan(0, _size));
+        return Outcome.Verified;
     }
 
     public void Dispose() => _sha1.Dispose();

@@ -40,10 +40,17 @@ public static class Program
             Console.Error.WriteLine($"loadgen: torrent of {torrent.TotalLength} bytes is too small for a pipeline of {o.Pipeline} blocks");
             return 1;
         }
+        var verify = o.Verify;
+        if (verify == VerifyMode.Reference && torrent.TotalLength > VerifiedCopy.MaxBytes)
+        {
+            Console.Error.WriteLine($"loadgen: torrent larger than {VerifiedCopy.MaxBytes} bytes: hashing every piece (--verify sha1)");
+            verify = VerifyMode.Sha1;
+        }
+        var copy = verify == VerifyMode.Reference ? new VerifiedCopy(torrent.TotalLength, torrent.PieceLength, torrent.PieceCount) : null;
         var run = new LoadRun();
         var peers = new LoadPeer[o.Peers];
         for (var i = 0; i < peers.Length; i++)
-            peers[i] = new LoadPeer(torrent, run, o.Pipeline, o.ReceiveBufferBytes, (int)((long)i * torrent.PieceCount / o.Peers));
+            peers[i] = new LoadPeer(torrent, run, o.Pipeline, o.ReceiveBufferBytes, (int)((long)i * torrent.PieceCount / o.Peers), copy);
 
         using var stop = new CancellationTokenSource();
         var connectWatch = Stopwatch.StartNew();
@@ -109,6 +116,8 @@ public static class Program
             ["latency_p999_us"] = latency.Percentile(99.9),
             ["pieces_verified"] = peers.Sum(p => p.PiecesVerified),
             ["verify_failures"] = peers.Sum(p => p.VerifyFailures),
+            ["verify_mode"] = verify == VerifyMode.Reference ? "reference" : "sha1",
+            ["pieces_hashed"] = peers.Sum(p => p.PiecesHashed),
             ["unexpected_blocks"] = peers.Sum(p => p.UnexpectedBlocks),
             ["seeder_cpu_s"] = seederCpu,
             ["bytes_per_seeder_cpu_s"] = seederCpu is > 0 ? bytes / seederCpu : null,

@@ -8,6 +8,10 @@
 #                            [--size-mib 256] [--piece-kib 256] [--idle 10000] [--idle-hold 5]
 #                            [--appliance PATH | --publish] [--work DIR] [--report-dir perf-reports] [--date YYYY-MM-DD]
 #                            [--skip-appliance] [--skip-libtorrent] [--skip-iperf] [--skip-idle] [--note TEXT]
+#                            [--verify reference|sha1] [--recv-buffer BYTES] [--lt-set "KEY=VALUE ..."]
+#
+# --verify and --recv-buffer go to LoadGen (defaults: reference, 1 MiB); --lt-set overrides libtorrent settings on
+# top of high_performance_seed() (default: the fastest we found on a 2-core box, see LT_SET below; "" = stock).
 #
 # Every process it starts is stopped on exit. Nothing leaves 127.0.0.0/8.
 set -euo pipefail
@@ -34,6 +38,11 @@ SKIP_IPERF=0
 SKIP_IDLE=0
 NOTE=""
 PY=/usr/bin/python3
+VERIFY=reference
+RECV_BUFFER=1048576
+# high_performance_seed() starts 8 disk threads; on this 2-core box one disk thread and deeper queues served 40-60%
+# more at 64 peers (perf-reports/2026-11-24-seeding-vs-libtorrent.md). "" runs the stock settings.
+LT_SET="aio_threads=1 max_queued_disk_bytes=33554432 send_buffer_watermark=10485760 send_buffer_low_watermark=4194304"
 ARGS_GIVEN="$*"
 
 while [[ $# -gt 0 ]]; do
@@ -57,7 +66,10 @@ while [[ $# -gt 0 ]]; do
     --skip-iperf) SKIP_IPERF=1; shift ;;
     --skip-idle) SKIP_IDLE=1; shift ;;
     --note) NOTE="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --verify) VERIFY="$2"; shift 2 ;;
+    --recv-buffer) RECV_BUFFER="$2"; shift 2 ;;
+    --lt-set) LT_SET="$2"; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -164,8 +176,10 @@ LT_PID=""; LT_PORT=""
 start_libtorrent() { # $1 = log name
   local name="$1"
   LT_PORT=$(free_port)
+  local sets=()
+  for kv in $LT_SET; do sets+=(--set "$kv"); done
   "$PY" "$SCRIPTS/libtorrent_seed.py" --torrent "$TORRENT" --save-path "$WORK/content" --listen "127.0.0.1:$LT_PORT" \
-    --max-seconds 3600 > "$LOGS/$name.out" 2> "$LOGS/$name.err" &
+    --max-seconds 3600 "${sets[@]}" > "$LOGS/$name.out" 2> "$LOGS/$name.err" &
   LT_PID=$!
   PIDS+=("$LT_PID")
   for _ in $(seq 1 1200); do
@@ -193,7 +207,8 @@ run_load() { # $1 label, $2 port, $3 pid, $4 peers, $5 round, [$6 metrics url]
   local extra=()
   [[ -n "$metrics" ]] && extra=(--metrics "$metrics")
   "$LOADGEN" --torrent "$TORRENT" --target "127.0.0.1:$port" --peers "$n" --pipeline "$PIPELINE" \
-    --duration "$DURATION" --warmup "$WARMUP" --seeder-pid "$pid" --label "$label" --json "$out" "${extra[@]}" \
+    --duration "$DURATION" --warmup "$WARMUP" --seeder-pid "$pid" --label "$label" --json "$out" \
+    --verify "$VERIFY" --recv-buffer "$RECV_BUFFER" "${extra[@]}" \
     > /dev/null 2>> "$LOGS/loadgen.log" || note "loadgen against $label N=$n round $r failed (exit $?)"
   tail -1 "$LOGS/loadgen.log" >&2
 }
@@ -283,5 +298,6 @@ mkdir -p "$REPORT_DIR"
 "$PY" "$SCRIPTS/report.py" --results "$RESULTS" --machine "$WORK/machine.txt" --free "$WORK/free.txt" --status "$STATUS" \
   --out "$REPORT_DIR/$DATE-seeding-vs-libtorrent.md" --chart "$REPORT_DIR/$DATE-seeding-vs-libtorrent.svg" \
   --command "bench/scripts/compare.sh $ARGS_GIVEN" --peers "$PEERS" --rounds "$ROUNDS" --duration "$DURATION" --warmup "$WARMUP" \
-  --pipeline "$PIPELINE" --size-mib "$SIZE_MIB" --piece-kib "$PIECE_KIB" --idle "$IDLE" --note "$NOTE"
+  --pipeline "$PIPELINE" --size-mib "$SIZE_MIB" --piece-kib "$PIECE_KIB" --idle "$IDLE" --note "$NOTE" \
+  --verify "$VERIFY" --recv-buffer "$RECV_BUFFER" --lt-set "$LT_SET"
 log "report: $REPORT_DIR/$DATE-seeding-vs-libtorrent.md (raw results in $RESULTS)"

@@ -2,7 +2,7 @@
 """Seed one torrent with python3-libtorrent (Debian 2.0.x) using its high-performance seed settings.
 
 TCP only on 127.0.0.1:PORT, no DHT/LSD/UPnP/NAT-PMP, several connections per IP allowed, every peer
-unchoked, no rate limits. Prints "READY pid=<pid> port=<port> info_hash=<hex>" once the data is verified
+unchoked, no rate limits; --set KEY=VALUE overrides any setting on top. Prints "READY pid=<pid> port=<port> info_hash=<hex>" once the data is verified
 and it is seeding, then runs until SIGTERM/SIGINT (or --max-seconds, so it never outlives a bench run).
 Run with /usr/bin/python3: the Debian binding is built for that interpreter.
 """
@@ -22,6 +22,8 @@ def main():
     ap.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT (port 0 = any free port)")
     ap.add_argument("--max-seconds", type=float, default=3600)
     ap.add_argument("--connections-limit", type=int, default=20000)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override one libtorrent setting after high_performance_seed() (repeatable), e.g. aio_threads=1")
     args = ap.parse_args()
 
     settings = lt.high_performance_seed()
@@ -45,6 +47,19 @@ def main():
         "alert_mask": lt.alert_category.error | lt.alert_category.status,
         "user_agent": "libtorrent-bench-seed",
     })
+    known = lt.default_settings()
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or key not in known:
+            print(f"ERROR --set {item}: not KEY=VALUE with a known libtorrent setting", flush=True)
+            return 2
+        current = known[key]
+        if isinstance(current, bool):
+            settings[key] = value.lower() in ("1", "true", "yes")
+        elif isinstance(current, int):
+            settings[key] = int(value)
+        else:
+            settings[key] = value
     session = lt.session(settings)
 
     info = lt.torrent_info(args.torrent)

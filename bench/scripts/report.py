@@ -151,6 +151,9 @@ def main():
     ap.add_argument("--piece-kib", default="256")
     ap.add_argument("--idle", default="10000")
     ap.add_argument("--note", default="")
+    ap.add_argument("--verify", default="sha1")
+    ap.add_argument("--recv-buffer", default="262144")
+    ap.add_argument("--lt-set", default="")
     a = ap.parse_args()
 
     peers = [int(p) for p in a.peers.split()]
@@ -170,11 +173,18 @@ def main():
     L = []
     L.append(f"# Seeding throughput: appliance vs libtorrent ({date})")
     L.append("")
+    lt_settings = "`high_performance_seed()` settings" + (f" with {', '.join('`' + kv + '`' for kv in a.lt_set.split())} on top" if a.lt_set.strip() else "")
+    if a.verify == "reference":
+        verification = ("every piece verified by the client: SHA-1 the first time the run receives it, then byte for byte against "
+                        "those SHA-1-verified bytes (LoadGen `--verify reference`)")
+    else:
+        verification = "every received piece SHA-1 verified by the client (LoadGen `--verify sha1`)"
     L.append(f"Measured by `bench/scripts/compare.sh` in one run: LoadGen (bench/Appliance.LoadGen, a light verifying BEP 3 client) "
              f"against `appliance serve --upload-slots unlimited --no-dht --no-tracker` and against python3-libtorrent "
-             f"with `high_performance_seed()` settings (TCP only, every peer unchoked), alternately, {a.rounds} round(s), medians. "
+             f"with {lt_settings} (TCP only, every peer unchoked), alternately, {a.rounds} round(s), medians. "
              f"Each measurement: {a.warmup} s warm-up then {a.duration} s measured, Q = {a.pipeline} pipelined 16 KiB requests per peer, "
-             f"{a.size_mib} MiB single-file torrent with {a.piece_kib} KiB pieces (in the page cache), every piece SHA-1 verified by the client. "
+             f"{int(a.recv_buffer) // 1024} KiB client receive buffer per peer, "
+             f"{a.size_mib} MiB single-file torrent with {a.piece_kib} KiB pieces (in the page cache), {verification}. "
              f"iperf3 over loopback with the same stream count is the ceiling.")
     L.append("")
     others_cpu = [max(0.0, r["machine_busy_cpu_s"] - r["seeder_cpu_s"] - r["loadgen_cpu_s"])
@@ -337,18 +347,27 @@ def main():
     L.append(a.command)
     L.append("# per measurement (see compare.sh):")
     L.append("appliance serve --content W/content --torrents W/torrents --state W/state --listen 127.0.0.1:P --upload-slots unlimited --no-dht --no-tracker --metrics-listen 127.0.0.1:M")
-    L.append("/usr/bin/python3 bench/scripts/libtorrent_seed.py --torrent W/torrents/sample.torrent --save-path W/content --listen 127.0.0.1:P")
-    L.append(f"Appliance.LoadGen --torrent W/torrents/sample.torrent --target 127.0.0.1:P --peers N --pipeline {a.pipeline} --duration {a.duration} --warmup {a.warmup} --seeder-pid PID [--metrics http://127.0.0.1:M/metrics] --json OUT")
+    lt_flags = "".join(f" --set {kv}" for kv in a.lt_set.split())
+    L.append(f"/usr/bin/python3 bench/scripts/libtorrent_seed.py --torrent W/torrents/sample.torrent --save-path W/content --listen 127.0.0.1:P{lt_flags}")
+    L.append(f"Appliance.LoadGen --torrent W/torrents/sample.torrent --target 127.0.0.1:P --peers N --pipeline {a.pipeline} --duration {a.duration} --warmup {a.warmup} --seeder-pid PID --verify {a.verify} --recv-buffer {a.recv_buffer} [--metrics http://127.0.0.1:M/metrics] --json OUT")
     L.append(f"iperf3 -s -B 127.0.0.1 -p P ; iperf3 -c 127.0.0.1 -p P -P min(N,128) -t {a.duration} -O {a.warmup} -J")
     L.append(f"Appliance.LoadGen --idle {a.idle} --per-ip 50 --torrent W/torrents/sample.torrent --target 127.0.0.1:P --duration 5 --warmup 3 --seeder-pid PID")
     L.append("```")
     L.append("")
     L.append("## How to read this")
     L.append("")
-    L.append("- The client verifies every piece's SHA-1 (about 0.56 CPU-s per GiB here with SHA-NI through OpenSSL) and receives every byte through the kernel, "
-             "so it needs roughly as much CPU as a fast seeder; client and seeder share 2 cores, so above about 1 GB/s the client, not the seeder, "
-             "can be the limit. Its CPU time and the CPU taken by other processes (whole-machine busy time from /proc/stat minus seeder minus client) "
-             "are in the per-measurement table; the seeder's bytes per CPU-second is the figure least affected by this.")
+    if a.verify == "reference":
+        L.append("- The client checks every byte it receives. It hashes a piece with SHA-1 the first time the run receives it and keeps those bytes; "
+                 "every later copy of that piece, from any connection, is compared byte for byte with them (a mismatch counts as a verify failure, "
+                 "like a wrong hash). This is as strict as hashing each copy but costs a memory compare instead of SHA-1 (about 0.56 CPU-s per GiB "
+                 "here with SHA-NI), so the client takes less of the 2 cores it shares with the seeder. Pieces hashed are counted in the LoadGen JSON "
+                 "(`pieces_hashed`, about one per piece per run).")
+    else:
+        L.append("- The client hashes every received piece with SHA-1 (about 0.56 CPU-s per GiB here with SHA-NI through OpenSSL).")
+    L.append("- The client receives every byte through the kernel, so it needs CPU of the same order as a fast seeder; client and seeder share 2 cores, "
+             "so above about 1 GB/s the client, not the seeder, can be the limit. Its CPU time and the CPU taken by other processes (whole-machine "
+             "busy time from /proc/stat minus seeder minus client) are in the per-measurement table; the seeder's bytes per CPU-second is the figure "
+             "least affected by this.")
     L.append("- RSS of a memory-mapping seeder includes page-cache pages of the mapped content it touched; the idle test runs on a fresh process "
              "before any block is served, and the anonymous-RSS column excludes file-backed pages.")
     L.append("- Allocated bytes come from the appliance's own counter (`GC.GetTotalAllocatedBytes(false)`, process-wide, so metric scrapes, "
