@@ -40,7 +40,7 @@ NOTE=""
 PY=/usr/bin/python3
 VERIFY=reference
 RECV_BUFFER=1048576
-# high_performance_seed() starts 8 disk threads; on this 2-core box one disk thread and deeper queues served 40-60%
+# high_performance_seed() starts 8 disk threads; on this 2-core box one disk thread and deeper queues served 45-70%
 # more at 64 peers (perf-reports/2026-11-24-seeding-vs-libtorrent.md). "" runs the stock settings.
 LT_SET="aio_threads=1 max_queued_disk_bytes=33554432 send_buffer_watermark=10485760 send_buffer_low_watermark=4194304"
 ARGS_GIVEN="$*"

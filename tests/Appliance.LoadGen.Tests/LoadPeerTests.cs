@@ -1,0 +1,132 @@
+using System.Net;
+using Appliance.LoadGen;
+using Appliance.Protocol.Metainfo;
+using Appliance.Seeding;
+using Appliance.Seeding.Sessions;
+using Appliance.Seeding.Torrents;
+using Appliance.Storage;
+using Appliance.TestKit;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Appliance.LoadGen.Tests;
+
+/// <summary>
+/// LoadGen connections against a real seeding server on 127.0.0.1 serving a memory-mapped file: an honest seeder
+/// passes every piece, and a byte that changes on disk after its piece was verified is caught by the byte comparison.
+/// </summary>
+public sealed class LoadPeerTests : IAsyncLifetime
+{
+    private const int PieceLength = 64 * 1024;
+    private const int Peers = 2;
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+
+    private readonly TempDirectory _temp = new("loadgen-tests");
+    private string _file = "";
+    private TorrentMetainfo _torrent = null!;
+    private SeedingServer _server = null!;
+    private IPEndPoint _endPoint = null!;
+
+    public async Task InitializeAsync()
+    {
+        var content = Directory.CreateDirectory(_temp.Combine("content")).FullName;
+        _file = SampleContent.WriteFile(Path.Combine(content, "data.bin"), 2 * 1024 * 1024 + 12_345, seed: 5);
+        _torrent = TestTorrents.Create(_file, PieceLength).Metainfo;
+        var opened = await StorageOpener.OpenAsync(_torrent, content, _temp.Combine("state"), StorageKind.Mapped, null, CancellationToken.None);
+        Assert.Null(opened.RefusedReason);
+        var registry = new TorrentRegistry();
+        registry.TryAdd(new SeededTorrent(_torrent, opened.Store!));
+        _server = new SeedingServer(new SeedingOptions { ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), UploadSlots = Peers },
+            registry, new SeedingCounters(), NullLogger.Instance);
+        _endPoint = _server.Start();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        _temp.Dispose();
+    }
+
+    [Fact]
+    public async Task Reference_mode_passes_an_honest_seeder_and_hashes_each_piece_about_once()
+    {
+        var copy = new VerifiedCopy(_torrent.TotalLength, _torrent.PieceLength, _torrent.PieceCount);
+        var peers = await DownloadAsync(copy, piecesEach: 3 * _torrent.PieceCount);
+
+        Assert.All(peers, p => Assert.Null(p.Failure));
+        Assert.Equal(0, peers.Sum(p => p.VerifyFailures));
+        Assert.Equal(0, peers.Sum(p => p.UnexpectedBlocks));
+        Assert.All(Enumerable.Range(0, _torrent.PieceCount), piece => Assert.True(copy.IsVerified(piece)));
+        // Each piece is hashed when it first arrives (twice at most, when both connections fetch it at once); the rest are compared.
+        long hashed = peers.Sum(p => p.PiecesHashed);
+        Assert.InRange(hashed, _torrent.PieceCount, 2 * _torrent.PieceCount);
+        Assert.True(peers.Sum(p => p.PiecesVerified) >= 3 * hashed);
+    }
+
+    [Fact]
+    public async Task Reference_mode_catches_a_byte_that_changed_on_disk_after_its_piece_was_verified()
+    {
+        var copy = new VerifiedCopy(_torrent.TotalLength, _torrent.PieceLength, _torrent.PieceCount);
+        await DownloadAsync(copy, piecesEach: _torrent.PieceCount + 1);
+        Assert.All(Enumerable.Range(0, _torrent.PieceCount), piece => Assert.True(copy.IsVerified(piece)));
+
+        // Same size, so the seeder's store stays healthy and serves the changed byte from its mapping.
+        await using (var stream = new FileStream(_file, FileMode.Open, FileAccess.ReadWrite))
+        {
+            stream.Position = 3 * PieceLength + 777;
+            var b = stream.ReadByte();
+            stream.Position = 3 * PieceLength + 777;
+            stream.WriteByte((byte)(b ^ 0x40));
+        }
+
+        var peers = await DownloadAsync(copy, piecesEach: 2 * _torrent.PieceCount);
+        Assert.All(peers, p => Assert.Null(p.Failure));
+        Assert.Equal(0, peers.Sum(p => p.PiecesHashed));
+        Assert.All(peers, p => Assert.InRange(p.VerifyFailures, 1, long.MaxValue));
+    }
+
+    [Fact]
+    public async Task Sha1_mode_catches_a_byte_that_changed_on_disk()
+    {
+        await using (var stream = new FileStream(_file, FileMode.Open, FileAccess.ReadWrite))
+        {
+            stream.Position = _torrent.TotalLength - 1;
+            var b = stream.ReadByte();
+            stream.Position = _torrent.TotalLength - 1;
+            stream.WriteByte((byte)(b ^ 0x01));
+        }
+
+        var peers = await DownloadAsync(copy: null, piecesEach: _torrent.PieceCount);
+        Assert.Equal(peers.Sum(p => p.PiecesVerified), peers.Sum(p => p.PiecesHashed));
+        // Each connection walks the pieces in order: the last piece fails once per pass, every other piece passes.
+        Assert.All(peers, p =>
+        {
+            Assert.Null(p.Failure);
+            double passes = (double)Finished(p) / _torrent.PieceCount;
+            Assert.InRange(p.VerifyFailures, Math.Max(1, Math.Floor(passes) - 1), Math.Ceiling(passes) + 1);
+        });
+    }
+
+    /// <summary>Runs <see cref="Peers"/> connections until each has finished <paramref name="piecesEach"/> pieces (pass or fail), bounded.</summary>
+    private async Task<LoadPeer[]> DownloadAsync(VerifiedCopy? copy, int piecesEach)
+    {
+        var run = new LoadRun();
+        var peers = new LoadPeer[Peers];
+        using var stop = new CancellationTokenSource(Bound);
+        for (var i = 0; i < Peers; i++)
+        {
+            peers[i] = new LoadPeer(_torrent, run, pipeline: 16, receiveBufferBytes: 256 * 1024, startPiece: i * _torrent.PieceCount / Peers, copy);
+            await peers[i].ConnectAsync(_endPoint, source: null, soRcvBuf: 0, stop.Token);
+        }
+        var loops = peers.Select(p => Task.Run(() => p.RunAsync(interested: true, stop.Token))).ToArray();
+        while (!stop.IsCancellationRequested && peers.Any(p => p.Failure is null && Finished(p) < piecesEach))
+            await Task.Delay(10);
+        Assert.False(stop.IsCancellationRequested, $"the download did not finish within {Bound}");
+        await stop.CancelAsync();
+        foreach (var p in peers) p.Close();
+        await Task.WhenAll(loops);
+        foreach (var p in peers) p.Dispose();
+        return peers;
+    }
+
+    private static long Finished(LoadPeer p) => Volatile.Read(ref p.PiecesVerified) + Volatile.Read(ref p.VerifyFailures);
+}
