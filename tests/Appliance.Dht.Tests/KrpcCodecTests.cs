@@ -20,6 +20,16 @@ public class KrpcCodecTests
     }
 
     [Fact]
+    public void A_query_with_keys_out_of_order_parses_as_other_implementations_send_it()
+    {
+        var bytes = "d1:y1:q1:t2:aa1:q9:get_peers1:ad9:info_hash20:mnopqrstuvwxyz1234562:id20:abcdefghij0123456789ee"u8.ToArray();
+        Assert.Equal(KrpcParseStatus.Ok, KrpcParser.Parse(bytes, out var m));
+        Assert.Equal(KrpcMethod.GetPeers, m.Method);
+        Assert.True(m.NodeId.SequenceEqual(Id));
+        Assert.True(m.InfoHash.SequenceEqual(Hash));
+    }
+
+    [Fact]
     public void Get_peers_response_with_values_and_token_parses()
     {
         var bytes = "d1:rd2:id20:abcdefghij01234567895:token8:aoeusnth6:valuesl6:axje.u6:idhtnmee1:t2:aa1:y1:re"u8.ToArray();
@@ -52,7 +62,7 @@ public class KrpcCodecTests
     [InlineData("d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:ze")]
     [InlineData("d1:ad2:id20:abcdefghij01234567895:nodes3:abce1:q4:ping1:t2:aa1:y1:qe")]
     [InlineData("d1:ad2:id20:abcdefghij01234567894:porti70000ee1:q4:ping1:t2:aa1:y1:qe")]
-    [InlineData("d1:t2:aa1:ad2:id20:abcdefghij0123456789e1:q4:ping1:y1:qe")]
+    [InlineData("d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:q4:ping1:t2:aa1:y1:qe")]
     public void Malformed_datagrams_are_refused(string text)
     {
         Assert.NotEqual(KrpcParseStatus.Ok, KrpcParser.Parse(Encoding.Latin1.GetBytes(text), out _));

@@ -52,6 +52,15 @@ public sealed class TrackerWireTests
     }
 
     [Fact]
+    public void Announce_answer_with_keys_out_of_order_parses()
+    {
+        var body = System.Text.Encoding.Latin1.GetBytes("d5:peers6:\u0001\u0002\u0003\u0004\u001a\u00e18:intervali900e8:completei2e10:incompletei7ee");
+        Assert.True(HttpTrackerResponse.TryParseAnnounce(body, out var response, out var error), error);
+        Assert.Equal("1.2.3.4:6881", Assert.Single(response!.Peers).ToString());
+        Assert.Equal((900, 2, 7), (response.Interval, response.Complete, response.Incomplete));
+    }
+
+    [Fact]
     public void Dictionary_peer_list_parses_and_skips_bad_entries()
     {
         var body = "d8:intervali60e5:peersld2:ip7:1.2.3.47:peer id20:aaaaaaaaaaaaaaaaaaaa4:porti99eed2:ip3:bad4:porti1eed2:ip7:5.6.7.84:porti0eeee"u8.ToArray();

@@ -11,13 +11,17 @@ public sealed class BencodeDocument
 {
     private readonly Token[] _tokens;
 
-    private BencodeDocument(ReadOnlyMemory<byte> buffer, Token[] tokens)
+    private BencodeDocument(ReadOnlyMemory<byte> buffer, Token[] tokens, bool keysSorted)
     {
         Buffer = buffer;
         _tokens = tokens;
+        KeysSorted = keysSorted;
     }
 
     public ReadOnlyMemory<byte> Buffer { get; }
+
+    /// <summary>False when some dictionary had keys out of order (accepted under <see cref="BencodeLimits.AllowUnsortedKeys"/>).</summary>
+    public bool KeysSorted { get; }
 
     public BencodeNode Root => new(this, 0);
 
@@ -65,7 +69,7 @@ public sealed class BencodeDocument
             error = new BencodeError(BencodeErrorKind.UnexpectedEnd, data.Length);
             return false;
         }
-        document = new BencodeDocument(data, tokens.ToArray());
+        document = new BencodeDocument(data, tokens.ToArray(), !reader.SawUnsortedKeys);
         return true;
     }
 
@@ -146,7 +150,7 @@ public readonly struct BencodeNode
             {
                 int order = entry.Key.SequenceCompareTo(key);
                 if (order == 0) { value = entry.Value; return true; }
-                if (order > 0) break; // keys are sorted: we are past it
+                if (order > 0 && Document.KeysSorted) break; // keys are sorted: we are past it
             }
         }
         value = default;

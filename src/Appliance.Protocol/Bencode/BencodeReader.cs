@@ -4,7 +4,8 @@ namespace Appliance.Protocol.Bencode;
 
 /// <summary>
 /// Forward-only, allocation-free reader over one bencoded value. Strict: it enforces the canonical form
-/// (sorted unique dictionary keys, no leading zeros, no <c>-0</c>) and the <see cref="BencodeLimits"/>.
+/// (sorted unique dictionary keys, no leading zeros, no <c>-0</c>) and the <see cref="BencodeLimits"/>; key order only
+/// when the limits do not <see cref="BencodeLimits.AllowUnsortedKeys"/>.
 /// <see cref="Read"/> returns false at the end of the value or on the first error (<see cref="Error"/>).
 /// </summary>
 public ref struct BencodeReader
@@ -49,6 +50,9 @@ public ref struct BencodeReader
     public bool IsKey { get; private set; }
 
     public BencodeError Error { get; private set; }
+
+    /// <summary>True once a dictionary with out-of-order keys was read (only possible with <see cref="BencodeLimits.AllowUnsortedKeys"/>).</summary>
+    public bool SawUnsortedKeys { get; private set; }
 
     /// <summary>True once the whole top-level value has been read without error.</summary>
     public readonly bool IsComplete => _complete;
@@ -117,7 +121,11 @@ public ref struct BencodeReader
                     {
                         int order = _buffer.Slice(level.PreviousKeyStart, level.PreviousKeyLength).SequenceCompareTo(ValueSpan);
                         if (order == 0) return Fail(BencodeErrorKind.DictionaryKeyDuplicate, start);
-                        if (order > 0) return Fail(BencodeErrorKind.DictionaryKeysUnsorted, start);
+                        if (order > 0)
+                        {
+                            if (!_limits.AllowUnsortedKeys) return Fail(BencodeErrorKind.DictionaryKeysUnsorted, start);
+                            SawUnsortedKeys = true;
+                        }
                     }
                     level.PreviousKeyStart = _position - ValueSpan.Length;
                     level.PreviousKeyLength = ValueSpan.Length;

@@ -36,10 +36,17 @@ public static class ExtensionHandshake
 
     /// <summary>
     /// Reads the peer's handshake: the id it wants ut_metadata messages sent under (0 = not supported).
-    /// Skips keys it does not know; false when it is not canonical bencode (the reader is strict: sorted keys) or not
-    /// a dictionary, and then the peer simply gets no metadata from us.
+    /// Skips keys it does not know and takes keys in any order; false when it is not bencode or not a dictionary, and
+    /// then the peer simply gets no metadata from us.
     /// </summary>
     public static bool TryParse(ReadOnlySpan<byte> payload, out byte peerMetadataId)
+    {
+        if (TryRead(payload, out peerMetadataId)) return true;
+        peerMetadataId = 0;
+        return false;
+    }
+
+    private static bool TryRead(ReadOnlySpan<byte> payload, out byte peerMetadataId)
     {
         peerMetadataId = 0;
         var reader = new BencodeReader(payload, BencodeLimits.Datagram with { MaxStringLength = 16 * 1024, MaxTokens = 4096 }, allowTrailingData: true);

@@ -9,7 +9,7 @@ namespace Appliance.Protocol.TrackerWire;
 public static class HttpTrackerResponse
 {
     /// <summary>Bounds for a response body: shallow, and peer strings of at most a few thousand peers.</summary>
-    public static BencodeLimits Limits { get; } = new(8, 1024 * 1024, 64 * 1024);
+    public static BencodeLimits Limits { get; } = new(8, 1024 * 1024, 64 * 1024) { AllowUnsortedKeys = true };
 
     public const int MaxPeers = 10_000;
 

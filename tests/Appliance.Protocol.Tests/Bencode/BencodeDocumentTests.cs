@@ -50,6 +50,24 @@ public class BencodeDocumentTests
         Assert.Contains("offset 7", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Lookups_find_every_key_of_an_unsorted_dictionary()
+    {
+        var limits = BencodeLimits.Default with { AllowUnsortedKeys = true };
+        var document = BencodeDocument.Parse(B("d1:zi1e1:mi2e1:ai3e1:qd1:yi4e1:bi5eee"), limits);
+        Assert.False(document.KeysSorted);
+        var root = document.Root;
+        Assert.Equal((1, 2, 3), (root["z"u8].Integer, root["m"u8].Integer, root["a"u8].Integer));
+        Assert.Equal((4, 5), (root["q"u8]["y"u8].Integer, root["q"u8]["b"u8].Integer));
+        Assert.False(root["c"u8].Exists);
+    }
+
+    [Fact]
+    public void A_sorted_document_is_marked_sorted()
+    {
+        Assert.True(BencodeDocument.Parse(B("d1:ai1e1:bi2ee"), BencodeLimits.Default with { AllowUnsortedKeys = true }).KeysSorted);
+    }
+
     [Theory]
     [InlineData("i-7e")]
     [InlineData("0:")]

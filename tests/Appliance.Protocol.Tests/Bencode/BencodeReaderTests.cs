@@ -54,6 +54,35 @@ public class BencodeReaderTests
         Assert.Contains(offset.ToString(System.Globalization.CultureInfo.InvariantCulture), reader.Error.Describe(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("d1:bi1e1:ai2ee")]
+    [InlineData("d1:zd1:yi1e1:xi2ee1:ai3ee")]
+    public void Unsorted_keys_are_read_when_the_limits_allow_them(string text)
+    {
+        var reader = new BencodeReader(B(text), BencodeLimits.Default with { AllowUnsortedKeys = true });
+        while (reader.Read()) { }
+        Assert.False(reader.Error.IsError, reader.Error.Describe());
+        Assert.True(reader.IsComplete);
+        Assert.True(reader.SawUnsortedKeys);
+    }
+
+    [Fact]
+    public void A_repeated_key_is_refused_even_when_unsorted_keys_are_allowed()
+    {
+        var reader = new BencodeReader(B("d1:bi1e1:bi2ee"), BencodeLimits.Datagram);
+        while (reader.Read()) { }
+        Assert.Equal(new BencodeError(BencodeErrorKind.DictionaryKeyDuplicate, 7), reader.Error);
+    }
+
+    [Fact]
+    public void Sorted_input_does_not_count_as_unsorted()
+    {
+        var reader = new BencodeReader(B("d1:ai1e1:bd1:xi1e1:yi2eee"), BencodeLimits.Datagram);
+        while (reader.Read()) { }
+        Assert.True(reader.IsComplete);
+        Assert.False(reader.SawUnsortedKeys);
+    }
+
     [Fact]
     public void Nesting_deeper_than_the_limit_is_refused_without_recursion()
     {

@@ -103,7 +103,9 @@ public sealed class PeerWireCodecTests
     [Theory]
     [InlineData("d1:md11:ut_metadatai3eee", true, 3)]
     [InlineData("d1:md11:ut_metadatai2e6:ut_pexi1ee1:pi6881ee", true, 2)]
-    [InlineData("d1:v3:abc1:md11:ut_metadatai7eee", false, 0)] // unsorted keys: not canonical bencode, refused
+    [InlineData("d1:v3:abc1:md11:ut_metadatai7eee", true, 7)] // unsorted keys, as some clients send them
+    [InlineData("d1:md6:ut_pexi1e11:ut_metadatai9ee1:pi6881ee", true, 9)]
+    [InlineData("d1:md11:ut_metadatai3e11:ut_metadatai4eee", false, 0)] // a key twice in a row
     [InlineData("d1:md11:ut_metadatai0eee", true, 0)]
     [InlineData("d1:pi1ee", true, 0)]
     [InlineData("li1ee", false, 0)]
