@@ -19,6 +19,9 @@ public static class MetricNames
     public const string DiskErrors = "appliance_disk_errors_total";
     public const string ConnectionsAccepted = "appliance_connections_accepted_total";
     public const string Disconnects = "appliance_disconnects_total";
+    public const string SendBatches = "appliance_send_batches_total";
+    public const string SendsStalled = "appliance_sends_stalled_total";
+    public const string MetadataPiecesServed = "appliance_metadata_pieces_served_total";
 
     // Torrents
     public const string Torrents = "appliance_torrents";

@@ -79,6 +79,9 @@ public sealed class MetricsComponent : IApplianceComponent
             () => (double)counters.BlockServeTicks / System.Diagnostics.Stopwatch.Frequency);
         e.AddHistogram(MetricNames.BlockServeDuration, "Time from a request arriving to its block's send completing", counters.ServeLatency);
         e.AddCounter(MetricNames.DiskErrors, "Reads or sends of torrent data that failed (the torrent is then faulted)", () => counters.DiskErrors);
+        e.AddCounter(MetricNames.SendBatches, "Gather sends of queued blocks; blocks served over this is the average batch", () => counters.BatchesSent);
+        e.AddCounter(MetricNames.SendsStalled, "Batches that found the peer's socket buffer full and waited for it (back-pressure from slow peers)", () => counters.SendsWouldBlock);
+        e.AddCounter(MetricNames.MetadataPiecesServed, "BEP 9 metadata pieces sent to peers that joined by magnet link", () => counters.MetadataPiecesServed);
         e.AddCounter(MetricNames.RequestsRejected, "Peer requests refused, by reason", "reason", RejectReasons,
             i => counters.Rejected((RejectReason)i));
         e.AddGauge(MetricNames.PeersConnected, "Peer connections open now", () => counters.PeersConnected);

@@ -10,7 +10,8 @@ internal static partial class Catalogue
     [
         MetricNames.UploadedBytes, MetricNames.BlocksServed, MetricNames.RequestsRejected, MetricNames.PeersConnected,
         MetricNames.Handshakes, MetricNames.ConnectionsRefused, MetricNames.SendQueueRequests, MetricNames.BlockServeSeconds,
-        MetricNames.BlockServeDuration, MetricNames.DiskErrors,
+        MetricNames.BlockServeDuration, MetricNames.DiskErrors, MetricNames.SendBatches, MetricNames.SendsStalled,
+        MetricNames.MetadataPiecesServed,
         MetricNames.ConnectionsAccepted, MetricNames.Disconnects, MetricNames.Torrents, MetricNames.VerificationProgress,
         MetricNames.TorrentsVerifying, MetricNames.TrackerAnnounces, MetricNames.TrackerAnnouncedTorrents,
         MetricNames.EmbeddedTrackerRequests, MetricNames.EmbeddedTrackerSwarms, MetricNames.EmbeddedTrackerPeers,
