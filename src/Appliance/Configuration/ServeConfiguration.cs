@@ -68,6 +68,7 @@ public static class ServeConfiguration
         _ = o.GetListenEndPoint();
         if (o.Tracker) _ = o.GetTrackerEndPoint();
         _ = o.GetMetricsEndPoint();
+        _ = o.ReadAdminToken();
         Require(o.MaxConnections > 0, "MaxConnections", "must be positive");
         Require(o.MaxConnectionsPerIp > 0, "MaxConnectionsPerIp", "must be positive");
         Require(o.UploadSlots >= 0, "UploadSlots", "must be a number of slots or 'unlimited'");

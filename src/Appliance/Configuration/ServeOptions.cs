@@ -62,6 +62,12 @@ public sealed class ServeOptions
     /// <summary>HOST:PORT for /metrics, /healthz, /readyz and the admin API; empty turns it off.</summary>
     public string? MetricsListen { get; set; } = "127.0.0.1:" + DefaultMetricsPort;
 
+    /// <summary>
+    /// File holding the token the admin API requires (<c>Authorization: Bearer TOKEN</c>); without one the admin API
+    /// answers loopback clients only. A file, not a flag value, so the token stays out of argv and the environment.
+    /// </summary>
+    public string? AdminTokenFile { get; set; }
+
     /// <summary>Per-torrent metric labels for at most this many torrents (0 = off: bounded cardinality by default).</summary>
     public int PerTorrentMetrics { get; set; }
 
@@ -79,6 +85,27 @@ public sealed class ServeOptions
     public IPEndPoint GetTrackerEndPoint() => EndPoints.Parse(TrackerListen, "TrackerListen");
     public IPEndPoint? GetMetricsEndPoint() => string.IsNullOrEmpty(MetricsListen) ? null : EndPoints.Parse(MetricsListen, "MetricsListen");
     public int GetDhtPort() => DhtPort ?? GetListenEndPoint().Port;
+
+    /// <summary>Shortest admin token accepted: a guessable token would be worse than the loopback-only default.</summary>
+    public const int MinAdminTokenLength = 16;
+
+    /// <summary>The admin token (the file's text without surrounding whitespace), or null when no file is configured.</summary>
+    public string? ReadAdminToken()
+    {
+        if (string.IsNullOrEmpty(AdminTokenFile)) return null;
+        string token;
+        try
+        {
+            token = File.ReadAllText(AdminTokenFile).Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new OptionsException($"AdminTokenFile: cannot read '{AdminTokenFile}': {e.Message}");
+        }
+        if (token.Length < MinAdminTokenLength || token.Any(char.IsWhiteSpace))
+            throw new OptionsException($"AdminTokenFile: '{AdminTokenFile}' must hold one token of at least {MinAdminTokenLength} characters without spaces");
+        return token;
+    }
 }
 
 public static class EndPoints

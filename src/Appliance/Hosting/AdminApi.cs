@@ -8,21 +8,55 @@ using Microsoft.Extensions.Logging;
 namespace Appliance.Hosting;
 
 /// <summary>
-/// The admin API beside /metrics (same listener, loopback by default, no secrets in it):
+/// The admin API beside /metrics (same listener, loopback by default):
 /// <c>GET /api/torrents</c> lists torrents with state and counters; <c>POST /api/torrents</c> adds one, from the
 /// .torrent bytes in the body or <c>?file=NAME.torrent</c> already in the torrents folder; <c>DELETE
 /// /api/torrents?infohash=HEX</c> stops seeding one and deletes its .torrent file (never its content).
+/// The metrics listener is often opened to a Prometheus server elsewhere, so the API does not trust the listener:
+/// with a token (<c>--admin-token-file</c>) every request must carry <c>Authorization: Bearer TOKEN</c>; without one
+/// it answers loopback clients only. /metrics and the health endpoints stay open either way.
 /// </summary>
-public sealed class AdminApi(TorrentRegistry registry, ContentWatcher watcher, ILogger logger)
+public sealed class AdminApi(TorrentRegistry registry, ContentWatcher watcher, ILogger logger, string? token = null)
 {
     public const string TorrentsPath = "/api/torrents";
 
+    private readonly byte[]? _token = token is null ? null : System.Text.Encoding.UTF8.GetBytes(token);
+
     public void Map(HttpRouteTable routes)
     {
-        routes.MapGet(TorrentsPath, ListAsync)
-            .MapPost(TorrentsPath, AddAsync)
-            .Map("DELETE", TorrentsPath, RemoveAsync);
+        routes.MapGet(TorrentsPath, Guarded(ListAsync))
+            .MapPost(TorrentsPath, Guarded(AddAsync))
+            .Map("DELETE", TorrentsPath, Guarded(RemoveAsync));
     }
+
+    /// <summary>Who may call the API: the pure decision, from the caller's address and its Authorization header.</summary>
+    public static AdminAccess Authorize(ReadOnlySpan<byte> token, bool tokenRequired, System.Net.IPAddress remote, string? authorization)
+    {
+        if (!tokenRequired)
+            return System.Net.IPAddress.IsLoopback(remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote) ? AdminAccess.Allowed : AdminAccess.NotLoopback;
+        const string Scheme = "Bearer ";
+        if (authorization is null || !authorization.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase)) return AdminAccess.NoToken;
+        // Fixed-time comparison, so the answer's timing says nothing about how much of a guess was right.
+        var offered = System.Text.Encoding.UTF8.GetBytes(authorization.AsSpan(Scheme.Length).Trim().ToString());
+        return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(offered, token) ? AdminAccess.Allowed : AdminAccess.WrongToken;
+    }
+
+    private HttpHandler Guarded(HttpHandler handler) => (request, response, cancellationToken) =>
+    {
+        var access = Authorize(_token, _token is not null, request.RemoteEndPoint.Address, request.GetHeader("Authorization"));
+        if (access == AdminAccess.Allowed) return handler(request, response, cancellationToken);
+        AdminApiLog.Refused(logger, request.Method, request.RemoteEndPoint.ToString(), access);
+        if (access == AdminAccess.NotLoopback)
+        {
+            Error(response, 403, "the admin API answers loopback clients only; set --admin-token-file to use it from elsewhere");
+        }
+        else
+        {
+            response.AddHeader("WWW-Authenticate", "Bearer realm=\"appliance\"");
+            Error(response, 401, access == AdminAccess.NoToken ? "send Authorization: Bearer TOKEN (the token in --admin-token-file)" : "wrong token");
+        }
+        return ValueTask.CompletedTask;
+    };
 
     private ValueTask ListAsync(HttpRequest request, HttpResponse response, CancellationToken cancellationToken)
     {
@@ -132,8 +166,20 @@ public sealed class AdminApi(TorrentRegistry registry, ContentWatcher watcher, I
     }
 }
 
+/// <summary>The outcome of <see cref="AdminApi.Authorize"/>.</summary>
+public enum AdminAccess
+{
+    Allowed,
+    NotLoopback,
+    NoToken,
+    WrongToken,
+}
+
 internal static partial class AdminApiLog
 {
+    [LoggerMessage(6203, LogLevel.Warning, "Admin API: refused {Method} from {Remote}: {Access}")]
+    public static partial void Refused(ILogger logger, string method, string remote, AdminAccess access);
+
     [LoggerMessage(6201, LogLevel.Information, "Admin API: added {InfoHash} {Name} (from {Remote})")]
     public static partial void Added(ILogger logger, InfoHash infoHash, string name, string remote);
 

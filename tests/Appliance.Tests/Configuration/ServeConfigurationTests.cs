@@ -113,6 +113,35 @@ public sealed class ServeConfigurationTests : IDisposable
         Assert.StartsWith(key, error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("short")]
+    [InlineData("two words but long enough")]
+    [InlineData("")]
+    public void A_weak_or_malformed_admin_token_fails_naming_the_key(string token)
+    {
+        string file = _temp.Combine("token");
+        File.WriteAllText(file, token + "\n");
+        var error = Assert.Throws<OptionsException>(() => Build(["--content", _content, "--admin-token-file", file]));
+        Assert.StartsWith("AdminTokenFile", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(token.Length > 0 ? token : "\0", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_missing_admin_token_file_fails_naming_the_key()
+    {
+        var error = Assert.Throws<OptionsException>(() => Build(["--content", _content, "--admin-token-file", _temp.Combine("absent")]));
+        Assert.StartsWith("AdminTokenFile", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_admin_token_is_the_file_text_without_its_newline()
+    {
+        string file = _temp.Combine("token");
+        File.WriteAllText(file, "  0123456789abcdef-secret\n");
+        Assert.Equal("0123456789abcdef-secret", Build(["--content", _content, "--admin-token-file", file]).ReadAdminToken());
+        Assert.Null(Build(["--content", _content]).ReadAdminToken());
+    }
+
     [Fact]
     public void Missing_content_folder_fails_naming_the_key()
     {

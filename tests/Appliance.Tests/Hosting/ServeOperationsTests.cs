@@ -152,6 +152,35 @@ public sealed class ServeOperationsTests : IDisposable
             "no resume file in the state folder: " + string.Join(", ", Directory.Exists(_state) ? Directory.GetFiles(_state) : []));
     }
 
+    [Fact]
+    public async Task With_an_admin_token_the_api_answers_only_requests_that_carry_it()
+    {
+        var alpha = AddTorrent("alpha", 50_000);
+        string tokenFile = _temp.Combine("admin-token");
+        File.WriteAllText(tokenFile, "s3cret-token-for-the-test\n");
+        using var serve = Start(out var client, "--admin-token-file", tokenFile);
+        await ServeProcessTests.WaitReadyAsync(client, serve, Patience);
+
+        using (var missing = await client.GetAsync("/api/torrents"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, missing.StatusCode);
+            Assert.Equal("Bearer", Assert.Single(missing.Headers.WwwAuthenticate).Scheme);
+        }
+        using (var wrong = new HttpRequestMessage(HttpMethod.Delete, "/api/torrents?infohash=" + alpha.InfoHash.ToHex()))
+        {
+            wrong.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "s3cret-token-for-the-tesT");
+            using var answer = await client.SendAsync(wrong);
+            Assert.Equal(HttpStatusCode.Unauthorized, answer.StatusCode);
+        }
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/metrics")).StatusCode);
+
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "s3cret-token-for-the-test");
+        // The refused DELETE removed nothing.
+        Assert.Equal("seeding", (await StatesAsync(client))[alpha.InfoHash.ToHex()]);
+        Assert.Contains("Admin API: refused GET", serve.AllOutput, StringComparison.Ordinal);
+        await StopAsync(serve);
+    }
+
     private Appliance.Protocol.Metainfo.TorrentMetainfo AddTorrent(string name, int size)
     {
         string data = SampleContent.WriteFile(Path.Combine(_content, name), size, seed: name.Length);
