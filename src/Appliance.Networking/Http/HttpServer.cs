@@ -246,6 +246,39 @@ public sealed class HttpServer : IAsyncDisposable
         response.StatusCode = status;
         response.Write(ReasonPhrase(status) + "\n");
         await WriteResponseAsync(socket, response, keepAlive: false, http11: true, headOnly: false, token).ConfigureAwait(false);
+        await LingerAsync(socket, token).ConfigureAwait(false);
+    }
+
+    private static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(2);
+    private const int MaxLingerBytes = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// After a refusal the client may still be sending (the body of a 413). Closing with its bytes unread makes the
+    /// kernel answer with RST, and the client then sees a broken pipe instead of our status. So the server stops
+    /// sending, reads and drops what arrives, and closes once the client does, or after a short, bounded wait.
+    /// </summary>
+    private static async Task LingerAsync(Socket socket, CancellationToken token)
+    {
+        byte[] sink = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            socket.Shutdown(SocketShutdown.Send);
+            using var linger = CancellationTokenSource.CreateLinkedTokenSource(token);
+            linger.CancelAfter(LingerTime);
+            for (long drained = 0; drained < MaxLingerBytes;)
+            {
+                int n = await socket.ReceiveAsync(sink, SocketFlags.None, linger.Token).ConfigureAwait(false);
+                if (n == 0) break;
+                drained += n;
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(sink);
+        }
     }
 
     private static async Task WriteResponseAsync(Socket socket, HttpResponse response, bool keepAlive, bool http11, bool headOnly, CancellationToken token)

@@ -85,6 +85,26 @@ public sealed class HttpServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_client_still_sending_a_body_over_the_limit_can_finish_and_read_the_413()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(_server.LocalEndPoint, _cts.Token);
+        await socket.SendAsync(Encoding.ASCII.GetBytes("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n"), _cts.Token);
+        await socket.SendAsync(new byte[1000], _cts.Token);
+
+        // The answer comes while most of the body is still to be sent.
+        var answer = new byte[4096];
+        int got = await socket.ReceiveAsync(answer, _cts.Token);
+        Assert.StartsWith("HTTP/1.1 413", Encoding.ASCII.GetString(answer, 0, got), StringComparison.Ordinal);
+        await Task.Delay(200, _cts.Token);
+
+        // Closing with the client's bytes unread would reset the connection, and this send would fail.
+        for (int sent = 1000; sent < 300_000; sent += 10_000)
+            await socket.SendAsync(new byte[10_000], _cts.Token);
+        while (got > 0) got = await socket.ReceiveAsync(answer, _cts.Token);
+    }
+
+    [Fact]
     public async Task Large_body_written_through_stream_arrives_whole()
     {
         using var client = Client();
