@@ -8,7 +8,7 @@
 #                            [--size-mib 256] [--piece-kib 256] [--idle 10000] [--idle-hold 5]
 #                            [--appliance PATH | --publish] [--work DIR] [--report-dir perf-reports] [--date YYYY-MM-DD]
 #                            [--skip-appliance] [--skip-libtorrent] [--skip-iperf] [--skip-idle] [--note TEXT]
-#                            [--verify reference|sha1] [--recv-buffer BYTES] [--lt-set "KEY=VALUE ..."]
+#                            [--verify reference|sha1] [--recv-buffer BYTES] [--lt-set "KEY=VALUE ..."] [--iperf-len SIZE]
 #
 # --verify and --recv-buffer go to LoadGen (defaults: reference, 1 MiB); --lt-set overrides libtorrent settings on
 # top of high_performance_seed() (default: the fastest we found on a 2-core box, see LT_SET below; "" = stock).
@@ -40,6 +40,8 @@ NOTE=""
 PY=/usr/bin/python3
 VERIFY=reference
 RECV_BUFFER=1048576
+# iperf3's default 128 KiB writes leave it well under what loopback carries; 1 MiB writes are its best here.
+IPERF_LEN=1M
 # high_performance_seed() starts 8 disk threads; on this 2-core box one disk thread and deeper queues served 45-70%
 # more at 64 peers (perf-reports/2026-11-24-seeding-vs-libtorrent.md). "" runs the stock settings.
 LT_SET="aio_threads=1 max_queued_disk_bytes=33554432 send_buffer_watermark=10485760 send_buffer_low_watermark=4194304"
@@ -69,6 +71,7 @@ while [[ $# -gt 0 ]]; do
     --verify) VERIFY="$2"; shift 2 ;;
     --recv-buffer) RECV_BUFFER="$2"; shift 2 ;;
     --lt-set) LT_SET="$2"; shift 2 ;;
+    --iperf-len) IPERF_LEN="$2"; shift 2 ;;
     -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -216,7 +219,7 @@ run_load() { # $1 label, $2 port, $3 pid, $4 peers, $5 round, [$6 metrics url]
 run_iperf() { # $1 peers, $2 round
   local n="$1" r="$2" streams="$1"
   (( streams > 128 )) && streams=128
-  iperf3 -c 127.0.0.1 -p "$IPERF_PORT" -P "$streams" -t "$DURATION" -O "$WARMUP" -J > "$RESULTS/iperf3-n$n-r$r.json" 2>> "$LOGS/iperf3-client.log" \
+  iperf3 -c 127.0.0.1 -p "$IPERF_PORT" -P "$streams" -l "$IPERF_LEN" -t "$DURATION" -O "$WARMUP" -J > "$RESULTS/iperf3-n$n-r$r.json" 2>> "$LOGS/iperf3-client.log" \
     || note "iperf3 -P $streams round $r failed"
   "$PY" -c "import json,sys; d=json.load(open('$RESULTS/iperf3-n$n-r$r.json')); print('iperf3 -P $streams: %.3f GB/s' % (d['end']['sum_received']['bits_per_second']/8e9))" >&2 || true
 }
@@ -299,5 +302,5 @@ mkdir -p "$REPORT_DIR"
   --out "$REPORT_DIR/$DATE-seeding-vs-libtorrent.md" --chart "$REPORT_DIR/$DATE-seeding-vs-libtorrent.svg" \
   --command "bench/scripts/compare.sh $ARGS_GIVEN" --peers "$PEERS" --rounds "$ROUNDS" --duration "$DURATION" --warmup "$WARMUP" \
   --pipeline "$PIPELINE" --size-mib "$SIZE_MIB" --piece-kib "$PIECE_KIB" --idle "$IDLE" --note "$NOTE" \
-  --verify "$VERIFY" --recv-buffer "$RECV_BUFFER" --lt-set "$LT_SET"
+  --verify "$VERIFY" --recv-buffer "$RECV_BUFFER" --lt-set "$LT_SET" --iperf-len "$IPERF_LEN"
 log "report: $REPORT_DIR/$DATE-seeding-vs-libtorrent.md (raw results in $RESULTS)"

@@ -154,6 +154,7 @@ def main():
     ap.add_argument("--verify", default="sha1")
     ap.add_argument("--recv-buffer", default="262144")
     ap.add_argument("--lt-set", default="")
+    ap.add_argument("--iperf-len", default="128K")
     a = ap.parse_args()
 
     peers = [int(p) for p in a.peers.split()]
@@ -185,7 +186,7 @@ def main():
              f"Each measurement: {a.warmup} s warm-up then {a.duration} s measured, Q = {a.pipeline} pipelined 16 KiB requests per peer, "
              f"{int(a.recv_buffer) // 1024} KiB client receive buffer per peer, "
              f"{a.size_mib} MiB single-file torrent with {a.piece_kib} KiB pieces (in the page cache), {verification}. "
-             f"iperf3 over loopback with the same stream count is the ceiling.")
+             f"iperf3 over loopback with the same stream count and {a.iperf_len} writes is the ceiling.")
     L.append("")
     others_cpu = [max(0.0, r["machine_busy_cpu_s"] - r["seeder_cpu_s"] - r["loadgen_cpu_s"])
                   for rs in runs.values() for r in rs
@@ -350,7 +351,7 @@ def main():
     lt_flags = "".join(f" --set {kv}" for kv in a.lt_set.split())
     L.append(f"/usr/bin/python3 bench/scripts/libtorrent_seed.py --torrent W/torrents/sample.torrent --save-path W/content --listen 127.0.0.1:P{lt_flags}")
     L.append(f"Appliance.LoadGen --torrent W/torrents/sample.torrent --target 127.0.0.1:P --peers N --pipeline {a.pipeline} --duration {a.duration} --warmup {a.warmup} --seeder-pid PID --verify {a.verify} --recv-buffer {a.recv_buffer} [--metrics http://127.0.0.1:M/metrics] --json OUT")
-    L.append(f"iperf3 -s -B 127.0.0.1 -p P ; iperf3 -c 127.0.0.1 -p P -P min(N,128) -t {a.duration} -O {a.warmup} -J")
+    L.append(f"iperf3 -s -B 127.0.0.1 -p P ; iperf3 -c 127.0.0.1 -p P -P min(N,128) -l {a.iperf_len} -t {a.duration} -O {a.warmup} -J")
     L.append(f"Appliance.LoadGen --idle {a.idle} --per-ip 50 --torrent W/torrents/sample.torrent --target 127.0.0.1:P --duration 5 --warmup 3 --seeder-pid PID")
     L.append("```")
     L.append("")
