@@ -36,7 +36,7 @@ public sealed class PieceVerifier(VerifiedCopy? copy = null) : IDisposable
         if (_parked is null || _parked.Length < _blocksLeft) _parked = new bool[_blocksLeft];
         else Array.Clear(_parked);
         // Hashing for a verified copy keeps every block, to publish the piece once its hash matches.
-        if (copy is not null && !Comparing && (_stash is null || _stash.Length < size)) _stash = new byte[size];
+        if (copy is not null && !Comparing) EnsureStash();
     }
 
     public void Abandon()
@@ -67,8 +67,7 @@ public sealed class PieceVerifier(VerifiedCopy? copy = null) : IDisposable
         if (begin < _nextOffset || begin + block.Length > _size) return Outcome.Duplicate;
         if (begin > _nextOffset)
         {
-            _stash ??= new byte[_size];
-            if (_stash.Length < _size) _stash = new byte[_size];
+            EnsureStash();
             var slot = begin / LoadOptions.BlockLength;
             if (_parked![slot]) return Outcome.Duplicate;
             block.CopyTo(_stash.AsSpan(begin));
@@ -96,6 +95,11 @@ public sealed class PieceVerifier(VerifiedCopy? copy = null) : IDisposable
         if (!_digest.AsSpan().SequenceEqual(expectedHash)) return Outcome.Failed;
         copy?.Publish(piece, _stash.AsSpan(0, _size));
         return Outcome.Verified;
+    }
+
+    private void EnsureStash()
+    {
+        if (_stash is null || _stash.Length < _size) _stash = new byte[_size];
     }
 
     public void Dispose() => _sha1.Dispose();

@@ -16,11 +16,7 @@ public static class KrpcWriter
     public static int WritePing(Span<byte> destination, ReadOnlySpan<byte> transactionId, ReadOnlySpan<byte> ownId, ReadOnlySpan<byte> version)
     {
         var w = new BencodeWriter(destination);
-        w.WriteDictionaryStart();
-        w.WriteKey("a"u8);
-        w.WriteDictionaryStart();
-        w.WriteKey("id"u8); w.WriteString(ownId);
-        w.WriteEnd();
+        BeginQuery(ref w, ownId);
         EndQuery(ref w, "ping"u8, transactionId, version);
         return w.BytesWritten;
     }
@@ -28,12 +24,8 @@ public static class KrpcWriter
     public static int WriteFindNode(Span<byte> destination, ReadOnlySpan<byte> transactionId, ReadOnlySpan<byte> ownId, ReadOnlySpan<byte> target, ReadOnlySpan<byte> version)
     {
         var w = new BencodeWriter(destination);
-        w.WriteDictionaryStart();
-        w.WriteKey("a"u8);
-        w.WriteDictionaryStart();
-        w.WriteKey("id"u8); w.WriteString(ownId);
+        BeginQuery(ref w, ownId);
         w.WriteKey("target"u8); w.WriteString(target);
-        w.WriteEnd();
         EndQuery(ref w, "find_node"u8, transactionId, version);
         return w.BytesWritten;
     }
@@ -41,12 +33,8 @@ public static class KrpcWriter
     public static int WriteGetPeers(Span<byte> destination, ReadOnlySpan<byte> transactionId, ReadOnlySpan<byte> ownId, ReadOnlySpan<byte> infoHash, ReadOnlySpan<byte> version)
     {
         var w = new BencodeWriter(destination);
-        w.WriteDictionaryStart();
-        w.WriteKey("a"u8);
-        w.WriteDictionaryStart();
-        w.WriteKey("id"u8); w.WriteString(ownId);
+        BeginQuery(ref w, ownId);
         w.WriteKey("info_hash"u8); w.WriteString(infoHash);
-        w.WriteEnd();
         EndQuery(ref w, "get_peers"u8, transactionId, version);
         return w.BytesWritten;
     }
@@ -55,15 +43,11 @@ public static class KrpcWriter
         ReadOnlySpan<byte> infoHash, int port, bool impliedPort, ReadOnlySpan<byte> token, ReadOnlySpan<byte> version)
     {
         var w = new BencodeWriter(destination);
-        w.WriteDictionaryStart();
-        w.WriteKey("a"u8);
-        w.WriteDictionaryStart();
-        w.WriteKey("id"u8); w.WriteString(ownId);
+        BeginQuery(ref w, ownId);
         w.WriteKey("implied_port"u8); w.WriteInteger(impliedPort ? 1 : 0);
         w.WriteKey("info_hash"u8); w.WriteString(infoHash);
         w.WriteKey("port"u8); w.WriteInteger(port);
         w.WriteKey("token"u8); w.WriteString(token);
-        w.WriteEnd();
         EndQuery(ref w, "announce_peer"u8, transactionId, version);
         return w.BytesWritten;
     }
@@ -109,8 +93,19 @@ public static class KrpcWriter
         return w.BytesWritten;
     }
 
+    /// <summary>Opens a query and its arguments <c>a</c> with our <c>id</c>; the caller adds the other arguments in key order.</summary>
+    private static void BeginQuery(ref BencodeWriter w, ReadOnlySpan<byte> ownId)
+    {
+        w.WriteDictionaryStart();
+        w.WriteKey("a"u8);
+        w.WriteDictionaryStart();
+        w.WriteKey("id"u8); w.WriteString(ownId);
+    }
+
+    /// <summary>Closes the arguments and writes the rest of the query: <c>q</c>, <c>t</c>, <c>v</c>, <c>y</c>.</summary>
     private static void EndQuery(ref BencodeWriter w, ReadOnlySpan<byte> method, ReadOnlySpan<byte> transactionId, ReadOnlySpan<byte> version)
     {
+        w.WriteEnd();
         w.WriteKey("q"u8); w.WriteString(method);
         w.WriteKey("t"u8); w.WriteString(transactionId);
         if (!version.IsEmpty) { w.WriteKey("v"u8); w.WriteString(version); }

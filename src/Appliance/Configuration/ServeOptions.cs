@@ -89,10 +89,17 @@ public sealed class ServeOptions
     /// <summary>Shortest admin token accepted: a guessable token would be worse than the loopback-only default.</summary>
     public const int MinAdminTokenLength = 16;
 
-    /// <summary>The admin token (the file's text without surrounding whitespace), or null when no file is configured.</summary>
+    private string? _adminToken;
+    private string? _adminTokenReadFrom;
+
+    /// <summary>
+    /// The admin token (the file's text without surrounding whitespace), or null when no file is configured. Read once
+    /// (validation reads it, composition uses it) unless <see cref="AdminTokenFile"/> changed since.
+    /// </summary>
     public string? ReadAdminToken()
     {
         if (string.IsNullOrEmpty(AdminTokenFile)) return null;
+        if (_adminTokenReadFrom == AdminTokenFile) return _adminToken;
         string token;
         try
         {
@@ -104,6 +111,8 @@ public sealed class ServeOptions
         }
         if (token.Length < MinAdminTokenLength || token.Any(char.IsWhiteSpace))
             throw new OptionsException($"AdminTokenFile: '{AdminTokenFile}' must hold one token of at least {MinAdminTokenLength} characters without spaces");
+        _adminToken = token;
+        _adminTokenReadFrom = AdminTokenFile;
         return token;
     }
 }

@@ -30,9 +30,9 @@ public sealed class AdminApi(TorrentRegistry registry, ContentWatcher watcher, I
     }
 
     /// <summary>Who may call the API: the pure decision, from the caller's address and its Authorization header.</summary>
-    public static AdminAccess Authorize(ReadOnlySpan<byte> token, bool tokenRequired, System.Net.IPAddress remote, string? authorization)
+    public static AdminAccess Authorize(byte[]? token, System.Net.IPAddress remote, string? authorization)
     {
-        if (!tokenRequired)
+        if (token is null)
             return System.Net.IPAddress.IsLoopback(remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote) ? AdminAccess.Allowed : AdminAccess.NotLoopback;
         const string Scheme = "Bearer ";
         if (authorization is null || !authorization.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase)) return AdminAccess.NoToken;
@@ -43,7 +43,7 @@ public sealed class AdminApi(TorrentRegistry registry, ContentWatcher watcher, I
 
     private HttpHandler Guarded(HttpHandler handler) => (request, response, cancellationToken) =>
     {
-        var access = Authorize(_token, _token is not null, request.RemoteEndPoint.Address, request.GetHeader("Authorization"));
+        var access = Authorize(_token, request.RemoteEndPoint.Address, request.GetHeader("Authorization"));
         if (access == AdminAccess.Allowed) return handler(request, response, cancellationToken);
         AdminApiLog.Refused(logger, request.Method, request.RemoteEndPoint.ToString(), access);
         if (access == AdminAccess.NotLoopback)

@@ -16,7 +16,7 @@ public sealed class AdminAccessTests
     [InlineData("::ffff:127.0.0.1")]
     public void Without_a_token_loopback_clients_are_answered(string address)
     {
-        Assert.Equal(AdminAccess.Allowed, AdminApi.Authorize([], tokenRequired: false, IPAddress.Parse(address), authorization: null));
+        Assert.Equal(AdminAccess.Allowed, AdminApi.Authorize(null, IPAddress.Parse(address), authorization: null));
     }
 
     [Theory]
@@ -26,7 +26,7 @@ public sealed class AdminAccessTests
     [InlineData("::ffff:10.0.0.5")]
     public void Without_a_token_other_clients_are_refused_even_with_an_authorization_header(string address)
     {
-        Assert.Equal(AdminAccess.NotLoopback, AdminApi.Authorize([], tokenRequired: false, IPAddress.Parse(address), "Bearer 0123456789abcdef-secret"));
+        Assert.Equal(AdminAccess.NotLoopback, AdminApi.Authorize(null, IPAddress.Parse(address), "Bearer 0123456789abcdef-secret"));
     }
 
     [Theory]
@@ -35,12 +35,12 @@ public sealed class AdminAccessTests
     public void With_a_token_every_client_must_send_it(string address)
     {
         var remote = IPAddress.Parse(address);
-        Assert.Equal(AdminAccess.NoToken, AdminApi.Authorize(Token, tokenRequired: true, remote, authorization: null));
-        Assert.Equal(AdminAccess.NoToken, AdminApi.Authorize(Token, tokenRequired: true, remote, "Basic dXNlcjpwYXNz"));
-        Assert.Equal(AdminAccess.WrongToken, AdminApi.Authorize(Token, tokenRequired: true, remote, "Bearer 0123456789abcdef-secreT"));
-        Assert.Equal(AdminAccess.WrongToken, AdminApi.Authorize(Token, tokenRequired: true, remote, "Bearer 0123456789abcdef"));
-        Assert.Equal(AdminAccess.WrongToken, AdminApi.Authorize(Token, tokenRequired: true, remote, "Bearer "));
-        Assert.Equal(AdminAccess.Allowed, AdminApi.Authorize(Token, tokenRequired: true, remote, "Bearer 0123456789abcdef-secret"));
-        Assert.Equal(AdminAccess.Allowed, AdminApi.Authorize(Token, tokenRequired: true, remote, "bearer  0123456789abcdef-secret "));
+        Assert.Equal(AdminAccess.NoToken, AdminApi.Authorize(Token, remote, authorization: null));
+        Assert.Equal(AdminAccess.NoToken, AdminApi.Authorize(Token, remote, "Basic dXNlcjpwYXNz"));
+        Assert.Equal(AdminAccess.WrongToken, AdminApi.Authorize(Token, remote, "Bearer 0123456789abcdef-secreT"));
+        Assert.Equal(AdminAccess.WrongToken, AdminApi.Authorize(Token, remote, "Bearer 0123456789abcdef"));
+        Assert.Equal(AdminAccess.WrongToken, AdminApi.Authorize(Token, remote, "Bearer "));
+        Assert.Equal(AdminAccess.Allowed, AdminApi.Authorize(Token, remote, "Bearer 0123456789abcdef-secret"));
+        Assert.Equal(AdminAccess.Allowed, AdminApi.Authorize(Token, remote, "bearer  0123456789abcdef-secret "));
     }
 }
