@@ -27,12 +27,14 @@ public sealed class LoadOptions
     public int ConnectConcurrency { get; private set; } = 128;
     public double ConnectTimeoutSeconds { get; private set; } = 30;
     public VerifyMode Verify { get; private set; } = VerifyMode.Sha1;
+    // Complete mode: every peer downloads the whole torrent once and leaves; DurationSeconds bounds the run.
+    public bool Complete { get; private set; }
 
     public const string Usage = """
         usage: loadgen --torrent FILE --target HOST:PORT [--peers N] [--pipeline Q] [--duration S] [--warmup S]
                        [--seeder-pid PID] [--metrics URL] [--alloc-metric NAME] [--json OUT] [--label NAME]
                        [--per-ip N] [--recv-buffer BYTES] [--so-rcvbuf BYTES] [--connect-concurrency N]
-                       [--verify sha1|reference]
+                       [--verify sha1|reference] [--complete]
                loadgen --idle N --torrent FILE --target HOST:PORT [--duration S] [--seeder-pid PID] [--json OUT]
 
           --peers N            peer connections (default 8)
@@ -47,6 +49,9 @@ public sealed class LoadOptions
           --so-rcvbuf BYTES    SO_RCVBUF per socket (default 0 = kernel autotuning)
           --verify MODE        sha1 (default): hash every received piece; reference: hash a piece the first time
                                it arrives, then compare later copies byte for byte with the verified bytes
+          --complete           each peer downloads the whole torrent once, verified, then disconnects; the run
+                               ends when all are done (or after --duration); reports wall time and the median
+                               and slowest peer's completion time (fairness), with the seeder's default choker
           --idle N             open N handshaked, silent connections and report the seeder's RSS growth
         """;
 
@@ -102,6 +107,7 @@ public sealed class LoadOptions
                         _ => throw new ArgumentException($"--verify: '{mode}' is not sha1 or reference"),
                     };
                     break;
+                case "--complete": o.Complete = true; break;
                 case "--connect-timeout": o.ConnectTimeoutSeconds = Seconds(1, 600); break;
                 default: throw new ArgumentException($"unknown flag {flag}");
             }

@@ -34,6 +34,9 @@ public sealed class LoadPeer : IDisposable
     private int _nextBegin;
     private bool _handshaken;
     private bool _unchoked;
+    // Complete mode: pieces still to start (-1 = walk the torrent forever) and when the last one was verified.
+    private int _piecesToStart = -1;
+    private int _piecesToFinish;
 
     public LatencyHistogram Latency { get; } = new();
     public long PayloadBytes;
@@ -45,6 +48,11 @@ public sealed class LoadPeer : IDisposable
     public bool Handshaken => _handshaken;
     public bool Unchoked => _unchoked;
     public string? Failure { get; private set; }
+    public long CompletedAt { get; private set; }
+    public bool IsComplete => CompletedAt != 0;
+
+    /// <summary>Download every piece once from the start piece on, then close (call before <see cref="RunAsync"/>).</summary>
+    public void DownloadOnce() => _piecesToStart = _piecesToFinish = _torrent.PieceCount;
 
     private struct Request
     {
@@ -124,6 +132,7 @@ public sealed class LoadPeer : IDisposable
                 var received = await socket.ReceiveAsync(_receive.AsMemory(end), SocketFlags.None, ct).ConfigureAwait(false);
                 if (received == 0)
                 {
+                    if (IsComplete) return;
                     Failure = "closed by seeder";
                     return;
                 }
@@ -131,6 +140,11 @@ public sealed class LoadPeer : IDisposable
                 var now = Stopwatch.GetTimestamp();
                 start = Parse(start, end, now);
                 if (start < 0) return;
+                if (IsComplete)
+                {
+                    Close();
+                    return;
+                }
 
                 if (start == end) start = end = 0;
                 else if (_receive.Length - end < LoadOptions.BlockLength + 13 || _receive.Length - end < (_receive.Length >> 3))
@@ -275,15 +289,22 @@ public sealed class LoadPeer : IDisposable
                 PiecesVerified++;
                 if (!verifier.Comparing) PiecesHashed++;
                 Release(verifier);
+                PieceDone(now);
                 break;
             case PieceVerifier.Outcome.Failed:
                 VerifyFailures++;
                 Release(verifier);
+                PieceDone(now);
                 break;
             case PieceVerifier.Outcome.Duplicate:
                 UnexpectedBlocks++;
                 break;
         }
+    }
+
+    private void PieceDone(long now)
+    {
+        if (_piecesToStart >= 0 && --_piecesToFinish == 0) CompletedAt = now;
     }
 
     private void Release(PieceVerifier verifier)
@@ -300,6 +321,14 @@ public sealed class LoadPeer : IDisposable
         _head = 0;
         if (_active.Count > 0)
         {
+            if (_piecesToStart >= 0)
+            {
+                // The walk restarts at the oldest unfinished piece; pieces verified after it are fetched again.
+                var lastStarted = _nextBegin == 0 ? _nextPiece - 1 : _nextPiece;
+                var walked = ((lastStarted - _active[0].Piece) % _torrent.PieceCount + _torrent.PieceCount) % _torrent.PieceCount + 1;
+                _piecesToStart += walked;
+                _piecesToFinish += walked - _active.Count;
+            }
             _nextPiece = _active[0].Piece;
             _nextBegin = 0;
             foreach (var v in _active)
@@ -320,6 +349,8 @@ public sealed class LoadPeer : IDisposable
             var pieceSize = _torrent.PieceSize(_nextPiece);
             if (_nextBegin == 0)
             {
+                if (_piecesToStart == 0) break;
+                if (_piecesToStart > 0) _piecesToStart--;
                 var verifier = _spare.Count > 0 ? _spare.Pop() : new PieceVerifier(_copy);
                 verifier.Start(_nextPiece, pieceSize);
                 _active.Add(verifier);

@@ -28,8 +28,9 @@ public static class Program
         }
 
         using var probe = new SeederProbe(options.SeederPid, options.MetricsUrl, options.AllocatedMetric);
-        return options.IdleConnections > 0
-            ? await RunIdleAsync(options, torrent, probe).ConfigureAwait(false)
+        if (options.IdleConnections > 0) return await RunIdleAsync(options, torrent, probe).ConfigureAwait(false);
+        return options.Complete
+            ? await RunCompleteAsync(options, torrent, probe).ConfigureAwait(false)
             : await RunLoadAsync(options, torrent, probe).ConfigureAwait(false);
     }
 
@@ -131,6 +132,76 @@ public static class Program
         Emit(o, result);
         foreach (var p in peers) p.Dispose();
         return 0;
+    }
+
+    // Every peer downloads the whole torrent once, as a swarm of leechers does: the seeder's choker (upload slots,
+    // refills, rotation) decides who is served when, so this measures the configuration users run, not only raw speed.
+    private static async Task<int> RunCompleteAsync(LoadOptions o, TorrentMetainfo torrent, SeederProbe probe)
+    {
+        var verify = o.Verify == VerifyMode.Reference && torrent.TotalLength > VerifiedCopy.MaxBytes ? VerifyMode.Sha1 : o.Verify;
+        var copy = verify == VerifyMode.Reference ? new VerifiedCopy(torrent.TotalLength, torrent.PieceLength, torrent.PieceCount) : null;
+        var run = new LoadRun();
+        var peers = new LoadPeer[o.Peers];
+        for (var i = 0; i < peers.Length; i++)
+        {
+            peers[i] = new LoadPeer(torrent, run, o.Pipeline, o.ReceiveBufferBytes, (int)((long)i * torrent.PieceCount / o.Peers), copy);
+            peers[i].DownloadOnce();
+        }
+
+        using var stop = new CancellationTokenSource();
+        var connected = await ConnectAllAsync(o, peers, stop.Token).ConfigureAwait(false);
+        var cpu0 = probe.CpuSeconds();
+        var self0 = Process.GetCurrentProcess().TotalProcessorTime;
+        var machine0 = SeederProbe.MachineBusySeconds();
+        var started = Stopwatch.GetTimestamp();
+        var loops = peers.Where(p => p.Connected).Select(p => Task.Run(() => p.RunAsync(interested: true, stop.Token))).ToArray();
+        await Task.WhenAny(Task.WhenAll(loops), Task.Delay(TimeSpan.FromSeconds(o.DurationSeconds))).ConfigureAwait(false);
+        var wall = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var cpu1 = probe.CpuSeconds();
+        var self1 = Process.GetCurrentProcess().TotalProcessorTime;
+        var machine1 = SeederProbe.MachineBusySeconds();
+        var rss = probe.RssBytes();
+
+        await stop.CancelAsync().ConfigureAwait(false);
+        foreach (var p in peers) p.Close();
+        await Task.WhenAny(Task.WhenAll(loops), Task.Delay(TimeSpan.FromSeconds(10))).ConfigureAwait(false);
+
+        var done = peers.Where(p => p.IsComplete).Select(p => Stopwatch.GetElapsedTime(started, p.CompletedAt).TotalSeconds).Order().ToArray();
+        double? median = done.Length > 0 ? done[done.Length / 2] : null;
+        double? slowest = done.Length > 0 ? done[^1] : null;
+        var bytes = peers.Sum(p => p.PayloadBytes);
+        double? seederCpu = cpu0 is { } c0 && cpu1 is { } c1 ? c1 - c0 : null;
+        var failures = peers.Where(p => p.Failure is not null).GroupBy(p => p.Failure!).ToDictionary(g => g.Key, g => g.Count());
+        var result = new Dictionary<string, object?>
+        {
+            ["mode"] = "complete",
+            ["label"] = o.Label,
+            ["peers"] = o.Peers,
+            ["pipeline"] = o.Pipeline,
+            ["torrent_bytes"] = torrent.TotalLength,
+            ["connections_established"] = connected,
+            ["peers_completed"] = done.Length,
+            ["failure_reasons"] = string.Join("; ", failures.Select(kv => $"{kv.Key} x{kv.Value}")),
+            ["wall_s"] = wall,
+            ["bytes"] = bytes,
+            ["throughput_Bps"] = bytes / wall,
+            ["completion_median_s"] = median,
+            ["completion_slowest_s"] = slowest,
+            ["slowest_over_median"] = median is > 0 ? slowest / median : null,
+            ["pieces_verified"] = peers.Sum(p => p.PiecesVerified),
+            ["verify_failures"] = peers.Sum(p => p.VerifyFailures),
+            ["verify_mode"] = verify == VerifyMode.Reference ? "reference" : "sha1",
+            ["unexpected_blocks"] = peers.Sum(p => p.UnexpectedBlocks),
+            ["seeder_cpu_s"] = seederCpu,
+            ["bytes_per_seeder_cpu_s"] = seederCpu is > 0 ? bytes / seederCpu : null,
+            ["seeder_rss_bytes"] = rss,
+            ["loadgen_cpu_s"] = (self1 - self0).TotalSeconds,
+            ["machine_busy_cpu_s"] = machine0 is { } m0 && machine1 is { } m1 ? m1 - m0 : null,
+            ["machine_cores"] = Environment.ProcessorCount,
+        };
+        Emit(o, result);
+        foreach (var p in peers) p.Dispose();
+        return done.Length == o.Peers ? 0 : 3;
     }
 
     private static async Task<int> RunIdleAsync(LoadOptions o, TorrentMetainfo torrent, SeederProbe probe)
@@ -251,6 +322,12 @@ public static class Program
         if (o.JsonPath is not null) File.WriteAllText(o.JsonPath, text + "\n");
 
         Console.WriteLine(text);
+        if (result["mode"] is "complete")
+        {
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{o.Label}: N={o.Peers} complete {result["peers_completed"]}/{o.Peers} in {(double)result["wall_s"]!:F2} s, {(double)result["throughput_Bps"]! / 1e6:F0} MB/s, " +
+                $"median/slowest {result["completion_median_s"]}/{result["completion_slowest_s"]} s, seeder cpu {result["seeder_cpu_s"]} s"));
+        }
         if (result["mode"] is "load")
         {
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
