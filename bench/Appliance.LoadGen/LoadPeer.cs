@@ -44,6 +44,7 @@ public sealed class LoadPeer : IDisposable
     public long PiecesHashed;
     public long VerifyFailures;
     public long UnexpectedBlocks;
+    public long ChokesReceived;
     public bool Connected { get; private set; }
     public bool Handshaken => _handshaken;
     public bool Unchoked => _unchoked;
@@ -316,6 +317,7 @@ public sealed class LoadPeer : IDisposable
     // BEP 3: a choke discards every pending request; restart the pieces that were in flight.
     private void OnChoke()
     {
+        ChokesReceived++;
         _unchoked = false;
         _count = 0;
         _head = 0;

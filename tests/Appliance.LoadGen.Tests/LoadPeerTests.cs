@@ -106,6 +106,52 @@ public sealed class LoadPeerTests : IAsyncLifetime
         });
     }
 
+    [Fact]
+    public async Task Download_once_ends_each_peer_after_every_piece_even_when_the_choker_rotates_it_out_mid_piece()
+    {
+        // One slot, a rate limit and a fast rotation: each peer is choked with pieces in flight and must resume where it left off.
+        await using var rotating = new SeedingServer(new SeedingOptions
+        {
+            ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
+            UploadSlots = 1,
+            ChokeInterval = TimeSpan.FromMilliseconds(100),
+            UploadRateLimit = 2 * 1024 * 1024, // about 3 s for three peers: some 30 choker rounds
+
+        }, await RegistryAsync(), new SeedingCounters(), NullLogger.Instance);
+        var endPoint = rotating.Start();
+        var run = new LoadRun();
+        using var stop = new CancellationTokenSource(Bound);
+        var peers = new LoadPeer[3];
+        for (var i = 0; i < peers.Length; i++)
+        {
+            peers[i] = new LoadPeer(_torrent, run, pipeline: 4, receiveBufferBytes: 256 * 1024, startPiece: i * _torrent.PieceCount / peers.Length);
+            peers[i].DownloadOnce();
+            await peers[i].ConnectAsync(endPoint, source: null, soRcvBuf: 0, stop.Token);
+        }
+
+        // The loops end by themselves once their peer has every piece.
+        await Task.WhenAll(peers.Select(p => Task.Run(() => p.RunAsync(interested: true, stop.Token))));
+
+        Assert.False(stop.IsCancellationRequested, $"the downloads did not finish within {Bound}");
+        Assert.All(peers, p =>
+        {
+            Assert.Null(p.Failure);
+            Assert.True(p.IsComplete);
+            Assert.Equal(0, p.VerifyFailures);
+            Assert.InRange(p.PiecesVerified, _torrent.PieceCount, 2 * _torrent.PieceCount);
+        });
+        Assert.True(peers.Sum(p => p.ChokesReceived) > 0, "no peer was choked: the test did not exercise the restart");
+        foreach (var p in peers) p.Dispose();
+    }
+
+    private async Task<TorrentRegistry> RegistryAsync()
+    {
+        var opened = await StorageOpener.OpenAsync(_torrent, Path.GetDirectoryName(_file)!, _temp.Combine("state2"), StorageKind.Mapped, null, CancellationToken.None);
+        var registry = new TorrentRegistry();
+        registry.TryAdd(new SeededTorrent(_torrent, opened.Store!));
+        return registry;
+    }
+
     /// <summary>Runs <see cref="Peers"/> connections until each has finished <paramref name="piecesEach"/> pieces (pass or fail), bounded.</summary>
     private async Task<LoadPeer[]> DownloadAsync(VerifiedCopy? copy, int piecesEach)
     {
