@@ -30,6 +30,7 @@ internal sealed partial class PeerSession
     private bool _amChoking = true;
     private bool _peerInterested;
     private long _lastUnchokedAt = long.MinValue;
+    private long _lastRequestAt;
     private long _skip; // bytes of an ignored message still to discard from the stream
 
     private SeededTorrent? _torrent;
@@ -79,9 +80,14 @@ internal sealed partial class PeerSession
         _ = SendLoopAsync();
     }
 
-    public ChokerSnapshot Snapshot()
+    public ChokerSnapshot Snapshot(long now)
     {
-        lock (_gate) return new ChokerSnapshot(_torrent is not null, _peerInterested, !_amChoking, _lastUnchokedAt);
+        lock (_gate)
+        {
+            bool snubbed = !_amChoking && _peerInterested && _queue.Count == 0
+                && _server.Time.GetElapsedTime(Math.Max(_lastRequestAt, _lastUnchokedAt), now) > _server.Options.SnubTimeout;
+            return new ChokerSnapshot(_torrent is not null, _peerInterested, !_amChoking, _lastUnchokedAt, snubbed);
+        }
     }
 
     /// <summary>Closes the connection; both loops end and the session releases everything it holds.</summary>
@@ -330,16 +336,19 @@ internal sealed partial class PeerSession
     {
         if (Interlocked.Decrement(ref _loopsRunning) != 0) return;
         int dropped;
+        bool freed;
         lock (_gate)
         {
             if (_outbox is not null && _outbox.Length == _server.SmallBuffers.BufferSize) _server.SmallBuffers.Return(_outbox);
             _outbox = null;
             dropped = _queue.Count;
             while (_queue.Count > 0) _queue.Dequeue();
-            if (!_amChoking) _server.ReleaseUploadSlot();
+            freed = !_amChoking;
+            if (freed) _server.ReleaseUploadSlot();
             _amChoking = true;
         }
         if (dropped > 0) _server.Counters.QueueDepthChanged(-dropped);
+        if (freed) _server.RequestRefill();
         _torrent?.PeerLeft();
         _receiveArgs.Dispose();
         _sendArgs.Dispose();
@@ -384,7 +393,19 @@ internal sealed partial class PeerSession
         }
         if (changed) _sendSignal.Set();
     }
+
+    /// <summary>Unchokes this peer if it still waits and a slot is still free (the slot is claimed atomically, so events racing the refill never overfill).</summary>
+    public void TryUnchokeIntoFreeSlot()
+    {
+        bool changed = false;
+        lock (_gate)
+        {
+            if (_amChoking && _peerInterested && _torrent is not null && !IsClosed && _server.TryClaimUploadSlot())
+                changed = UnchokeLocked(slotClaimed: true);
+        }
+        if (changed) _sendSignal.Set();
+    }
 }
 
 /// <summary>What the choker reads of a session.</summary>
-internal readonly record struct ChokerSnapshot(bool Handshaken, bool Interested, bool Unchoked, long LastUnchokedAt);
+internal readonly record struct ChokerSnapshot(bool Handshaken, bool Interested, bool Unchoked, long LastUnchokedAt, bool Snubbed);
