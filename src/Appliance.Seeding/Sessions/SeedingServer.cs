@@ -6,6 +6,7 @@ using Appliance.Networking.Tcp;
 using Appliance.Protocol.PeerWire;
 using Appliance.Seeding.Choking;
 using Appliance.Seeding.Torrents;
+using Appliance.Seeding.Transport;
 using Appliance.Seeding.Upload;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.ObjectPool;
@@ -45,6 +46,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
         PeerId = PeerId.CreateOurs();
         RateLimiter = new UploadRateLimiter(options.UploadRateLimit, Time);
         Registry.Removed += torrent => CloseSessionsOf(torrent, "torrent removed");
+        OnSendWaited = counters.SendWouldBlock;
     }
 
     public SeedingOptions Options { get; }
@@ -73,6 +75,9 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     public IPEndPoint? LocalEndPoint => _acceptLoop?.LocalEndPoint;
 
     internal ILogger Logger { get; }
+
+    /// <summary>Counts a send that had to wait for a slow peer (one delegate for every session).</summary>
+    internal Action OnSendWaited { get; }
     internal TimeProvider Time { get; }
     internal UploadRateLimiter RateLimiter { get; }
     internal PinnedBufferPool SmallBuffers { get; } = new(SmallBufferSize, maxRetained: 1024);
@@ -131,7 +136,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     void IConnectionHandler.OnAccepted(Socket socket, IPEndPoint remote)
     {
         Counters.ConnectionAccepted();
-        var session = new PeerSession(this, socket, remote, Interlocked.Increment(ref _nextId));
+        var session = new PeerSession(this, new TcpPeerTransport(socket, remote), Interlocked.Increment(ref _nextId));
         _sessions[session.Id] = session;
         if (_stopRequested)
         {
