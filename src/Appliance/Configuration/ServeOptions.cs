@@ -21,7 +21,8 @@ public sealed class ServeOptions
     /// <summary>Fast-resume and DHT state; defaults to CONTENT/.appliance.</summary>
     public string? State { get; set; }
 
-    public string Listen { get; set; } = "0.0.0.0:" + DefaultPeerPort;
+    /// <summary>Dual-stack by default: "[::]" also accepts IPv4 (as IPv4-mapped addresses).</summary>
+    public string Listen { get; set; } = "[::]:" + DefaultPeerPort;
     public int MaxConnections { get; set; } = 10_000;
     public int MaxConnectionsPerIp { get; set; } = 64;
 
@@ -51,7 +52,7 @@ public sealed class ServeOptions
     public List<string> DhtBootstrap { get; set; } = [];
 
     public bool Tracker { get; set; } = true;
-    public string TrackerListen { get; set; } = "0.0.0.0:" + DefaultTrackerPort;
+    public string TrackerListen { get; set; } = "[::]:" + DefaultTrackerPort;
     public bool OpenTracker { get; set; }
 
     /// <summary>Address the embedded tracker and magnet links advertise; defaults to the listen address or 127.0.0.1.</summary>

@@ -13,15 +13,15 @@ public sealed class LibtorrentDownloadTests
     private const string Leecher = """
         import sys, time
         import libtorrent as lt
-        torrent, save, port, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+        torrent, save, port, timeout, host = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
         s = lt.session({
-            'listen_interfaces': '127.0.0.1:0',
+            'listen_interfaces': ('[::1]:0' if ':' in host else '127.0.0.1:0'),
             'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
             'allow_multiple_connections_per_ip': True, 'enable_outgoing_utp': False, 'enable_incoming_utp': False,
             'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.peer_notification,
         })
         h = s.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': save})
-        h.connect_peer(('127.0.0.1', port))
+        h.connect_peer((host, port))
         deadline = time.time() + timeout
         while time.time() < deadline:
             st = h.status()
@@ -29,7 +29,7 @@ public sealed class LibtorrentDownloadTests
                 print('seeding', st.total_wanted, flush=True)
                 sys.exit(0)
             if st.num_peers == 0:
-                h.connect_peer(('127.0.0.1', port))
+                h.connect_peer((host, port))
             for a in s.pop_alerts():
                 print('alert', a.message(), flush=True)
             time.sleep(0.1)
@@ -39,9 +39,10 @@ public sealed class LibtorrentDownloadTests
         """;
 
     [Theory]
-    [InlineData("mmap")]
-    [InlineData("pread")]
-    public async Task Libtorrent_downloads_every_byte_of_a_multi_file_torrent(string storage)
+    [InlineData("mmap", "127.0.0.1")]
+    [InlineData("pread", "127.0.0.1")]
+    [InlineData("mmap", "::1")]
+    public async Task Libtorrent_downloads_every_byte_of_a_multi_file_torrent(string storage, string client)
     {
         using var temp = new TempDirectory("seeding-interop");
         string content = temp.CreateSubdirectory("content");
@@ -50,7 +51,7 @@ public sealed class LibtorrentDownloadTests
         int port = Ports.FreeTcp();
 
         using var appliance = ApplianceBinary.Start([
-            "serve", "--content", content, "--listen", $"127.0.0.1:{port}", "--no-dht", "--no-tracker", "--metrics-listen", "",
+            "serve", "--content", content, "--listen", client == "::1" ? $"[::]:{port}" : $"127.0.0.1:{port}", "--no-dht", "--no-tracker", "--metrics-listen", "",
             "--storage", storage, "--upload-slots", "unlimited",
         ]);
         await appliance.WaitForLineAsync(l => l.StartsWith("seeding ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
@@ -60,7 +61,7 @@ public sealed class LibtorrentDownloadTests
         string script = Path.Combine(temp.Path, "leecher.py");
         await File.WriteAllTextAsync(script, Leecher);
         using var leecher = await ExternalProcess.RunAsync("/usr/bin/python3",
-            [script, Path.Combine(content, "sample.torrent"), download, port.ToString(CultureInfo.InvariantCulture), "60"],
+            [script, Path.Combine(content, "sample.torrent"), download, port.ToString(CultureInfo.InvariantCulture), "60", client],
             TimeSpan.FromSeconds(90));
         Assert.True(leecher.ExitCode == 0, leecher.AllOutput + "\n--- appliance ---\n" + appliance.AllOutput);
         Assert.True(SampleContent.SameTree(source, Path.Combine(download, "sample"), out string difference), difference);

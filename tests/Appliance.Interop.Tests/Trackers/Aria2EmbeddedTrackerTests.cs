@@ -8,22 +8,25 @@ namespace Appliance.Interop.Tests.Trackers;
 public sealed class Aria2EmbeddedTrackerTests
 {
     [Theory]
-    [InlineData("http")]
-    [InlineData("udp")]
-    public async Task Aria2c_finds_appliance_through_embedded_tracker_and_downloads_every_byte(string scheme)
+    [InlineData("http", false)]
+    [InlineData("udp", false)]
+    [InlineData("http", true)]
+    public async Task Aria2c_finds_appliance_through_embedded_tracker_and_downloads_every_byte(string scheme, bool ipv6)
     {
+        // Over IPv6 the seeder listens on ::1 only, so the download itself proves the tracker handed out an IPv6 peer.
+        string host = ipv6 ? "[::1]" : "127.0.0.1";
         using var temp = new TempDirectory("tracker-interop");
         string content = temp.CreateSubdirectory("content");
         string source = SampleContent.WriteMultiFile(content, "sample", scale: 2);
         int peerPort = Ports.FreeTcp();
         int trackerPort = Ports.FreeTcpAndUdp();
-        string announce = scheme == "http" ? $"http://127.0.0.1:{trackerPort}/announce" : $"udp://127.0.0.1:{trackerPort}";
+        string announce = scheme == "http" ? $"http://{host}:{trackerPort}/announce" : $"udp://{host}:{trackerPort}";
         string torrent = Path.Combine(content, "sample.torrent");
         TestTorrents.Write(source, torrent, pieceLength: 32 * 1024, trackers: [announce]);
 
         using var appliance = ApplianceBinary.Start([
-            "serve", "--content", content, "--listen", $"127.0.0.1:{peerPort}", "--no-dht", "--metrics-listen", "",
-            "--tracker-listen", $"127.0.0.1:{trackerPort}", "--upload-slots", "unlimited",
+            "serve", "--content", content, "--listen", $"{host}:{peerPort}", "--no-dht", "--metrics-listen", "",
+            "--tracker-listen", $"{host}:{trackerPort}", "--upload-slots", "unlimited",
         ]);
         await appliance.WaitForLineAsync(l => l.StartsWith("tracker listening on ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
 
