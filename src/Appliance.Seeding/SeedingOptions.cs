@@ -16,6 +16,9 @@ public sealed record SeedingOptions
     public long UploadRateLimit { get; init; }
 
     public TimeSpan ChokeInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>An unchoked, interested peer that asks for nothing this long gives its slot to a waiting peer.</summary>
+    public TimeSpan SnubTimeout { get; init; } = TimeSpan.FromSeconds(15);
     public int MaxRequestLength { get; init; } = 16 * 1024;
     public int MaxOutstandingRequests { get; init; } = 500;
     public int MaxMessageLength { get; init; } = 1024 * 1024;

@@ -4,6 +4,7 @@ using Appliance.Protocol.PeerWire;
 using Appliance.Seeding;
 using Appliance.Seeding.Sessions;
 using Appliance.Seeding.Torrents;
+using Appliance.Seeding.Transport;
 using Appliance.Seeding.Upload;
 using Appliance.Storage;
 using BenchmarkDotNet.Attributes;
@@ -47,7 +48,7 @@ public class EmbeddedSessionBenchmarks
         _client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         _client.Connect(listener.LocalEndPoint!);
         _serverSide = listener.Accept();
-        _session = new PeerSession(_server, _serverSide, (IPEndPoint)_client.LocalEndPoint!, 1);
+        _session = new PeerSession(_server, new TcpPeerTransport(_serverSide, (IPEndPoint)_client.LocalEndPoint!), 1);
 
         var hello = new byte[Handshake.Length + PeerMessageWriter.SimpleLength];
         new Handshake(new ReservedBits(0x04), _torrent.Metainfo.InfoHash, PeerId.CreateOurs()).WriteTo(hello);

@@ -161,8 +161,12 @@ internal sealed partial class PeerSession
             case PeerMessageId.NotInterested:
                 if (payload.Length != 0) return Fail("malformed not interested", out violation);
                 _peerInterested = false;
-                // With limited slots, free this one now for someone who wants it.
-                if (!_amChoking && _server.Options.UploadSlots > 0) wake |= ChokeLocked();
+                // With limited slots, free this one now and give it to someone who waits.
+                if (!_amChoking && _server.Options.UploadSlots > 0 && ChokeLocked())
+                {
+                    wake = true;
+                    _server.RequestRefill();
+                }
                 return true;
             case PeerMessageId.Choke or PeerMessageId.Unchoke or PeerMessageId.HaveAll or PeerMessageId.HaveNone:
                 return payload.Length == 0 || Fail($"malformed {header.Id}", out violation);
@@ -200,7 +204,7 @@ internal sealed partial class PeerSession
         if (block.Length > _server.Options.MaxRequestLength) reason = RejectReason.TooLong;
         else if (_amChoking) reason = RejectReason.Choked;
         else if (IsDraining) reason = RejectReason.ShuttingDown;
-        else if (_queue.TryEnqueue(new QueuedRequest(block, _server.Time.GetTimestamp())))
+        else if (_queue.TryEnqueue(new QueuedRequest(block, _lastRequestAt = _server.Time.GetTimestamp())))
         {
             _server.Counters.QueueDepthChanged(1);
             wake = true;

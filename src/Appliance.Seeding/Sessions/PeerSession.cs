@@ -1,8 +1,7 @@
 using System.Net;
-using System.Net.Sockets;
-using Appliance.Networking.Tcp;
 using Appliance.Protocol.PeerWire;
 using Appliance.Seeding.Torrents;
+using Appliance.Seeding.Transport;
 using Appliance.Seeding.Upload;
 
 namespace Appliance.Seeding.Sessions;
@@ -11,14 +10,13 @@ namespace Appliance.Seeding.Sessions;
 /// One peer connection, seed side. Two loops: the receive loop parses messages straight from the receive buffer
 /// and queues validated requests; the send loop drains the queue in batches (one gather send each). Between them a
 /// lock taken once per received chunk and once per batch, never per block. An idle connection holds no buffer:
-/// it waits with a zero-byte receive and owns no outbox, request ring or send batch.
+/// it waits with a zero-byte receive and owns no outbox, request ring or send batch. The bytes travel over a
+/// <see cref="PeerTransport"/> (TCP or uTP), so the protocol below is the same for both.
 /// </summary>
 internal sealed partial class PeerSession
 {
     private readonly SeedingServer _server;
-    private readonly Socket _socket;
-    private readonly SocketAwaitableEventArgs _receiveArgs = new();
-    private readonly SocketAwaitableEventArgs _sendArgs = new();
+    private readonly PeerTransport _transport;
     private readonly AsyncSignal _sendSignal = new();
     private readonly Lock _gate = new();
     private readonly RequestQueue _queue;
@@ -30,6 +28,7 @@ internal sealed partial class PeerSession
     private bool _amChoking = true;
     private bool _peerInterested;
     private long _lastUnchokedAt = long.MinValue;
+    private long _lastRequestAt;
     private long _skip; // bytes of an ignored message still to discard from the stream
 
     private SeededTorrent? _torrent;
@@ -43,11 +42,11 @@ internal sealed partial class PeerSession
     private int _loopsRunning;
     private string? _closeReason;
 
-    public PeerSession(SeedingServer server, Socket socket, IPEndPoint remote, long id)
+    public PeerSession(SeedingServer server, PeerTransport transport, long id)
     {
         _server = server;
-        _socket = socket;
-        Remote = remote;
+        _transport = transport;
+        Remote = transport.Remote;
         Id = id;
         _queue = new RequestQueue(server.Options.MaxOutstandingRequests);
         _createdAt = _lastReceivedAt = _lastSentAt = server.Time.GetTimestamp();
@@ -55,6 +54,7 @@ internal sealed partial class PeerSession
 
     public long Id { get; }
     public IPEndPoint Remote { get; }
+    public PeerTransport Transport => _transport;
     public SeededTorrent? Torrent => Volatile.Read(ref _torrent);
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
@@ -79,21 +79,22 @@ internal sealed partial class PeerSession
         _ = SendLoopAsync();
     }
 
-    public ChokerSnapshot Snapshot()
+    public ChokerSnapshot Snapshot(long now)
     {
-        lock (_gate) return new ChokerSnapshot(_torrent is not null, _peerInterested, !_amChoking, _lastUnchokedAt);
+        lock (_gate)
+        {
+            bool snubbed = !_amChoking && _peerInterested && _queue.Count == 0
+                && _server.Time.GetElapsedTime(Math.Max(_lastRequestAt, _lastUnchokedAt), now) > _server.Options.SnubTimeout;
+            return new ChokerSnapshot(_torrent is not null, _peerInterested, !_amChoking, _lastUnchokedAt, snubbed);
+        }
     }
 
-    /// <summary>Closes the connection; both loops end and the session releases everything it holds.</summary>
     /// <summary>Closes the session; true when this call closed it (so a reason is counted once).</summary>
     public bool Close(string reason)
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return false;
         _closeReason = reason;
-        try { _socket.Shutdown(SocketShutdown.Both); }
-        catch (SocketException) { }
-        catch (ObjectDisposedException) { }
-        _socket.Dispose();
+        _transport.Close();
         _sendSignal.Set();
         return true;
     }
@@ -110,7 +111,7 @@ internal sealed partial class PeerSession
                 if (buffer is null)
                 {
                     // Wait for data before taking a buffer, so an idle peer holds none.
-                    var probe = await _receiveArgs.ReceiveAsync(_socket, Memory<byte>.Empty).ConfigureAwait(false);
+                    var probe = await _transport.WaitForDataAsync().ConfigureAwait(false);
                     if (!probe.Succeeded)
                     {
                         Close(probe.Error.ToString());
@@ -118,7 +119,7 @@ internal sealed partial class PeerSession
                     }
                     buffer = pool.Rent();
                 }
-                var received = await _receiveArgs.ReceiveAsync(_socket, buffer.AsMemory(filled)).ConfigureAwait(false);
+                var received = await _transport.ReceiveAsync(buffer.AsMemory(filled)).ConfigureAwait(false);
                 if (!received.Succeeded || received.BytesTransferred == 0)
                 {
                     Close(received.Succeeded ? "closed by peer" : received.Error.ToString());
@@ -213,25 +214,7 @@ internal sealed partial class PeerSession
                         {
                             await Task.Delay(_server.RateLimiter.DelayFor()).ConfigureAwait(false);
                         }
-                        var outcome = SendOutcome.Sent;
-                        bool waited = false;
-                        while (true)
-                        {
-                            outcome = batch.TrySendGathered(_socket);
-                            if (outcome != SendOutcome.Sent || batch.IsSent) break;
-                            if (!waited)
-                            {
-                                waited = true;
-                                _server.Counters.SendWouldBlock();
-                            }
-                            var result = await _sendArgs.SendAsync(_socket, batch.Remainder).ConfigureAwait(false);
-                            if (!result.Succeeded)
-                            {
-                                outcome = result.Error == SocketError.Fault ? SendOutcome.BadAddress : SendOutcome.Failed;
-                                break;
-                            }
-                            batch.RemainderSent();
-                        }
+                        var outcome = await _transport.SendAsync(batch, _server.OnSendWaited).ConfigureAwait(false);
                         if (outcome == SendOutcome.BadAddress)
                         {
                             torrent.Store.Fault("a socket send from the mapping failed with EFAULT (a file shrank or changed under the mapping)");
@@ -268,7 +251,7 @@ internal sealed partial class PeerSession
     /// <summary>Moves the outbox and the next requests into <paramref name="batch"/>. Shared with the embedded benchmark.</summary>
     internal bool TakeBatch(SendBatch batch)
     {
-        int readBufferSize = _torrent is { Store.SupportsSegments: false } ? _server.ReadBuffers.BufferSize : 0;
+        int readBufferSize = _torrent is { Store.SupportsSegments: false } || !_transport.SendsMappedPages ? _server.ReadBuffers.BufferSize : 0;
         int taken = 0;
         lock (_gate)
         {
@@ -312,7 +295,7 @@ internal sealed partial class PeerSession
     {
         try
         {
-            return batch.Prepare(torrent.Store, _server.ReadBuffers);
+            return batch.Prepare(torrent.Store, _server.ReadBuffers, copyBlocks: !_transport.SendsMappedPages);
         }
         catch (ObjectDisposedException)
         {
@@ -330,19 +313,21 @@ internal sealed partial class PeerSession
     {
         if (Interlocked.Decrement(ref _loopsRunning) != 0) return;
         int dropped;
+        bool freed;
         lock (_gate)
         {
             if (_outbox is not null && _outbox.Length == _server.SmallBuffers.BufferSize) _server.SmallBuffers.Return(_outbox);
             _outbox = null;
             dropped = _queue.Count;
             while (_queue.Count > 0) _queue.Dequeue();
-            if (!_amChoking) _server.ReleaseUploadSlot();
+            freed = !_amChoking;
+            if (freed) _server.ReleaseUploadSlot();
             _amChoking = true;
         }
         if (dropped > 0) _server.Counters.QueueDepthChanged(-dropped);
+        if (freed) _server.RequestRefill();
         _torrent?.PeerLeft();
-        _receiveArgs.Dispose();
-        _sendArgs.Dispose();
+        _transport.Dispose();
         _server.OnSessionEnded(this);
     }
 
@@ -384,7 +369,19 @@ internal sealed partial class PeerSession
         }
         if (changed) _sendSignal.Set();
     }
+
+    /// <summary>Unchokes this peer if it still waits and a slot is still free (the slot is claimed atomically, so events racing the refill never overfill).</summary>
+    public void TryUnchokeIntoFreeSlot()
+    {
+        bool changed = false;
+        lock (_gate)
+        {
+            if (_amChoking && _peerInterested && _torrent is not null && !IsClosed && _server.TryClaimUploadSlot())
+                changed = UnchokeLocked(slotClaimed: true);
+        }
+        if (changed) _sendSignal.Set();
+    }
 }
 
 /// <summary>What the choker reads of a session.</summary>
-internal readonly record struct ChokerSnapshot(bool Handshaken, bool Interested, bool Unchoked, long LastUnchokedAt);
+internal readonly record struct ChokerSnapshot(bool Handshaken, bool Interested, bool Unchoked, long LastUnchokedAt, bool Snubbed);

@@ -6,6 +6,7 @@ using Appliance.Networking.Tcp;
 using Appliance.Protocol.PeerWire;
 using Appliance.Seeding.Choking;
 using Appliance.Seeding.Torrents;
+using Appliance.Seeding.Transport;
 using Appliance.Seeding.Upload;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.ObjectPool;
@@ -30,6 +31,8 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     private long _nextId;
     private int _unchoked;
     private long _round;
+    private int _refillPending;
+    private readonly Lock _chokerGate = new();
     private bool _stopRequested;
 
     public SeedingServer(SeedingOptions options, TorrentRegistry registry, SeedingCounters counters, ILogger logger, TimeProvider? time = null)
@@ -43,6 +46,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
         PeerId = PeerId.CreateOurs();
         RateLimiter = new UploadRateLimiter(options.UploadRateLimit, Time);
         Registry.Removed += torrent => CloseSessionsOf(torrent, "torrent removed");
+        OnSendWaited = counters.SendWouldBlock;
     }
 
     public SeedingOptions Options { get; }
@@ -71,6 +75,9 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     public IPEndPoint? LocalEndPoint => _acceptLoop?.LocalEndPoint;
 
     internal ILogger Logger { get; }
+
+    /// <summary>Counts a send that had to wait for a slow peer (one delegate for every session).</summary>
+    internal Action OnSendWaited { get; }
     internal TimeProvider Time { get; }
     internal UploadRateLimiter RateLimiter { get; }
     internal PinnedBufferPool SmallBuffers { get; } = new(SmallBufferSize, maxRetained: 1024);
@@ -129,7 +136,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     void IConnectionHandler.OnAccepted(Socket socket, IPEndPoint remote)
     {
         Counters.ConnectionAccepted();
-        var session = new PeerSession(this, socket, remote, Interlocked.Increment(ref _nextId));
+        var session = new PeerSession(this, new TcpPeerTransport(socket, remote), Interlocked.Increment(ref _nextId));
         _sessions[session.Id] = session;
         if (_stopRequested)
         {
@@ -186,22 +193,61 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     /// <summary>One choker round over every handshaken peer: choke first, then unchoke, so the slot count holds.</summary>
     internal void RunChokerRound()
     {
-        var sessions = _sessions.Values.ToList();
+        lock (_chokerGate)
+        {
+            var sessions = _sessions.Values.ToList();
+            var unchoke = Choker.Decide(ChokerView(sessions), Options.UploadSlots, Interlocked.Increment(ref _round));
+            foreach (var session in sessions)
+            {
+                if (!unchoke.Contains(session.Id)) session.SetChoked(true);
+            }
+            foreach (var session in sessions)
+            {
+                if (unchoke.Contains(session.Id)) session.SetChoked(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A slot was freed (a peer left or lost interest) or may be wasted (snubbed peers, checked each sweep): refill it
+    /// at once instead of at the next round. Bursts of events coalesce into one pass over the sessions.
+    /// </summary>
+    internal void RequestRefill()
+    {
+        if (Options.UploadSlots <= 0 || _stopRequested) return;
+        if (Interlocked.Exchange(ref _refillPending, 1) == 0)
+            ThreadPool.UnsafeQueueUserWorkItem(static server => server.RunRefill(), this, preferLocal: false);
+    }
+
+    internal void RunRefill()
+    {
+        Volatile.Write(ref _refillPending, 0);
+        lock (_chokerGate)
+        {
+            var sessions = _sessions.Values.ToList();
+            var changes = Choker.Refill(ChokerView(sessions), Options.UploadSlots);
+            if (changes.IsEmpty) return;
+            foreach (var session in sessions)
+            {
+                if (changes.Choke.Contains(session.Id)) session.SetChoked(true);
+            }
+            foreach (var session in sessions)
+            {
+                if (changes.Unchoke.Contains(session.Id)) session.TryUnchokeIntoFreeSlot();
+            }
+        }
+    }
+
+    private List<ChokerPeer> ChokerView(List<PeerSession> sessions)
+    {
+        long now = Time.GetTimestamp();
         var peers = new List<ChokerPeer>(sessions.Count);
         foreach (var session in sessions)
         {
-            var snapshot = session.Snapshot();
-            if (snapshot.Handshaken) peers.Add(new ChokerPeer(session.Id, snapshot.Interested, snapshot.Unchoked, snapshot.LastUnchokedAt));
+            var s = session.Snapshot(now);
+            if (s.Handshaken) peers.Add(new ChokerPeer(session.Id, s.Interested, s.Unchoked, s.LastUnchokedAt, s.Snubbed));
         }
-        var unchoke = Choker.Decide(peers, Options.UploadSlots, Interlocked.Increment(ref _round));
-        foreach (var session in sessions)
-        {
-            if (!unchoke.Contains(session.Id)) session.SetChoked(true);
-        }
-        foreach (var session in sessions)
-        {
-            if (unchoke.Contains(session.Id)) session.SetChoked(false);
-        }
+        return peers;
     }
 
     private async Task ChokeLoopAsync(CancellationToken cancellationToken)
@@ -229,6 +275,8 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
             {
                 long now = Time.GetTimestamp();
                 foreach (var session in _sessions.Values) session.Sweep(now);
+                // Snubbed peers give their slots to waiting ones here, between rounds.
+                RequestRefill();
             }
         }
         catch (OperationCanceledException)

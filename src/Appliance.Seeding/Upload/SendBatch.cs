@@ -71,7 +71,11 @@ internal sealed class SendBatch
     /// the caller disconnects; the store has recorded why. A mapped store serves segments; a block it will not give as
     /// segments (more than <see cref="PieceStore.MaxSegmentsPerBlock"/> tiny files) is read like the pread store does.
     /// </summary>
-    public bool Prepare(PieceStore store, PinnedBufferPool readPool)
+    /// <param name="copyBlocks">
+    /// For transports that touch the bytes themselves (uTP, encryption): every block is read with pread into the pooled
+    /// read buffers, never taken as segments of the mapping, so user code never reads mapped pages.
+    /// </param>
+    public bool Prepare(PieceStore store, PinnedBufferPool readPool, bool copyBlocks = false)
     {
         _vectorCount = 0;
         _sendIndex = 0;
@@ -80,7 +84,7 @@ internal sealed class SendBatch
         _readPool = readPool;
         if (OutboxLength > 0) AddVector(Outbox.AsMemory(0, OutboxLength), PinnedAddress(Outbox!, 0));
 
-        bool mapped = store.SupportsSegments;
+        bool mapped = store.SupportsSegments && !copyBlocks;
         for (int i = 0; i < RequestCount; i++)
         {
             var block = _requests[i].Block;
@@ -126,6 +130,9 @@ internal sealed class SendBatch
     private int _sendOffset;
 
     public bool IsSent => _sendIndex == _vectorCount;
+
+    /// <summary>The prepared bytes in order (outbox, then header and block of each piece), for transports that copy them.</summary>
+    public ReadOnlySpan<ReadOnlyMemory<byte>> Parts => _parts.AsSpan(0, _vectorCount);
 
     /// <summary>
     /// One non-blocking sendmsg of everything not yet sent; as much goes as the socket buffer takes. When the peer is

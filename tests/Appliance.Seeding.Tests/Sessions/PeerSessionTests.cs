@@ -260,6 +260,59 @@ public sealed class PeerSessionTests
     }
 
     [Fact]
+    public async Task Interested_peer_is_unchoked_at_once_while_a_slot_is_free()
+    {
+        await using var seeder = new TestSeeder(Unlimited with { UploadSlots = 2, ChokeInterval = TimeSpan.FromHours(1) });
+        using var peer = await seeder.ConnectAsync();
+        await peer.SendSimpleAsync(PeerMessageId.Interested);
+        await peer.ReadUntilAsync(PeerMessageId.Unchoke);
+        Assert.Equal(1, seeder.Server.UnchokedCount);
+    }
+
+    [Theory]
+    [InlineData("disconnect")]
+    [InlineData("not interested")]
+    public async Task Freed_slot_goes_to_the_waiting_peer_at_once(string how)
+    {
+        await using var seeder = new TestSeeder(Unlimited with { UploadSlots = 1, ChokeInterval = TimeSpan.FromHours(1) });
+        var first = await seeder.ConnectAsync();
+        await first.SendSimpleAsync(PeerMessageId.Interested);
+        await first.ReadUntilAsync(PeerMessageId.Unchoke);
+        using var second = await seeder.ConnectAsync();
+        await second.SendSimpleAsync(PeerMessageId.Interested);
+        await second.RequestAsync(1, 0, 16 * 1024);
+        await second.ReadUntilAsync(PeerMessageId.RejectRequest); // its interest has been seen, while the slot is taken
+
+        if (how == "disconnect") first.Dispose();
+        else await first.SendSimpleAsync(PeerMessageId.NotInterested);
+
+        await second.ReadUntilAsync(PeerMessageId.Unchoke);
+        Assert.Equal(1, seeder.Server.UnchokedCount);
+        first.Dispose();
+    }
+
+    [Fact]
+    public async Task Snubbed_peer_gives_its_slot_to_a_waiting_peer_between_rounds()
+    {
+        await using var seeder = new TestSeeder(Unlimited with
+        {
+            UploadSlots = 1, ChokeInterval = TimeSpan.FromHours(1), SnubTimeout = TimeSpan.FromMilliseconds(200), SweepInterval = TimeSpan.FromMilliseconds(100),
+        });
+        using var idle = await seeder.ConnectAsync();
+        await idle.SendSimpleAsync(PeerMessageId.Interested);
+        await idle.ReadUntilAsync(PeerMessageId.Unchoke);
+        using var eager = await seeder.ConnectAsync();
+        await eager.SendSimpleAsync(PeerMessageId.Interested);
+        await eager.RequestAsync(1, 0, 16 * 1024);
+        await eager.ReadUntilAsync(PeerMessageId.RejectRequest);
+
+        await idle.ReadUntilAsync(PeerMessageId.Choke);
+        await eager.ReadUntilAsync(PeerMessageId.Unchoke);
+        await eager.RequestAsync(1, 0, 16 * 1024);
+        await eager.ReadUntilAsync(PeerMessageId.Piece);
+    }
+
+    [Fact]
     public async Task Request_longer_than_the_limit_is_rejected()
     {
         await using var seeder = new TestSeeder(Unlimited);
