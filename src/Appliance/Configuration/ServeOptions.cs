@@ -45,6 +45,9 @@ public sealed class ServeOptions
     /// <summary>"mmap" (default: blocks sent straight from mapped files) or "pread" (for btrfs/ZFS/NFS read-ahead).</summary>
     public string Storage { get; set; } = "mmap";
 
+    /// <summary>"allow" (plaintext and MSE/PE), "prefer" (RC4 when an MSE peer offers it) or "require" (no plaintext handshakes).</summary>
+    public string Encryption { get; set; } = "allow";
+
     public bool Dht { get; set; } = true;
     public int? DhtPort { get; set; }
 

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Appliance.Configuration;
 using Appliance.Seeding;
+using Appliance.Seeding.Encryption;
 using Appliance.Seeding.Sessions;
 using Appliance.Seeding.Torrents;
 using Microsoft.Extensions.Logging;
@@ -57,6 +58,12 @@ public sealed class SeedingComponent : IApplianceComponent
             MaxRequestLength = options.MaxRequestLength,
             MaxOutstandingRequests = options.MaxOutstandingRequests,
             MaxMessageLength = options.MaxMessageLength,
+            Encryption = options.Encryption switch
+            {
+                "prefer" => EncryptionPolicy.Prefer,
+                "require" => EncryptionPolicy.Require,
+                _ => EncryptionPolicy.Allow,
+            },
             HandshakeTimeout = TimeSpan.FromSeconds(options.HandshakeTimeoutSeconds),
             IdleTimeout = TimeSpan.FromSeconds(options.IdleTimeoutSeconds),
             // Half the shutdown deadline drains queued blocks; the rest is left for stopped announces and state.
