@@ -8,10 +8,12 @@ namespace Appliance.Interop.Tests.Trackers;
 public sealed class Aria2EmbeddedTrackerTests
 {
     [Theory]
-    [InlineData("http", false)]
-    [InlineData("udp", false)]
-    [InlineData("http", true)]
-    public async Task Aria2c_finds_appliance_through_embedded_tracker_and_downloads_every_byte(string scheme, bool ipv6)
+    [InlineData("http", false, "")]
+    [InlineData("udp", false, "")]
+    [InlineData("http", true, "")]
+    [InlineData("http", false, "arc4")]
+    [InlineData("http", false, "plain")]
+    public async Task Aria2c_finds_appliance_through_embedded_tracker_and_downloads_every_byte(string scheme, bool ipv6, string requiredCrypto)
     {
         // Over IPv6 the seeder listens on ::1 only, so the download itself proves the tracker handed out an IPv6 peer.
         string host = ipv6 ? "[::1]" : "127.0.0.1";
@@ -37,6 +39,8 @@ public sealed class Aria2EmbeddedTrackerTests
             "--listen-port", Ports.FreeTcp().ToString(CultureInfo.InvariantCulture), "--file-allocation=none",
             "--bt-tracker-interval=1", "--bt-stop-timeout=60",
         };
+        // MSE/PE only, with RC4 or with plaintext after the obfuscated handshake as the least it accepts.
+        if (requiredCrypto.Length > 0) arguments.AddRange(["--bt-require-crypto=true", "--bt-min-crypto-level=" + requiredCrypto]);
         if (scheme == "udp")
         {
             // aria2c sends UDP tracker requests through its DHT socket: DHT on, with no bootstrap node and a fresh state file.
