@@ -58,15 +58,16 @@ public sealed class MseInitiator
     }
 
     /// <summary>
-    /// Runs the whole handshake on a connected socket: returns the method the responder selected; afterwards
-    /// <see cref="Encryptor"/> and <see cref="Decryptor"/> carry the stream when it is RC4.
+    /// Runs the whole handshake on a connected socket with blocking calls (so a socket that never went async stays
+    /// blocking, and measurements of the other side see no allocation of ours): returns the method the responder
+    /// selected; afterwards <see cref="Encryptor"/> and <see cref="Decryptor"/> carry the stream when it is RC4.
     /// </summary>
-    public async Task<CryptoMethods> HandshakeAsync(Socket socket, InfoHash skey, CryptoMethods provide, byte[] initialPayload, CancellationToken cancellationToken)
+    public CryptoMethods Handshake(Socket socket, InfoHash skey, CryptoMethods provide, byte[] initialPayload)
     {
-        await socket.SendAsync(Step1(Random.Shared.Next(0, 64)), cancellationToken);
+        socket.Send(Step1(Random.Shared.Next(0, 64)));
         var yb = new byte[MseKeyExchange.KeyLength];
-        await ReadExactlyAsync(socket, yb, cancellationToken);
-        await socket.SendAsync(Step3(yb, skey, provide, initialPayload, Random.Shared.Next(0, 32)), cancellationToken);
+        ReadExactly(socket, yb);
+        socket.Send(Step3(yb, skey, provide, initialPayload, Random.Shared.Next(0, 32)));
 
         // PadB has no length: find ENCRYPT(VC), the key B stream's first 8 bytes, within the next 512 + 8 bytes.
         var vc = new byte[8];
@@ -76,24 +77,24 @@ public sealed class MseInitiator
         while (window.Count < 8 || !window.TakeLast(8).SequenceEqual(vc))
         {
             if (window.Count > 512 + 8) throw new InvalidOperationException("no verification constant from the responder");
-            await ReadExactlyAsync(socket, one, cancellationToken);
+            ReadExactly(socket, one);
             window.Add(one[0]);
         }
         var select = new byte[6];
-        await ReadExactlyAsync(socket, select, cancellationToken);
+        ReadExactly(socket, select);
         Decryptor.Apply(select);
         var padD = new byte[BinaryPrimitives.ReadUInt16BigEndian(select.AsSpan(4))];
-        await ReadExactlyAsync(socket, padD, cancellationToken);
+        ReadExactly(socket, padD);
         Decryptor.Apply(padD);
         return (CryptoMethods)BinaryPrimitives.ReadUInt32BigEndian(select);
     }
 
-    public static async Task ReadExactlyAsync(Socket socket, Memory<byte> buffer, CancellationToken cancellationToken)
+    private static void ReadExactly(Socket socket, byte[] buffer)
     {
         int read = 0;
         while (read < buffer.Length)
         {
-            int n = await socket.ReceiveAsync(buffer[read..], cancellationToken);
+            int n = socket.Receive(buffer, read, buffer.Length - read, SocketFlags.None);
             if (n == 0) throw new EndOfStreamException($"closed after {read} of {buffer.Length} bytes");
             read += n;
         }

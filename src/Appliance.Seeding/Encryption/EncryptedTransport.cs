@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Threading.Tasks.Sources;
 using Appliance.Networking.Buffers;
 using Appliance.Networking.Tcp;
 using Appliance.Protocol.Encryption;
@@ -19,7 +20,7 @@ namespace Appliance.Seeding.Encryption;
 /// With RC4 the send path copies blocks with pread into pooled buffers (<see cref="SendsMappedPages"/> false) and
 /// encrypts them in place: no allocation per block.
 /// </summary>
-internal sealed class EncryptedTransport : PeerTransport
+internal sealed class EncryptedTransport : PeerTransport, IValueTaskSource<SocketResult>
 {
     private static ReadOnlySpan<byte> PlaintextPrefix => "\u0013BitTorrent protocol"u8;
 
@@ -30,6 +31,12 @@ internal sealed class EncryptedTransport : PeerTransport
     private Rc4? _decryptor;
     private Rc4? _encryptor;
     private int _admitted;
+
+    // An RC4 receive that has to wait: completed by OnReceived without an async state machine (no allocation per receive).
+    private ManualResetValueTaskSourceCore<SocketResult> _receive;
+    private ValueTaskAwaiter<SocketResult> _pendingReceive;
+    private Memory<byte> _receiveBuffer;
+    private Action? _onReceived;
 
     public EncryptedTransport(PeerTransport inner, EncryptionServices services)
     {
@@ -76,13 +83,45 @@ internal sealed class EncryptedTransport : PeerTransport
         _inner.Dispose();
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<SocketResult> ReceiveDecryptedAsync(Memory<byte> buffer)
+    private ValueTask<SocketResult> ReceiveDecryptedAsync(Memory<byte> buffer)
     {
-        var result = await _inner.ReceiveAsync(buffer).ConfigureAwait(false);
+        var pending = _inner.ReceiveAsync(buffer);
+        if (pending.IsCompleted) return new ValueTask<SocketResult>(Decrypt(buffer, pending.Result));
+        _receiveBuffer = buffer;
+        _pendingReceive = pending.GetAwaiter();
+        _receive.Reset();
+        _pendingReceive.UnsafeOnCompleted(_onReceived ??= OnReceived);
+        return new ValueTask<SocketResult>(this, _receive.Version);
+    }
+
+    private void OnReceived()
+    {
+        SocketResult result;
+        try
+        {
+            result = _pendingReceive.GetResult();
+        }
+        catch (Exception e)
+        {
+            _receive.SetException(e);
+            return;
+        }
+        _pendingReceive = default;
+        _receive.SetResult(Decrypt(_receiveBuffer, result));
+    }
+
+    private SocketResult Decrypt(Memory<byte> buffer, SocketResult result)
+    {
         if (result.Succeeded && result.BytesTransferred > 0) _decryptor!.Apply(buffer.Span[..result.BytesTransferred]);
         return result;
     }
+
+    SocketResult IValueTaskSource<SocketResult>.GetResult(short token) => _receive.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<SocketResult>.GetStatus(short token) => _receive.GetStatus(token);
+
+    void IValueTaskSource<SocketResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _receive.OnCompleted(continuation, state, token, flags);
 
     /// <summary>
     /// Receives until the stream is known to be plaintext, or until an encrypted handshake completed; returns the

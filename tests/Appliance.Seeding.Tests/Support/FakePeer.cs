@@ -27,8 +27,8 @@ internal sealed class FakePeer : IDisposable
     {
         var peer = await ConnectAsync(endPoint);
         var initiator = new MseInitiator();
-        using var cts = new CancellationTokenSource(Timeout);
-        peer.Encryption = await initiator.HandshakeAsync(peer._socket, infoHash, provide, initialPayload, cts.Token);
+        peer._socket.ReceiveTimeout = (int)Timeout.TotalMilliseconds;
+        peer.Encryption = await Task.Run(() => initiator.Handshake(peer._socket, infoHash, provide, initialPayload));
         if (peer.Encryption == CryptoMethods.Rc4)
         {
             peer._encryptor = initiator.Encryptor;
