@@ -15,6 +15,7 @@ public sealed class Aria2EmbeddedTrackerTests
     [InlineData("http", false, "plain")]
     public async Task Aria2c_finds_appliance_through_embedded_tracker_and_downloads_every_byte(string scheme, bool ipv6, string requiredCrypto)
     {
+        // aria2c sends UDP tracker requests over its IPv4 DHT socket only: UDP over IPv6 is LibtorrentIpv6TrackerTests.
         // Over IPv6 the seeder listens on ::1 only, so the download itself proves the tracker handed out an IPv6 peer.
         string host = ipv6 ? "[::1]" : "127.0.0.1";
         using var temp = new TempDirectory("tracker-interop");
