@@ -123,10 +123,15 @@ public sealed class ServeOptions
 
 public static class EndPoints
 {
-    public static IPEndPoint Parse(string text, string what) =>
-        IPEndPoint.TryParse(text, out var endPoint) && text.Contains(':', StringComparison.Ordinal)
-            ? endPoint
-            : throw new OptionsException($"{what}: '{text}' is not HOST:PORT (an IP address and a port)");
+    public static IPEndPoint Parse(string text, string what)
+    {
+        if (!IPEndPoint.TryParse(text, out var endPoint) || !text.Contains(':', StringComparison.Ordinal))
+            throw new OptionsException($"{what}: '{text}' is not HOST:PORT (an IP address and a port)");
+        // The dual-stack default on a host without IPv6 means all of IPv4, not a failure to start.
+        return endPoint.Address.Equals(IPAddress.IPv6Any) && !System.Net.Sockets.Socket.OSSupportsIPv6
+            ? new IPEndPoint(IPAddress.Any, endPoint.Port)
+            : endPoint;
+    }
 }
 
 /// <summary>A configuration error naming the offending option.</summary>
