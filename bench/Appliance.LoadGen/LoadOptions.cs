@@ -28,11 +28,14 @@ public sealed class LoadOptions
     public double ConnectTimeoutSeconds { get; private set; } = 30;
     public VerifyMode Verify { get; private set; } = VerifyMode.Sha1;
 
+    /// <summary>Connect with an MSE/PE handshake and RC4 streams (what a client with encryption forced does).</summary>
+    public bool Rc4 { get; private set; }
+
     public const string Usage = """
         usage: loadgen --torrent FILE --target HOST:PORT [--peers N] [--pipeline Q] [--duration S] [--warmup S]
                        [--seeder-pid PID] [--metrics URL] [--alloc-metric NAME] [--json OUT] [--label NAME]
                        [--per-ip N] [--recv-buffer BYTES] [--so-rcvbuf BYTES] [--connect-concurrency N]
-                       [--verify sha1|reference]
+                       [--verify sha1|reference] [--rc4]
                loadgen --idle N --torrent FILE --target HOST:PORT [--duration S] [--seeder-pid PID] [--json OUT]
 
           --peers N            peer connections (default 8)
@@ -47,6 +50,7 @@ public sealed class LoadOptions
           --so-rcvbuf BYTES    SO_RCVBUF per socket (default 0 = kernel autotuning)
           --verify MODE        sha1 (default): hash every received piece; reference: hash a piece the first time
                                it arrives, then compare later copies byte for byte with the verified bytes
+          --rc4                MSE/PE handshake offering RC4 only, then RC4 both ways (encrypted seeding)
           --idle N             open N handshaked, silent connections and report the seeder's RSS growth
         """;
 
@@ -102,6 +106,7 @@ public sealed class LoadOptions
                         _ => throw new ArgumentException($"--verify: '{mode}' is not sha1 or reference"),
                     };
                     break;
+                case "--rc4": o.Rc4 = true; break;
                 case "--connect-timeout": o.ConnectTimeoutSeconds = Seconds(1, 600); break;
                 default: throw new ArgumentException($"unknown flag {flag}");
             }
