@@ -30,11 +30,14 @@ public sealed class LoadOptions
     // Complete mode: every peer downloads the whole torrent once and leaves; DurationSeconds bounds the run.
     public bool Complete { get; private set; }
 
+    /// <summary>Connect with an MSE/PE handshake and RC4 streams (what a client with encryption forced does).</summary>
+    public bool Rc4 { get; private set; }
+
     public const string Usage = """
         usage: loadgen --torrent FILE --target HOST:PORT [--peers N] [--pipeline Q] [--duration S] [--warmup S]
                        [--seeder-pid PID] [--metrics URL] [--alloc-metric NAME] [--json OUT] [--label NAME]
                        [--per-ip N] [--recv-buffer BYTES] [--so-rcvbuf BYTES] [--connect-concurrency N]
-                       [--verify sha1|reference] [--complete]
+                       [--verify sha1|reference] [--complete] [--rc4]
                loadgen --idle N --torrent FILE --target HOST:PORT [--duration S] [--seeder-pid PID] [--json OUT]
 
           --peers N            peer connections (default 8)
@@ -52,6 +55,7 @@ public sealed class LoadOptions
           --complete           each peer downloads the whole torrent once, verified, then disconnects; the run
                                ends when all are done (or after --duration); reports wall time and the median
                                and slowest peer's completion time (fairness), with the seeder's default choker
+          --rc4                MSE/PE handshake offering RC4 only, then RC4 both ways (encrypted seeding)
           --idle N             open N handshaked, silent connections and report the seeder's RSS growth
         """;
 
@@ -108,6 +112,7 @@ public sealed class LoadOptions
                     };
                     break;
                 case "--complete": o.Complete = true; break;
+                case "--rc4": o.Rc4 = true; break;
                 case "--connect-timeout": o.ConnectTimeoutSeconds = Seconds(1, 600); break;
                 default: throw new ArgumentException($"unknown flag {flag}");
             }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Appliance.Protocol.Encryption;
 using Appliance.Protocol.Metainfo;
 
 namespace Appliance.LoadGen;
@@ -37,6 +38,9 @@ public sealed class LoadPeer : IDisposable
     // Complete mode: pieces still to start (-1 = walk the torrent forever) and when the last one was verified.
     private int _piecesToStart = -1;
     private int _piecesToFinish;
+    private readonly bool _rc4;
+    private Rc4? _encryptor;
+    private Rc4? _decryptor;
 
     public LatencyHistogram Latency { get; } = new();
     public long PayloadBytes;
@@ -63,8 +67,9 @@ public sealed class LoadPeer : IDisposable
         public long SentAt;
     }
 
-    public LoadPeer(TorrentMetainfo torrent, LoadRun run, int pipeline, int receiveBufferBytes, int startPiece, VerifiedCopy? copy = null)
+    public LoadPeer(TorrentMetainfo torrent, LoadRun run, int pipeline, int receiveBufferBytes, int startPiece, VerifiedCopy? copy = null, bool rc4 = false)
     {
+        _rc4 = rc4;
         _copy = copy;
         _torrent = torrent;
         _run = run;
@@ -124,7 +129,8 @@ public sealed class LoadPeer : IDisposable
                 _send[length + 4] = 2;
                 length += 5;
             }
-            await SendAllAsync(socket, length, ct).ConfigureAwait(false);
+            if (_rc4) await EncryptedHandshakeAsync(socket, _send.AsMemory(0, length), ct).ConfigureAwait(false);
+            else await SendAllAsync(socket, length, ct).ConfigureAwait(false);
 
             var start = 0;
             var end = 0;
@@ -137,6 +143,7 @@ public sealed class LoadPeer : IDisposable
                     Failure = "closed by seeder";
                     return;
                 }
+                _decryptor?.Apply(_receive.AsSpan(end, received));
                 end += received;
                 var now = Stopwatch.GetTimestamp();
                 start = Parse(start, end, now);
@@ -176,9 +183,78 @@ public sealed class LoadPeer : IDisposable
 
     private async ValueTask SendAllAsync(Socket socket, int length, CancellationToken ct)
     {
+        _encryptor?.Apply(_send.AsSpan(0, length));
         var sent = 0;
         while (sent < length)
             sent += await socket.SendAsync(_send.AsMemory(sent, length - sent), SocketFlags.None, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// MSE/PE as the initiator, offering RC4 only: Ya, then (after Yb) req1, req2 xor req3 and the encrypted VC,
+    /// crypto_provide and <paramref name="initialPayload"/> (our handshake); the answer's PadB is skipped by finding the
+    /// encrypted VC. Afterwards every send is encrypted and every receive decrypted. Byte-wise reads: setup only.
+    /// </summary>
+    private async ValueTask EncryptedHandshakeAsync(Socket socket, ReadOnlyMemory<byte> initialPayload, CancellationToken ct)
+    {
+        var privateKey = new byte[MseKeyExchange.PrivateKeyLength];
+        MseKeyExchange.CreatePrivateKey(privateKey);
+        var ya = new byte[MseKeyExchange.KeyLength];
+        MseKeyExchange.PublicKey(privateKey, ya);
+        await socket.SendAsync(ya, SocketFlags.None, ct).ConfigureAwait(false);
+        var yb = new byte[MseKeyExchange.KeyLength];
+        await ReadExactlyAsync(socket, yb, ct).ConfigureAwait(false);
+        var secret = new byte[MseKeyExchange.KeyLength];
+        if (!MseKeyExchange.TrySharedSecret(privateKey, yb, secret)) throw new SocketException((int)SocketError.ProtocolNotSupported);
+
+        var skey = new byte[20];
+        _torrent.InfoHash.CopyTo(skey);
+        var step3 = new byte[40 + 8 + 4 + 2 + 2 + initialPayload.Length];
+        MseKeyExchange.Hash("req1"u8, secret, default, step3.AsSpan(0, 20));
+        MseKeyExchange.Req2(skey, step3.AsSpan(20, 20));
+        var req3 = new byte[20];
+        MseKeyExchange.Hash("req3"u8, secret, default, req3);
+        for (var i = 0; i < 20; i++) step3[20 + i] ^= req3[i];
+        BinaryPrimitives.WriteUInt32BigEndian(step3.AsSpan(48), (uint)CryptoMethods.Rc4);
+        BinaryPrimitives.WriteUInt16BigEndian(step3.AsSpan(54), (ushort)initialPayload.Length);
+        initialPayload.Span.CopyTo(step3.AsSpan(56));
+        var key = new byte[20];
+        MseKeyExchange.Hash("keyA"u8, secret, skey, key);
+        _encryptor = new Rc4(key);
+        MseKeyExchange.Hash("keyB"u8, secret, skey, key);
+        var decryptor = new Rc4(key);
+        _encryptor.Apply(step3.AsSpan(40));
+        await socket.SendAsync(step3, SocketFlags.None, ct).ConfigureAwait(false);
+
+        var vc = new byte[8];
+        decryptor.Apply(vc);
+        var window = new byte[8];
+        var one = new byte[1];
+        for (var read = 0; read < 8 || !window.AsSpan().SequenceEqual(vc); read++)
+        {
+            if (read > 512 + 8) throw new SocketException((int)SocketError.ProtocolNotSupported);
+            await ReadExactlyAsync(socket, one, ct).ConfigureAwait(false);
+            window.AsSpan(1).CopyTo(window);
+            window[7] = one[0];
+        }
+        var select = new byte[6];
+        await ReadExactlyAsync(socket, select, ct).ConfigureAwait(false);
+        decryptor.Apply(select);
+        if (BinaryPrimitives.ReadUInt32BigEndian(select) != (uint)CryptoMethods.Rc4) throw new SocketException((int)SocketError.ProtocolNotSupported);
+        var padD = new byte[BinaryPrimitives.ReadUInt16BigEndian(select.AsSpan(4))];
+        await ReadExactlyAsync(socket, padD, ct).ConfigureAwait(false);
+        decryptor.Apply(padD);
+        _decryptor = decryptor;
+    }
+
+    private static async ValueTask ReadExactlyAsync(Socket socket, Memory<byte> buffer, CancellationToken ct)
+    {
+        var read = 0;
+        while (read < buffer.Length)
+        {
+            var n = await socket.ReceiveAsync(buffer[read..], SocketFlags.None, ct).ConfigureAwait(false);
+            if (n == 0) throw new SocketException((int)SocketError.ConnectionReset);
+            read += n;
+        }
     }
 
     // Returns the new start offset, or -1 after a protocol failure (Failure is set).

@@ -51,7 +51,7 @@ public static class Program
         var run = new LoadRun();
         var peers = new LoadPeer[o.Peers];
         for (var i = 0; i < peers.Length; i++)
-            peers[i] = new LoadPeer(torrent, run, o.Pipeline, o.ReceiveBufferBytes, (int)((long)i * torrent.PieceCount / o.Peers), copy);
+            peers[i] = new LoadPeer(torrent, run, o.Pipeline, o.ReceiveBufferBytes, (int)((long)i * torrent.PieceCount / o.Peers), copy, o.Rc4);
 
         using var stop = new CancellationTokenSource();
         var connectWatch = Stopwatch.StartNew();
@@ -144,7 +144,7 @@ public static class Program
         var peers = new LoadPeer[o.Peers];
         for (var i = 0; i < peers.Length; i++)
         {
-            peers[i] = new LoadPeer(torrent, run, o.Pipeline, o.ReceiveBufferBytes, (int)((long)i * torrent.PieceCount / o.Peers), copy);
+            peers[i] = new LoadPeer(torrent, run, o.Pipeline, o.ReceiveBufferBytes, (int)((long)i * torrent.PieceCount / o.Peers), copy, o.Rc4);
             peers[i].DownloadOnce();
         }
 

@@ -9,9 +9,11 @@
 #                            [--appliance PATH | --publish] [--work DIR] [--report-dir perf-reports] [--date YYYY-MM-DD]
 #                            [--skip-appliance] [--skip-libtorrent] [--skip-iperf] [--skip-idle] [--note TEXT]
 #                            [--verify reference|sha1] [--recv-buffer BYTES] [--lt-set "KEY=VALUE ..."] [--iperf-len SIZE]
+#                            [--rc4]
 #
 # --verify and --recv-buffer go to LoadGen (defaults: reference, 1 MiB); --lt-set overrides libtorrent settings on
 # top of high_performance_seed() (default: the fastest we found on a 2-core box, see LT_SET below; "" = stock).
+# --rc4 makes every LoadGen connection an MSE/PE peer with RC4 streams (encrypted seeding; both seeders accept it).
 #
 # Every process it starts is stopped on exit. Nothing leaves 127.0.0.0/8.
 set -euo pipefail
@@ -39,6 +41,7 @@ SKIP_IDLE=0
 NOTE=""
 PY=/usr/bin/python3
 VERIFY=reference
+RC4=0
 RECV_BUFFER=1048576
 # iperf3's default 128 KiB writes leave it well under what loopback carries; 1 MiB writes are its best here.
 IPERF_LEN=1M
@@ -72,7 +75,8 @@ while [[ $# -gt 0 ]]; do
     --recv-buffer) RECV_BUFFER="$2"; shift 2 ;;
     --lt-set) LT_SET="$2"; shift 2 ;;
     --iperf-len) IPERF_LEN="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --rc4) RC4=1; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -209,6 +213,7 @@ run_load() { # $1 label, $2 port, $3 pid, $4 peers, $5 round, [$6 metrics url]
   local out="$RESULTS/$label-n$n-r$r.json"
   local extra=()
   [[ -n "$metrics" ]] && extra=(--metrics "$metrics")
+  [[ "$RC4" == 1 ]] && extra+=(--rc4)
   "$LOADGEN" --torrent "$TORRENT" --target "127.0.0.1:$port" --peers "$n" --pipeline "$PIPELINE" \
     --duration "$DURATION" --warmup "$WARMUP" --seeder-pid "$pid" --label "$label" --json "$out" \
     --verify "$VERIFY" --recv-buffer "$RECV_BUFFER" "${extra[@]}" \

@@ -1,11 +1,12 @@
 using System.Buffers.Binary;
 using System.Numerics;
 using System.Security.Cryptography;
+using Appliance.Protocol.Krpc;
 
 namespace Appliance.Dht;
 
 /// <summary>
-/// BEP 42: a node id whose first 21 bits are derived from the node's external IPv4 address, so an attacker
+/// BEP 42: a node id whose first 21 bits are derived from the node's external address (IPv4, or the first 64 bits of IPv6), so an attacker
 /// cannot pick ids next to a target. Our policy for other nodes' ids is in docs/dht.md: we accept any id
 /// (checking is off by default in libtorrent too, and on loopback/private networks it cannot hold), but count
 /// the nodes whose id does not match their address.
@@ -47,6 +48,47 @@ public static class NodeIdSecurity
         byte second = (byte)(address >> 16);
         return first is 10 or 127 || (first == 192 && second == 168) || (first == 172 && (second & 0xF0) == 16)
             || (first == 169 && second == 254);
+    }
+
+    /// <summary>BEP 42 over either family: an IPv4 peer uses the IPv4 rule, an IPv6 peer the first 8 bytes of its address.</summary>
+    public static bool IsValid(NodeId id, CompactPeer address)
+    {
+        if (!address.IsV6) return IsValid(id, address.V4);
+        if (IsExempt(address)) return true;
+        Span<byte> bytes = stackalloc byte[NodeId.Length];
+        id.CopyTo(bytes);
+        uint crc = PrefixV6(address.Address, bytes[19]);
+        return bytes[0] == (byte)(crc >> 24) && bytes[1] == (byte)(crc >> 16) && (bytes[2] & 0xF8) == ((crc >> 8) & 0xF8);
+    }
+
+    public static bool IsExempt(CompactPeer address)
+    {
+        if (!address.IsV6) return IsExempt(address.V4);
+        var a = address.Address;
+        // Loopback, unspecified, link-local fe80::/10 and unique-local fc00::/7.
+        return a <= 1 || (a >> 118) == 0x3FA || (a >> 121) == 0x7E;
+    }
+
+    public static NodeId Generate(CompactPeer address)
+    {
+        if (!address.IsV6) return Generate(address.V4);
+        Span<byte> tail = stackalloc byte[NodeId.Length];
+        RandomNumberGenerator.Fill(tail);
+        uint crc = PrefixV6(address.Address, tail[19]);
+        tail[0] = (byte)(crc >> 24);
+        tail[1] = (byte)(crc >> 16);
+        tail[2] = (byte)((crc >> 8) & 0xF8 | (uint)(tail[2] & 0x07));
+        return new NodeId(tail);
+    }
+
+    private static uint PrefixV6(UInt128 address, byte random)
+    {
+        ulong masked = (ulong)(address >> 64) & 0x0103070F1F3F7FFF | ((ulong)(random & 0x7) << 61);
+        Span<byte> bytes = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64BigEndian(bytes, masked);
+        uint crc = 0xFFFFFFFF;
+        foreach (byte b in bytes) crc = BitOperations.Crc32C(crc, b);
+        return ~crc;
     }
 
     private static uint Prefix(uint address, byte random)

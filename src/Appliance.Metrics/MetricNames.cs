@@ -12,6 +12,7 @@ public static class MetricNames
     public const string RequestsRejected = "appliance_requests_rejected_total";
     public const string PeersConnected = "appliance_peers_connected";
     public const string Handshakes = "appliance_handshakes_total";
+    public const string EncryptedHandshakes = "appliance_encrypted_handshakes_total";
     public const string ConnectionsRefused = "appliance_connections_refused_total";
     public const string SendQueueRequests = "appliance_send_queue_requests";
     public const string BlockServeSeconds = "appliance_block_serve_seconds_total";

@@ -34,6 +34,17 @@ public sealed record SeedingOptions
     /// <summary>How often timeouts and keep-alives are checked.</summary>
     public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Whether incoming peers may, must or need not use MSE/PE.</summary>
+    public Encryption.EncryptionPolicy Encryption { get; init; } = Seeding.Encryption.EncryptionPolicy.Allow;
+
+    /// <summary>Encrypted handshakes in progress at once (each costs two 768-bit exponentiations).</summary>
+    public int MaxEncryptedHandshakes { get; init; } = 256;
+
+    /// <summary>Encrypted handshakes one address (IPv6: one /64) may start per second, after a burst of <see cref="EncryptedHandshakeBurst"/>.</summary>
+    public double EncryptedHandshakesPerSecondPerAddress { get; init; } = 5;
+
+    public double EncryptedHandshakeBurst { get; init; } = 20;
+
     /// <summary>Largest request length anyone may configure (libtorrent and most clients cap at 128 KiB too).</summary>
     public const int HardMaxRequestLength = 128 * 1024;
 

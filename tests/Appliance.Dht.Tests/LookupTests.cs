@@ -84,7 +84,7 @@ public class LookupTests
         }
         Assert.Equal(external, engine.ExternalAddress);
         Assert.NotEqual(before, engine.Id);
-        Assert.True(NodeIdSecurity.IsValid(engine.Id, external.Address));
+        Assert.True(NodeIdSecurity.IsValid(engine.Id, external));
         Assert.Equal(3, engine.TableSize);
         // The refresh lookups that follow the join time out on the fake clock.
         for (int i = 0; i < 100 && !join.IsCompleted; i++)

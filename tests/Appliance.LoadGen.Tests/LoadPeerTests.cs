@@ -152,15 +152,26 @@ public sealed class LoadPeerTests : IAsyncLifetime
         return registry;
     }
 
+    [Fact]
+    public async Task Rc4_connections_download_and_verify_every_piece_from_an_encrypting_seeder()
+    {
+        var peers = await DownloadAsync(copy: null, piecesEach: _torrent.PieceCount, rc4: true);
+
+        Assert.All(peers, p => Assert.Null(p.Failure));
+        Assert.Equal(0, peers.Sum(p => p.VerifyFailures));
+        Assert.True(peers.Sum(p => p.PiecesHashed) >= Peers * _torrent.PieceCount);
+        Assert.Equal(Peers, _server.EncryptionCounters.HandshakesRc4);
+    }
+
     /// <summary>Runs <see cref="Peers"/> connections until each has finished <paramref name="piecesEach"/> pieces (pass or fail), bounded.</summary>
-    private async Task<LoadPeer[]> DownloadAsync(VerifiedCopy? copy, int piecesEach)
+    private async Task<LoadPeer[]> DownloadAsync(VerifiedCopy? copy, int piecesEach, bool rc4 = false)
     {
         var run = new LoadRun();
         var peers = new LoadPeer[Peers];
         using var stop = new CancellationTokenSource(Bound);
         for (var i = 0; i < Peers; i++)
         {
-            peers[i] = new LoadPeer(_torrent, run, pipeline: 16, receiveBufferBytes: 256 * 1024, startPiece: i * _torrent.PieceCount / Peers, copy);
+            peers[i] = new LoadPeer(_torrent, run, pipeline: 16, receiveBufferBytes: 256 * 1024, startPiece: i * _torrent.PieceCount / Peers, copy, rc4);
             await peers[i].ConnectAsync(_endPoint, source: null, soRcvBuf: 0, stop.Token);
         }
         var loops = peers.Select(p => Task.Run(() => p.RunAsync(interested: true, stop.Token))).ToArray();

@@ -1,17 +1,17 @@
 namespace Appliance.Dht.Defense;
 
 /// <summary>
-/// A token bucket per source IPv4 address for incoming packets. The table of sources is capped; when it is
+/// A token bucket per source address (IPv4, or IPv6 as its 128 bits) for incoming packets. The table of sources is capped; when it is
 /// full of recently active sources, packets from new sources are refused until entries go idle.
 /// </summary>
 public sealed class SourceRateLimiter(double packetsPerSecond, double burst, int maxSources, TimeProvider time)
 {
     private static readonly long IdleTicks = TimeSpan.FromMinutes(1).Ticks;
-    private readonly Dictionary<uint, Bucket> _sources = [];
+    private readonly Dictionary<UInt128, Bucket> _sources = [];
 
     public int TrackedSources => _sources.Count;
 
-    public bool TryAcquire(uint address)
+    public bool TryAcquire(UInt128 address)
     {
         long now = time.GetUtcNow().UtcTicks;
         ref var bucket = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_sources, address);

@@ -25,7 +25,7 @@ public sealed class Lookup
     public const int MaxQueries = 256;
 
     private readonly List<Candidate> _candidates = [];
-    private readonly HashSet<uint> _seenAddresses = [];
+    private readonly HashSet<UInt128> _seenAddresses = [];
     private readonly HashSet<CompactPeer> _peers = [];
     private readonly int _k;
     private readonly int _alpha;
@@ -67,12 +67,15 @@ public sealed class Lookup
         _candidates.Insert(0, new Candidate(null, address));
     }
 
-    public void AddCompactNodes(ReadOnlySpan<byte> nodes)
+    /// <summary>Adds compact node infos: 26-byte entries (<c>nodes</c>) or, with <paramref name="ipv6"/>, 38-byte ones (<c>nodes6</c>).</summary>
+    public void AddCompactNodes(ReadOnlySpan<byte> nodes, bool ipv6 = false)
     {
-        for (int i = 0; i + CompactNode.Length <= nodes.Length; i += CompactNode.Length)
+        int length = CompactNode.LengthFor(ipv6);
+        for (int i = 0; i + length <= nodes.Length; i += length)
         {
-            var entry = nodes.Slice(i, CompactNode.Length);
-            AddCandidate(new NodeId(entry[..CompactNode.IdLength]), CompactPeer.Read(entry[CompactNode.IdLength..]));
+            var entry = nodes.Slice(i, length);
+            var address = entry[CompactNode.IdLength..];
+            AddCandidate(new NodeId(entry[..CompactNode.IdLength]), ipv6 ? CompactPeer.ReadV6(address) : CompactPeer.Read(address));
         }
     }
 

@@ -33,7 +33,7 @@ public static class BootstrapList
         return parsed;
     }
 
-    /// <summary>Resolves the hosts to IPv4 addresses; hosts that do not resolve are logged and skipped.</summary>
+    /// <summary>Resolves the hosts to IPv4 and IPv6 addresses (each node bootstraps from its own family); hosts that do not resolve are logged and skipped.</summary>
     public static async Task<IReadOnlyList<CompactPeer>> ResolveAsync(IReadOnlyList<(string Host, int Port)> hosts, ILogger logger, CancellationToken cancellationToken)
     {
         var resolved = new List<CompactPeer>();
@@ -41,10 +41,11 @@ public static class BootstrapList
         {
             try
             {
-                var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, AddressFamily.InterNetwork, cancellationToken).ConfigureAwait(false);
+                var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellationToken).ConfigureAwait(false);
                 foreach (var address in addresses)
                 {
-                    if (address.AddressFamily == AddressFamily.InterNetwork) resolved.Add(CompactPeer.FromEndPoint(new IPEndPoint(address, port)));
+                    var plain = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+                    if (plain.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6) resolved.Add(CompactPeer.FromEndPoint(new IPEndPoint(plain, port)));
                 }
             }
             catch (SocketException e)

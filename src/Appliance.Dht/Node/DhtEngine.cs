@@ -35,7 +35,8 @@ public sealed class DhtEngine
     private readonly Dictionary<ushort, PendingQuery> _pending = [];
     private readonly HashSet<CompactPeer> _verifying = [];
     private readonly List<RunningLookup> _lookups = [];
-    private readonly Dictionary<uint, int> _addressVotes = [];
+    private readonly Dictionary<UInt128, int> _addressVotes = [];
+    private readonly bool _ipv6;
     private readonly SourceRateLimiter _limiter;
     private readonly TokenIssuer _tokens;
     private RoutingTable _table;
@@ -49,6 +50,7 @@ public sealed class DhtEngine
         _time = time;
         _logger = logger ?? NullLogger.Instance;
         _version = options.Version.ToArray();
+        _ipv6 = options.EndPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
         Counters = counters ?? new DhtCounters();
         _table = new RoutingTable(options.Id ?? NodeId.Random(), time);
         _table.OwnId.CopyTo(_ownIdBytes);
@@ -60,6 +62,15 @@ public sealed class DhtEngine
     }
 
     public DhtCounters Counters { get; }
+
+    /// <summary>
+    /// The node of the other address family on the same port (BEP 32: one routing table per family), whose nodes a
+    /// query's <c>want</c> may ask for.
+    /// </summary>
+    public DhtEngine? Sibling { get; set; }
+
+    /// <summary>True for the IPv6 node: it answers with <c>nodes6</c> and 18-byte addresses.</summary>
+    public bool IsIPv6 => _ipv6;
 
     public PeerStore Peers { get; }
 
@@ -133,11 +144,11 @@ public sealed class DhtEngine
                 break;
             case KrpcMethod.FindNode when !query.Target.IsEmpty:
                 KrpcWriter.BeginResponse(ref w, source, _ownIdBytes);
-                WriteNodes(ref w, new NodeId(query.Target), budget - w.BytesWritten - TailLength(query.TransactionId));
+                WriteNodes(ref w, new NodeId(query.Target), budget - w.BytesWritten - TailLength(query.TransactionId), query.Want);
                 break;
             case KrpcMethod.GetPeers when !query.InfoHash.IsEmpty:
                 KrpcWriter.BeginResponse(ref w, source, _ownIdBytes);
-                WriteGetPeersBody(ref w, new NodeId(query.InfoHash), source, budget - w.BytesWritten - TailLength(query.TransactionId));
+                WriteGetPeersBody(ref w, new NodeId(query.InfoHash), source, budget - w.BytesWritten - TailLength(query.TransactionId), query.Want);
                 break;
             case KrpcMethod.AnnouncePeer when !query.InfoHash.IsEmpty:
                 if (!_tokens.IsValid(source.Address, query.Token))
@@ -184,25 +195,51 @@ public sealed class DhtEngine
 
     private static int StringLength(int length) => length + 1 + (length < 10 ? 1 : length < 100 ? 2 : length < 1000 ? 3 : 4);
 
-    private void WriteNodes(ref BencodeWriter w, NodeId target, int available)
+    /// <summary>BEP 32: nodes of the family the query came over, or of the families its <c>want</c> names.</summary>
+    private void WriteNodes(ref BencodeWriter w, NodeId target, int available, KrpcWant want = KrpcWant.None)
     {
-        int count = Math.Min(RoutingTable.K, (available - 7 - 5) / CompactNode.Length);
-        if (count <= 0) return;
-        Span<byte> nodes = stackalloc byte[RoutingTable.K * CompactNode.Length];
-        count = _table.WriteClosest(target, nodes, count);
-        w.WriteKey("nodes"u8);
-        w.WriteString(nodes[..(count * CompactNode.Length)]);
+        if (want == KrpcWant.None) want = _ipv6 ? KrpcWant.Nodes6 : KrpcWant.Nodes4;
+        if ((want & KrpcWant.Nodes4) != 0) available -= WriteFamilyNodes(ref w, target, available, ipv6: false);
+        if ((want & KrpcWant.Nodes6) != 0) WriteFamilyNodes(ref w, target, available, ipv6: true);
     }
 
-    private void WriteGetPeersBody(ref BencodeWriter w, NodeId infoHash, CompactPeer source, int available)
+    private int WriteFamilyNodes(ref BencodeWriter w, NodeId target, int available, bool ipv6)
+    {
+        int entry = CompactNode.LengthFor(ipv6);
+        int count = Math.Min(RoutingTable.K, (available - 8 - 5) / entry);
+        if (count <= 0) return 0;
+        Span<byte> nodes = stackalloc byte[RoutingTable.K * CompactNode.V6Length];
+        if (ipv6 == _ipv6) count = _table.WriteClosest(target, nodes, count);
+        else if (Sibling is not { } sibling || (count = sibling.TryWriteClosest(target, nodes, count)) == 0) return 0;
+        int before = w.BytesWritten;
+        w.WriteKey(ipv6 ? "nodes6"u8 : "nodes"u8);
+        w.WriteString(nodes[..(count * entry)]);
+        return w.BytesWritten - before;
+    }
+
+    /// <summary>Our closest nodes for the sibling's answer; skipped when we are busy, so two engines never wait on each other.</summary>
+    private int TryWriteClosest(NodeId target, Span<byte> destination, int max)
+    {
+        if (!_gate.TryEnter()) return 0;
+        try
+        {
+            return _table.WriteClosest(target, destination, max);
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
+
+    private void WriteGetPeersBody(ref BencodeWriter w, NodeId infoHash, CompactPeer source, int available, KrpcWant want)
     {
         const int tokenField = 7 + 2 + TokenIssuer.TokenLength;
         available -= tokenField;
         Span<byte> token = stackalloc byte[TokenIssuer.TokenLength];
         _tokens.Issue(source.Address, token);
         int stored = Peers.CountFor(infoHash);
-        int values = Math.Min(stored, (available - 10) / (2 + CompactPeer.Length));
-        if (values <= 0) WriteNodes(ref w, infoHash, available);
+        int values = Math.Min(stored, (available - 10) / (_ipv6 ? 3 + CompactPeer.V6Length : 2 + CompactPeer.Length));
+        if (values <= 0) WriteNodes(ref w, infoHash, available, want);
         w.WriteKey("token"u8);
         w.WriteString(token);
         if (values > 0)
@@ -228,7 +265,7 @@ public sealed class DhtEngine
             _table.OnQueryFrom(id, source);
             return;
         }
-        if (!NodeIdSecurity.IsValid(id, source.Address)) Counters.IdNotMatchingAddress();
+        if (!NodeIdSecurity.IsValid(id, source)) Counters.IdNotMatchingAddress();
         if (_verifying.Count >= MaxVerifications || _verifying.Contains(source) || !_table.HasRoomFor(id, source)) return;
         if (SendPing(source, retries: 0)) _verifying.Add(source);
     }
@@ -257,8 +294,8 @@ public sealed class DhtEngine
         if (query.Lookup is { } run && query.Candidate is { } candidate)
         {
             run.Lookup.OnResponse(candidate, id, response.Token);
-            run.Lookup.AddCompactNodes(response.Nodes);
-            foreach (var value in response.EnumerateValues()) run.Lookup.AddPeer(CompactPeer.Read(value));
+            run.Lookup.AddCompactNodes(_ipv6 ? response.Nodes6 : response.Nodes, _ipv6);
+            foreach (var value in response.EnumerateValues()) run.Lookup.AddPeer(CompactPeer.ReadAny(value));
             Advance(run);
         }
         query.Announce?.Complete(acknowledged: true);
@@ -296,8 +333,8 @@ public sealed class DhtEngine
 
     private void NoteExternalAddress(ReadOnlySpan<byte> compact)
     {
-        if (compact.Length != CompactPeer.Length) return;
-        var address = CompactPeer.Read(compact);
+        if (compact.Length != (_ipv6 ? CompactPeer.V6Length : CompactPeer.Length)) return;
+        var address = CompactPeer.ReadAny(compact);
         if (ExternalAddress is { } current && current.Address == address.Address) return;
         if (_addressVotes.Count > 64) _addressVotes.Clear();
         _addressVotes.TryGetValue(address.Address, out int votes);
@@ -305,9 +342,9 @@ public sealed class DhtEngine
         if (votes < VotesForExternalAddress) return;
         _addressVotes.Clear();
         ExternalAddress = address;
-        if (!_options.UseSecureId || _options.Id is not null || NodeIdSecurity.IsExempt(address.Address)) return;
-        if (NodeIdSecurity.IsValid(_table.OwnId, address.Address)) return;
-        var newTable = new RoutingTable(NodeIdSecurity.Generate(address.Address), _time);
+        if (!_options.UseSecureId || _options.Id is not null || NodeIdSecurity.IsExempt(address)) return;
+        if (NodeIdSecurity.IsValid(_table.OwnId, address)) return;
+        var newTable = new RoutingTable(NodeIdSecurity.Generate(address), _time);
         foreach (var node in _table.AllNodes()) newTable.AddVerified(node.Id, node.Address);
         _table = newTable;
         _table.OwnId.CopyTo(_ownIdBytes);
@@ -364,8 +401,15 @@ public sealed class DhtEngine
         {
             var lookup = new Lookup(target, kind, RoutingTable.K, _options.Alpha, _table.OwnId);
             foreach (var node in _table.Closest(target, RoutingTable.K)) lookup.AddCandidate(node.Id, node.Address);
-            foreach (var (id, address) in knownNodes) lookup.AddCandidate(id, address);
-            foreach (var address in routers) lookup.AddBootstrap(address);
+            // Each family's node bootstraps from addresses of its own family.
+            foreach (var (id, address) in knownNodes)
+            {
+                if (address.IsV6 == _ipv6) lookup.AddCandidate(id, address);
+            }
+            foreach (var address in routers)
+            {
+                if (address.IsV6 == _ipv6) lookup.AddBootstrap(address);
+            }
             run = new RunningLookup(lookup, _time.GetUtcNow() + _options.LookupTimeout);
             _lookups.Add(run);
             Advance(run);

@@ -11,7 +11,8 @@ namespace Appliance.Dht.Node;
 
 /// <summary>
 /// A DHT node on a UDP socket: one receive thread feeding the <see cref="DhtEngine"/>, a timer for its
-/// timeouts and maintenance, and the routing table saved to the state file. IPv4 only.
+/// timeouts and maintenance, and the routing table saved to the state file. One address family per node: an IPv6
+/// node (BEP 32) binds IPv6 only, so an IPv4 node can share its port number.
 /// </summary>
 public sealed class DhtNode : IDatagramSender, IAsyncDisposable
 {
@@ -35,9 +36,11 @@ public sealed class DhtNode : IDatagramSender, IAsyncDisposable
         _options = options;
         _logger = logger;
         _time = time;
-        _socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        var family = options.EndPoint.AddressFamily;
+        _socket = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
         try
         {
+            if (family == AddressFamily.InterNetworkV6) _socket.DualMode = false;
             _socket.Bind(options.EndPoint);
             // Lets the receive thread notice a stop even where closing a socket does not wake a blocked receive.
             _socket.ReceiveTimeout = 1000;
@@ -47,7 +50,7 @@ public sealed class DhtNode : IDatagramSender, IAsyncDisposable
             _socket.Dispose();
             throw;
         }
-        _sendAddress = new SocketAddress(AddressFamily.InterNetwork);
+        _sendAddress = new SocketAddress(family);
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
         Engine = new DhtEngine(options with { Id = options.Id ?? state?.Id }, this, time, logger, counters);
         Remembered = state?.Nodes ?? [];
@@ -95,9 +98,12 @@ public sealed class DhtNode : IDatagramSender, IAsyncDisposable
     void IDatagramSender.Send(ReadOnlySpan<byte> datagram, CompactPeer destination)
     {
         // Called under the engine's lock, so the one SocketAddress is never shared.
+        if (destination.IsV6 != (_socket.AddressFamily == AddressFamily.InterNetworkV6)) return;
         var address = _sendAddress.Buffer.Span;
         BinaryPrimitives.WriteUInt16BigEndian(address[2..], destination.Port);
-        BinaryPrimitives.WriteUInt32BigEndian(address[4..], destination.Address);
+        // sockaddr_in: the IPv4 address at offset 4; sockaddr_in6: flow info at 4, the address at 8.
+        if (destination.IsV6) BinaryPrimitives.WriteUInt128BigEndian(address[8..], destination.Address);
+        else BinaryPrimitives.WriteUInt32BigEndian(address[4..], destination.V4);
         try
         {
             _socket.SendTo(datagram, SocketFlags.None, _sendAddress);
@@ -114,7 +120,8 @@ public sealed class DhtNode : IDatagramSender, IAsyncDisposable
     private void ReceiveLoop()
     {
         var buffer = new byte[2048];
-        var from = new SocketAddress(AddressFamily.InterNetwork);
+        bool ipv6 = _socket.AddressFamily == AddressFamily.InterNetworkV6;
+        var from = new SocketAddress(_socket.AddressFamily);
         while (!_stopping.IsCancellationRequested)
         {
             int length;
@@ -133,7 +140,9 @@ public sealed class DhtNode : IDatagramSender, IAsyncDisposable
                 return;
             }
             var span = from.Buffer.Span;
-            var source = new CompactPeer(BinaryPrimitives.ReadUInt32BigEndian(span[4..]), BinaryPrimitives.ReadUInt16BigEndian(span[2..]));
+            var source = ipv6
+                ? new CompactPeer(BinaryPrimitives.ReadUInt128BigEndian(span[8..]), BinaryPrimitives.ReadUInt16BigEndian(span[2..]))
+                : new CompactPeer(BinaryPrimitives.ReadUInt32BigEndian(span[4..]), BinaryPrimitives.ReadUInt16BigEndian(span[2..]));
             try
             {
                 Engine.Receive(buffer.AsSpan(0, length), source);

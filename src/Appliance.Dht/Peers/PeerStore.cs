@@ -77,13 +77,13 @@ public sealed class PeerStore(PeerStoreLimits limits, TimeProvider time)
         {
             long now = time.GetUtcNow().UtcTicks;
             int start = Random.Shared.Next(swarm.Count);
-            Span<byte> compact = stackalloc byte[CompactPeer.Length];
+            Span<byte> compact = stackalloc byte[CompactPeer.V6Length];
             for (int i = 0; i < swarm.Count && written < max; i++)
             {
                 var stored = swarm[(start + i) % swarm.Count];
                 if (stored.ExpiresTicks <= now) continue;
                 stored.Peer.Write(compact);
-                writer.WriteString(compact);
+                writer.WriteString(compact[..stored.Peer.CompactLength]);
                 written++;
             }
         }

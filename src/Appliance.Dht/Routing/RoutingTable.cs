@@ -23,7 +23,7 @@ public sealed class RoutingTable
     public static readonly TimeSpan RefreshAfter = TimeSpan.FromMinutes(15);
 
     private readonly List<Bucket> _buckets = [];
-    private readonly Dictionary<uint, RoutingNode> _byAddress = [];
+    private readonly Dictionary<UInt128, RoutingNode> _byAddress = [];
     private readonly TimeProvider _time;
     private readonly RoutingNode[] _closest = new RoutingNode[K];
 
@@ -132,13 +132,14 @@ public sealed class RoutingTable
         if (!_byAddress.ContainsKey(replacement.Address.Address)) Add(bucket, replacement, now);
     }
 
-    /// <summary>Writes the compact infos of up to <paramref name="max"/> non-bad nodes closest to <paramref name="target"/>; returns how many.</summary>
+    /// <summary>Writes the compact infos (26 bytes each over IPv4, 38 over IPv6: one table holds one family) of up to <paramref name="max"/> non-bad nodes closest to <paramref name="target"/>; returns how many.</summary>
     public int WriteClosest(NodeId target, Span<byte> destination, int max)
     {
         int count = FillClosest(target, Math.Min(max, K));
         for (int i = 0; i < count; i++)
         {
-            var slot = destination.Slice(i * CompactNode.Length, CompactNode.Length);
+            int length = CompactNode.IdLength + _closest[i].Address.CompactLength;
+            var slot = destination.Slice(i * length, length);
             _closest[i].Id.CopyTo(slot);
             _closest[i].Address.Write(slot[CompactNode.IdLength..]);
         }

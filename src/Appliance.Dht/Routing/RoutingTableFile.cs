@@ -11,28 +11,40 @@ public sealed record RoutingTableState(NodeId Id, IReadOnlyList<(NodeId Id, Comp
     public static byte[] Encode(NodeId id, IEnumerable<RoutingNode> nodes)
     {
         var list = nodes.Take(MaxNodes).ToList();
-        var compact = new byte[list.Count * CompactNode.Length];
-        for (int i = 0; i < list.Count; i++)
-        {
-            var slot = compact.AsSpan(i * CompactNode.Length, CompactNode.Length);
-            list[i].Id.CopyTo(slot);
-            list[i].Address.Write(slot[CompactNode.IdLength..]);
-        }
-        var buffer = new byte[compact.Length + 64];
+        var compact = Compact(list.Where(n => !n.Address.IsV6).ToList(), CompactNode.Length);
+        var compact6 = Compact(list.Where(n => n.Address.IsV6).ToList(), CompactNode.V6Length);
+        var buffer = new byte[compact.Length + compact6.Length + 80];
         var w = new BencodeWriter(buffer);
         Span<byte> idBytes = stackalloc byte[NodeId.Length];
         id.CopyTo(idBytes);
         w.WriteDictionaryStart();
         w.WriteKey("id"u8); w.WriteString(idBytes);
         w.WriteKey("nodes"u8); w.WriteString(compact);
+        if (compact6.Length > 0)
+        {
+            w.WriteKey("nodes6"u8);
+            w.WriteString(compact6);
+        }
         w.WriteEnd();
         return buffer.AsSpan(0, w.BytesWritten).ToArray();
+    }
+
+    private static byte[] Compact(List<RoutingNode> nodes, int length)
+    {
+        var compact = new byte[nodes.Count * length];
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            var slot = compact.AsSpan(i * length, length);
+            nodes[i].Id.CopyTo(slot);
+            nodes[i].Address.Write(slot[CompactNode.IdLength..]);
+        }
+        return compact;
     }
 
     /// <summary>Null when the bytes are not a state file we wrote.</summary>
     public static RoutingTableState? Decode(ReadOnlySpan<byte> bytes)
     {
-        var reader = new BencodeReader(bytes, BencodeLimits.Default with { MaxStringLength = MaxNodes * CompactNode.Length });
+        var reader = new BencodeReader(bytes, BencodeLimits.Default with { MaxStringLength = MaxNodes * CompactNode.V6Length });
         if (!reader.Read() || reader.TokenType != BencodeTokenType.DictionaryStart) return null;
         NodeId? id = null;
         var nodes = new List<(NodeId, CompactPeer)>();
@@ -44,13 +56,16 @@ public sealed record RoutingTableState(NodeId Id, IReadOnlyList<(NodeId Id, Comp
                 if (!reader.TryReadString(out var value) || value.Length != NodeId.Length) return null;
                 id = new NodeId(value);
             }
-            else if (key.SequenceEqual("nodes"u8))
+            else if (key.SequenceEqual("nodes"u8) || key.SequenceEqual("nodes6"u8))
             {
-                if (!reader.TryReadString(out var value) || value.Length % CompactNode.Length != 0) return null;
-                for (int i = 0; i < value.Length; i += CompactNode.Length)
+                bool ipv6 = key.Length == 6;
+                int length = CompactNode.LengthFor(ipv6);
+                if (!reader.TryReadString(out var value) || value.Length % length != 0) return null;
+                for (int i = 0; i < value.Length; i += length)
                 {
-                    var entry = value.Slice(i, CompactNode.Length);
-                    nodes.Add((new NodeId(entry[..CompactNode.IdLength]), CompactPeer.Read(entry[CompactNode.IdLength..])));
+                    var entry = value.Slice(i, length);
+                    var address = entry[CompactNode.IdLength..];
+                    nodes.Add((new NodeId(entry[..CompactNode.IdLength]), ipv6 ? CompactPeer.ReadV6(address) : CompactPeer.Read(address)));
                 }
             }
             else if (!reader.ReadAndSkipValue())

@@ -25,13 +25,13 @@ public sealed class TokenIssuer
         _rotatedAt = time.GetUtcNow();
     }
 
-    public void Issue(uint address, Span<byte> token)
+    public void Issue(UInt128 address, Span<byte> token)
     {
         RotateIfDue();
         Compute(_current, address, token);
     }
 
-    public bool IsValid(uint address, ReadOnlySpan<byte> token)
+    public bool IsValid(UInt128 address, ReadOnlySpan<byte> token)
     {
         if (token.Length != TokenLength) return false;
         RotateIfDue();
@@ -59,11 +59,11 @@ public sealed class TokenIssuer
         _rotatedAt = now;
     }
 
-    private static void Compute(byte[] secret, uint address, Span<byte> token)
+    private static void Compute(byte[] secret, UInt128 address, Span<byte> token)
     {
-        Span<byte> input = stackalloc byte[20];
+        Span<byte> input = stackalloc byte[32];
         secret.CopyTo(input);
-        BinaryPrimitives.WriteUInt32BigEndian(input[16..], address);
+        BinaryPrimitives.WriteUInt128BigEndian(input[16..], address);
         Span<byte> digest = stackalloc byte[SHA1.HashSizeInBytes];
         SHA1.HashData(input, digest);
         digest[..TokenLength].CopyTo(token);

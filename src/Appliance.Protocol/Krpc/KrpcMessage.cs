@@ -9,6 +9,14 @@ public enum KrpcMessageType : byte
     Error,
 }
 
+[Flags]
+public enum KrpcWant : byte
+{
+    None = 0,
+    Nodes4 = 1,
+    Nodes6 = 2,
+}
+
 public enum KrpcMethod : byte
 {
     Unknown,
@@ -53,6 +61,10 @@ public ref struct KrpcMessage
     public ReadOnlySpan<byte> Token;
     /// <summary>Compact IPv4 node infos, 26 bytes each.</summary>
     public ReadOnlySpan<byte> Nodes;
+    /// <summary>BEP 32: compact IPv6 node infos, 38 bytes each.</summary>
+    public ReadOnlySpan<byte> Nodes6;
+    /// <summary>BEP 32: the families of nodes a query asks for (none: the family it came over).</summary>
+    public KrpcWant Want;
     /// <summary>The encoded <c>values</c> list (from its <c>l</c> to its <c>e</c>); enumerate with <see cref="EnumerateValues"/>.</summary>
     public ReadOnlySpan<byte> EncodedValues;
     public int Port;
@@ -65,7 +77,7 @@ public ref struct KrpcMessage
     public readonly CompactValuesEnumerator EnumerateValues() => new(EncodedValues);
 }
 
-/// <summary>Walks a <c>values</c> list, yielding each compact IPv4 peer (6 bytes); other lengths are skipped.</summary>
+/// <summary>Walks a <c>values</c> list, yielding each compact peer (6 bytes IPv4, 18 bytes IPv6); other lengths are skipped.</summary>
 public ref struct CompactValuesEnumerator
 {
     private BencodeReader _reader;
@@ -89,7 +101,7 @@ public ref struct CompactValuesEnumerator
         while (_reader.Read())
         {
             if (_reader.TokenType == BencodeTokenType.End) return false;
-            if (_reader.TokenType == BencodeTokenType.ByteString && _reader.ValueSpan.Length == CompactPeer.Length)
+            if (_reader.TokenType == BencodeTokenType.ByteString && _reader.ValueSpan.Length is CompactPeer.Length or CompactPeer.V6Length)
             {
                 Current = _reader.ValueSpan;
                 return true;

@@ -151,6 +151,23 @@ public static class KrpcParser
                 if (!reader.TryReadString(out var nodes) || nodes.Length % CompactNode.Length != 0) return FailField(ref reader);
                 message.Nodes = nodes;
             }
+            else if (key.SequenceEqual("nodes6"u8))
+            {
+                if (!reader.TryReadString(out var nodes6) || nodes6.Length % CompactNode.V6Length != 0) return FailField(ref reader);
+                message.Nodes6 = nodes6;
+            }
+            else if (key.SequenceEqual("want"u8))
+            {
+                // BEP 32: a list of "n4" and/or "n6"; anything else in it is ignored.
+                if (!reader.Read() || reader.TokenType != BencodeTokenType.ListStart) return FailField(ref reader);
+                while (reader.Read() && reader.TokenType != BencodeTokenType.End)
+                {
+                    if (reader.TokenType != BencodeTokenType.ByteString) return FailField(ref reader);
+                    if (reader.ValueSpan.SequenceEqual("n4"u8)) message.Want |= KrpcWant.Nodes4;
+                    else if (reader.ValueSpan.SequenceEqual("n6"u8)) message.Want |= KrpcWant.Nodes6;
+                }
+                if (reader.Error.IsError) return KrpcParseStatus.MalformedBencode;
+            }
             else if (key.SequenceEqual("values"u8))
             {
                 if (!reader.Read() || reader.TokenType != BencodeTokenType.ListStart) return FailField(ref reader);

@@ -60,7 +60,7 @@ public static class KrpcWriter
     {
         w.WriteDictionaryStart();
         w.WriteKey("ip"u8);
-        Span<byte> ip = stackalloc byte[CompactPeer.Length];
+        Span<byte> ip = stackalloc byte[requester.CompactLength];
         requester.Write(ip);
         w.WriteString(ip);
         w.WriteKey("r"u8);

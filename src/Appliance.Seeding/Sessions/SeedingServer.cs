@@ -5,6 +5,7 @@ using Appliance.Networking.Buffers;
 using Appliance.Networking.Tcp;
 using Appliance.Protocol.PeerWire;
 using Appliance.Seeding.Choking;
+using Appliance.Seeding.Encryption;
 using Appliance.Seeding.Torrents;
 using Appliance.Seeding.Transport;
 using Appliance.Seeding.Upload;
@@ -47,9 +48,17 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
         RateLimiter = new UploadRateLimiter(options.UploadRateLimit, Time);
         Registry.Removed += torrent => CloseSessionsOf(torrent, "torrent removed");
         OnSendWaited = counters.SendWouldBlock;
+        _encryption = new EncryptionServices(options.Encryption, registry,
+            new HandshakeGate(options.MaxEncryptedHandshakes, options.EncryptedHandshakesPerSecondPerAddress, options.EncryptedHandshakeBurst, Time),
+            EncryptionCounters, SendBatches, SmallBuffers, logger);
     }
 
+    private readonly EncryptionServices _encryption;
+
     public SeedingOptions Options { get; }
+
+    /// <summary>MSE/PE outcomes (encrypted handshakes by selected method, failures, throttling, refused plaintext).</summary>
+    public EncryptionCounters EncryptionCounters { get; } = new();
     public TorrentRegistry Registry { get; }
     public SeedingCounters Counters { get; }
     public PeerId PeerId { get; }
@@ -136,7 +145,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     void IConnectionHandler.OnAccepted(Socket socket, IPEndPoint remote)
     {
         Counters.ConnectionAccepted();
-        var session = new PeerSession(this, new TcpPeerTransport(socket, remote), Interlocked.Increment(ref _nextId));
+        var session = new PeerSession(this, new EncryptedTransport(new TcpPeerTransport(socket, remote), _encryption), Interlocked.Increment(ref _nextId));
         _sessions[session.Id] = session;
         if (_stopRequested)
         {

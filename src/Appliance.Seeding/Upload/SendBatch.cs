@@ -110,6 +110,16 @@ internal sealed class SendBatch
         return true;
     }
 
+    /// <summary>Turns the outbox alone into the batch's one vector (bytes sent outside the peer-wire stream: handshakes).</summary>
+    public void PrepareControl()
+    {
+        _vectorCount = 0;
+        _sendIndex = 0;
+        _sendOffset = 0;
+        TotalBytes = 0;
+        if (OutboxLength > 0) AddVector(Outbox.AsMemory(0, OutboxLength), PinnedAddress(Outbox!, 0));
+    }
+
     /// <summary>Room for one block in the pooled read buffers (a batch fits in a few; TakeBatch bounds pread batches to one).</summary>
     private Memory<byte> ReadSpace(int length, out nint address)
     {

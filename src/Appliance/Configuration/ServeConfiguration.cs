@@ -78,6 +78,7 @@ public static class ServeConfiguration
         Require(o.MaxMessageLength >= o.MaxRequestLength + 13, "MaxMessageLength", "must hold at least one block message");
         Require(o.ChokeIntervalSeconds > 0, "ChokeIntervalSeconds", "must be positive");
         Require(o.Storage is "mmap" or "pread", "Storage", "must be 'mmap' or 'pread'");
+        Require(o.Encryption is "allow" or "prefer" or "require", "Encryption", "must be 'allow', 'prefer' or 'require'");
         Require(o.DhtPort is null or (> 0 and < 65536), "DhtPort", "must be a port number");
         Require(o.MaxConcurrentAnnounces > 0, "MaxConcurrentAnnounces", "must be positive");
         Require(o.PerTorrentMetrics >= 0, "PerTorrentMetrics", "must be 0 (off) or a count");

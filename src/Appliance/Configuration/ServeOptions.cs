@@ -21,7 +21,8 @@ public sealed class ServeOptions
     /// <summary>Fast-resume and DHT state; defaults to CONTENT/.appliance.</summary>
     public string? State { get; set; }
 
-    public string Listen { get; set; } = "0.0.0.0:" + DefaultPeerPort;
+    /// <summary>Dual-stack by default: "[::]" also accepts IPv4 (as IPv4-mapped addresses).</summary>
+    public string Listen { get; set; } = "[::]:" + DefaultPeerPort;
     public int MaxConnections { get; set; } = 10_000;
     public int MaxConnectionsPerIp { get; set; } = 64;
 
@@ -44,6 +45,9 @@ public sealed class ServeOptions
     /// <summary>"mmap" (default: blocks sent straight from mapped files) or "pread" (for btrfs/ZFS/NFS read-ahead).</summary>
     public string Storage { get; set; } = "mmap";
 
+    /// <summary>"allow" (plaintext and MSE/PE), "prefer" (RC4 when an MSE peer offers it) or "require" (no plaintext handshakes).</summary>
+    public string Encryption { get; set; } = "allow";
+
     public bool Dht { get; set; } = true;
     public int? DhtPort { get; set; }
 
@@ -51,7 +55,7 @@ public sealed class ServeOptions
     public List<string> DhtBootstrap { get; set; } = [];
 
     public bool Tracker { get; set; } = true;
-    public string TrackerListen { get; set; } = "0.0.0.0:" + DefaultTrackerPort;
+    public string TrackerListen { get; set; } = "[::]:" + DefaultTrackerPort;
     public bool OpenTracker { get; set; }
 
     /// <summary>Address the embedded tracker and magnet links advertise; defaults to the listen address or 127.0.0.1.</summary>
@@ -119,10 +123,15 @@ public sealed class ServeOptions
 
 public static class EndPoints
 {
-    public static IPEndPoint Parse(string text, string what) =>
-        IPEndPoint.TryParse(text, out var endPoint) && text.Contains(':', StringComparison.Ordinal)
-            ? endPoint
-            : throw new OptionsException($"{what}: '{text}' is not HOST:PORT (an IP address and a port)");
+    public static IPEndPoint Parse(string text, string what)
+    {
+        if (!IPEndPoint.TryParse(text, out var endPoint) || !text.Contains(':', StringComparison.Ordinal))
+            throw new OptionsException($"{what}: '{text}' is not HOST:PORT (an IP address and a port)");
+        // The dual-stack default on a host without IPv6 means all of IPv4, not a failure to start.
+        return endPoint.Address.Equals(IPAddress.IPv6Any) && !System.Net.Sockets.Socket.OSSupportsIPv6
+            ? new IPEndPoint(IPAddress.Any, endPoint.Port)
+            : endPoint;
+    }
 }
 
 /// <summary>A configuration error naming the offending option.</summary>

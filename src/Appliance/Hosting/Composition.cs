@@ -27,6 +27,7 @@ public static class Composition
         if (metrics is not null)
         {
             metrics.ExportSeeding(seeding.Counters, seeding.Registry, watcher, options.PerTorrentMetrics);
+            metrics.ExportEncryption(seeding.Server.EncryptionCounters);
             metrics.ExportTrackers(trackerCounters);
             if (dht is not null) metrics.ExportDht(dht.Counters);
             new AdminApi(seeding.Registry, watcher, loggers.CreateLogger<AdminApi>(), options.ReadAdminToken()).Map(metrics.Routes);

@@ -14,6 +14,8 @@ namespace Appliance.Hosting;
 /// The DHT node beside the seeder (UDP, --dht-port, default the listen port). Joins through --dht-bootstrap (or
 /// the state folder's routing table), announces every torrent of the registry with our listen port, and lists
 /// us as a peer of our own torrents to anyone who asks it. Prints <c>dht listening on &lt;addr&gt;</c> once bound.
+/// When the peer port listens on IPv6 a second node serves IPv6 on the same port number (BEP 32: a routing table per
+/// family), printing <c>dht6 listening on &lt;addr&gt;</c>; it has its own counters (not exported) and state file.
 /// </summary>
 public sealed class DhtComponent : IApplianceComponent
 {
@@ -30,6 +32,7 @@ public sealed class DhtComponent : IApplianceComponent
     private readonly CancellationTokenSource _stopping = new();
     private readonly IReadOnlyList<(string Host, int Port)> _bootstrapHosts;
     private DhtNode? _node;
+    private DhtNode? _node6;
     private Task? _background;
     private int _inFlight;
 
@@ -47,6 +50,9 @@ public sealed class DhtComponent : IApplianceComponent
     public DhtCounters Counters { get; } = new();
 
     public DhtNode? Node => _node;
+
+    /// <summary>The IPv6 node, when the peer port listens on IPv6.</summary>
+    public DhtNode? Node6 => _node6;
 
     public static DhtComponent? Create(ServeOptions options, SeedingComponent seeding, ILoggerFactory loggers, TextWriter output)
     {
@@ -73,9 +79,20 @@ public sealed class DhtComponent : IApplianceComponent
             StateFile = Path.Combine(_options.GetStateFolder(), "dht.state"),
         };
         _node = DhtNode.Start(nodeOptions, _logger, TimeProvider.System, Counters);
+        if (listen.AddressFamily == AddressFamily.InterNetworkV6 && !listen.Address.IsIPv4MappedToIPv6)
+        {
+            _node6 = DhtNode.Start(new DhtNodeOptions
+            {
+                EndPoint = new IPEndPoint(listen.Address, _node.LocalEndPoint.Port),
+                StateFile = Path.Combine(_options.GetStateFolder(), "dht6.state"),
+            }, _logger, TimeProvider.System, new DhtCounters());
+            _node.Engine.Sibling = _node6.Engine;
+            _node6.Engine.Sibling = _node.Engine;
+        }
         lock (_output)
         {
             _output.WriteLine($"dht listening on {_node.LocalEndPoint} {_node.Engine.Id}");
+            if (_node6 is not null) _output.WriteLine($"dht6 listening on {_node6.LocalEndPoint} {_node6.Engine.Id}");
             _output.Flush();
         }
         _seeding.Registry.Added += OnAdded;
@@ -91,13 +108,16 @@ public sealed class DhtComponent : IApplianceComponent
         try
         {
             var bootstrap = await BootstrapList.ResolveAsync(_bootstrapHosts, _logger, cancellationToken).ConfigureAwait(false);
+            // Each node takes the routers of its own family.
+            var joined = _node6 is { } node6 ? node6.Engine.BootstrapAsync(bootstrap, node6.Remembered, cancellationToken) : Task.CompletedTask;
             await node.Engine.BootstrapAsync(bootstrap, node.Remembered, cancellationToken).ConfigureAwait(false);
+            await joined.ConfigureAwait(false);
             using var timer = new PeriodicTimer(SchedulerTick);
             do
             {
                 List<NodeId> due;
                 lock (_scheduleGate) due = _schedule.TakeDue(MaxConcurrentAnnounces - Volatile.Read(ref _inFlight));
-                foreach (var infoHash in due) _ = AnnounceAsync(node, infoHash, cancellationToken);
+                foreach (var infoHash in due) _ = AnnounceAsync(node, _node6, infoHash, cancellationToken);
             }
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
         }
@@ -106,13 +126,15 @@ public sealed class DhtComponent : IApplianceComponent
         }
     }
 
-    private async Task AnnounceAsync(DhtNode node, NodeId infoHash, CancellationToken cancellationToken)
+    private async Task AnnounceAsync(DhtNode node, DhtNode? node6, NodeId infoHash, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _inFlight);
         try
         {
-            if (SelfPeer() is { } self) node.Engine.AddLocalPeer(infoHash, self);
+            AddSelf(infoHash);
+            var announce6 = node6?.Engine.AnnounceAsync(infoHash, PeerPort(), impliedPort: false, cancellationToken);
             await node.Engine.AnnounceAsync(infoHash, PeerPort(), impliedPort: false, cancellationToken).ConfigureAwait(false);
+            if (announce6 is not null) await announce6.ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -138,8 +160,16 @@ public sealed class DhtComponent : IApplianceComponent
     private void OnAdded(SeededTorrent torrent)
     {
         var infoHash = ToNodeId(torrent);
-        if (SelfPeer() is { } self) _node?.Engine.AddLocalPeer(infoHash, self);
+        AddSelf(infoHash);
         lock (_scheduleGate) _schedule.Add(infoHash);
+    }
+
+    /// <summary>Lists us for the torrent in each node: our IPv4 address in the IPv4 node, our IPv6 one in the IPv6 node.</summary>
+    private void AddSelf(NodeId infoHash)
+    {
+        if (SelfPeer() is { } self) _node?.Engine.AddLocalPeer(infoHash, self);
+        if (_node6 is not null && _seeding.AdvertisedEndPoints.FirstOrDefault(e => e.AddressFamily == AddressFamily.InterNetworkV6 && !e.Address.Equals(IPAddress.IPv6Any)) is { } v6)
+            _node6.Engine.AddLocalPeer(infoHash, CompactPeer.FromEndPoint(v6));
     }
 
     private void OnRemoved(SeededTorrent torrent)
@@ -161,6 +191,7 @@ public sealed class DhtComponent : IApplianceComponent
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_background is not null) await _background.WaitAsync(cancellationToken).ConfigureAwait(false);
         if (_node is not null) await _node.DisposeAsync().ConfigureAwait(false);
+        if (_node6 is not null) await _node6.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
     }
 }

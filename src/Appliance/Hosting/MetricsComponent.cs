@@ -70,6 +70,18 @@ public sealed class MetricsComponent : IApplianceComponent
     }
 
     /// <summary>Exports the seeder's counters, torrents by state and, when <paramref name="perTorrent"/> &gt; 0, the top torrents.</summary>
+    /// <summary>MSE/PE handshakes by outcome (the RC4 and plaintext results are the completed ones).</summary>
+    public void ExportEncryption(Seeding.Encryption.EncryptionCounters counters) =>
+        Exporter.AddCounter(MetricNames.EncryptedHandshakes, "Encrypted (MSE/PE) handshakes by outcome", "result",
+            ["rc4", "plaintext", "failed", "throttled", "plaintext_refused"], i => i switch
+            {
+                0 => counters.HandshakesRc4,
+                1 => counters.HandshakesPlaintext,
+                2 => counters.HandshakesFailed,
+                3 => counters.HandshakesThrottled,
+                _ => counters.PlaintextRefused,
+            });
+
     public void ExportSeeding(SeedingCounters counters, TorrentRegistry registry, ContentWatcher? watcher, int perTorrent)
     {
         var e = Exporter;

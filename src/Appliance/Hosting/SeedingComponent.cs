@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using Appliance.Configuration;
 using Appliance.Seeding;
+using Appliance.Seeding.Encryption;
 using Appliance.Seeding.Sessions;
 using Appliance.Seeding.Torrents;
 using Microsoft.Extensions.Logging;
@@ -36,6 +38,12 @@ public sealed class SeedingComponent : IApplianceComponent
     /// <summary>The peer-wire address peers can reach (bound port; the announce host when the listen address is a wildcard).</summary>
     public IPEndPoint? AdvertisedEndPoint { get; private set; }
 
+    /// <summary>
+    /// Every address we advertise: <see cref="AdvertisedEndPoint"/> first, then, when we listen on IPv6 too and it is
+    /// IPv4, the IPv6 one (::1 for a dual-stack wildcard), so IPv6 clients are handed an IPv6 peer.
+    /// </summary>
+    public IReadOnlyList<IPEndPoint> AdvertisedEndPoints { get; private set; } = [];
+
     public static SeedingComponent Create(ServeOptions options, ILoggerFactory loggers, TextWriter output,
         Metrics.Counters.VerificationProgress? verification = null)
     {
@@ -50,6 +58,12 @@ public sealed class SeedingComponent : IApplianceComponent
             MaxRequestLength = options.MaxRequestLength,
             MaxOutstandingRequests = options.MaxOutstandingRequests,
             MaxMessageLength = options.MaxMessageLength,
+            Encryption = options.Encryption switch
+            {
+                "prefer" => EncryptionPolicy.Prefer,
+                "require" => EncryptionPolicy.Require,
+                _ => EncryptionPolicy.Allow,
+            },
             HandshakeTimeout = TimeSpan.FromSeconds(options.HandshakeTimeoutSeconds),
             IdleTimeout = TimeSpan.FromSeconds(options.IdleTimeoutSeconds),
             // Half the shutdown deadline drains queued blocks; the rest is left for stopped announces and state.
@@ -70,6 +84,9 @@ public sealed class SeedingComponent : IApplianceComponent
             : local.Address.Equals(IPAddress.Any) || local.Address.Equals(IPAddress.IPv6Any) ? IPAddress.Loopback
             : local.Address;
         AdvertisedEndPoint = new IPEndPoint(advertisedAddress, local.Port);
+        AdvertisedEndPoints = local.Address.Equals(IPAddress.IPv6Any) && advertisedAddress.AddressFamily == AddressFamily.InterNetwork
+            ? [AdvertisedEndPoint, new IPEndPoint(IPAddress.IPv6Loopback, local.Port)]
+            : [AdvertisedEndPoint];
 
         var results = await Loader.LoadAllAsync(cancellationToken).ConfigureAwait(false);
         foreach (var result in results)
@@ -88,7 +105,7 @@ public sealed class SeedingComponent : IApplianceComponent
     {
         // A torrent without trackers gets the embedded tracker in its magnet link (set by the composition root).
         string magnet = torrent.Metainfo.MagnetLink(torrent.Metainfo.AnnounceTiers.Count == 0 ? DefaultTrackers : null);
-        if (AdvertisedEndPoint is { } peer) magnet += "&x.pe=" + Uri.EscapeDataString(peer.ToString()); // BEP 9: a peer to connect to
+        foreach (var peer in AdvertisedEndPoints) magnet += "&x.pe=" + Uri.EscapeDataString(peer.ToString()); // BEP 9: a peer to connect to
         lock (_output)
         {
             _output.WriteLine($"seeding {torrent.InfoHash.ToHex()} {torrent.Name} {magnet}");

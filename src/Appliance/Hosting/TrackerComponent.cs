@@ -77,7 +77,7 @@ public sealed class TrackerComponent : IApplianceComponent
     private void OnAdded(SeededTorrent torrent)
     {
         Tracker.Allow(torrent.InfoHash);
-        if (_seeding.AdvertisedEndPoint is { } self) Tracker.RegisterSelf(torrent.InfoHash, self);
+        foreach (var self in _seeding.AdvertisedEndPoints) Tracker.RegisterSelf(torrent.InfoHash, self);
     }
 
     private void OnRemoved(SeededTorrent torrent) => Tracker.Disallow(torrent.InfoHash);

@@ -14,23 +14,24 @@ public sealed class LibtorrentDhtTests
     private const string Session = """
         import sys, time
         import libtorrent as lt
-        def dht_session(dht_port):
+        def dht_session(dht_port, host='127.0.0.1'):
+            ipv6 = ':' in host
             s = lt.session({
-                'listen_interfaces': '127.0.0.1:0',
-                'enable_dht': True, 'dht_bootstrap_nodes': '127.0.0.1:%d' % dht_port,
+                'listen_interfaces': '[::1]:0' if ipv6 else '127.0.0.1:0',
+                'enable_dht': True, 'dht_bootstrap_nodes': ('[%s]:%d' if ipv6 else '%s:%d') % (host, dht_port),
                 'dht_restrict_routing_ips': False, 'dht_restrict_search_ips': False,
                 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
                 'allow_multiple_connections_per_ip': True, 'enable_outgoing_utp': False, 'enable_incoming_utp': False,
                 'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.dht_notification,
             })
-            s.add_dht_node(('127.0.0.1', dht_port))
+            s.add_dht_node((host, dht_port))
             return s
         """;
 
     private const string Leecher = Session + """
 
-        source, save, dht_port, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-        s = dht_session(dht_port)
+        source, save, dht_port, timeout, host = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+        s = dht_session(dht_port, host)
         if source.startswith('magnet:'):
             p = lt.parse_magnet_uri(source)
         else:
@@ -76,8 +77,14 @@ public sealed class LibtorrentDhtTests
             time.sleep(2)
         """;
 
-    [Fact]
-    public async Task Libtorrent_finds_the_appliance_through_its_DHT_node_and_downloads_every_byte()
+    /// <summary>
+    /// Over IPv6 the appliance listens on ::1 only and the client's one DHT node is our IPv6 node (BEP 32): the peer it
+    /// finds can only be our IPv6 address from that node's get_peers values.
+    /// </summary>
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("::1")]
+    public async Task Libtorrent_finds_the_appliance_through_its_DHT_node_and_downloads_every_byte(string host)
     {
         using var temp = new TempDirectory("dht-interop");
         string content = temp.CreateSubdirectory("content");
@@ -86,10 +93,10 @@ public sealed class LibtorrentDhtTests
         int port = Ports.FreeTcpAndUdp();
 
         using var appliance = ApplianceBinary.Start([
-            "serve", "--content", content, "--listen", $"127.0.0.1:{port}", "--dht-bootstrap", "none", "--no-tracker",
+            "serve", "--content", content, "--listen", host == "::1" ? $"[::1]:{port}" : $"127.0.0.1:{port}", "--dht-bootstrap", "none", "--no-tracker",
             "--metrics-listen", "", "--upload-slots", "unlimited",
         ]);
-        await appliance.WaitForLineAsync(l => l.StartsWith("dht listening on ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        await appliance.WaitForLineAsync(l => l.StartsWith(host == "::1" ? "dht6 listening on " : "dht listening on ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
         await appliance.WaitForLineAsync(l => l.StartsWith("listening on ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
 
         string download = temp.CreateSubdirectory("download");
@@ -98,7 +105,7 @@ public sealed class LibtorrentDhtTests
         // By magnet link: the info dictionary comes from the appliance over ut_metadata (BEP 9).
         string magnet = "magnet:?xt=urn:btih:" + metainfo.InfoHash.ToString();
         using var leecher = await ExternalProcess.RunAsync("/usr/bin/python3",
-            [script, magnet, download, port.ToString(CultureInfo.InvariantCulture), "90"],
+            [script, magnet, download, port.ToString(CultureInfo.InvariantCulture), "90", host],
             TimeSpan.FromSeconds(120));
         Assert.True(leecher.ExitCode == 0, leecher.AllOutput + "\n--- appliance ---\n" + appliance.AllOutput);
         Assert.True(SampleContent.SameTree(source, Path.Combine(download, "sample"), out string difference), difference);

@@ -8,22 +8,28 @@ namespace Appliance.Interop.Tests.Trackers;
 public sealed class Aria2EmbeddedTrackerTests
 {
     [Theory]
-    [InlineData("http")]
-    [InlineData("udp")]
-    public async Task Aria2c_finds_appliance_through_embedded_tracker_and_downloads_every_byte(string scheme)
+    [InlineData("http", false, "")]
+    [InlineData("udp", false, "")]
+    [InlineData("http", true, "")]
+    [InlineData("http", false, "arc4")]
+    [InlineData("http", false, "plain")]
+    public async Task Aria2c_finds_appliance_through_embedded_tracker_and_downloads_every_byte(string scheme, bool ipv6, string requiredCrypto)
     {
+        // aria2c sends UDP tracker requests over its IPv4 DHT socket only: UDP over IPv6 is LibtorrentIpv6TrackerTests.
+        // Over IPv6 the seeder listens on ::1 only, so the download itself proves the tracker handed out an IPv6 peer.
+        string host = ipv6 ? "[::1]" : "127.0.0.1";
         using var temp = new TempDirectory("tracker-interop");
         string content = temp.CreateSubdirectory("content");
         string source = SampleContent.WriteMultiFile(content, "sample", scale: 2);
         int peerPort = Ports.FreeTcp();
         int trackerPort = Ports.FreeTcpAndUdp();
-        string announce = scheme == "http" ? $"http://127.0.0.1:{trackerPort}/announce" : $"udp://127.0.0.1:{trackerPort}";
+        string announce = scheme == "http" ? $"http://{host}:{trackerPort}/announce" : $"udp://{host}:{trackerPort}";
         string torrent = Path.Combine(content, "sample.torrent");
         TestTorrents.Write(source, torrent, pieceLength: 32 * 1024, trackers: [announce]);
 
         using var appliance = ApplianceBinary.Start([
-            "serve", "--content", content, "--listen", $"127.0.0.1:{peerPort}", "--no-dht", "--metrics-listen", "",
-            "--tracker-listen", $"127.0.0.1:{trackerPort}", "--upload-slots", "unlimited",
+            "serve", "--content", content, "--listen", $"{host}:{peerPort}", "--no-dht", "--metrics-listen", "",
+            "--tracker-listen", $"{host}:{trackerPort}", "--upload-slots", "unlimited",
         ]);
         await appliance.WaitForLineAsync(l => l.StartsWith("tracker listening on ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
 
@@ -34,6 +40,8 @@ public sealed class Aria2EmbeddedTrackerTests
             "--listen-port", Ports.FreeTcp().ToString(CultureInfo.InvariantCulture), "--file-allocation=none",
             "--bt-tracker-interval=1", "--bt-stop-timeout=60",
         };
+        // MSE/PE only, with RC4 or with plaintext after the obfuscated handshake as the least it accepts.
+        if (requiredCrypto.Length > 0) arguments.AddRange(["--bt-require-crypto=true", "--bt-min-crypto-level=" + requiredCrypto]);
         if (scheme == "udp")
         {
             // aria2c sends UDP tracker requests through its DHT socket: DHT on, with no bootstrap node and a fresh state file.

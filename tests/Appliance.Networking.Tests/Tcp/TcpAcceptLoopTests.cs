@@ -71,4 +71,42 @@ public sealed class TcpAcceptLoopTests
         Assert.Equal(AdmitResult.Admitted, limiter.TryAdmit(IPAddress.Parse("10.0.0.1")));
         Assert.Equal(2, limiter.Total);
     }
+
+    [Fact]
+    public void IPv4_mapped_IPv6_counts_as_the_IPv4_address()
+    {
+        var limiter = new ConnectionLimiter(0, 1);
+        Assert.Equal(AdmitResult.Admitted, limiter.TryAdmit(IPAddress.Parse("10.0.0.1")));
+        Assert.Equal(AdmitResult.AddressLimit, limiter.TryAdmit(IPAddress.Parse("::ffff:10.0.0.1")));
+        limiter.Release(IPAddress.Parse("::ffff:10.0.0.1"));
+        Assert.Equal(AdmitResult.Admitted, limiter.TryAdmit(IPAddress.Parse("10.0.0.1")));
+        Assert.Equal(1, limiter.Total);
+    }
+
+    [Fact]
+    public void IPv6_addresses_of_one_64_prefix_share_a_limit()
+    {
+        var limiter = new ConnectionLimiter(0, 2);
+        Assert.Equal(AdmitResult.Admitted, limiter.TryAdmit(IPAddress.Parse("2001:db8:1:2::1")));
+        Assert.Equal(AdmitResult.Admitted, limiter.TryAdmit(IPAddress.Parse("2001:db8:1:2:ffff::9")));
+        Assert.Equal(AdmitResult.AddressLimit, limiter.TryAdmit(IPAddress.Parse("2001:db8:1:2:1234:5678:9abc:def0")));
+        Assert.Equal(AdmitResult.Admitted, limiter.TryAdmit(IPAddress.Parse("2001:db8:1:3::1")));
+        Assert.Equal(AdmitResult.Admitted, limiter.TryAdmit(IPAddress.Parse("::ffff:0.0.0.1")));
+    }
+
+    [Fact]
+    public async Task Wildcard_IPv6_listener_accepts_IPv4_and_IPv6_clients()
+    {
+        var handler = new RecordingHandler();
+        await using var loop = new TcpAcceptLoop(new IPEndPoint(IPAddress.IPv6Any, 0), new ConnectionLimiter(0, 0), handler, NullLogger.Instance);
+        loop.Start();
+        using var v4 = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        using var v6 = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
+        await v4.ConnectAsync(new IPEndPoint(IPAddress.Loopback, loop.LocalEndPoint.Port));
+        await v6.ConnectAsync(new IPEndPoint(IPAddress.IPv6Loopback, loop.LocalEndPoint.Port));
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (handler.Accepted.Count < 2) await Task.Delay(20, deadline.Token);
+        Assert.Equal(2, loop.Limiter.Total);
+        foreach (var socket in handler.Accepted) socket.Dispose();
+    }
 }

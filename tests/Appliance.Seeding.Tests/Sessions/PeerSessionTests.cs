@@ -68,10 +68,13 @@ public sealed class PeerSessionTests
     {
         await using var seeder = new TestSeeder(Unlimited);
         using var peer = await FakePeer.ConnectAsync(seeder.EndPoint);
-        await peer.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
+        // Anything that is not a plaintext handshake is read as an encrypted one: a 96-byte key, then at most 532 bytes
+        // of padding before HASH('req1', S); bytes without it are dropped once that limit is passed.
+        byte[] request = [.. "GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8, .. new byte[1024]];
+        await peer.SendAsync(request);
 
         Assert.True(await peer.WaitClosedAsync());
-        Assert.Equal(1, seeder.Counters.HandshakesInvalid);
+        Assert.Equal(1, seeder.Server.EncryptionCounters.HandshakesFailed);
     }
 
     [Theory]

@@ -1,8 +1,10 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using Appliance.Protocol.Encryption;
 using Appliance.Protocol.Metainfo;
 using Appliance.Protocol.PeerWire;
+using Appliance.TestKit;
 
 namespace Appliance.Seeding.Tests.Support;
 
@@ -12,7 +14,28 @@ internal sealed class FakePeer : IDisposable
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
     private readonly Socket _socket;
 
+    private Rc4? _encryptor;
+    private Rc4? _decryptor;
+
     private FakePeer(Socket socket) => _socket = socket;
+
+    /// <summary>The stream method the seeder selected in an encrypted handshake (None for a plaintext peer).</summary>
+    public CryptoMethods Encryption { get; private set; }
+
+    /// <summary>Connects and runs an MSE/PE handshake whose initial payload is <paramref name="initialPayload"/>; with RC4, later sends and reads are encrypted.</summary>
+    public static async Task<FakePeer> ConnectEncryptedAsync(IPEndPoint endPoint, InfoHash infoHash, CryptoMethods provide, byte[] initialPayload)
+    {
+        var peer = await ConnectAsync(endPoint);
+        var initiator = new MseInitiator();
+        peer._socket.ReceiveTimeout = (int)Timeout.TotalMilliseconds;
+        peer.Encryption = await Task.Run(() => initiator.Handshake(peer._socket, infoHash, provide, initialPayload));
+        if (peer.Encryption == CryptoMethods.Rc4)
+        {
+            peer._encryptor = initiator.Encryptor;
+            peer._decryptor = initiator.Decryptor;
+        }
+        return peer;
+    }
 
     public Socket Socket => _socket;
 
@@ -44,6 +67,11 @@ internal sealed class FakePeer : IDisposable
     public async Task SendAsync(byte[] bytes)
     {
         using var cts = new CancellationTokenSource(Timeout);
+        if (_encryptor is not null)
+        {
+            bytes = bytes.ToArray();
+            _encryptor.Apply(bytes);
+        }
         await _socket.SendAsync(bytes, SocketFlags.None, cts.Token);
     }
 
@@ -103,6 +131,7 @@ internal sealed class FakePeer : IDisposable
         {
             int n = await _socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, ct);
             if (n == 0) throw new EndOfStreamException($"closed after {filled} of {buffer.Length} bytes");
+            _decryptor?.Apply(buffer.AsSpan(filled, n));
             filled += n;
         }
         return buffer;

@@ -1,8 +1,10 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using Xunit.Abstractions;
+using Appliance.Protocol.Encryption;
 using Appliance.Protocol.PeerWire;
 using Appliance.Seeding.Tests.Support;
+using Appliance.TestKit;
 
 namespace Appliance.Seeding.Tests.Upload;
 
@@ -21,9 +23,10 @@ public sealed class ZeroAllocationTests(ITestOutputHelper output)
     private const int RequestsPerBatch = 32;
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task Serving_thousands_of_blocks_allocates_less_than_a_byte_per_block(bool segments)
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    public async Task Serving_thousands_of_blocks_allocates_less_than_a_byte_per_block(bool segments, bool rc4)
     {
         await using var seeder = new TestSeeder(new SeedingOptions
         {
@@ -39,13 +42,43 @@ public sealed class ZeroAllocationTests(ITestOutputHelper output)
             using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             socket.ReceiveTimeout = socket.SendTimeout = 10_000;
             socket.Connect(seeder.EndPoint);
-            socket.Send(FakePeer.HandshakeBytes(seeder.Metainfo.InfoHash, fast: true, extensions: false));
+            var handshake = FakePeer.HandshakeBytes(seeder.Metainfo.InfoHash, fast: true, extensions: false);
+            Rc4? encryptor = null, decryptor = null;
+            var sendScratch = new byte[RequestsPerBatch * PeerMessageWriter.RequestLength];
+            if (rc4)
+            {
+                // An encrypted peer: blocks go out as pread copies encrypted in place instead of mapped pages.
+                var initiator = new MseInitiator();
+                var selected = initiator.Handshake(socket, seeder.Metainfo.InfoHash, CryptoMethods.Rc4, handshake);
+                if (selected != CryptoMethods.Rc4) throw new InvalidDataException("RC4 not selected");
+                (encryptor, decryptor) = (initiator.Encryptor, initiator.Decryptor);
+            }
+            else
+            {
+                socket.Send(handshake);
+            }
+            void Send(byte[] bytes)
+            {
+                if (encryptor is null)
+                {
+                    socket.Send(bytes);
+                    return;
+                }
+                bytes.CopyTo(sendScratch, 0);
+                encryptor.Apply(sendScratch.AsSpan(0, bytes.Length));
+                socket.Send(sendScratch, 0, bytes.Length, SocketFlags.None);
+            }
+            void Read(byte[] buffer, int count)
+            {
+                ReadExactly(socket, buffer, count);
+                decryptor?.Apply(buffer.AsSpan(0, count));
+            }
             var scratch = new byte[64 * 1024];
-            ReadExactly(socket, scratch, Handshake.Length + PeerMessageWriter.SimpleLength); // handshake + have_all
+            Read(scratch, Handshake.Length + PeerMessageWriter.SimpleLength); // handshake + have_all
             var interested = new byte[5];
             PeerMessageWriter.WriteSimple(interested, PeerMessageId.Interested);
-            socket.Send(interested);
-            ReadExactly(socket, scratch, PeerMessageWriter.SimpleLength); // unchoke
+            Send(interested);
+            Read(scratch, PeerMessageWriter.SimpleLength); // unchoke
 
             int blocksInTorrent = (int)(seeder.Data.Length / Block);
             var batches = new byte[4][];
@@ -65,11 +98,11 @@ public sealed class ZeroAllocationTests(ITestOutputHelper output)
             void Run(int rounds)
             {
                 // Two batches in flight: while we read one, the seeder already has the next.
-                socket.Send(batches[0]);
+                Send(batches[0]);
                 for (int round = 0; round < rounds; round++)
                 {
-                    if (round + 1 < rounds) socket.Send(batches[(round + 1) % batches.Length]);
-                    ReadExactly(socket, response, response.Length);
+                    if (round + 1 < rounds) Send(batches[(round + 1) % batches.Length]);
+                    Read(response, response.Length);
                     if (BinaryPrimitives.ReadInt32BigEndian(response) != 9 + Block || response[4] != (byte)PeerMessageId.Piece)
                         throw new InvalidDataException("unexpected response");
                 }

@@ -9,7 +9,7 @@ internal static partial class Catalogue
     public static IReadOnlyList<string> Names { get; } =
     [
         MetricNames.UploadedBytes, MetricNames.BlocksServed, MetricNames.RequestsRejected, MetricNames.PeersConnected,
-        MetricNames.Handshakes, MetricNames.ConnectionsRefused, MetricNames.SendQueueRequests, MetricNames.BlockServeSeconds,
+        MetricNames.Handshakes, MetricNames.EncryptedHandshakes, MetricNames.ConnectionsRefused, MetricNames.SendQueueRequests, MetricNames.BlockServeSeconds,
         MetricNames.BlockServeDuration, MetricNames.DiskErrors, MetricNames.SendBatches, MetricNames.SendsStalled,
         MetricNames.MetadataPiecesServed,
         MetricNames.ConnectionsAccepted, MetricNames.Disconnects, MetricNames.Torrents, MetricNames.VerificationProgress,
