@@ -57,8 +57,9 @@ public sealed class EncryptedSessionTests
         Assert.Equal(expected, peer.Encryption);
 
         await DownloadEveryBlockAsync(seeder, peer);
-        Assert.Equal(1, expected == CryptoMethods.Rc4 ? seeder.Server.EncryptionCounters.HandshakesRc4 : seeder.Server.EncryptionCounters.HandshakesPlaintext);
-        Assert.Equal(seeder.Data.Length, seeder.Torrent.UploadedBytes);
+        Assert.Equal(1, await Eventually.SettledAsync(1L, () => expected == CryptoMethods.Rc4 ? seeder.Server.EncryptionCounters.HandshakesRc4 : seeder.Server.EncryptionCounters.HandshakesPlaintext));
+        // Counted once the send returned, which may be after the peer read the last byte.
+        Assert.Equal(seeder.Data.Length, await Eventually.SettledAsync((long)seeder.Data.Length, () => seeder.Torrent.UploadedBytes));
     }
 
     [Fact]
@@ -78,7 +79,7 @@ public sealed class EncryptedSessionTests
         await peer.SendHandshakeAsync(seeder.Metainfo.InfoHash, fast: true, extensions: true);
 
         Assert.True(await peer.WaitClosedAsync());
-        Assert.Equal(1, seeder.Server.EncryptionCounters.PlaintextRefused);
+        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Server.EncryptionCounters.PlaintextRefused));
         Assert.Equal(0, seeder.Counters.HandshakesAccepted);
     }
 

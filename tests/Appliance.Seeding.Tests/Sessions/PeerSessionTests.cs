@@ -4,6 +4,7 @@ using Appliance.Protocol.Bencode;
 using Appliance.Protocol.Metainfo;
 using Appliance.Protocol.PeerWire;
 using Appliance.Seeding.Tests.Support;
+using Appliance.TestKit;
 
 namespace Appliance.Seeding.Tests.Sessions;
 
@@ -74,7 +75,7 @@ public sealed class PeerSessionTests
         await peer.SendAsync(request);
 
         Assert.True(await peer.WaitClosedAsync());
-        Assert.Equal(1, seeder.Server.EncryptionCounters.HandshakesFailed);
+        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Server.EncryptionCounters.HandshakesFailed));
     }
 
     [Theory]
@@ -110,8 +111,8 @@ public sealed class PeerSessionTests
             long offset = (long)piece * seeder.Metainfo.PieceLength + begin;
             Assert.True(seeder.Data.AsSpan((int)offset, length).SequenceEqual(payload.AsSpan(8)), $"block {piece}/{begin} differs");
         }
-        Assert.Equal(seeder.Data.Length, seeder.Torrent.UploadedBytes);
-        Assert.Equal(expected.Count, seeder.Counters.BlocksServed);
+        Assert.Equal(seeder.Data.Length, await Eventually.SettledAsync((long)seeder.Data.Length, () => seeder.Torrent.UploadedBytes));
+        Assert.Equal(expected.Count, await Eventually.SettledAsync((long)expected.Count, () => seeder.Counters.BlocksServed));
     }
 
     [Fact]
@@ -367,7 +368,7 @@ public sealed class PeerSessionTests
         Assert.Equal(new BlockRequest(2, 0, 16 * 1024), rejected);
         var piece = await peer.ReadUntilAsync(PeerMessageId.Piece);
         Assert.Equal(3, BinaryPrimitives.ReadInt32BigEndian(piece));
-        Assert.Equal(1, seeder.Counters.BlocksServed);
+        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Counters.BlocksServed));
     }
 
     [Fact]
@@ -430,7 +431,7 @@ public sealed class PeerSessionTests
         using var c = await FakePeer.ConnectAsync(seeder.EndPoint);
 
         Assert.True(await c.WaitClosedAsync());
-        Assert.Equal(1, seeder.Counters.ConnectionsRefusedAddressLimit);
+        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Counters.ConnectionsRefusedAddressLimit));
     }
 
     [Fact]
@@ -440,7 +441,7 @@ public sealed class PeerSessionTests
         using var peer = await FakePeer.ConnectAsync(seeder.EndPoint);
 
         Assert.True(await peer.WaitClosedAsync());
-        Assert.Equal(1, seeder.Counters.HandshakesTimedOut);
+        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Counters.HandshakesTimedOut));
     }
 
     [Fact]
@@ -457,7 +458,8 @@ public sealed class PeerSessionTests
 
         Assert.Equal((PeerMessageId)255, (await peer.ReadMessageAsync()).Id); // keep-alive
         Assert.True(await peer.WaitClosedAsync());
-        Assert.Equal(1, seeder.Counters.DisconnectsIdle);
+        // The sweeper counts the disconnect just after it closed the socket the peer saw close.
+        Assert.Equal(1, await Eventually.SettledAsync(1, () => seeder.Counters.DisconnectsIdle));
     }
 
     [Fact]
