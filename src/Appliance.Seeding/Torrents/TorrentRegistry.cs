@@ -5,13 +5,15 @@ using Appliance.Protocol.Metainfo;
 namespace Appliance.Seeding.Torrents;
 
 /// <summary>
-/// The torrents this appliance seeds, by info-hash. Thread-safe; sessions look torrents up here at handshake,
+/// The torrents this appliance seeds, by info-hash; a hybrid torrent is also found by its truncated v2 hash (one swarm,
+/// two doors). Thread-safe; sessions look torrents up here at handshake,
 /// and trackers, DHT and metrics follow <see cref="Added"/> / <see cref="Removed"/>.
 /// Event handlers run synchronously on the thread that added or removed; they must not block.
 /// </summary>
 public sealed class TorrentRegistry
 {
     private readonly ConcurrentDictionary<InfoHash, SeededTorrent> _torrents = new();
+    private readonly ConcurrentDictionary<InfoHash, SeededTorrent> _aliases = new();
 
     public event Action<SeededTorrent>? Added;
     public event Action<SeededTorrent>? Removed;
@@ -22,6 +24,10 @@ public sealed class TorrentRegistry
     public bool TryAdd(SeededTorrent torrent)
     {
         if (!_torrents.TryAdd(torrent.InfoHash, torrent)) return false;
+        foreach (var hash in torrent.Metainfo.SwarmHashes)
+        {
+            if (hash != torrent.InfoHash) _aliases.TryAdd(hash, torrent);
+        }
         Added?.Invoke(torrent);
         return true;
     }
@@ -29,11 +35,16 @@ public sealed class TorrentRegistry
     public bool TryRemove(InfoHash infoHash, [NotNullWhen(true)] out SeededTorrent? torrent)
     {
         if (!_torrents.TryRemove(infoHash, out torrent)) return false;
+        foreach (var hash in torrent.Metainfo.SwarmHashes)
+        {
+            if (hash != infoHash) _aliases.TryRemove(new KeyValuePair<InfoHash, SeededTorrent>(hash, torrent));
+        }
         Removed?.Invoke(torrent);
         return true;
     }
 
-    public bool TryGet(InfoHash infoHash, [NotNullWhen(true)] out SeededTorrent? torrent) => _torrents.TryGetValue(infoHash, out torrent);
+    public bool TryGet(InfoHash infoHash, [NotNullWhen(true)] out SeededTorrent? torrent) =>
+        _torrents.TryGetValue(infoHash, out torrent) || _aliases.TryGetValue(infoHash, out torrent);
 
     /// <summary>A point-in-time copy, ordered by name.</summary>
     public IReadOnlyList<SeededTorrent> Snapshot() => [.. _torrents.Values.OrderBy(t => t.Name, StringComparer.Ordinal)];

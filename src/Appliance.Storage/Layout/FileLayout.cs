@@ -6,6 +6,9 @@ namespace Appliance.Storage.Layout;
 public sealed record LayoutFile(string FullPath, string RelativePath, long Offset, long Length)
 {
     public long End => Offset + Length;
+
+    /// <summary>A BEP 47 pad file (or a v2 torrent's implied gap): zeros that exist on no disk; <see cref="FullPath"/> is empty.</summary>
+    public bool IsPad { get; init; }
 }
 
 /// <summary>A run of bytes inside one file: <see cref="FileIndex"/> into <see cref="FileLayout.Files"/>.</summary>
@@ -56,6 +59,11 @@ public sealed class FileLayout
         var files = new List<LayoutFile>(metainfo.Files.Count);
         foreach (var file in metainfo.Files)
         {
+            if (file.IsPad)
+            {
+                files.Add(new LayoutFile(string.Empty, file.Path, file.Offset, file.Length) { IsPad = true });
+                continue;
+            }
             string full = top;
             if (metainfo.IsMultiFile)
             {
@@ -136,7 +144,7 @@ public sealed class FileLayout
         long end = start + PieceSize(piece);
         foreach (var file in Files)
         {
-            if (file.Length > 0 && file.Offset < end && file.End > start) yield return file.RelativePath;
+            if (file.Length > 0 && !file.IsPad && file.Offset < end && file.End > start) yield return file.RelativePath;
         }
     }
 
