@@ -76,9 +76,15 @@ public sealed class TrackerComponent : IApplianceComponent
 
     private void OnAdded(SeededTorrent torrent)
     {
-        Tracker.Allow(torrent.InfoHash);
-        if (_seeding.AdvertisedEndPoint is { } self) Tracker.RegisterSelf(torrent.InfoHash, self);
+        foreach (var hash in torrent.Metainfo.SwarmHashes)
+        {
+            Tracker.Allow(hash);
+            if (_seeding.AdvertisedEndPoint is { } self) Tracker.RegisterSelf(hash, self);
+        }
     }
 
-    private void OnRemoved(SeededTorrent torrent) => Tracker.Disallow(torrent.InfoHash);
+    private void OnRemoved(SeededTorrent torrent)
+    {
+        foreach (var hash in torrent.Metainfo.SwarmHashes) Tracker.Disallow(hash);
+    }
 }
