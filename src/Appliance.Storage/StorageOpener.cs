@@ -118,7 +118,7 @@ public static class StorageOpener
         bool handedOver = false;
         try
         {
-            var hashed = await PieceHasher.HashAsync(files, toHash, progress, ct, v2: metainfo.HasV2 ? metainfo : null).ConfigureAwait(false);
+            var hashed = await PieceHasher.HashAsync(files, toHash, progress, ct, v2Shape: metainfo.HasV2 ? V2Shape(metainfo) : null).ConfigureAwait(false);
             int hashedCount = toHash?.Count ?? layout.PieceCount;
             byte[] verified = resume is not null ? (byte[])resume.Verified.Clone() : ResumeState.NewBitfield(layout.PieceCount);
             var bad = new List<int>();
@@ -180,6 +180,9 @@ public static class StorageOpener
             if (!handedOver) files.Dispose();
         }
     }
+
+    private static Func<int, (int, long)?> V2Shape(TorrentMetainfo metainfo) => piece =>
+        metainfo.TryGetV2Piece(piece, out int dataLength, out long width, out _) ? (dataLength, width) : null;
 
     /// <summary>A piece is good when it matches every hash the torrent has for it: SHA-1 (v1) and its merkle subtree (v2).</summary>
     private static bool Matches(TorrentMetainfo metainfo, PieceHasher.Result hashed, int piece)

@@ -90,6 +90,13 @@ public sealed class FileLayout
         return new FileLayout(list, pieceLength);
     }
 
+    /// <summary>A layout over files already placed (pad files included), for creating hybrid and v2 torrents.</summary>
+    public static FileLayout ForPlacedFiles(IReadOnlyList<LayoutFile> files, int pieceLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(pieceLength, 1);
+        return new FileLayout(files, pieceLength);
+    }
+
     public long PieceOffset(int piece) => (long)piece * PieceLength;
 
     public int PieceSize(int piece)

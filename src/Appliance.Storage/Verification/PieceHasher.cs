@@ -34,13 +34,14 @@ public static class PieceHasher
 
     /// <summary>
     /// Hashes <paramref name="pieces"/> (all pieces when null), reporting progress as a fraction of bytes done. With
-    /// <paramref name="v2"/>, also the merkle subtree root of every piece a v2 file covers.
+    /// <paramref name="v2Shape"/>, also the merkle subtree root of every piece it gives a shape for: the file bytes in the
+    /// piece and the leaf count the subtree is padded to (BEP 52).
     /// </summary>
     public static async Task<Result> HashAsync(FileHandles files, IReadOnlyList<int>? pieces, IProgress<double>? progress,
-        CancellationToken ct, int? maxParallelism = null, TorrentMetainfo? v2 = null)
+        CancellationToken ct, int? maxParallelism = null, Func<int, (int DataLength, long Width)?>? v2Shape = null)
     {
         var layout = files.Layout;
-        var result = new Result(new byte[layout.PieceCount * 20], v2 is null ? null : new byte[(long)layout.PieceCount * MerkleTree.HashLength]);
+        var result = new Result(new byte[layout.PieceCount * 20], v2Shape is null ? null : new byte[(long)layout.PieceCount * MerkleTree.HashLength]);
         IReadOnlyList<int> work = pieces ?? Enumerable.Range(0, layout.PieceCount).ToArray();
         if (work.Count == 0)
         {
@@ -68,7 +69,7 @@ public static class PieceHasher
                 else
                 {
                     SHA1.HashData(buffer.AsSpan(0, size), result.Digests.AsSpan(piece * 20, 20));
-                    if (v2 is not null && v2.TryGetV2Piece(piece, out int dataLength, out long width, out ReadOnlySpan<byte> expected) && !expected.IsEmpty)
+                    if (v2Shape?.Invoke(piece) is var (dataLength, width))
                         SubtreeRoot(buffer.AsSpan(0, dataLength), width, result.DigestV2Slot(piece));
                 }
             }
