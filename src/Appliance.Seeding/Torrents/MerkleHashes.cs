@@ -42,7 +42,7 @@ internal sealed class MerkleHashes
         long layerSize = numLeafs >> request.BaseLayer;
         if (request.Index >= layerSize || (long)request.Index + request.Count > layerSize) return -1;
         if (request.ProofLayers >= numLayers - request.BaseLayer) return -1;
-        return request.Count + Math.Max(0, request.ProofLayers - CoveredLayers(request.Count));
+        return request.Count + Math.Max(0, request.ProofLayers - Math.Max(0, CoveredLayers(request.Count)));
     }
 
     /// <summary>Writes the <see cref="AnswerCount"/> hashes (32 bytes each): the range, then one uncle per proof layer above it.</summary>
@@ -63,8 +63,9 @@ internal sealed class MerkleHashes
         }
     }
 
-    // The layers a range of `count` hashes proves by itself (its own subtree), needing no uncles.
-    private static int CoveredLayers(int count) => BitOperations.Log2((ulong)MerkleTree.Width(count));
+    // As libtorrent counts it (its peers check our answers that way): the layers above the base that the range of `count`
+    // hashes computes by itself, less one; uncles start at the first proof layer at or past it. -1 for a single hash.
+    private static int CoveredLayers(int count) => BitOperations.Log2((ulong)MerkleTree.Width(count)) - 1;
 
     private ReadOnlySpan<byte> Node(byte[][] layers, int layer, long offset)
     {
