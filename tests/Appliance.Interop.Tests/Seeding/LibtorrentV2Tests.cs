@@ -41,14 +41,15 @@ public sealed class LibtorrentV2Tests
             h = s.add_torrent(p)
         else:
             h = s.add_torrent({'ti': lt.torrent_info(source), 'save_path': save})
-        h.connect_peer(('127.0.0.1', port))
+        if port:
+            h.connect_peer(('127.0.0.1', port))
         deadline = time.time() + timeout
         while time.time() < deadline:
             st = h.status()
             if st.is_seeding:
                 print('seeding', st.total_wanted, flush=True)
                 sys.exit(0)
-            if st.num_peers == 0:
+            if st.num_peers == 0 and port:
                 h.connect_peer(('127.0.0.1', port))
             for a in s.pop_alerts():
                 print('alert', a.message(), flush=True)
@@ -116,5 +117,44 @@ public sealed class LibtorrentV2Tests
         appliance.Terminate();
         await appliance.WaitForExitAsync(TimeSpan.FromSeconds(20));
         Assert.Equal(0, appliance.ExitCode);
+    }
+
+    [Theory]
+    [InlineData("btih")]
+    [InlineData("btmh")]
+    public async Task Libtorrent_finds_a_hybrid_through_the_embedded_tracker_by_either_hash(string hashKind)
+    {
+        using var temp = new TempDirectory("v2-tracker");
+        string content = temp.CreateSubdirectory("content");
+        string source = SampleContent.WriteMultiFile(content, "sample");
+        string torrent = Path.Combine(content, "sample.torrent");
+        string scriptDir = temp.CreateSubdirectory("scripts");
+        string creator = Path.Combine(scriptDir, "create.py");
+        await File.WriteAllTextAsync(creator, Creator);
+        using var create = await ExternalProcess.RunAsync("/usr/bin/python3", [creator, source, torrent, "hybrid", "32768"], TimeSpan.FromSeconds(60));
+        Assert.True(create.ExitCode == 0, create.AllOutput);
+        string[] hashes = create.StandardOutput.Split(' ', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+
+        int port = Ports.FreeTcp();
+        int trackerPort = Ports.FreeTcpAndUdp();
+        using var appliance = ApplianceBinary.Start([
+            "serve", "--content", content, "--listen", $"127.0.0.1:{port}", "--no-dht", "--metrics-listen", "",
+            "--tracker-listen", $"127.0.0.1:{trackerPort}", "--upload-slots", "unlimited",
+        ]);
+        await appliance.WaitForLineAsync(l => l.StartsWith("seeding ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        await appliance.WaitForLineAsync(l => l.StartsWith("listening on ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+
+        // No peer given: the client learns of us only from the tracker, asked with the one hash the magnet names.
+        string xt = hashKind == "btih" ? "urn:btih:" + hashes[0] : "urn:btmh:1220" + hashes[1];
+        string magnet = $"magnet:?xt={xt}&dn=sample&tr={Uri.EscapeDataString($"http://127.0.0.1:{trackerPort}/announce")}";
+        string download = temp.CreateSubdirectory("download");
+        string script = Path.Combine(scriptDir, "leecher.py");
+        await File.WriteAllTextAsync(script, Leecher);
+        using var leecher = await ExternalProcess.RunAsync("/usr/bin/python3", [script, magnet, download, "0", "60"], TimeSpan.FromSeconds(90));
+        Assert.True(leecher.ExitCode == 0, leecher.AllOutput + "\n--- appliance ---\n" + appliance.AllOutput);
+        Assert.True(SampleContent.SameTree(source, Path.Combine(download, "sample"), out string difference), difference);
+
+        appliance.Terminate();
+        await appliance.WaitForExitAsync(TimeSpan.FromSeconds(20));
     }
 }
