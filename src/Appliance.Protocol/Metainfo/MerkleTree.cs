@@ -61,14 +61,15 @@ public static class MerkleTree
     }
 
     /// <summary>
-    /// Every layer above <paramref name="baseLayer"/> (inclusive), each holding only its real nodes (padding is implied):
-    /// what a seeder needs to answer BEP 52 hash requests from a piece layer.
+    /// <paramref name="hashes"/> (at layer <paramref name="baseLayer"/>, padded to <paramref name="width"/> nodes) and every
+    /// layer above, each holding only its real nodes (padding is implied): what a seeder needs to answer BEP 52 hash
+    /// requests from a piece layer.
     /// </summary>
-    public static byte[][] Layers(ReadOnlySpan<byte> baseLayer, long width)
+    public static byte[][] Layers(ReadOnlySpan<byte> hashes, long width, int baseLayer)
     {
         int levels = BitOperations.Log2((ulong)width) + 1;
         var layers = new byte[levels][];
-        layers[0] = baseLayer.ToArray();
+        layers[0] = hashes.ToArray();
         for (int l = 1; l < levels; l++)
         {
             var below = layers[l - 1];
@@ -78,7 +79,7 @@ public static class MerkleTree
             for (int i = 0; i < next; i++)
             {
                 var left = below.AsSpan(2 * i * HashLength, HashLength);
-                var right = 2 * i + 1 < count ? below.AsSpan((2 * i + 1) * HashLength, HashLength) : PadHash(l - 1);
+                var right = 2 * i + 1 < count ? below.AsSpan((2 * i + 1) * HashLength, HashLength) : PadHash(baseLayer + l - 1);
                 HashPair(left, right, layer.AsSpan(i * HashLength, HashLength));
             }
             layers[l] = layer;

@@ -78,7 +78,6 @@ internal sealed class MerkleHashes
     {
         var file = _metainfo.Files[fileIndex];
         long pieces = file.PieceLayer.Length / MerkleTree.HashLength;
-        var built = MerkleTree.Layers(file.PieceLayer.Span, MerkleTree.Width(pieces));
-        return built;
+        return MerkleTree.Layers(file.PieceLayer.Span, MerkleTree.Width(pieces), _pieceLayer);
     }
 }

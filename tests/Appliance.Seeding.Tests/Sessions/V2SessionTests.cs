@@ -87,6 +87,30 @@ public sealed class V2SessionTests
     }
 
     [Fact]
+    public async Task Uncles_above_a_piece_layer_pad_with_the_hash_of_empty_subtrees_of_their_height()
+    {
+        // 20 blocks at 64 KiB pieces: 5 pieces, 32 leaves. Layer 2 (pieces) has 5 real nodes and 3 padding nodes, whose
+        // value is the root of 4 zero leaves, not 32 zero bytes.
+        await using var seeder = await FileSeeder.StartAsync([("file.bin", 20 * Block)], TorrentFormat.V2, 4 * Block);
+        var data = seeder.Files["file.bin"];
+        var zero = new byte[32];
+        var pad1 = Hash(zero, zero);
+        var pad2 = Hash(pad1, pad1);
+        var pad3 = Hash(pad2, pad2);
+        var blocks = Enumerable.Range(0, 20).Select(i => SHA256.HashData(data.AsSpan(i * Block, Block))).ToList();
+        var l2 = Enumerable.Range(0, 5).Select(p => Hash(Hash(blocks[4 * p], blocks[4 * p + 1]), Hash(blocks[4 * p + 2], blocks[4 * p + 3]))).ToList();
+        var l3 = new[] { Hash(l2[0], l2[1]), Hash(l2[2], l2[3]), Hash(l2[4], pad2), pad3 };
+        var l4 = new[] { Hash(l3[0], l3[1]), Hash(l3[2], l3[3]) };
+        var root = seeder.Metainfo.Files[0].PiecesRoot.ToArray();
+        Assert.Equal(Hash(l4[0], l4[1]), root);
+
+        using var peer = await seeder.ConnectAsync();
+        await peer.SendAsync(HashRequestMessage(root, baseLayer: 2, index: 0, count: 2, proofLayers: 2));
+        var hashes = (await peer.ReadUntilAsync(PeerMessageId.Hashes))[HashRequest.PayloadLength..].Chunk(32).ToList();
+        Assert.Equal([l2[0], l2[1], l3[1], l4[1]], hashes);
+    }
+
+    [Fact]
     public async Task Malformed_hash_request_disconnects_the_peer()
     {
         await using var seeder = await FileSeeder.StartAsync([("file.bin", 3 * Block)], TorrentFormat.V2, Block);
