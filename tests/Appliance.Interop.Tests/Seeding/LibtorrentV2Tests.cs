@@ -23,8 +23,8 @@ public sealed class LibtorrentV2Tests
         print(ti.info_hashes().v1 if mode == 'hybrid' else '', ti.info_hashes().v2)
         """;
 
-    // Adds a .torrent file or a magnet link, connects to our port only, waits for it to finish (libtorrent checks every
-    // piece: SHA-1 for v1, the merkle tree for v2), then prints how many hash messages it took.
+    // Adds a .torrent file or a magnet link, connects to our port only (or, with port 0, to what its trackers return),
+    // waits for it to finish: libtorrent checks every piece (SHA-1 for v1, the merkle tree for v2).
     private const string Leecher = """
         import sys, time
         import libtorrent as lt
@@ -55,7 +55,7 @@ public sealed class LibtorrentV2Tests
                 print('alert', a.message(), flush=True)
             time.sleep(0.1)
         st = h.status()
-        print('timeout', st.state, st.progress, st.num_peers, flush=True)
+        print('timeout', st.state, st.progress, st.num_peers, st.errc.message(), flush=True)
         sys.exit(1)
         """;
 
@@ -71,11 +71,32 @@ public sealed class LibtorrentV2Tests
         using var temp = new TempDirectory("v2-interop");
         string content = temp.CreateSubdirectory("content");
         string source = SampleContent.WriteMultiFile(content, "sample", scale: 2);
+        // libtorrent 2.0.8 has a race (fixed upstream) that pauses a hybrid as "v1 and v2 hashes do not describe the same
+        // data" when requested v2 hashes arrive for a piece that passed SHA-1 but is not yet on its disk. A hybrid from a
+        // magnet therefore gets pieces larger than any file, so it needs no hash requests; v2-only magnets cover those.
+        int pieceLength = format == "hybrid" && magnetWithOnlyBtmh ? 1024 * 1024 : 32 * 1024;
+        await DownloadAsync(temp, content, source, format, storage, magnetWithOnlyBtmh, pieceLength);
+    }
+
+    [Fact]
+    public async Task Libtorrent_fetches_a_long_piece_layer_in_parts_proven_by_uncle_hashes()
+    {
+        // 611 pieces of 16 KiB: more than the 512 hashes libtorrent asks for at once, so its requests need uncles.
+        using var temp = new TempDirectory("v2-interop-long");
+        string content = temp.CreateSubdirectory("content");
+        string source = Path.Combine(content, "sample");
+        SampleContent.WriteFile(Path.Combine(source, "big.bin"), 10_000_000, seed: 5);
+        SampleContent.WriteFile(Path.Combine(source, "small.bin"), 3_000, seed: 6);
+        await DownloadAsync(temp, content, source, "v2", "mmap", magnetWithOnlyBtmh: true, 16 * 1024);
+    }
+
+    private static async Task DownloadAsync(TempDirectory temp, string content, string source, string format, string storage, bool magnetWithOnlyBtmh, int pieceLength)
+    {
         string torrent = Path.Combine(content, "sample.torrent");
         string scriptDir = temp.CreateSubdirectory("scripts");
         string creator = Path.Combine(scriptDir, "create.py");
         await File.WriteAllTextAsync(creator, Creator);
-        using var create = await ExternalProcess.RunAsync("/usr/bin/python3", [creator, source, torrent, format, (32 * 1024).ToString(CultureInfo.InvariantCulture)],
+        using var create = await ExternalProcess.RunAsync("/usr/bin/python3", [creator, source, torrent, format, pieceLength.ToString(CultureInfo.InvariantCulture)],
             TimeSpan.FromSeconds(60));
         Assert.True(create.ExitCode == 0, create.AllOutput);
         string[] hashes = create.StandardOutput.Split(' ', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
@@ -131,7 +152,8 @@ public sealed class LibtorrentV2Tests
         string scriptDir = temp.CreateSubdirectory("scripts");
         string creator = Path.Combine(scriptDir, "create.py");
         await File.WriteAllTextAsync(creator, Creator);
-        using var create = await ExternalProcess.RunAsync("/usr/bin/python3", [creator, source, torrent, "hybrid", "32768"], TimeSpan.FromSeconds(60));
+        // Pieces larger than any file: no hash requests, so libtorrent 2.0.8's hybrid hash race (see above) cannot hit.
+        using var create = await ExternalProcess.RunAsync("/usr/bin/python3", [creator, source, torrent, "hybrid", "1048576"], TimeSpan.FromSeconds(60));
         Assert.True(create.ExitCode == 0, create.AllOutput);
         string[] hashes = create.StandardOutput.Split(' ', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
