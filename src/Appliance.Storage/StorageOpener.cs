@@ -60,6 +60,7 @@ public static class StorageOpener
         for (int i = 0; i < layout.Files.Count; i++)
         {
             var file = layout.Files[i];
+            if (file.IsPad) continue; // zeros, on no disk: nothing to stamp
             var stamp = FileStamp.Read(file.FullPath);
             if (stamp is null)
             {
@@ -117,13 +118,13 @@ public static class StorageOpener
         bool handedOver = false;
         try
         {
-            var hashed = await PieceHasher.HashAsync(files, toHash, progress, ct).ConfigureAwait(false);
+            var hashed = await PieceHasher.HashAsync(files, toHash, progress, ct, v2Shape: metainfo.HasV2 ? V2Shape(metainfo) : null).ConfigureAwait(false);
             int hashedCount = toHash?.Count ?? layout.PieceCount;
             byte[] verified = resume is not null ? (byte[])resume.Verified.Clone() : ResumeState.NewBitfield(layout.PieceCount);
             var bad = new List<int>();
             foreach (int piece in toHash ?? Enumerable.Range(0, layout.PieceCount))
             {
-                if (!hashed.ReadErrors.ContainsKey(piece) && hashed.Digest(piece).SequenceEqual(metainfo.PieceHash(piece)))
+                if (!hashed.ReadErrors.ContainsKey(piece) && Matches(metainfo, hashed, piece))
                 {
                     ResumeState.SetVerified(verified, piece);
                 }
@@ -178,6 +179,17 @@ public static class StorageOpener
         {
             if (!handedOver) files.Dispose();
         }
+    }
+
+    private static Func<int, (int, long)?> V2Shape(TorrentMetainfo metainfo) => piece =>
+        metainfo.TryGetV2Piece(piece, out int dataLength, out long width, out _) ? (dataLength, width) : null;
+
+    /// <summary>A piece is good when it matches every hash the torrent has for it: SHA-1 (v1) and its merkle subtree (v2).</summary>
+    private static bool Matches(TorrentMetainfo metainfo, PieceHasher.Result hashed, int piece)
+    {
+        if (metainfo.HasV1 && !hashed.Digest(piece).SequenceEqual(metainfo.PieceHash(piece))) return false;
+        if (metainfo.HasV2 && metainfo.TryGetV2Piece(piece, out _, out _, out var expected) && !hashed.DigestV2(piece).SequenceEqual(expected)) return false;
+        return true;
     }
 
     private static string Summarize(List<string> problems) =>

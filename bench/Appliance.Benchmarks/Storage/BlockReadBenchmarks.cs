@@ -6,7 +6,8 @@ namespace Appliance.Benchmarks.Storage;
 
 /// <summary>
 /// One 16 KiB block from a multi-file torrent whose files are in the page cache: zero-copy segments from the
-/// mapped store (must be 0 B/op) against positional reads into a buffer from either store.
+/// mapped store (must be 0 B/op) against positional reads into a buffer from either store; and the same content as a
+/// hybrid torrent, whose pad files (BEP 47) come as segments of the shared zero page (also 0 B/op).
 /// </summary>
 [MemoryDiagnoser]
 public class BlockReadBenchmarks
@@ -15,6 +16,8 @@ public class BlockReadBenchmarks
     private string _folder = "";
     private PieceStore _mapped = null!;
     private PieceStore _pread = null!;
+    private PieceStore _hybrid = null!;
+    private int _hybridPieceCount;
     private readonly BlockSegment[] _segments = new BlockSegment[PieceStore.MaxSegmentsPerBlock];
     private readonly byte[] _buffer = new byte[Block];
     private int _pieceCount;
@@ -40,6 +43,10 @@ public class BlockReadBenchmarks
         string state = Path.Combine(_folder, "state");
         _mapped = StorageOpener.OpenAsync(metainfo, Path.Combine(_folder, "content"), state, StorageKind.Mapped, null, CancellationToken.None).GetAwaiter().GetResult().Store!;
         _pread = StorageOpener.OpenAsync(metainfo, Path.Combine(_folder, "content"), state, StorageKind.Pread, null, CancellationToken.None).GetAwaiter().GetResult().Store!;
+        var (_, hybrid) = TorrentCreator.CreateAsync(content, new CreateOptions { PieceLength = 256 * 1024, Format = Appliance.Protocol.Metainfo.TorrentFormat.Hybrid },
+            null, CancellationToken.None).GetAwaiter().GetResult();
+        _hybridPieceCount = hybrid.PieceCount - 1;
+        _hybrid = StorageOpener.OpenAsync(hybrid, Path.Combine(_folder, "content"), state, StorageKind.Mapped, null, CancellationToken.None).GetAwaiter().GetResult().Store!;
     }
 
     [GlobalCleanup]
@@ -47,6 +54,7 @@ public class BlockReadBenchmarks
     {
         _mapped.Dispose();
         _pread.Dispose();
+        _hybrid.Dispose();
         Directory.Delete(_folder, recursive: true);
     }
 
@@ -76,5 +84,13 @@ public class BlockReadBenchmarks
     {
         var (piece, begin) = NextBlock();
         return _mapped.TryReadBlock(piece, begin, _buffer);
+    }
+
+    [Benchmark]
+    public int HybridMappedTryGetSegments()
+    {
+        int n = _next++;
+        _hybrid.TryGetSegments(n % _hybridPieceCount, n / _hybridPieceCount % 16 * Block, Block, _segments, out int count);
+        return count;
     }
 }

@@ -1,6 +1,6 @@
 namespace Appliance.Protocol.PeerWire;
 
-/// <summary>Peer-wire message ids: BEP 3 (0-9), BEP 6 fast extension (0x0D-0x11), BEP 10 extended (20).</summary>
+/// <summary>Peer-wire message ids: BEP 3 (0-9), BEP 6 fast extension (0x0D-0x11), BEP 10 extended (20), BEP 52 hashes (21-23).</summary>
 public enum PeerMessageId : byte
 {
     Choke = 0,
@@ -19,4 +19,7 @@ public enum PeerMessageId : byte
     RejectRequest = 0x10,
     AllowedFast = 0x11,
     Extended = 20,
+    HashRequest = 21,
+    Hashes = 22,
+    HashReject = 23,
 }

@@ -69,7 +69,7 @@ internal sealed partial class PeerSession
 
     private static bool NeedsPayload(PeerMessageHeader header) =>
         header.Id is (>= PeerMessageId.Choke and <= PeerMessageId.Port and not PeerMessageId.Bitfield)
-            or (>= PeerMessageId.Suggest and <= PeerMessageId.AllowedFast) or PeerMessageId.Extended;
+            or (>= PeerMessageId.Suggest and <= PeerMessageId.AllowedFast) or PeerMessageId.Extended or PeerMessageId.HashRequest;
 
     private bool ValidBitfieldLength(PeerMessageHeader header, out string? violation)
     {
@@ -114,7 +114,8 @@ internal sealed partial class PeerSession
             return HandshakeRefused;
         }
         int length = 0;
-        new Handshake(ReservedBits.Ours, torrent.InfoHash, _server.PeerId).WriteTo(span);
+        // Answer with the hash the peer came by: a hybrid torrent's v1 or truncated v2 hash (BEP 52).
+        new Handshake(ReservedBits.Ours, handshake.InfoHash, _server.PeerId).WriteTo(span);
         length += Handshake.Length;
         if (_extensions)
         {
@@ -186,6 +187,8 @@ internal sealed partial class PeerSession
                 if (payload.Length == 0) return Fail("empty extended message", out violation);
                 HandleExtended(payload[0], payload[1..], ref wake);
                 return true;
+            case PeerMessageId.HashRequest:
+                return HandleHashRequest(payload, ref wake, out violation);
             default:
                 return true; // unknown ids are skipped by length (BEP 3: ignore what you do not understand)
         }

@@ -15,6 +15,9 @@ public sealed class SeededTorrent(TorrentMetainfo metainfo, PieceStore store, st
     public InfoHash InfoHash => Metainfo.InfoHash;
     public string Name => Metainfo.Name;
 
+    /// <summary>Answers BEP 52 hash requests (null for v1-only torrents).</summary>
+    internal MerkleHashes? Hashes { get; } = metainfo.HasV2 ? new MerkleHashes(metainfo) : null;
+
     /// <summary>The .torrent file it was loaded from, if any.</summary>
     public string? TorrentPath { get; } = torrentPath;
 

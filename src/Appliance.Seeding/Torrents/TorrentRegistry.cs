@@ -6,7 +6,8 @@ using Appliance.Protocol.Metainfo;
 namespace Appliance.Seeding.Torrents;
 
 /// <summary>
-/// The torrents this appliance seeds, by info-hash. Thread-safe; sessions look torrents up here at handshake,
+/// The torrents this appliance seeds, by info-hash; a hybrid torrent is also found by its truncated v2 hash (one swarm,
+/// two doors). Thread-safe; sessions look torrents up here at handshake,
 /// and trackers, DHT and metrics follow <see cref="Added"/> / <see cref="Removed"/>.
 /// Event handlers run synchronously on the thread that added or removed; they must not block.
 /// Also indexed by HASH('req2', info-hash), so an encrypted handshake finds its torrent in one lookup.
@@ -15,6 +16,7 @@ public sealed class TorrentRegistry : IObfuscatedHashLookup
 {
     private readonly ConcurrentDictionary<InfoHash, SeededTorrent> _torrents = new();
     private readonly ConcurrentDictionary<InfoHash, InfoHash> _byReq2 = new();
+    private readonly ConcurrentDictionary<InfoHash, SeededTorrent> _aliases = new();
 
     public event Action<SeededTorrent>? Added;
     public event Action<SeededTorrent>? Removed;
@@ -25,7 +27,11 @@ public sealed class TorrentRegistry : IObfuscatedHashLookup
     public bool TryAdd(SeededTorrent torrent)
     {
         if (!_torrents.TryAdd(torrent.InfoHash, torrent)) return false;
-        _byReq2[Req2(torrent.InfoHash)] = torrent.InfoHash;
+        foreach (var hash in torrent.Metainfo.SwarmHashes)
+        {
+            if (hash != torrent.InfoHash) _aliases.TryAdd(hash, torrent);
+            _byReq2[Req2(hash)] = hash;
+        }
         Added?.Invoke(torrent);
         return true;
     }
@@ -33,12 +39,17 @@ public sealed class TorrentRegistry : IObfuscatedHashLookup
     public bool TryRemove(InfoHash infoHash, [NotNullWhen(true)] out SeededTorrent? torrent)
     {
         if (!_torrents.TryRemove(infoHash, out torrent)) return false;
-        _byReq2.TryRemove(Req2(infoHash), out _);
+        foreach (var hash in torrent.Metainfo.SwarmHashes)
+        {
+            if (hash != infoHash) _aliases.TryRemove(new KeyValuePair<InfoHash, SeededTorrent>(hash, torrent));
+            _byReq2.TryRemove(Req2(hash), out _);
+        }
         Removed?.Invoke(torrent);
         return true;
     }
 
-    public bool TryGet(InfoHash infoHash, [NotNullWhen(true)] out SeededTorrent? torrent) => _torrents.TryGetValue(infoHash, out torrent);
+    public bool TryGet(InfoHash infoHash, [NotNullWhen(true)] out SeededTorrent? torrent) =>
+        _torrents.TryGetValue(infoHash, out torrent) || _aliases.TryGetValue(infoHash, out torrent);
 
     public bool TryFindByReq2(ReadOnlySpan<byte> req2, out InfoHash infoHash) =>
         _byReq2.TryGetValue(new InfoHash(req2), out infoHash);

@@ -3,7 +3,7 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Appliance.Storage.Files;
 
-/// <summary>Read-only handles to a layout's non-empty files (null for zero-length ones), for positional reads.</summary>
+/// <summary>Read-only handles to a layout's non-empty files (null for zero-length and pad ones), for positional reads.</summary>
 public sealed class FileHandles : IDisposable
 {
     private readonly SafeFileHandle?[] _handles;
@@ -27,7 +27,7 @@ public sealed class FileHandles : IDisposable
             for (int i = 0; i < handles.Length; i++)
             {
                 var file = layout.Files[i];
-                if (file.Length == 0) continue;
+                if (file.Length == 0 || file.IsPad) continue;
                 try
                 {
                     // Others may rewrite or delete the file under us; we notice through reads, never through locks.
@@ -75,6 +75,11 @@ public sealed class FileHandles : IDisposable
     {
         var handle = _handles[fileIndex];
         var file = Layout.Files[fileIndex];
+        if (file.IsPad)
+        {
+            target.Clear(); // BEP 47: a pad file's bytes are zeros
+            return null;
+        }
         if (handle is null) return $"'{file.RelativePath}' is not open";
         try
         {

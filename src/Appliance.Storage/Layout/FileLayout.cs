@@ -6,6 +6,9 @@ namespace Appliance.Storage.Layout;
 public sealed record LayoutFile(string FullPath, string RelativePath, long Offset, long Length)
 {
     public long End => Offset + Length;
+
+    /// <summary>A BEP 47 pad file (or a v2 torrent's implied gap): zeros that exist on no disk; <see cref="FullPath"/> is empty.</summary>
+    public bool IsPad { get; init; }
 }
 
 /// <summary>A run of bytes inside one file: <see cref="FileIndex"/> into <see cref="FileLayout.Files"/>.</summary>
@@ -56,6 +59,11 @@ public sealed class FileLayout
         var files = new List<LayoutFile>(metainfo.Files.Count);
         foreach (var file in metainfo.Files)
         {
+            if (file.IsPad)
+            {
+                files.Add(new LayoutFile(string.Empty, file.Path, file.Offset, file.Length) { IsPad = true });
+                continue;
+            }
             string full = top;
             if (metainfo.IsMultiFile)
             {
@@ -80,6 +88,13 @@ public sealed class FileLayout
             offset = checked(offset + length);
         }
         return new FileLayout(list, pieceLength);
+    }
+
+    /// <summary>A layout over files already placed (pad files included), for creating hybrid and v2 torrents.</summary>
+    public static FileLayout ForPlacedFiles(IReadOnlyList<LayoutFile> files, int pieceLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(pieceLength, 1);
+        return new FileLayout(files, pieceLength);
     }
 
     public long PieceOffset(int piece) => (long)piece * PieceLength;
@@ -136,7 +151,7 @@ public sealed class FileLayout
         long end = start + PieceSize(piece);
         foreach (var file in Files)
         {
-            if (file.Length > 0 && file.Offset < end && file.End > start) yield return file.RelativePath;
+            if (file.Length > 0 && !file.IsPad && file.Offset < end && file.End > start) yield return file.RelativePath;
         }
     }
 

@@ -60,9 +60,21 @@ public sealed class MappedPieceStore : FilePieceStore
         for (int s = 0; s < spanCount; s++)
         {
             var span = spans[s];
-            var mapping = _mappings[span.FileIndex]!;
             long offset = span.FileOffset;
             int remaining = span.Length;
+            if (Layout.Files[span.FileIndex].IsPad)
+            {
+                // Pad bytes come from one shared read-only zero mapping: no disk, no copy, no allocation.
+                while (remaining > 0)
+                {
+                    if (count == segments.Length || count == MaxSegmentsPerBlock) { count = 0; return false; }
+                    int run = Math.Min(remaining, ZeroPage.Length);
+                    segments[count++] = new BlockSegment(ZeroPage.Zeros[..run]);
+                    remaining -= run;
+                }
+                continue;
+            }
+            var mapping = _mappings[span.FileIndex]!;
             while (remaining > 0)
             {
                 if (count == segments.Length || count == MaxSegmentsPerBlock) { count = 0; return false; }
@@ -112,7 +124,7 @@ public sealed class MappedPieceStore : FilePieceStore
         for (int i = 0; i < _mappings.Length; i++)
         {
             var file = Layout.Files[i];
-            if (file.Length == 0) continue;
+            if (file.Length == 0 || file.IsPad) continue;
             var handle = Files[i]!;
             bool added = false;
             handle.DangerousAddRef(ref added);

@@ -18,6 +18,7 @@ public static class CreateCommand
         new("--comment", "Comment", "a comment stored in the torrent", "TEXT"),
         new("--created-by", "CreatedBy", $"the 'created by' field (default 'appliance {Program.Version}')", "TEXT"),
         new("--date", "Date", "store the creation date (left out by default, so output is reproducible)", FixedValue: "true"),
+        new("--format", "Format", "v1 (default; mktorrent's info-hash), hybrid or v2 (BEP 52; as libtorrent's creator makes them)", "v1|hybrid|v2"),
         new("--announce-host", "AnnounceHost", "with no --tracker, the magnet link names the embedded tracker of `serve` on this host (default 127.0.0.1:6969)", "HOST[:PORT]"),
     ];
 
@@ -61,6 +62,13 @@ public static class CreateCommand
             Comment = settings.GetValueOrDefault("Comment"),
             CreatedBy = settings.GetValueOrDefault("CreatedBy") ?? $"appliance {Program.Version}",
             CreationDate = settings.ContainsKey("Date") ? DateTimeOffset.UtcNow : null,
+            Format = settings.GetValueOrDefault("Format") switch
+            {
+                null or "v1" => TorrentFormat.V1,
+                "hybrid" => TorrentFormat.Hybrid,
+                "v2" => TorrentFormat.V2,
+                var other => throw new UsageException($"--format '{other}' is not v1, hybrid or v2"),
+            },
         };
 
         using var progress = Console.IsErrorRedirected ? null : new TerminalProgressBar(error);
@@ -78,8 +86,9 @@ public static class CreateCommand
             error.WriteLine($"appliance create: {(e is MetainfoException m ? m.Reason : e.Message)}");
             return 1;
         }
-        error.WriteLine($"wrote {target}: {metainfo.Files.Count} file(s), {metainfo.TotalLength} bytes, {metainfo.PieceCount} pieces of {metainfo.PieceLength}");
+        error.WriteLine($"wrote {target}: {metainfo.Files.Count(f => !f.IsPad)} file(s), {metainfo.TotalLength} bytes, {metainfo.PieceCount} pieces of {metainfo.PieceLength}");
         output.WriteLine($"info-hash: {metainfo.InfoHash.ToHex()}");
+        if (metainfo.InfoHashV2 is { } v2) output.WriteLine($"info-hash v2: {Convert.ToHexStringLower(v2)}");
         // A torrent without trackers is meant for `serve` with its embedded tracker on: the magnet link says where that is.
         IEnumerable<string> embedded = metainfo.AnnounceTiers.Count > 0 ? [] : [EmbeddedTrackerUrl(settings.GetValueOrDefault("AnnounceHost"))];
         output.WriteLine($"magnet: {metainfo.MagnetLink(embedded)}");

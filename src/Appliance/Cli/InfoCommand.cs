@@ -42,8 +42,12 @@ public static class InfoCommand
         var text = new System.Text.StringBuilder();
         var c = CultureInfo.InvariantCulture;
         text.AppendLine(c, $"name:          {metainfo.Name}");
-        text.AppendLine(c, $"info-hash:     {metainfo.InfoHash.ToHex()}");
-        text.AppendLine(c, $"size:          {metainfo.TotalLength} bytes ({HumanSize(metainfo.TotalLength)})");
+        text.AppendLine(c, $"format:        {metainfo.Format switch { TorrentFormat.V2 => "v2 (BEP 52)", TorrentFormat.Hybrid => "hybrid (v1 + v2)", _ => "v1" }}");
+        text.AppendLine(c, $"info-hash:     {metainfo.InfoHash.ToHex()}{(metainfo.Format == TorrentFormat.V2 ? " (v2, truncated)" : "")}");
+        if (metainfo.InfoHashV2 is { } v2) text.AppendLine(c, $"info-hash v2:  {Convert.ToHexStringLower(v2)}");
+        long padding = metainfo.Files.Where(f => f.IsPad).Sum(f => f.Length);
+        long payload = metainfo.TotalLength - padding;
+        text.AppendLine(c, $"size:          {payload} bytes ({HumanSize(payload)}){(padding > 0 ? $", plus {padding} bytes of pad files" : "")}");
         int last = metainfo.PieceSize(metainfo.PieceCount - 1);
         text.AppendLine(c, $"pieces:        {metainfo.PieceCount} of {metainfo.PieceLength} bytes ({HumanSize(metainfo.PieceLength)}), last {last}");
         text.AppendLine(c, $"private:       {(metainfo.IsPrivate ? "yes" : "no")}");
@@ -61,13 +65,23 @@ public static class InfoCommand
             for (int tier = 0; tier < metainfo.AnnounceTiers.Count; tier++)
                 text.AppendLine(c, $"  tier {tier + 1}: {string.Join(' ', metainfo.AnnounceTiers[tier])}");
         }
-        text.AppendLine(c, $"files:         {metainfo.Files.Count}{(metainfo.IsMultiFile ? "" : " (single-file torrent)")}");
-        int width = metainfo.Files.Max(f => f.Length).ToString(c).Length;
-        foreach (var file in metainfo.Files)
-            text.AppendLine(c, $"  {file.Length.ToString(c).PadLeft(width)}  {file.Path}");
+        var files = metainfo.Files.Where(f => !f.IsPad).ToList();
+        text.AppendLine(c, $"files:         {files.Count}{(metainfo.IsMultiFile ? "" : " (single-file torrent)")}");
+        int width = files.Max(f => f.Length).ToString(c).Length;
+        foreach (var file in files)
+            text.AppendLine(c, $"  {file.Length.ToString(c).PadLeft(width)}  {file.Path}{Attributes(file.Attributes)}");
         text.AppendLine(c, $"magnet:        {metainfo.MagnetLink()}");
         return text.ToString();
     }
+
+    private static string Attributes(TorrentFileAttributes attributes) =>
+        (attributes & (TorrentFileAttributes.Executable | TorrentFileAttributes.Hidden)) switch
+        {
+            TorrentFileAttributes.Executable => "  [executable]",
+            TorrentFileAttributes.Hidden => "  [hidden]",
+            TorrentFileAttributes.None => "",
+            _ => "  [executable, hidden]",
+        };
 
     private static string HumanSize(long bytes)
     {

@@ -64,8 +64,14 @@ public sealed class AnnouncerComponent : IApplianceComponent
         }
     }
 
-    private void OnAdded(SeededTorrent torrent) =>
-        Announcer?.Add(torrent.InfoHash, torrent.Metainfo.AnnounceTiers, () => torrent.UploadedBytes);
+    // A hybrid torrent is announced under both its hashes (BEP 52): v1 and v2 clients look for it by different ones.
+    private void OnAdded(SeededTorrent torrent)
+    {
+        foreach (var hash in torrent.Metainfo.SwarmHashes) Announcer?.Add(hash, torrent.Metainfo.AnnounceTiers, () => torrent.UploadedBytes);
+    }
 
-    private void OnRemoved(SeededTorrent torrent) => Announcer?.Remove(torrent.InfoHash);
+    private void OnRemoved(SeededTorrent torrent)
+    {
+        foreach (var hash in torrent.Metainfo.SwarmHashes) Announcer?.Remove(hash);
+    }
 }

@@ -5,6 +5,7 @@ using Appliance.Dht;
 using Appliance.Dht.Announcing;
 using Appliance.Dht.Node;
 using Appliance.Protocol.Krpc;
+using Appliance.Protocol.Metainfo;
 using Appliance.Seeding.Torrents;
 using Microsoft.Extensions.Logging;
 
@@ -157,11 +158,15 @@ public sealed class DhtComponent : IApplianceComponent
         return _node?.Engine.ExternalAddress is { } external ? new CompactPeer(external.Address, (ushort)PeerPort()) : null;
     }
 
+    // A hybrid torrent is announced under both its hashes (BEP 52): v1 and v2 clients look for it by different ones.
     private void OnAdded(SeededTorrent torrent)
     {
-        var infoHash = ToNodeId(torrent);
-        AddSelf(infoHash);
-        lock (_scheduleGate) _schedule.Add(infoHash);
+        foreach (var hash in torrent.Metainfo.SwarmHashes)
+        {
+            var infoHash = ToNodeId(hash);
+            AddSelf(infoHash);
+            lock (_scheduleGate) _schedule.Add(infoHash);
+        }
     }
 
     /// <summary>Lists us for the torrent in each node: our IPv4 address in the IPv4 node, our IPv6 one in the IPv6 node.</summary>
@@ -174,13 +179,16 @@ public sealed class DhtComponent : IApplianceComponent
 
     private void OnRemoved(SeededTorrent torrent)
     {
-        lock (_scheduleGate) _schedule.Remove(ToNodeId(torrent));
+        foreach (var hash in torrent.Metainfo.SwarmHashes)
+        {
+            lock (_scheduleGate) _schedule.Remove(ToNodeId(hash));
+        }
     }
 
-    private static NodeId ToNodeId(SeededTorrent torrent)
+    private static NodeId ToNodeId(InfoHash hash)
     {
         Span<byte> bytes = stackalloc byte[NodeId.Length];
-        torrent.InfoHash.CopyTo(bytes);
+        hash.CopyTo(bytes);
         return new NodeId(bytes);
     }
 

@@ -76,9 +76,15 @@ public sealed class TrackerComponent : IApplianceComponent
 
     private void OnAdded(SeededTorrent torrent)
     {
-        Tracker.Allow(torrent.InfoHash);
-        foreach (var self in _seeding.AdvertisedEndPoints) Tracker.RegisterSelf(torrent.InfoHash, self);
+        foreach (var hash in torrent.Metainfo.SwarmHashes)
+        {
+            Tracker.Allow(hash);
+            foreach (var self in _seeding.AdvertisedEndPoints) Tracker.RegisterSelf(hash, self);
+        }
     }
 
-    private void OnRemoved(SeededTorrent torrent) => Tracker.Disallow(torrent.InfoHash);
+    private void OnRemoved(SeededTorrent torrent)
+    {
+        foreach (var hash in torrent.Metainfo.SwarmHashes) Tracker.Disallow(hash);
+    }
 }

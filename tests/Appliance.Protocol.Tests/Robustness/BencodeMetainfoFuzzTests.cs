@@ -164,6 +164,42 @@ public sealed class BencodeMetainfoFuzzTests : IDisposable
         Assert.True(accepted > 0, "some mutations (in comments, trackers, file data) should still be accepted");
     }
 
+    [Theory]
+    [InlineData(TorrentFormat.Hybrid)]
+    [InlineData(TorrentFormat.V2)]
+    public async Task V2_and_hybrid_mutants_are_refused_with_a_reason_or_safe_and_consistent(TorrentFormat format)
+    {
+        string content = SampleContent.WriteMultiFile(_temp.CreateSubdirectory(format.ToString()), "sample", scale: 2);
+        var (torrent, original) = await Appliance.Storage.Creation.TorrentCreator.CreateAsync(content,
+            new Appliance.Storage.Creation.CreateOptions { PieceLength = 16 * 1024, Format = format }, null, CancellationToken.None);
+        AssertSafeAndConsistent(original);
+        int accepted = 0;
+        foreach (var mutant in Mutations.Truncations(torrent).Where((_, i) => i % 7 == 0 || i < 64).Concat(Mutations.Random(torrent, 105, 3000)))
+        {
+            bool ok;
+            TorrentMetainfo? metainfo;
+            string? reason;
+            try
+            {
+                ok = TorrentMetainfo.TryParse(mutant, out metainfo, out reason);
+            }
+            catch (Exception e)
+            {
+                throw new Xunit.Sdk.XunitException($"TryParse threw {e.GetType().Name} ({e.Message}) for a {mutant.Length}-byte mutant: {Convert.ToBase64String(mutant)}");
+            }
+            if (ok)
+            {
+                accepted++;
+                AssertSafeAndConsistent(metainfo!);
+            }
+            else
+            {
+                Assert.False(string.IsNullOrWhiteSpace(reason));
+            }
+        }
+        Assert.True(accepted > 0, "some mutations should still be accepted");
+    }
+
     private static void AssertSafeAndConsistent(TorrentMetainfo metainfo)
     {
         string root = Path.Combine(Path.GetTempPath(), "robust-root");
@@ -189,7 +225,26 @@ public sealed class BencodeMetainfoFuzzTests : IDisposable
         Assert.True(metainfo.TotalLength > 0);
         Assert.True(System.Numerics.BitOperations.IsPow2(metainfo.PieceLength));
         Assert.Equal((metainfo.TotalLength + metainfo.PieceLength - 1) / metainfo.PieceLength, metainfo.PieceCount);
-        Assert.Equal(metainfo.PieceCount * InfoHash.Length, metainfo.PieceHashes.Length);
+        Assert.Equal(metainfo.HasV1 ? metainfo.PieceCount * InfoHash.Length : 0, metainfo.PieceHashes.Length);
+        if (metainfo.HasV2)
+        {
+            foreach (var file in metainfo.Files.Where(f => !f.IsPad && f.Length > 0))
+            {
+                Assert.Equal(0, file.Offset % metainfo.PieceLength);
+                Assert.Equal(MerkleTree.HashLength, file.PiecesRoot.Length);
+                long pieces = (file.Length + metainfo.PieceLength - 1) / metainfo.PieceLength;
+                Assert.Equal(pieces > 1 ? pieces * MerkleTree.HashLength : 0, file.PieceLayer.Length);
+            }
+            for (int i = 0; i < metainfo.PieceCount; i++)
+            {
+                if (metainfo.TryGetV2Piece(i, out int data, out long width, out var expected))
+                {
+                    Assert.InRange(data, 1, metainfo.PieceLength);
+                    Assert.True(width >= 1 && System.Numerics.BitOperations.IsPow2(width));
+                    Assert.Equal(MerkleTree.HashLength, expected.Length);
+                }
+            }
+        }
         long sum = 0;
         for (int i = 0; i < metainfo.PieceCount; i++)
         {
@@ -198,7 +253,9 @@ public sealed class BencodeMetainfoFuzzTests : IDisposable
             sum += size;
         }
         Assert.Equal(metainfo.TotalLength, sum);
-        Assert.Equal(new InfoHash(SHA1.HashData(metainfo.InfoBytes.Span)), metainfo.InfoHash);
+        var v2Truncated = new InfoHash(SHA256.HashData(metainfo.InfoBytes.Span).AsSpan(0, InfoHash.Length));
+        Assert.Equal(metainfo.HasV1 ? new InfoHash(SHA1.HashData(metainfo.InfoBytes.Span)) : v2Truncated, metainfo.InfoHash);
+        if (metainfo.HasV2) Assert.Equal(v2Truncated, metainfo.TruncatedInfoHashV2);
     }
 
     [Fact]

@@ -34,22 +34,50 @@ public sealed class ZeroAllocationTests(ITestOutputHelper output)
             ChokeInterval = TimeSpan.FromHours(1),
             SweepInterval = TimeSpan.FromHours(1),
         }, size: 8L * 1024 * 1024, pieceLength: 256 * 1024, segments: segments);
+        int blocksInTorrent = (int)(seeder.Data.Length / Block);
+        Measure(seeder.EndPoint, seeder.Metainfo.InfoHash, block => (block * Block / seeder.Metainfo.PieceLength, block * Block % seeder.Metainfo.PieceLength),
+            blocksInTorrent, () => seeder.Counters.BatchesSent, rc4);
+    }
 
+    [Theory]
+    [InlineData(Appliance.Storage.StorageKind.Mapped)]
+    [InlineData(Appliance.Storage.StorageKind.Pread)]
+    public async Task Serving_a_hybrid_torrent_with_pad_files_allocates_less_than_a_byte_per_block(Appliance.Storage.StorageKind storage)
+    {
+        // Files that end mid-piece, so pad files follow them: many blocks are part file, part zeros from the zero page.
+        await using var seeder = await FileSeeder.StartAsync(
+            [("d/a.bin", 1_000_001), ("d/b.bin", 700_003), ("d/c.bin", 20_000), ("d/e.bin", 1_500_000)],
+            Appliance.Protocol.Metainfo.TorrentFormat.Hybrid, 256 * 1024, storage, new SeedingOptions
+            {
+                UploadSlots = 0,
+                ChokeInterval = TimeSpan.FromHours(1),
+                SweepInterval = TimeSpan.FromHours(1),
+            });
+        Assert.Contains(seeder.Metainfo.Files, f => f.IsPad);
+        int pieceLength = seeder.Metainfo.PieceLength;
+        int blocksInTorrent = (seeder.Metainfo.PieceCount - 1) * (pieceLength / Block); // whole pieces
+        Measure(seeder.EndPoint, seeder.Metainfo.InfoHash, block => (block * Block / pieceLength, block * Block % pieceLength),
+            blocksInTorrent, () => seeder.Counters.BatchesSent);
+    }
+
+    private void Measure(System.Net.IPEndPoint endPoint, Appliance.Protocol.Metainfo.InfoHash infoHash, Func<int, (int Piece, int Begin)> blockAt,
+        int blocksInTorrent, Func<long> batchesSent, bool rc4 = false)
+    {
         long allocated = 0;
         int measuredBlocks = 0;
         var client = new Thread(() =>
         {
             using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             socket.ReceiveTimeout = socket.SendTimeout = 10_000;
-            socket.Connect(seeder.EndPoint);
-            var handshake = FakePeer.HandshakeBytes(seeder.Metainfo.InfoHash, fast: true, extensions: false);
+            socket.Connect(endPoint);
+            var handshake = FakePeer.HandshakeBytes(infoHash, fast: true, extensions: false);
             Rc4? encryptor = null, decryptor = null;
             var sendScratch = new byte[RequestsPerBatch * PeerMessageWriter.RequestLength];
             if (rc4)
             {
                 // An encrypted peer: blocks go out as pread copies encrypted in place instead of mapped pages.
                 var initiator = new MseInitiator();
-                var selected = initiator.Handshake(socket, seeder.Metainfo.InfoHash, CryptoMethods.Rc4, handshake);
+                var selected = initiator.Handshake(socket, infoHash, CryptoMethods.Rc4, handshake);
                 if (selected != CryptoMethods.Rc4) throw new InvalidDataException("RC4 not selected");
                 (encryptor, decryptor) = (initiator.Encryptor, initiator.Decryptor);
             }
@@ -80,16 +108,13 @@ public sealed class ZeroAllocationTests(ITestOutputHelper output)
             Send(interested);
             Read(scratch, PeerMessageWriter.SimpleLength); // unchoke
 
-            int blocksInTorrent = (int)(seeder.Data.Length / Block);
             var batches = new byte[4][];
             for (int b = 0; b < batches.Length; b++)
             {
                 batches[b] = new byte[RequestsPerBatch * PeerMessageWriter.RequestLength];
                 for (int i = 0; i < RequestsPerBatch; i++)
                 {
-                    int block = (b * RequestsPerBatch + i) % blocksInTorrent;
-                    int piece = block * Block / seeder.Metainfo.PieceLength;
-                    int begin = block * Block % seeder.Metainfo.PieceLength;
+                    var (piece, begin) = blockAt((b * RequestsPerBatch + i) % blocksInTorrent);
                     PeerMessageWriter.WriteBlockMessage(batches[b].AsSpan(i * PeerMessageWriter.RequestLength), PeerMessageId.Request, new BlockRequest(piece, begin, Block));
                 }
             }
@@ -125,7 +150,7 @@ public sealed class ZeroAllocationTests(ITestOutputHelper output)
 
         Assert.Equal(16_000, measuredBlocks);
         double perBlock = (double)allocated / measuredBlocks;
-        output.WriteLine($"{allocated} bytes allocated for {measuredBlocks} blocks ({perBlock:F3} B/block), {seeder.Counters.BatchesSent} batches");
+        output.WriteLine($"{allocated} bytes allocated for {measuredBlocks} blocks ({perBlock:F3} B/block), {batchesSent()} batches");
         Assert.True(perBlock < 1.0, $"{allocated} bytes allocated for {measuredBlocks} blocks ({perBlock:F2} B/block)");
     }
 
