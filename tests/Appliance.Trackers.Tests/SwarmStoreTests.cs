@@ -46,19 +46,32 @@ public sealed class SwarmStoreTests
     }
 
     [Fact]
-    public void Seeders_get_only_leechers_and_counts_follow_events()
+    public void Seeders_get_leechers_first_then_seeds_and_counts_follow_events()
     {
         var store = new SwarmStore(new SwarmStoreOptions { Open = true });
         var buffer = new byte[600];
         store.Announce(Hash, V4(1), seed: true, AnnounceEvent.Started, 0, buffer, default);
         store.Announce(Hash, V4(2), seed: true, AnnounceEvent.Started, 0, buffer, default);
         store.Announce(Hash, V4(3), seed: false, AnnounceEvent.Started, 0, buffer, default);
-        var answer = store.Announce(Hash, V4(1), seed: true, AnnounceEvent.None, 50, buffer, default);
+        var answer = store.Announce(Hash, V4(1), seed: true, AnnounceEvent.None, 1, buffer, default);
         Assert.Equal(["10.0.0.3:6881"], Peers(buffer, answer.V4Bytes));
         Assert.Equal((2, 1), (answer.Complete, answer.Incomplete));
+        answer = store.Announce(Hash, V4(1), seed: true, AnnounceEvent.None, 50, buffer, default);
+        Assert.Equal(["10.0.0.2:6881", "10.0.0.3:6881"], Peers(buffer, answer.V4Bytes).Order().ToList());
         store.Announce(Hash, V4(3), seed: true, AnnounceEvent.Completed, 0, buffer, default);
         store.Announce(Hash, V4(2), seed: true, AnnounceEvent.Stopped, 0, buffer, default);
         Assert.Equal(new ScrapeCounts(2, 1, 0), store.Scrape(Hash));
+    }
+
+    [Fact]
+    public void A_magnet_client_announcing_left_0_before_it_has_metadata_gets_the_seed()
+    {
+        var store = new SwarmStore();
+        store.Allow(Hash);
+        store.RegisterSelf(Hash, V4(100, 7000));
+        var buffer = new byte[600];
+        var answer = store.Announce(Hash, V4(1), seed: true, AnnounceEvent.Started, 50, buffer, default);
+        Assert.Equal(["10.0.0.100:7000"], Peers(buffer, answer.V4Bytes));
     }
 
     [Fact]

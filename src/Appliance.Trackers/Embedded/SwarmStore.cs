@@ -83,7 +83,7 @@ public sealed class SwarmStore
     /// <summary>
     /// Records an announce from <paramref name="peer"/> and writes up to numwant other peers in compact form:
     /// IPv4 peers into <paramref name="v4"/> and IPv6 peers into <paramref name="v6"/> (pass an empty span to skip a family).
-    /// Seeders are not sent to seeders; the announcing peer is never sent to itself.
+    /// A seed gets leechers before seeds; the announcing peer is never sent to itself.
     /// </summary>
     public SwarmAnswer Announce(InfoHash hash, PeerAddress peer, bool seed, AnnounceEvent announceEvent, int numWant, Span<byte> v4, Span<byte> v6)
     {
@@ -185,26 +185,33 @@ public sealed class SwarmStore
             if (_peers.Length > 64 && Count < _peers.Length / 4) Array.Resize(ref _peers, Math.Max(4, _peers.Length / 2));
         }
 
+        /// <summary>
+        /// Up to <paramref name="want"/> peers from a random start. A seed gets leechers first and then seeds: a client
+        /// that joined by magnet link announces left=0 before it has the metadata, and must still learn of a seed.
+        /// </summary>
         public (int V4, int V6) Select(PeerAddress self, bool selfIsSeed, int want, long expiredBefore, Span<byte> v4, Span<byte> v6)
         {
             int v4Bytes = 0, v6Bytes = 0, taken = 0;
             if (Count == 0 || want == 0) return (0, 0);
             int start = Random.Shared.Next(Count);
-            for (int n = 0; n < Count && taken < want; n++)
+            for (int pass = selfIsSeed ? 0 : 1; pass < 2; pass++)
             {
-                ref readonly var slot = ref _peers[(start + n) % Count];
-                if (slot.Address == self || slot.LastSeen < expiredBefore || (selfIsSeed && slot.Seed)) continue;
-                if (slot.Address.IsV6)
+                for (int n = 0; n < Count && taken < want; n++)
                 {
-                    if (v6.Length - v6Bytes < 18) continue;
-                    v6Bytes += slot.Address.WriteCompact(v6[v6Bytes..]);
+                    ref readonly var slot = ref _peers[(start + n) % Count];
+                    if (slot.Address == self || slot.LastSeen < expiredBefore || (pass == 0 && slot.Seed) || (pass == 1 && selfIsSeed && !slot.Seed)) continue;
+                    if (slot.Address.IsV6)
+                    {
+                        if (v6.Length - v6Bytes < 18) continue;
+                        v6Bytes += slot.Address.WriteCompact(v6[v6Bytes..]);
+                    }
+                    else
+                    {
+                        if (v4.Length - v4Bytes < 6) continue;
+                        v4Bytes += slot.Address.WriteCompact(v4[v4Bytes..]);
+                    }
+                    taken++;
                 }
-                else
-                {
-                    if (v4.Length - v4Bytes < 6) continue;
-                    v4Bytes += slot.Address.WriteCompact(v4[v4Bytes..]);
-                }
-                taken++;
             }
             return (v4Bytes, v6Bytes);
         }
