@@ -118,15 +118,35 @@ public sealed class EmbeddedTrackerTests
         var request = new AnnounceRequest { InfoHash = Hash, PeerId = AnnouncerHttpTests.PeerId, Port = 6000 };
         UdpTrackerPacket.WriteAnnounceRequest(announce, connectionId, 78, request);
         Assert.Equal(UdpTrackerAction.Announce, Action(reply, server.Handle(announce, client, reply)));
-        Assert.Equal(UdpTrackerAction.Error, Action(reply, server.Handle(announce, other, reply)));
+        Assert.Equal(0, server.Handle(announce, other, reply));
         UdpTrackerPacket.WriteAnnounceRequest(announce, connectionId ^ 1, 78, request);
-        Assert.Equal(UdpTrackerAction.Error, Action(reply, server.Handle(announce, client, reply)));
+        Assert.Equal(0, server.Handle(announce, client, reply));
 
         UdpTrackerPacket.WriteAnnounceRequest(announce, connectionId, 79, request);
         time.Advance(TimeSpan.FromSeconds(61));
         Assert.Equal(UdpTrackerAction.Announce, Action(reply, server.Handle(announce, client, reply)));
         time.Advance(TimeSpan.FromSeconds(61));
-        Assert.Equal(UdpTrackerAction.Error, Action(reply, server.Handle(announce, client, reply)));
+        Assert.Equal(0, server.Handle(announce, client, reply));
+    }
+
+    [Fact]
+    public void Udp_announces_over_the_per_address_rate_get_no_reply()
+    {
+        var time = new ManualTime();
+        var store = new SwarmStore(new SwarmStoreOptions { Open = true, MaxAnnouncesPerSecondPerAddress = 3 }, time);
+        var server = new UdpTrackerServer(store, new ConnectionIdIssuer(time), new TrackerCounters(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var client = PeerAddress.From(IPAddress.Parse("10.0.0.1"), 40000);
+        var reply = new byte[1500];
+        var connect = new byte[16];
+        UdpTrackerPacket.WriteConnectRequest(connect, 1);
+        server.Handle(connect, client, reply);
+        long connectionId = BinaryPrimitives.ReadInt64BigEndian(reply.AsSpan(8));
+        var announce = new byte[98];
+        UdpTrackerPacket.WriteAnnounceRequest(announce, connectionId, 2, new AnnounceRequest { InfoHash = Hash, PeerId = AnnouncerHttpTests.PeerId, Port = 6000 });
+        for (int i = 0; i < 3; i++) Assert.Equal(UdpTrackerAction.Announce, Action(reply, server.Handle(announce, client, reply)));
+        Assert.Equal(0, server.Handle(announce, client, reply));
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(UdpTrackerAction.Announce, Action(reply, server.Handle(announce, client, reply)));
     }
 
     [Theory]
@@ -134,7 +154,7 @@ public sealed class EmbeddedTrackerTests
     [InlineData(8)]
     [InlineData(15)]
     [InlineData(50)]
-    public void Truncated_udp_packets_are_dropped_or_refused_without_harm(int length)
+    public void Truncated_or_unconnected_udp_packets_get_no_reply(int length)
     {
         var store = new SwarmStore(new SwarmStoreOptions { Open = true });
         var server = new UdpTrackerServer(store, new ConnectionIdIssuer(), new TrackerCounters(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
@@ -142,8 +162,7 @@ public sealed class EmbeddedTrackerTests
         Random.Shared.NextBytes(packet);
         var reply = new byte[1500];
         int n = server.Handle(packet, PeerAddress.From(IPAddress.Loopback, 1), reply);
-        if (length < 16) Assert.Equal(0, n);
-        else Assert.Equal(UdpTrackerAction.Error, Action(reply, n)); // a random connection id is never valid
+        Assert.Equal(0, n); // too short, or a random connection id, which is never valid
         Assert.Equal(0, store.SwarmCount);
     }
 

@@ -115,4 +115,129 @@ public sealed class SwarmStoreTests
         for (byte i = 2; i < 10; i++) store.Announce(InfoHash.Compute([1]), V4(i), false, AnnounceEvent.Started, 0, buffer, default);
         Assert.Equal(3, store.Scrape(InfoHash.Compute([1])).Incomplete);
     }
+
+    private static PeerAddress V6(string address, int port = 6881) => PeerAddress.From(IPAddress.Parse(address), port);
+
+    [Fact]
+    public void One_address_holds_at_most_a_few_ports_per_swarm()
+    {
+        var store = new SwarmStore(new SwarmStoreOptions { Open = true, MaxPortsPerAddress = 4 });
+        var buffer = new byte[600];
+        for (int port = 1000; port < 1100; port++)
+            Assert.Equal(AnnounceStatus.Ok, store.Announce(Hash, V4(1, port), false, AnnounceEvent.Started, 0, buffer, default).Status);
+        Assert.Equal(4, store.Scrape(Hash).Incomplete);
+        store.Announce(Hash, V4(2), false, AnnounceEvent.Started, 0, buffer, default);
+        Assert.Equal(5, store.Scrape(Hash).Incomplete);
+        store.Announce(Hash, V4(1, 1000), false, AnnounceEvent.Stopped, 0, buffer, default);
+        store.Announce(Hash, V4(1, 2000), false, AnnounceEvent.Started, 0, buffer, default);
+        Assert.Equal(5, store.Scrape(Hash).Incomplete);
+        Assert.Equal(5, store.PeerCount);
+    }
+
+    [Fact]
+    public void IPv6_limits_count_a_whole_64_as_one_address()
+    {
+        var time = new ManualTime();
+        var store = new SwarmStore(new SwarmStoreOptions { Open = true, MaxPortsPerAddress = 2, MaxAnnouncesPerSecondPerAddress = 5 }, time);
+        var v6 = new byte[1800];
+        for (int i = 1; i <= 5; i++)
+            Assert.Equal(AnnounceStatus.Ok, store.Announce(Hash, V6($"2001:db8:1:2::{i:x}"), false, AnnounceEvent.Started, 0, default, v6).Status);
+        Assert.Equal(2, store.Scrape(Hash).Incomplete);
+        // The sixth announce this second from the same /64 is refused, whatever the host part.
+        Assert.Equal(AnnounceStatus.RateLimited, store.Announce(Hash, V6("2001:db8:1:2:ffff::1"), false, AnnounceEvent.None, 0, default, v6).Status);
+        Assert.Equal(AnnounceStatus.Ok, store.Announce(Hash, V6("2001:db8:1:3::1"), false, AnnounceEvent.Started, 0, default, v6).Status);
+        Assert.Equal(3, store.Scrape(Hash).Incomplete);
+    }
+
+    [Fact]
+    public void Announces_from_one_address_are_rate_limited_per_second()
+    {
+        var time = new ManualTime();
+        var store = new SwarmStore(new SwarmStoreOptions { Open = true, MaxAnnouncesPerSecondPerAddress = 10 }, time);
+        var buffer = new byte[600];
+        for (int i = 0; i < 10; i++)
+            Assert.Equal(AnnounceStatus.Ok, store.Announce(InfoHash.Compute([(byte)i]), V4(1), false, AnnounceEvent.Started, 0, buffer, default).Status);
+        Assert.Equal(AnnounceStatus.RateLimited, store.Announce(Hash, V4(1, 7000), false, AnnounceEvent.Started, 0, buffer, default).Status);
+        Assert.Equal(AnnounceStatus.Ok, store.Announce(Hash, V4(2), false, AnnounceEvent.Started, 0, buffer, default).Status);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(AnnounceStatus.Ok, store.Announce(Hash, V4(1, 7000), false, AnnounceEvent.Started, 0, buffer, default).Status);
+    }
+
+    [Fact]
+    public void The_global_peer_cap_holds_across_swarms_and_frees_room_when_peers_leave()
+    {
+        var store = new SwarmStore(new SwarmStoreOptions { Open = true, MaxPeers = 5 });
+        var buffer = new byte[600];
+        for (byte i = 1; i <= 10; i++)
+            Assert.Equal(AnnounceStatus.Ok, store.Announce(InfoHash.Compute([(byte)(i % 2)]), V4(i), false, AnnounceEvent.Started, 0, buffer, default).Status);
+        Assert.Equal(5, store.PeerCount);
+        Assert.Equal(5, store.Scrape(InfoHash.Compute([0])).Incomplete + store.Scrape(InfoHash.Compute([1])).Incomplete);
+        store.Announce(InfoHash.Compute([1]), V4(1), false, AnnounceEvent.Stopped, 0, buffer, default);
+        store.Announce(InfoHash.Compute([7]), V4(50), false, AnnounceEvent.Started, 0, buffer, default);
+        Assert.Equal(1, store.Scrape(InfoHash.Compute([7])).Incomplete);
+        Assert.Equal(5, store.PeerCount);
+    }
+
+    [Fact]
+    public void Open_tracker_defaults_cap_swarms_and_peers_lower_than_our_own_tracker()
+    {
+        var open = SwarmStoreOptions.Defaults(open: true);
+        var closed = SwarmStoreOptions.Defaults(open: false);
+        Assert.True(open.Open);
+        Assert.False(closed.Open);
+        Assert.True(open.MaxSwarms < closed.MaxSwarms);
+        Assert.True(open.MaxPeers < closed.MaxPeers);
+        Assert.True(open.MaxPeersPerSwarm < closed.MaxPeersPerSwarm);
+    }
+
+    [Fact]
+    public void One_source_with_many_peers_cannot_fill_a_peer_list()
+    {
+        // Ports per address lifted so one address holds 100 peers, announced one after another after 5 honest peers.
+        var store = new SwarmStore(new SwarmStoreOptions { Open = true, MaxPortsPerAddress = 1000, MaxAnnouncesPerSecondPerAddress = 0 });
+        var buffer = new byte[1200];
+        for (byte i = 1; i <= 5; i++) store.Announce(Hash, V4(i), false, AnnounceEvent.Started, 0, buffer, default);
+        for (int port = 1000; port < 1100; port++) store.Announce(Hash, V4(66, port), false, AnnounceEvent.Started, 0, buffer, default);
+        for (int round = 0; round < 20; round++)
+        {
+            var answer = store.Announce(Hash, V4(99), false, AnnounceEvent.None, 10, buffer, default);
+            var peers = Peers(buffer, answer.V4Bytes);
+            Assert.Equal(10, peers.Count);
+            Assert.Equal(peers.Count, peers.Distinct().Count());
+            // Every source gets one peer in before any gets a second (allowing one honest peer deferred by a keyed-hash tie).
+            Assert.True(peers.Count(p => !p.StartsWith("10.0.0.66:", StringComparison.Ordinal)) >= 4, string.Join(' ', peers));
+        }
+    }
+
+    [Fact]
+    public void Many_peers_come_and_go_and_every_one_is_found_again()
+    {
+        var time = new ManualTime();
+        var store = new SwarmStore(new SwarmStoreOptions { Open = true, PeerTimeout = TimeSpan.FromMinutes(10), MaxAnnouncesPerSecondPerAddress = 0 }, time);
+        var buffer = new byte[1200];
+        var random = new Random(5);
+        var present = new HashSet<PeerAddress>();
+        for (int step = 0; step < 20_000; step++)
+        {
+            var peer = random.Next(3) == 0
+                ? PeerAddress.From(IPAddress.Parse($"2001:db8:{random.Next(300):x}::1"), 6881 + random.Next(3))
+                : PeerAddress.From(new IPAddress([10, 1, (byte)random.Next(4), (byte)random.Next(256)]), 6881 + random.Next(3));
+            if (random.Next(3) == 0)
+            {
+                store.Announce(Hash, peer, false, AnnounceEvent.Stopped, 0, buffer, default);
+                present.Remove(peer);
+            }
+            else
+            {
+                store.Announce(Hash, peer, random.Next(2) == 0, AnnounceEvent.None, 0, buffer, default);
+                present.Add(peer);
+            }
+        }
+        Assert.Equal(present.Count, store.PeerCount);
+        var counts = store.Scrape(Hash);
+        Assert.Equal(present.Count, counts.Complete + counts.Incomplete);
+        // All expire together; a sweep leaves nothing behind.
+        time.Advance(TimeSpan.FromMinutes(11));
+        Assert.Equal((0, 0L), store.Sweep());
+    }
 }
