@@ -20,7 +20,8 @@ public sealed class HttpTrackerClient : IDisposable
             ConnectTimeout = options.HttpTimeout,
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
-            MaxConnectionsPerServer = Math.Max(2, options.MaxConcurrentAnnounces),
+            // One connection per concurrent request to a tracker, kept alive and reused for the next announces.
+            MaxConnectionsPerServer = Math.Max(1, options.MaxConcurrentPerTracker),
             AutomaticDecompression = DecompressionMethods.GZip | DecompressionMethods.Deflate,
             UseCookies = false,
             UseProxy = false,

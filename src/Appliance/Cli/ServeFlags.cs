@@ -28,7 +28,7 @@ public static class ServeFlags
         new("--no-tracker", "Tracker", "turn the embedded tracker off", FixedValue: "false"),
         new("--open-tracker", "OpenTracker", "embedded tracker tracks any info-hash, not only ours", FixedValue: "true"),
         new("--announce-host", "AnnounceHost", "address put in magnet links and the embedded tracker (default: listen address)", "HOST"),
-        new("--max-concurrent-announces", "MaxConcurrentAnnounces", "tracker announces in flight at once (default 32)", "N"),
+        new("--max-concurrent-announces", "MaxConcurrentAnnounces", "tracker requests in flight at once per tracker host (default 32)", "N"),
         new("--metrics-listen", "MetricsListen", "/metrics, /healthz, /readyz and admin API (default 127.0.0.1:9469; '' = off)", "HOST:PORT"),
         new("--admin-token-file", "AdminTokenFile", "token the admin API requires as 'Authorization: Bearer TOKEN' (default: none, loopback clients only)", "PATH"),
         new("--per-torrent-metrics", "PerTorrentMetrics", "per-torrent metric labels for the top N torrents (default 0 = off)", "N"),

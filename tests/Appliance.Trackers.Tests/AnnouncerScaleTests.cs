@@ -1,0 +1,96 @@
+using Appliance.Protocol.Metainfo;
+using Appliance.Trackers.Announcing;
+
+namespace Appliance.Trackers.Tests;
+
+/// <summary>Many torrents, one tracker: every torrent is announced, and the tracker never sees more than the per-host cap at once.</summary>
+public sealed class AnnouncerScaleTests
+{
+    private static AnnouncerOptions Options(int perTracker) => new()
+    {
+        PeerId = AnnouncerHttpTests.PeerId,
+        Port = 6881,
+        MaxConcurrentPerTracker = perTracker,
+        HttpTimeout = TimeSpan.FromSeconds(30),
+        StopTimeout = TimeSpan.FromSeconds(10),
+        FirstScrapeDelay = TimeSpan.Zero,
+    };
+
+    private static InfoHash Torrent(int i) => InfoHash.Compute(BitConverter.GetBytes(i));
+
+    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, Func<string> describe)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        while (!condition())
+        {
+            if (cts.IsCancellationRequested) throw new TimeoutException(describe());
+            await Task.Delay(50);
+        }
+    }
+
+    [Fact]
+    public async Task Http_announces_of_many_torrents_share_a_few_kept_alive_connections_and_respect_the_cap()
+    {
+        const int Torrents = 1000, Cap = 4;
+        await using var tracker = new CountingHttpTracker();
+        var counters = new TrackerCounters();
+        await using (var announcer = new Announcer(Options(Cap), counters))
+        {
+            for (int i = 0; i < Torrents; i++) announcer.Add(Torrent(i), [[tracker.Url]], () => 0);
+            announcer.Start();
+            await WaitUntilAsync(() => tracker.StartedTorrents == Torrents, TimeSpan.FromSeconds(120),
+                () => $"{tracker.StartedTorrents} of {Torrents} announced");
+            // A scheduled scrape follows (the first is due at once here), in batches, through the same cap.
+            await WaitUntilAsync(() => Volatile.Read(ref counters.ScrapesOk) >= 1, TimeSpan.FromSeconds(60),
+                () => $"{counters.ScrapesOk} scrapes");
+        }
+        Assert.Equal(Torrents, tracker.StartedTorrents);
+        Assert.Equal(0, counters.AnnouncesTimedOut);
+        Assert.InRange(tracker.MaxOpenConnections, 1, Cap);
+        Assert.InRange(tracker.MaxInFlight, 1, Cap);
+        // Keep-alive: thousands of requests (announces, scrapes, stops) over a handful of connections.
+        Assert.True(tracker.ConnectionsAccepted <= 2 * Cap, $"{tracker.ConnectionsAccepted} connections for {tracker.Announces} announces");
+        Assert.True(tracker.Announces >= 2 * Torrents, "event=stopped for every torrent at shutdown");
+    }
+
+    [Fact]
+    public async Task Udp_announces_of_many_torrents_reuse_one_connection_id_and_respect_the_cap()
+    {
+        const int Torrents = 1000, Cap = 4;
+        await using var tracker = new CountingUdpTracker();
+        var counters = new TrackerCounters();
+        await using (var announcer = new Announcer(Options(Cap), counters))
+        {
+            for (int i = 0; i < Torrents; i++) announcer.Add(Torrent(i), [[tracker.Url]], () => 0);
+            announcer.Start();
+            await WaitUntilAsync(() => tracker.StartedTorrents == Torrents, TimeSpan.FromSeconds(120),
+                () => $"{tracker.StartedTorrents} of {Torrents} announced");
+        }
+        Assert.Equal(0, counters.AnnouncesTimedOut);
+        Assert.InRange(tracker.MaxOutstanding, 1, Cap);
+        Assert.Equal(1, tracker.Connects); // the test takes well under the id's one-minute lifetime
+    }
+
+    [Fact]
+    public async Task A_scrape_records_the_trackers_counts_per_torrent_and_in_the_totals()
+    {
+        var hash = Torrent(7);
+        byte[] raw = hash.ToArray();
+        var body = new List<byte>();
+        body.AddRange("d5:filesd20:"u8.ToArray());
+        body.AddRange(raw);
+        body.AddRange("d8:completei3e10:downloadedi9e10:incompletei5eeee"u8.ToArray());
+        await using var tracker = new ScriptedHttpTracker(target => target.StartsWith("/scrape", StringComparison.Ordinal)
+            ? ScriptedHttpTracker.Ok(body.ToArray())
+            : ScriptedHttpTracker.Ok("d8:intervali1800e5:peers0:e"));
+        var counters = new TrackerCounters();
+        await using var announcer = new Announcer(Options(4), counters);
+        announcer.Add(hash, [[tracker.Url]], () => 0);
+        await announcer.AnnounceNowAsync(hash, CancellationToken.None);
+        await announcer.ScrapeNowAsync(CancellationToken.None);
+        Assert.Equal(new Appliance.Protocol.TrackerWire.ScrapeCounts(3, 9, 5), announcer.GetScrape(hash));
+        Assert.Equal((1L, 3L, 5L, 9L), (counters.ScrapesOk, counters.ScrapedSeeders, counters.ScrapedLeechers, counters.ScrapedDownloaded));
+        announcer.Remove(hash);
+        Assert.Equal((0L, 0L, 0L), (counters.ScrapedSeeders, counters.ScrapedLeechers, counters.ScrapedDownloaded));
+    }
+}
