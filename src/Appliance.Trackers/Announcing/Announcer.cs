@@ -49,6 +49,8 @@ public sealed class Announcer : IAsyncDisposable
 
     public UdpTrackerClient Udp => _udp;
 
+    public HttpTrackerClient Http => _http;
+
     public int Count => _torrents.Count;
 
     public void Start()

@@ -9,6 +9,7 @@ public sealed class HttpTrackerClient : IDisposable
 {
     private readonly HttpClient _client;
     private readonly AnnouncerOptions _options;
+    private long _resets;
 
     public HttpTrackerClient(AnnouncerOptions options)
     {
@@ -31,6 +32,9 @@ public sealed class HttpTrackerClient : IDisposable
         _client.DefaultRequestHeaders.UserAgent.ParseAdd("Appliance/1.0");
     }
 
+    /// <summary>Requests retried because the tracker reset the connection.</summary>
+    public long Resets => Interlocked.Read(ref _resets);
+
     public async Task<AnnounceResponse> AnnounceAsync(string announceUrl, AnnounceRequest request, CancellationToken cancellationToken)
     {
         var body = await GetAsync(HttpAnnounceQuery.Build(announceUrl, request), cancellationToken).ConfigureAwait(false);
@@ -49,6 +53,23 @@ public sealed class HttpTrackerClient : IDisposable
     }
 
     private async Task<ReadOnlyMemory<byte>> GetAsync(string url, CancellationToken cancellationToken)
+    {
+        // opentracker closes every connection after its answer, without saying so, and under load resets some before we
+        // read the answer (a few percent of loopback announces here): a reset is retried at once, up to four times.
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await GetOnceAsync(url, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TrackerException e) when (attempt < 5 && e.InnerException is HttpRequestException { InnerException: IOException })
+            {
+                Interlocked.Increment(ref _resets);
+            }
+        }
+    }
+
+    private async Task<ReadOnlyMemory<byte>> GetOnceAsync(string url, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.HttpTimeout);
