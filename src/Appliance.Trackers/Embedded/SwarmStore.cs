@@ -35,9 +35,13 @@ public sealed class SwarmStoreOptions
     public TimeSpan GetPeerTimeout() => PeerTimeout ?? 2 * Interval + TimeSpan.FromMinutes(1);
 
     /// <summary>The defaults for a tracker of our own torrents, or lower caps for one that tracks any info-hash.</summary>
-    public static SwarmStoreOptions Defaults(bool open) => open
-        ? new SwarmStoreOptions { Open = true, MaxSwarms = 100_000, MaxPeers = 1_000_000, MaxPeersPerSwarm = 20_000 }
-        : new SwarmStoreOptions();
+    public static SwarmStoreOptions Defaults(bool open, int announcesPerSecondPerAddress = 200) => open
+        ? new SwarmStoreOptions
+        {
+            Open = true, MaxSwarms = 100_000, MaxPeers = 1_000_000, MaxPeersPerSwarm = 20_000,
+            MaxAnnouncesPerSecondPerAddress = announcesPerSecondPerAddress,
+        }
+        : new SwarmStoreOptions { MaxAnnouncesPerSecondPerAddress = announcesPerSecondPerAddress };
 }
 
 public enum AnnounceStatus
