@@ -72,6 +72,27 @@ public sealed class AnnouncerScaleTests
     }
 
     [Fact]
+    public async Task Torrents_are_announced_again_when_the_trackers_interval_has_passed_on_the_clock()
+    {
+        const int Torrents = 20;
+        var time = new ManualTime();
+        await using var tracker = new CountingHttpTracker(); // answers interval 1800
+        var counters = new TrackerCounters();
+        await using var announcer = new Announcer(Options(4), counters, time: time);
+        for (int i = 0; i < Torrents; i++) announcer.Add(Torrent(i), [[tracker.Url]], () => 0);
+        announcer.Start();
+        time.Advance(TimeSpan.FromSeconds(1)); // past the initial spread (20 torrents at 5,000/s)
+        await WaitUntilAsync(() => Volatile.Read(ref tracker.Announces) == Torrents, TimeSpan.FromSeconds(60), () => $"{tracker.Announces} announces");
+        // Each is next due 1620-1800 s later (up to 10% early, as jitter), so nothing is due before 1620 s...
+        for (int i = 0; i < Torrents; i++)
+            Assert.InRange(announcer.GetSchedule(Torrent(i))!.NextAnnounce - time.GetUtcNow(), TimeSpan.FromSeconds(1619), TimeSpan.FromSeconds(1800));
+        // ...and all are announced again once the fake clock passes 1800 s.
+        time.Advance(TimeSpan.FromSeconds(1801));
+        await WaitUntilAsync(() => Volatile.Read(ref tracker.Announces) == 2 * Torrents, TimeSpan.FromSeconds(60), () => $"{tracker.Announces} announces");
+        Assert.Equal(Torrents, tracker.StartedTorrents); // the re-announces carry no event
+    }
+
+    [Fact]
     public async Task A_scrape_records_the_trackers_counts_per_torrent_and_in_the_totals()
     {
         var hash = Torrent(7);
