@@ -213,29 +213,48 @@ public sealed class SwarmStoreTests
     public void Many_peers_come_and_go_and_every_one_is_found_again()
     {
         var time = new ManualTime();
-        var store = new SwarmStore(new SwarmStoreOptions { Open = true, PeerTimeout = TimeSpan.FromMinutes(10), MaxAnnouncesPerSecondPerAddress = 0 }, time);
+        var store = new SwarmStore(new SwarmStoreOptions
+        {
+            Open = true, PeerTimeout = TimeSpan.FromMinutes(10), MaxAnnouncesPerSecondPerAddress = 0, MaxNumWant = 100_000,
+        }, time);
         var buffer = new byte[1200];
         var random = new Random(5);
-        var present = new HashSet<PeerAddress>();
+        var lastSeen = new Dictionary<PeerAddress, TimeSpan>();
+        var clock = TimeSpan.Zero;
         for (int step = 0; step < 20_000; step++)
         {
+            if (step % 2000 == 1999)
+            {
+                // Three minutes pass: peers silent for over ten expire, in sweeps the announces trigger.
+                time.Advance(TimeSpan.FromMinutes(3));
+                clock += TimeSpan.FromMinutes(3);
+            }
             var peer = random.Next(3) == 0
                 ? PeerAddress.From(IPAddress.Parse($"2001:db8:{random.Next(300):x}::1"), 6881 + random.Next(3))
                 : PeerAddress.From(new IPAddress([10, 1, (byte)random.Next(4), (byte)random.Next(256)]), 6881 + random.Next(3));
             if (random.Next(3) == 0)
             {
                 store.Announce(Hash, peer, false, AnnounceEvent.Stopped, 0, buffer, default);
-                present.Remove(peer);
+                lastSeen.Remove(peer);
             }
             else
             {
                 store.Announce(Hash, peer, random.Next(2) == 0, AnnounceEvent.None, 0, buffer, default);
-                present.Add(peer);
+                lastSeen[peer] = clock;
             }
         }
+        store.Sweep();
+        var present = lastSeen.Where(p => clock - p.Value <= TimeSpan.FromMinutes(10)).Select(p => p.Key).ToHashSet();
         Assert.Equal(present.Count, store.PeerCount);
         var counts = store.Scrape(Hash);
         Assert.Equal(present.Count, counts.Complete + counts.Incomplete);
+        // A leecher asking for everyone gets exactly the peers that are there.
+        var v4 = new byte[6 * 10_000];
+        var v6 = new byte[18 * 10_000];
+        var all = store.Announce(Hash, V4(250, 1), false, AnnounceEvent.None, int.MaxValue, v4, v6);
+        var listed = Peers(v4, all.V4Bytes, v6, all.V6Bytes).ToHashSet();
+        Assert.Equal(present.Select(p => p.ToString()).Order(), listed.Order());
+        store.Announce(Hash, V4(250, 1), false, AnnounceEvent.Stopped, 0, v4, v6);
         // All expire together; a sweep leaves nothing behind.
         time.Advance(TimeSpan.FromMinutes(11));
         Assert.Equal((0, 0L), store.Sweep());
