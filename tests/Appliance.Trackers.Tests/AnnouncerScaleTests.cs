@@ -72,6 +72,28 @@ public sealed class AnnouncerScaleTests
     }
 
     [Fact]
+    public async Task A_tracker_that_never_answers_does_not_hold_up_announces_to_another()
+    {
+        const int Torrents = 100;
+        await using var silent = new ScriptedHttpTracker(_ => []); // accepts and never answers
+        await using var tracker = new CountingHttpTracker();
+        var options = new AnnouncerOptions
+        {
+            PeerId = AnnouncerHttpTests.PeerId, Port = 6881, MaxConcurrentPerTracker = 2, MaxConcurrentAnnounces = 4,
+            HttpTimeout = TimeSpan.FromMinutes(5), StopTimeout = TimeSpan.FromSeconds(1),
+        };
+        await using var announcer = new Announcer(options, new TrackerCounters());
+        for (int i = 0; i < Torrents; i++)
+        {
+            announcer.Add(Torrent(2 * i), [[silent.Url]], () => 0);
+            announcer.Add(Torrent(2 * i + 1), [[tracker.Url]], () => 0);
+        }
+        announcer.Start();
+        await WaitUntilAsync(() => tracker.StartedTorrents == Torrents, TimeSpan.FromSeconds(120), () => $"{tracker.StartedTorrents} of {Torrents} announced");
+        Assert.InRange(silent.Requests.Count, 1, 2);
+    }
+
+    [Fact]
     public async Task Torrents_are_announced_again_when_the_trackers_interval_has_passed_on_the_clock()
     {
         const int Torrents = 20;

@@ -8,9 +8,9 @@ namespace Appliance.Trackers.Announcing;
 
 /// <summary>
 /// Announces every added torrent to its trackers and scrapes those trackers. Policy lives in <see cref="AnnounceSchedule"/>
-/// (per torrent) and <see cref="ScrapeSchedule"/> (per tracker); this class keeps torrents in due order, runs due
-/// announces (at most <see cref="AnnouncerOptions.MaxConcurrentAnnounces"/> at once, and at most
-/// <see cref="AnnouncerOptions.MaxConcurrentPerTracker"/> requests per tracker host), over the shared HTTP and UDP clients.
+/// (per torrent) and <see cref="ScrapeSchedule"/> (per tracker); this class keeps torrents in due order and runs due
+/// announces over the shared HTTP and UDP clients, with at most <see cref="AnnouncerOptions.MaxConcurrentPerTracker"/>
+/// requests in flight per tracker host and <see cref="AnnouncerOptions.MaxConcurrentAnnounces"/> over all.
 /// </summary>
 public sealed class Announcer : IAsyncDisposable
 {
@@ -42,9 +42,9 @@ public sealed class Announcer : IAsyncDisposable
         _time = time ?? TimeProvider.System;
         _http = new HttpTrackerClient(options);
         _udp = new UdpTrackerClient(options, _time);
-        _hosts = new TrackerHostLimiter(Math.Max(1, options.MaxConcurrentPerTracker));
+        _hosts = new TrackerHostLimiter(Math.Max(1, options.MaxConcurrentPerTracker), Math.Max(1, options.MaxConcurrentAnnounces));
         _scrapes = new ScrapeSchedule(options, new Random(_random.Next()));
-        _slots = new SemaphoreSlim(Math.Max(1, options.MaxConcurrentAnnounces));
+        _slots = new SemaphoreSlim(Math.Max(1, options.MaxStartedAnnounces));
     }
 
     public UdpTrackerClient Udp => _udp;

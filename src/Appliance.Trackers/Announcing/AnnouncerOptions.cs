@@ -10,8 +10,12 @@ public sealed class AnnouncerOptions
 
     public int NumWant { get; init; } = 0;
 
-    /// <summary>Announces in flight at once over all trackers (each waits for its tracker host's slot too).</summary>
+    /// <summary>Requests in flight at once over all tracker hosts (sockets in use).</summary>
     public int MaxConcurrentAnnounces { get; init; } = 512;
+
+    /// <summary>Announces started at once, in flight or waiting for their tracker host's slot; past it, due torrents
+    /// wait in the queue. Large, so torrents waiting for a slow tracker do not hold up the others.</summary>
+    public int MaxStartedAnnounces { get; init; } = 16_384;
 
     /// <summary>Requests in flight at once to one tracker host: HTTP connections (kept alive, reused) or UDP requests.</summary>
     public int MaxConcurrentPerTracker { get; init; } = 32;

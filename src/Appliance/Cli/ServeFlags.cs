@@ -29,7 +29,7 @@ public static class ServeFlags
         new("--open-tracker", "OpenTracker", "embedded tracker tracks any info-hash, not only ours", FixedValue: "true"),
         new("--tracker-rate-limit", "TrackerRateLimit", "announces per second the embedded tracker accepts per address, IPv6 per /64 (default 200; 0 = no limit)", "N"),
         new("--announce-host", "AnnounceHost", "address put in magnet links and the embedded tracker (default: listen address)", "HOST"),
-        new("--max-concurrent-announces", "MaxConcurrentAnnounces", "tracker requests in flight at once per tracker host (default 32)", "N"),
+        new("--max-concurrent-announces", "MaxConcurrentAnnounces", "tracker requests in flight at once per tracker, host and port (default 32)", "N"),
         new("--metrics-listen", "MetricsListen", "/metrics, /healthz, /readyz and admin API (default 127.0.0.1:9469; '' = off)", "HOST:PORT"),
         new("--admin-token-file", "AdminTokenFile", "token the admin API requires as 'Authorization: Bearer TOKEN' (default: none, loopback clients only)", "PATH"),
         new("--per-torrent-metrics", "PerTorrentMetrics", "per-torrent metric labels for the top N torrents (default 0 = off)", "N"),
