@@ -55,14 +55,15 @@ public sealed class HttpTrackerClient : IDisposable
     private async Task<ReadOnlyMemory<byte>> GetAsync(string url, CancellationToken cancellationToken)
     {
         // opentracker closes every connection after its answer, without saying so, and under load resets some before we
-        // read the answer (a few percent of loopback announces here): a reset is retried at once, up to four times.
+        // read the answer (a few percent of loopback announces here): a reset or refused connection is retried at once, up to
+        // four times.
         for (int attempt = 1; ; attempt++)
         {
             try
             {
                 return await GetOnceAsync(url, cancellationToken).ConfigureAwait(false);
             }
-            catch (TrackerException e) when (attempt < 5 && e.InnerException is HttpRequestException { InnerException: IOException })
+            catch (TrackerException e) when (attempt < 5 && e.InnerException is HttpRequestException { InnerException: IOException or System.Net.Sockets.SocketException })
             {
                 Interlocked.Increment(ref _resets);
             }
