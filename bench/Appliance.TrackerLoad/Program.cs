@@ -10,6 +10,12 @@ using Appliance.Protocol.TrackerWire;
 // tracker's pid, its CPU seconds so throughput can be compared per core.
 //
 //   appliance-trackerload --target 127.0.0.1:6969 --seconds 10 --workers 64 --torrents 1000 [--pid N]
+//       [--sources N]              workers send from N loopback addresses (127.0.0.1, 127.0.0.2, ...), so per-address
+//                                  limits of the tracker (ours: --tracker-rate-limit, 4 ports per address) apply honestly
+//       [--mix C:A:S]              weights of connect, announce and scrape requests (default 0:100:0, announces only;
+//                                  a mix like aquatic's load test: 1:90:9)
+//       [--numwant MIN:MAX]        numwant drawn per announce (default 50:50; realistic: 30:50)
+//       [--ports random|stable]    a new random port per announce (default), or one port per worker as a real client has
 //   appliance-trackerload --write-hashes FILE --torrents 1000     (hex info-hashes, for an opentracker whitelist)
 
 var settings = ParseArguments(args);
@@ -28,12 +34,23 @@ if (!settings.TryGetValue("target", out var targetText) || !IPEndPoint.TryParse(
 var duration = TimeSpan.FromSeconds(Int(settings, "seconds", 10));
 int workers = Int(settings, "workers", 64);
 int pid = Int(settings, "pid", 0);
+var load = new LoadShape(
+    Int(settings, "sources", 1),
+    Ints(settings, "mix", [0, 100, 0]),
+    Ints(settings, "numwant", [50, 50]),
+    settings.GetValueOrDefault("ports", "random") == "stable");
+if (load.Mix.Length != 3 || load.Mix.Any(w => w < 0) || load.Mix[1] + load.Mix[2] == 0 || load.NumWant.Length != 2 || load.NumWant[0] > load.NumWant[1]
+    || load.Sources is < 1 or > 65_000 || (load.Sources > 1 && !IPAddress.IsLoopback(target.Address)))
+{
+    Console.Error.WriteLine("bad --mix C:A:S (announce or scrape weight > 0), --numwant MIN:MAX or --sources N (1..65000, loopback targets only)");
+    return 2;
+}
 string label = settings.GetValueOrDefault("label", target.ToString());
 
 double cpuBefore = pid > 0 ? CpuSeconds(pid) : 0;
 var stopwatch = Stopwatch.StartNew();
 using var stop = new CancellationTokenSource(duration);
-var results = await Task.WhenAll(Enumerable.Range(0, workers).Select(w => RunWorkerAsync(w, target, hashes, stop.Token)));
+var results = await Task.WhenAll(Enumerable.Range(0, workers).Select(w => RunWorkerAsync(w, target, hashes, load, stop.Token)));
 double elapsed = stopwatch.Elapsed.TotalSeconds;
 double cpu = pid > 0 ? CpuSeconds(pid) - cpuBefore : double.NaN;
 
@@ -41,15 +58,21 @@ var latencies = results.SelectMany(r => r.LatenciesMicros).Order().ToArray();
 long ok = latencies.Length, timeouts = results.Sum(r => r.Timeouts), errors = results.Sum(r => r.Errors);
 double P(double q) => latencies.Length == 0 ? double.NaN : latencies[Math.Min(latencies.Length - 1, (int)(q * latencies.Length))] / 1000.0;
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-    $"label={label} announces={ok} seconds={elapsed:0.00} rate={ok / elapsed:0} p50_ms={P(0.5):0.000} p99_ms={P(0.99):0.000} timeouts={timeouts} errors={errors} tracker_cpu_s={cpu:0.00} announces_per_cpu_s={ok / cpu:0}"));
+    $"label={label} announces={results.Sum(r => r.Announces)} scrapes={results.Sum(r => r.Scrapes)} connects={results.Sum(r => r.Connects)} responses={ok} seconds={elapsed:0.00} rate={ok / elapsed:0} p50_ms={P(0.5):0.000} p99_ms={P(0.99):0.000} timeouts={timeouts} errors={errors} tracker_cpu_s={cpu:0.00} responses_per_cpu_s={ok / cpu:0} announces_per_cpu_s={results.Sum(r => r.Announces) / cpu:0}"));
 return 0;
 
-static async Task<WorkerResult> RunWorkerAsync(int worker, IPEndPoint target, InfoHash[] hashes, CancellationToken stop)
+static async Task<WorkerResult> RunWorkerAsync(int worker, IPEndPoint target, InfoHash[] hashes, LoadShape load, CancellationToken stop)
 {
     var result = new WorkerResult();
     using var socket = new Socket(target.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+    if (load.Sources > 1)
+    {
+        int n = 1 + worker % load.Sources;
+        socket.Bind(new IPEndPoint(new IPAddress([127, 0, (byte)(n >> 8), (byte)n]), 0));
+    }
     socket.Connect(target);
-    var send = new byte[UdpTrackerPacket.AnnounceRequestLength];
+    int stablePort = 1024 + worker % 60_000;
+    var send = new byte[Math.Max(UdpTrackerPacket.AnnounceRequestLength, UdpTrackerPacket.ScrapeRequestHeaderLength + 10 * InfoHash.Length)];
     var receive = new byte[2048];
     var random = new Random(worker);
     var peerId = new byte[20];
@@ -58,9 +81,12 @@ static async Task<WorkerResult> RunWorkerAsync(int worker, IPEndPoint target, In
     int tid = random.Next();
     while (!stop.IsCancellationRequested)
     {
-        if (connectionId == 0 || Stopwatch.GetElapsedTime(connectedAt) > TimeSpan.FromSeconds(50))
+        int pick = random.Next(load.Mix.Sum());
+        bool reconnect = pick < load.Mix[0];
+        if (connectionId == 0 || reconnect || Stopwatch.GetElapsedTime(connectedAt) > TimeSpan.FromSeconds(50))
         {
             int n = UdpTrackerPacket.WriteConnectRequest(send, ++tid);
+            long connectStarted = Stopwatch.GetTimestamp();
             var reply = await ExchangeAsync(socket, send.AsMemory(0, n), receive, tid, stop);
             if (reply <= 0 || !UdpTrackerPacket.TryReadResponseHeader(receive.AsSpan(0, reply), out var action, out _) || action != UdpTrackerAction.Connect)
             {
@@ -69,28 +95,47 @@ static async Task<WorkerResult> RunWorkerAsync(int worker, IPEndPoint target, In
             }
             UdpTrackerPacket.TryReadConnectResponse(receive.AsSpan(0, reply), out connectionId);
             connectedAt = Stopwatch.GetTimestamp();
+            result.Connects++;
+            if (reconnect)
+            {
+                result.LatenciesMicros.Add((long)Stopwatch.GetElapsedTime(connectStarted).TotalMicroseconds);
+                continue;
+            }
         }
-        random.NextBytes(peerId);
-        var request = new AnnounceRequest
+        bool scrape = pick >= load.Mix[0] + load.Mix[1];
+        int length;
+        if (scrape)
         {
-            InfoHash = hashes[random.Next(hashes.Length)],
-            PeerId = peerId,
-            Port = random.Next(1024, 65535),
-            Left = random.Next(4) == 0 ? 0 : 1000,
-            NumWant = 50,
-        };
-        int length = UdpTrackerPacket.WriteAnnounceRequest(send, connectionId, ++tid, request);
+            var asked = new InfoHash[random.Next(1, 11)];
+            for (int i = 0; i < asked.Length; i++) asked[i] = hashes[random.Next(hashes.Length)];
+            length = UdpTrackerPacket.WriteScrapeRequest(send, connectionId, ++tid, asked);
+        }
+        else
+        {
+            random.NextBytes(peerId);
+            var request = new AnnounceRequest
+            {
+                InfoHash = hashes[random.Next(hashes.Length)],
+                PeerId = peerId,
+                Port = load.StablePorts ? stablePort : random.Next(1024, 65535),
+                Left = random.Next(4) == 0 ? 0 : 1000,
+                NumWant = random.Next(load.NumWant[0], load.NumWant[1] + 1),
+            };
+            length = UdpTrackerPacket.WriteAnnounceRequest(send, connectionId, ++tid, request);
+        }
         long started = Stopwatch.GetTimestamp();
         int got = await ExchangeAsync(socket, send.AsMemory(0, length), receive, tid, stop);
         if (got == 0) { result.Timeouts++; continue; }
         if (got < 0) break;
-        if (!UdpTrackerPacket.TryReadResponseHeader(receive.AsSpan(0, got), out var kind, out _) || kind != UdpTrackerAction.Announce)
+        if (!UdpTrackerPacket.TryReadResponseHeader(receive.AsSpan(0, got), out var kind, out _)
+            || kind != (scrape ? UdpTrackerAction.Scrape : UdpTrackerAction.Announce))
         {
             result.Errors++;
             connectionId = 0;
             continue;
         }
         result.LatenciesMicros.Add((long)Stopwatch.GetElapsedTime(started).TotalMicroseconds);
+        if (scrape) result.Scrapes++; else result.Announces++;
     }
     return result;
 }
@@ -138,9 +183,17 @@ static Dictionary<string, string> ParseArguments(string[] args)
 static int Int(Dictionary<string, string> settings, string name, int fallback) =>
     settings.TryGetValue(name, out var text) ? int.Parse(text, CultureInfo.InvariantCulture) : fallback;
 
+static int[] Ints(Dictionary<string, string> settings, string name, int[] fallback) =>
+    settings.TryGetValue(name, out var text) ? text.Split(':').Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToArray() : fallback;
+
+sealed record LoadShape(int Sources, int[] Mix, int[] NumWant, bool StablePorts);
+
 sealed class WorkerResult
 {
     public List<long> LatenciesMicros { get; } = new(100_000);
     public long Timeouts;
     public long Errors;
+    public long Announces;
+    public long Scrapes;
+    public long Connects;
 }

@@ -5,8 +5,11 @@
 #   bench/scripts/tracker-vs-opentracker.sh [rounds=5] [seconds=10] [workers=16] [torrents=1000]
 #
 # APPLIANCE_BIN=dist/appliance uses the Native AOT binary; otherwise a Release (JIT) build is made.
+# LOAD_ARGS shapes the load (default: a realistic mix, as aquatic's load test uses: connects, announces and scrapes,
+# numwant 30-50, one port per worker as real clients have); LOAD_ARGS="" gives the announce-only load of older reports.
 set -euo pipefail
 ROUNDS=${1:-5}; SECONDS_PER_ROUND=${2:-10}; WORKERS=${3:-16}; TORRENTS=${4:-1000}
+read -r -a SHAPE <<<"${LOAD_ARGS---mix 1:90:9 --numwant 30:50 --ports stable}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 ART=${ART:-/tmp/art-trackerbench}
 WORK=$(mktemp -d /tmp/trackerbench.XXXXXX)
@@ -39,12 +42,13 @@ opentracker -i 127.0.0.1 -p "$OT_PORT" -P "$OT_PORT" -d "$WORK" -u nobody -w whi
 OT_PID=$!; PIDS+=("$OT_PID")
 mkdir -p "$WORK/content"
 "${APPLIANCE[@]}" serve --content "$WORK/content" --listen "127.0.0.1:$PEER_PORT" --no-dht --metrics-listen "" \
-  --tracker-listen "127.0.0.1:$EMB_PORT" --open-tracker --log-level Warning >"$WORK/appliance.log" 2>&1 &
+  --tracker-listen "127.0.0.1:$EMB_PORT" --open-tracker --tracker-rate-limit 0 --log-level Warning >"$WORK/appliance.log" 2>&1 &
 APP_PID=$!; PIDS+=("$APP_PID")
 for _ in $(seq 100); do grep -q "tracker listening" "$WORK/appliance.log" && break; sleep 0.1; done
 # With `dotnet appliance.dll` the pid is the dotnet host, which is the process doing the work.
+# --tracker-rate-limit 0: opentracker has no per-address announce limit, and all load comes from few addresses.
 
-run() { "${LOAD[@]}" --target "127.0.0.1:$2" --seconds "$SECONDS_PER_ROUND" --workers "$WORKERS" --torrents "$TORRENTS" --pid "$3" --label "$1"; }
+run() { "${LOAD[@]}" --target "127.0.0.1:$2" --seconds "$SECONDS_PER_ROUND" --workers "$WORKERS" --torrents "$TORRENTS" --pid "$3" --label "$1" "${SHAPE[@]}"; }
 echo "# warm-up (not counted)"
 "${LOAD[@]}" --target "127.0.0.1:$EMB_PORT" --seconds 3 --workers "$WORKERS" --torrents "$TORRENTS" --label warmup-embedded >/dev/null
 "${LOAD[@]}" --target "127.0.0.1:$OT_PORT" --seconds 3 --workers "$WORKERS" --torrents "$TORRENTS" --label warmup-opentracker >/dev/null

@@ -32,6 +32,9 @@ public static class MetricNames
     // Trackers
     public const string TrackerAnnounces = "appliance_tracker_announces_total";
     public const string TrackerAnnouncedTorrents = "appliance_tracker_announced_torrents";
+    public const string TrackerScrapes = "appliance_tracker_scrapes_total";
+    public const string TrackerScrapedPeers = "appliance_tracker_scraped_peers";
+    public const string TrackerScrapedDownloads = "appliance_tracker_scraped_downloads";
     public const string EmbeddedTrackerRequests = "appliance_embedded_tracker_requests_total";
     public const string EmbeddedTrackerSwarms = "appliance_embedded_tracker_swarms";
     public const string EmbeddedTrackerPeers = "appliance_embedded_tracker_peers";

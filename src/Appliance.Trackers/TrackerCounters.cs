@@ -29,6 +29,13 @@ public sealed class TrackerCounters
     public long EmbeddedSwarms;
     public long EmbeddedPeers;
 
+    // Scheduled scrapes (BEP 48): requests by outcome, and the trackers' counts summed over our torrents.
+    public long ScrapesOk;
+    public long ScrapesFailed;
+    public long ScrapedSeeders;
+    public long ScrapedLeechers;
+    public long ScrapedDownloaded;
+
     /// <summary>Torrents the announcer currently schedules.</summary>
     public long AnnouncedTorrents;
 }

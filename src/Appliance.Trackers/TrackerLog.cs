@@ -31,4 +31,7 @@ internal static partial class TrackerLog
 
     [LoggerMessage(EventId = 4015, Level = LogLevel.Information, Message = "sent event=stopped for {Count} torrents ({Failed} failed)")]
     public static partial void StoppedSent(ILogger logger, int count, int failed);
+
+    [LoggerMessage(EventId = 4017, Level = LogLevel.Debug, Message = "scrape of {Tracker} failed: {Reason}")]
+    public static partial void ScrapeFailed(ILogger logger, string tracker, string reason);
 }

@@ -56,3 +56,48 @@ public sealed class AnnounceScheduleTests
         Assert.True(times.Count(t => t < 50) is > 50 and < 150);
     }
 }
+
+public sealed class ScrapeScheduleTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private static AnnouncerOptions Options() => new()
+    {
+        PeerId = AnnouncerHttpTests.PeerId,
+        Port = 6881,
+        FirstScrapeDelay = TimeSpan.FromMinutes(1),
+        ScrapeInterval = TimeSpan.FromMinutes(30),
+        MinBackoff = TimeSpan.FromMinutes(1),
+        MaxBackoff = TimeSpan.FromHours(1),
+    };
+
+    [Fact]
+    public void A_tracker_is_scraped_after_the_first_delay_then_every_interval_with_jitter()
+    {
+        var schedule = new ScrapeSchedule(Options(), new Random(1));
+        schedule.Track("udp://a:1", Now);
+        schedule.Track("udp://a:1", Now + TimeSpan.FromMinutes(5)); // already tracked: no change
+        Assert.Empty(schedule.TakeDue(Now + TimeSpan.FromSeconds(59)));
+        Assert.InRange(schedule.NextDue!.Value - Now, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(66));
+        var due = Now + TimeSpan.FromSeconds(67);
+        Assert.Equal(["udp://a:1"], schedule.TakeDue(due));
+        Assert.Empty(schedule.TakeDue(due)); // taken: not handed out twice while it runs
+        var delay = schedule.Succeeded("udp://a:1", due);
+        Assert.InRange(delay, TimeSpan.FromMinutes(30), TimeSpan.FromMinutes(33));
+        Assert.Empty(schedule.TakeDue(due + TimeSpan.FromMinutes(29)));
+        Assert.Single(schedule.TakeDue(due + TimeSpan.FromMinutes(33)));
+    }
+
+    [Fact]
+    public void Failed_scrapes_back_off_exponentially_and_success_resets()
+    {
+        var schedule = new ScrapeSchedule(Options(), new Random(2));
+        schedule.Track("http://a/announce", Now);
+        var delays = Enumerable.Range(0, 8).Select(_ => schedule.Failed("http://a/announce", Now).TotalSeconds).ToArray();
+        Assert.InRange(delays[0], 60, 66);
+        Assert.InRange(delays[1], 120, 132);
+        Assert.InRange(delays[7], 3600, 3960);
+        schedule.Succeeded("http://a/announce", Now);
+        Assert.InRange(schedule.Failed("http://a/announce", Now).TotalSeconds, 60, 66);
+    }
+}

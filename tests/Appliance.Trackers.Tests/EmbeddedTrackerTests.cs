@@ -118,15 +118,85 @@ public sealed class EmbeddedTrackerTests
         var request = new AnnounceRequest { InfoHash = Hash, PeerId = AnnouncerHttpTests.PeerId, Port = 6000 };
         UdpTrackerPacket.WriteAnnounceRequest(announce, connectionId, 78, request);
         Assert.Equal(UdpTrackerAction.Announce, Action(reply, server.Handle(announce, client, reply)));
-        Assert.Equal(UdpTrackerAction.Error, Action(reply, server.Handle(announce, other, reply)));
+        Assert.Equal(0, server.Handle(announce, other, reply));
         UdpTrackerPacket.WriteAnnounceRequest(announce, connectionId ^ 1, 78, request);
-        Assert.Equal(UdpTrackerAction.Error, Action(reply, server.Handle(announce, client, reply)));
+        Assert.Equal(0, server.Handle(announce, client, reply));
 
         UdpTrackerPacket.WriteAnnounceRequest(announce, connectionId, 79, request);
         time.Advance(TimeSpan.FromSeconds(61));
         Assert.Equal(UdpTrackerAction.Announce, Action(reply, server.Handle(announce, client, reply)));
         time.Advance(TimeSpan.FromSeconds(61));
-        Assert.Equal(UdpTrackerAction.Error, Action(reply, server.Handle(announce, client, reply)));
+        Assert.Equal(0, server.Handle(announce, client, reply));
+    }
+
+    [Fact]
+    public async Task Http_announces_share_one_kept_alive_connection_even_when_pipelined()
+    {
+        await using var tracker = await StartAsync();
+        tracker.Allow(Hash);
+        tracker.RegisterSelf(Hash, new IPEndPoint(IPAddress.Parse("192.0.2.7"), 51413));
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream,
+            System.Net.Sockets.ProtocolType.Tcp);
+        await socket.ConnectAsync(tracker.HttpEndPoint);
+        string hash = AnnouncerHttpTests.Escaped(Hash.ToArray());
+        string Request(int port) =>
+            $"GET /announce?info_hash={hash}&peer_id=-AP0100-abcdefghijkl&port={port}&left=5&compact=1 HTTP/1.1\r\nHost: t\r\n\r\n";
+        // Three requests in one write (pipelined), then a fourth after the answers: all on this one connection.
+        await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes(Request(5001) + Request(5002) + Request(5003)));
+        var received = new List<byte>();
+        var buffer = new byte[4096];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        async Task ReadResponsesAsync(int count)
+        {
+            while (CompleteResponses(System.Text.Encoding.Latin1.GetString(received.ToArray())) < count)
+            {
+                int n = await socket.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, cts.Token);
+                Assert.True(n > 0, "the tracker closed the connection: " + System.Text.Encoding.Latin1.GetString(received.ToArray()));
+                received.AddRange(buffer.AsSpan(0, n).ToArray());
+            }
+        }
+        await ReadResponsesAsync(3);
+        await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes(Request(5004)));
+        await ReadResponsesAsync(4);
+        string all = System.Text.Encoding.Latin1.GetString(received.ToArray());
+        Assert.Equal(4, System.Text.RegularExpressions.Regex.Matches(all, "Connection: keep-alive", System.Text.RegularExpressions.RegexOptions.IgnoreCase).Count);
+        Assert.Equal(4, tracker.Store.Scrape(Hash).Incomplete);
+    }
+
+    /// <summary>Whole responses (head and Content-Length body) at the start of <paramref name="text"/>.</summary>
+    private static int CompleteResponses(string text)
+    {
+        int count = 0, at = 0;
+        while (true)
+        {
+            int headEnd = text.IndexOf("\r\n\r\n", at, StringComparison.Ordinal);
+            if (headEnd < 0) return count;
+            var length = System.Text.RegularExpressions.Regex.Match(text[at..headEnd], "Content-Length: (\\d+)", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+            int end = headEnd + 4 + int.Parse(length.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            if (end > text.Length) return count;
+            count++;
+            at = end;
+        }
+    }
+
+    [Fact]
+    public void Udp_announces_over_the_per_address_rate_get_no_reply()
+    {
+        var time = new ManualTime();
+        var store = new SwarmStore(new SwarmStoreOptions { Open = true, MaxAnnouncesPerSecondPerAddress = 3 }, time);
+        var server = new UdpTrackerServer(store, new ConnectionIdIssuer(time), new TrackerCounters(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var client = PeerAddress.From(IPAddress.Parse("10.0.0.1"), 40000);
+        var reply = new byte[1500];
+        var connect = new byte[16];
+        UdpTrackerPacket.WriteConnectRequest(connect, 1);
+        server.Handle(connect, client, reply);
+        long connectionId = BinaryPrimitives.ReadInt64BigEndian(reply.AsSpan(8));
+        var announce = new byte[98];
+        UdpTrackerPacket.WriteAnnounceRequest(announce, connectionId, 2, new AnnounceRequest { InfoHash = Hash, PeerId = AnnouncerHttpTests.PeerId, Port = 6000 });
+        for (int i = 0; i < 3; i++) Assert.Equal(UdpTrackerAction.Announce, Action(reply, server.Handle(announce, client, reply)));
+        Assert.Equal(0, server.Handle(announce, client, reply));
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(UdpTrackerAction.Announce, Action(reply, server.Handle(announce, client, reply)));
     }
 
     [Theory]
@@ -134,7 +204,7 @@ public sealed class EmbeddedTrackerTests
     [InlineData(8)]
     [InlineData(15)]
     [InlineData(50)]
-    public void Truncated_udp_packets_are_dropped_or_refused_without_harm(int length)
+    public void Truncated_or_unconnected_udp_packets_get_no_reply(int length)
     {
         var store = new SwarmStore(new SwarmStoreOptions { Open = true });
         var server = new UdpTrackerServer(store, new ConnectionIdIssuer(), new TrackerCounters(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
@@ -142,8 +212,7 @@ public sealed class EmbeddedTrackerTests
         Random.Shared.NextBytes(packet);
         var reply = new byte[1500];
         int n = server.Handle(packet, PeerAddress.From(IPAddress.Loopback, 1), reply);
-        if (length < 16) Assert.Equal(0, n);
-        else Assert.Equal(UdpTrackerAction.Error, Action(reply, n)); // a random connection id is never valid
+        Assert.Equal(0, n); // too short, or a random connection id, which is never valid
         Assert.Equal(0, store.SwarmCount);
     }
 

@@ -46,19 +46,32 @@ public sealed class SwarmStoreTests
     }
 
     [Fact]
-    public void Seeders_get_only_leechers_and_counts_follow_events()
+    public void Seeders_get_leechers_first_then_seeds_and_counts_follow_events()
     {
         var store = new SwarmStore(new SwarmStoreOptions { Open = true });
         var buffer = new byte[600];
         store.Announce(Hash, V4(1), seed: true, AnnounceEvent.Started, 0, buffer, default);
         store.Announce(Hash, V4(2), seed: true, AnnounceEvent.Started, 0, buffer, default);
         store.Announce(Hash, V4(3), seed: false, AnnounceEvent.Started, 0, buffer, default);
-        var answer = store.Announce(Hash, V4(1), seed: true, AnnounceEvent.None, 50, buffer, default);
+        var answer = store.Announce(Hash, V4(1), seed: true, AnnounceEvent.None, 1, buffer, default);
         Assert.Equal(["10.0.0.3:6881"], Peers(buffer, answer.V4Bytes));
         Assert.Equal((2, 1), (answer.Complete, answer.Incomplete));
+        answer = store.Announce(Hash, V4(1), seed: true, AnnounceEvent.None, 50, buffer, default);
+        Assert.Equal(["10.0.0.2:6881", "10.0.0.3:6881"], Peers(buffer, answer.V4Bytes).Order().ToList());
         store.Announce(Hash, V4(3), seed: true, AnnounceEvent.Completed, 0, buffer, default);
         store.Announce(Hash, V4(2), seed: true, AnnounceEvent.Stopped, 0, buffer, default);
         Assert.Equal(new ScrapeCounts(2, 1, 0), store.Scrape(Hash));
+    }
+
+    [Fact]
+    public void A_magnet_client_announcing_left_0_before_it_has_metadata_gets_the_seed()
+    {
+        var store = new SwarmStore();
+        store.Allow(Hash);
+        store.RegisterSelf(Hash, V4(100, 7000));
+        var buffer = new byte[600];
+        var answer = store.Announce(Hash, V4(1), seed: true, AnnounceEvent.Started, 50, buffer, default);
+        Assert.Equal(["10.0.0.100:7000"], Peers(buffer, answer.V4Bytes));
     }
 
     [Fact]
@@ -101,5 +114,149 @@ public sealed class SwarmStoreTests
         Assert.Equal(AnnounceStatus.SwarmLimit, store.Announce(InfoHash.Compute([3]), V4(1), false, AnnounceEvent.Started, 0, buffer, default).Status);
         for (byte i = 2; i < 10; i++) store.Announce(InfoHash.Compute([1]), V4(i), false, AnnounceEvent.Started, 0, buffer, default);
         Assert.Equal(3, store.Scrape(InfoHash.Compute([1])).Incomplete);
+    }
+
+    private static PeerAddress V6(string address, int port = 6881) => PeerAddress.From(IPAddress.Parse(address), port);
+
+    [Fact]
+    public void One_address_holds_at_most_a_few_ports_per_swarm()
+    {
+        var store = new SwarmStore(new SwarmStoreOptions { Open = true, MaxPortsPerAddress = 4 });
+        var buffer = new byte[600];
+        for (int port = 1000; port < 1100; port++)
+            Assert.Equal(AnnounceStatus.Ok, store.Announce(Hash, V4(1, port), false, AnnounceEvent.Started, 0, buffer, default).Status);
+        Assert.Equal(4, store.Scrape(Hash).Incomplete);
+        store.Announce(Hash, V4(2), false, AnnounceEvent.Started, 0, buffer, default);
+        Assert.Equal(5, store.Scrape(Hash).Incomplete);
+        store.Announce(Hash, V4(1, 1000), false, AnnounceEvent.Stopped, 0, buffer, default);
+        store.Announce(Hash, V4(1, 2000), false, AnnounceEvent.Started, 0, buffer, default);
+        Assert.Equal(5, store.Scrape(Hash).Incomplete);
+        Assert.Equal(5, store.PeerCount);
+    }
+
+    [Fact]
+    public void IPv6_limits_count_a_whole_64_as_one_address()
+    {
+        var time = new ManualTime();
+        var store = new SwarmStore(new SwarmStoreOptions { Open = true, MaxPortsPerAddress = 2, MaxAnnouncesPerSecondPerAddress = 5 }, time);
+        var v6 = new byte[1800];
+        for (int i = 1; i <= 5; i++)
+            Assert.Equal(AnnounceStatus.Ok, store.Announce(Hash, V6($"2001:db8:1:2::{i:x}"), false, AnnounceEvent.Started, 0, default, v6).Status);
+        Assert.Equal(2, store.Scrape(Hash).Incomplete);
+        // The sixth announce this second from the same /64 is refused, whatever the host part.
+        Assert.Equal(AnnounceStatus.RateLimited, store.Announce(Hash, V6("2001:db8:1:2:ffff::1"), false, AnnounceEvent.None, 0, default, v6).Status);
+        Assert.Equal(AnnounceStatus.Ok, store.Announce(Hash, V6("2001:db8:1:3::1"), false, AnnounceEvent.Started, 0, default, v6).Status);
+        Assert.Equal(3, store.Scrape(Hash).Incomplete);
+    }
+
+    [Fact]
+    public void Announces_from_one_address_are_rate_limited_per_second()
+    {
+        var time = new ManualTime();
+        var store = new SwarmStore(new SwarmStoreOptions { Open = true, MaxAnnouncesPerSecondPerAddress = 10 }, time);
+        var buffer = new byte[600];
+        for (int i = 0; i < 10; i++)
+            Assert.Equal(AnnounceStatus.Ok, store.Announce(InfoHash.Compute([(byte)i]), V4(1), false, AnnounceEvent.Started, 0, buffer, default).Status);
+        Assert.Equal(AnnounceStatus.RateLimited, store.Announce(Hash, V4(1, 7000), false, AnnounceEvent.Started, 0, buffer, default).Status);
+        Assert.Equal(AnnounceStatus.Ok, store.Announce(Hash, V4(2), false, AnnounceEvent.Started, 0, buffer, default).Status);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(AnnounceStatus.Ok, store.Announce(Hash, V4(1, 7000), false, AnnounceEvent.Started, 0, buffer, default).Status);
+    }
+
+    [Fact]
+    public void The_global_peer_cap_holds_across_swarms_and_frees_room_when_peers_leave()
+    {
+        var store = new SwarmStore(new SwarmStoreOptions { Open = true, MaxPeers = 5 });
+        var buffer = new byte[600];
+        for (byte i = 1; i <= 10; i++)
+            Assert.Equal(AnnounceStatus.Ok, store.Announce(InfoHash.Compute([(byte)(i % 2)]), V4(i), false, AnnounceEvent.Started, 0, buffer, default).Status);
+        Assert.Equal(5, store.PeerCount);
+        Assert.Equal(5, store.Scrape(InfoHash.Compute([0])).Incomplete + store.Scrape(InfoHash.Compute([1])).Incomplete);
+        store.Announce(InfoHash.Compute([1]), V4(1), false, AnnounceEvent.Stopped, 0, buffer, default);
+        store.Announce(InfoHash.Compute([7]), V4(50), false, AnnounceEvent.Started, 0, buffer, default);
+        Assert.Equal(1, store.Scrape(InfoHash.Compute([7])).Incomplete);
+        Assert.Equal(5, store.PeerCount);
+    }
+
+    [Fact]
+    public void Open_tracker_defaults_cap_swarms_and_peers_lower_than_our_own_tracker()
+    {
+        var open = SwarmStoreOptions.Defaults(open: true);
+        var closed = SwarmStoreOptions.Defaults(open: false);
+        Assert.True(open.Open);
+        Assert.False(closed.Open);
+        Assert.True(open.MaxSwarms < closed.MaxSwarms);
+        Assert.True(open.MaxPeers < closed.MaxPeers);
+        Assert.True(open.MaxPeersPerSwarm < closed.MaxPeersPerSwarm);
+    }
+
+    [Fact]
+    public void One_source_with_many_peers_cannot_fill_a_peer_list()
+    {
+        // Ports per address lifted so one address holds 100 peers, announced one after another after 5 honest peers.
+        var store = new SwarmStore(new SwarmStoreOptions { Open = true, MaxPortsPerAddress = 1000, MaxAnnouncesPerSecondPerAddress = 0 });
+        var buffer = new byte[1200];
+        for (byte i = 1; i <= 5; i++) store.Announce(Hash, V4(i), false, AnnounceEvent.Started, 0, buffer, default);
+        for (int port = 1000; port < 1100; port++) store.Announce(Hash, V4(66, port), false, AnnounceEvent.Started, 0, buffer, default);
+        for (int round = 0; round < 20; round++)
+        {
+            var answer = store.Announce(Hash, V4(99), false, AnnounceEvent.None, 10, buffer, default);
+            var peers = Peers(buffer, answer.V4Bytes);
+            Assert.Equal(10, peers.Count);
+            Assert.Equal(peers.Count, peers.Distinct().Count());
+            // Every source gets one peer in before any gets a second (allowing one honest peer deferred by a keyed-hash tie).
+            Assert.True(peers.Count(p => !p.StartsWith("10.0.0.66:", StringComparison.Ordinal)) >= 4, string.Join(' ', peers));
+        }
+    }
+
+    [Fact]
+    public void Many_peers_come_and_go_and_every_one_is_found_again()
+    {
+        var time = new ManualTime();
+        var store = new SwarmStore(new SwarmStoreOptions
+        {
+            Open = true, PeerTimeout = TimeSpan.FromMinutes(10), MaxAnnouncesPerSecondPerAddress = 0, MaxNumWant = 100_000,
+        }, time);
+        var buffer = new byte[1200];
+        var random = new Random(5);
+        var lastSeen = new Dictionary<PeerAddress, TimeSpan>();
+        var clock = TimeSpan.Zero;
+        for (int step = 0; step < 20_000; step++)
+        {
+            if (step % 2000 == 1999)
+            {
+                // Three minutes pass: peers silent for over ten expire, in sweeps the announces trigger.
+                time.Advance(TimeSpan.FromMinutes(3));
+                clock += TimeSpan.FromMinutes(3);
+            }
+            var peer = random.Next(3) == 0
+                ? PeerAddress.From(IPAddress.Parse($"2001:db8:{random.Next(300):x}::1"), 6881 + random.Next(3))
+                : PeerAddress.From(new IPAddress([10, 1, (byte)random.Next(4), (byte)random.Next(256)]), 6881 + random.Next(3));
+            if (random.Next(3) == 0)
+            {
+                store.Announce(Hash, peer, false, AnnounceEvent.Stopped, 0, buffer, default);
+                lastSeen.Remove(peer);
+            }
+            else
+            {
+                store.Announce(Hash, peer, random.Next(2) == 0, AnnounceEvent.None, 0, buffer, default);
+                lastSeen[peer] = clock;
+            }
+        }
+        store.Sweep();
+        var present = lastSeen.Where(p => clock - p.Value <= TimeSpan.FromMinutes(10)).Select(p => p.Key).ToHashSet();
+        Assert.Equal(present.Count, store.PeerCount);
+        var counts = store.Scrape(Hash);
+        Assert.Equal(present.Count, counts.Complete + counts.Incomplete);
+        // A leecher asking for everyone gets exactly the peers that are there.
+        var v4 = new byte[6 * 10_000];
+        var v6 = new byte[18 * 10_000];
+        var all = store.Announce(Hash, V4(250, 1), false, AnnounceEvent.None, int.MaxValue, v4, v6);
+        var listed = Peers(v4, all.V4Bytes, v6, all.V6Bytes).ToHashSet();
+        Assert.Equal(present.Select(p => p.ToString()).Order(), listed.Order());
+        store.Announce(Hash, V4(250, 1), false, AnnounceEvent.Stopped, 0, v4, v6);
+        // All expire together; a sweep leaves nothing behind.
+        time.Advance(TimeSpan.FromMinutes(11));
+        Assert.Equal((0, 0L), store.Sweep());
     }
 }

@@ -7,8 +7,10 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Appliance.Trackers.Announcing;
 
 /// <summary>
-/// Announces every added torrent to its trackers. Policy lives in <see cref="AnnounceSchedule"/>; this class only runs
-/// due announces, at most <see cref="AnnouncerOptions.MaxConcurrentAnnounces"/> at a time, over the shared HTTP and UDP clients.
+/// Announces every added torrent to its trackers and scrapes those trackers. Policy lives in <see cref="AnnounceSchedule"/>
+/// (per torrent) and <see cref="ScrapeSchedule"/> (per tracker); this class keeps torrents in due order and runs due
+/// announces over the shared HTTP and UDP clients, with at most <see cref="AnnouncerOptions.MaxConcurrentPerTracker"/>
+/// requests in flight per tracker host and <see cref="AnnouncerOptions.MaxConcurrentAnnounces"/> over all.
 /// </summary>
 public sealed class Announcer : IAsyncDisposable
 {
@@ -18,13 +20,17 @@ public sealed class Announcer : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly HttpTrackerClient _http;
     private readonly UdpTrackerClient _udp;
+    private readonly TrackerHostLimiter _hosts;
     private readonly ConcurrentDictionary<InfoHash, Entry> _torrents = new();
+    private readonly PriorityQueue<Entry, DateTimeOffset> _due = new();
+    private readonly ScrapeSchedule _scrapes;
     private readonly SemaphoreSlim _slots;
     private readonly CancellationTokenSource _stopping = new();
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     private readonly Random _random = new();
     private readonly uint _key = (uint)Random.Shared.Next();
     private Task _loop = Task.CompletedTask;
+    private Task _scrapeLoop = Task.CompletedTask;
     private int _stopped;
 
     public Announcer(AnnouncerOptions options, TrackerCounters counters, ILogger? logger = null, TimeProvider? time = null)
@@ -36,14 +42,22 @@ public sealed class Announcer : IAsyncDisposable
         _time = time ?? TimeProvider.System;
         _http = new HttpTrackerClient(options);
         _udp = new UdpTrackerClient(options, _time);
-        _slots = new SemaphoreSlim(Math.Max(1, options.MaxConcurrentAnnounces));
+        _hosts = new TrackerHostLimiter(Math.Max(1, options.MaxConcurrentPerTracker), Math.Max(1, options.MaxConcurrentAnnounces));
+        _scrapes = new ScrapeSchedule(options, new Random(_random.Next()));
+        _slots = new SemaphoreSlim(Math.Max(1, options.MaxStartedAnnounces));
     }
 
     public UdpTrackerClient Udp => _udp;
 
+    public HttpTrackerClient Http => _http;
+
     public int Count => _torrents.Count;
 
-    public void Start() => _loop = RunAsync(_stopping.Token);
+    public void Start()
+    {
+        _loop = RunAsync(_stopping.Token);
+        _scrapeLoop = ScrapeLoopAsync(_stopping.Token);
+    }
 
     /// <summary>Schedules a torrent. Its first announce (event=started) comes within the initial spread.</summary>
     public void Add(InfoHash infoHash, IReadOnlyList<IReadOnlyList<string>> tiers, Func<long> uploaded)
@@ -55,9 +69,11 @@ public sealed class Announcer : IAsyncDisposable
         if (!schedule.HasTrackers) return;
         var spread = TimeSpan.FromSeconds(Math.Min(_options.MaxInitialSpread.TotalSeconds, (double)_torrents.Count / Math.Max(1, _options.InitialAnnouncesPerSecond)));
         schedule.ScheduleFirst(_time.GetUtcNow(), spread);
-        if (_torrents.TryAdd(infoHash, new Entry(schedule, uploaded)))
+        var entry = new Entry(schedule, uploaded);
+        if (_torrents.TryAdd(infoHash, entry))
         {
             Interlocked.Increment(ref _counters.AnnouncedTorrents);
+            lock (_due) _due.Enqueue(entry, schedule.NextAnnounce);
             _wake.Release();
         }
     }
@@ -66,12 +82,17 @@ public sealed class Announcer : IAsyncDisposable
     public void Remove(InfoHash infoHash)
     {
         if (!_torrents.TryRemove(infoHash, out var entry)) return;
+        entry.Removed = true; // left in the due queue, skipped when it comes up
         Interlocked.Decrement(ref _counters.AnnouncedTorrents);
+        entry.ForgetScrape(_counters);
         if (entry.Schedule.Current is not null && Volatile.Read(ref _stopped) == 0)
             _ = SendStoppedAsync(entry, _stopping.Token);
     }
 
     public AnnounceSchedule? GetSchedule(InfoHash infoHash) => _torrents.TryGetValue(infoHash, out var entry) ? entry.Schedule : null;
+
+    /// <summary>The tracker's counts for a torrent from the last scrape, if any.</summary>
+    public ScrapeCounts? GetScrape(InfoHash infoHash) => _torrents.TryGetValue(infoHash, out var entry) ? entry.Scraped : null;
 
     /// <summary>Stops scheduling and sends event=stopped to each torrent's current tracker within the stop timeout.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -79,6 +100,7 @@ public sealed class Announcer : IAsyncDisposable
         if (Interlocked.Exchange(ref _stopped, 1) == 1) return;
         await _stopping.CancelAsync().ConfigureAwait(false);
         try { await _loop.ConfigureAwait(false); } catch (OperationCanceledException) { }
+        try { await _scrapeLoop.ConfigureAwait(false); } catch (OperationCanceledException) { }
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(_options.StopTimeout);
         var announced = _torrents.Values.Where(e => e.Schedule.Current is not null).ToList();
@@ -99,34 +121,52 @@ public sealed class Announcer : IAsyncDisposable
     public Task AnnounceNowAsync(InfoHash infoHash, CancellationToken cancellationToken) =>
         _torrents.TryGetValue(infoHash, out var entry) ? AnnounceAsync(entry, cancellationToken) : Task.CompletedTask;
 
+    /// <summary>Scrapes every tracker now (tests), outside the scrape schedule's timing.</summary>
+    public async Task ScrapeNowAsync(CancellationToken cancellationToken)
+    {
+        var urls = _torrents.Values.Select(e => e.Schedule.Current?.Url).OfType<string>().Distinct().ToList();
+        await Task.WhenAll(urls.Select(u => ScrapeTrackerAsync(u, cancellationToken))).ConfigureAwait(false);
+    }
+
     private static bool IsSupported(string url) =>
         url.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || url.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
         || url.StartsWith("udp://", StringComparison.OrdinalIgnoreCase);
 
+    // Takes torrents in due order; one waiting for a slot holds up the rest, which is the pacing.
     private async Task RunAsync(CancellationToken stopping)
     {
         await Task.Yield();
         while (!stopping.IsCancellationRequested)
         {
-            var now = _time.GetUtcNow();
-            var next = now + TimeSpan.FromSeconds(1);
-            foreach (var entry in _torrents.Values)
+            Entry? next = null;
+            var wait = TimeSpan.FromSeconds(1);
+            lock (_due)
             {
-                if (entry.InFlight) continue;
-                if (entry.Schedule.NextAnnounce > now)
+                var now = _time.GetUtcNow();
+                while (_due.TryPeek(out var entry, out var due))
                 {
-                    if (entry.Schedule.NextAnnounce < next) next = entry.Schedule.NextAnnounce;
-                    continue;
+                    if (entry.Removed)
+                    {
+                        _due.Dequeue();
+                        continue;
+                    }
+                    if (entry.Schedule.NextAnnounce > due)
+                    {
+                        _due.DequeueEnqueue(entry, entry.Schedule.NextAnnounce); // moved later by AnnounceNowAsync
+                        continue;
+                    }
+                    if (due <= now) next = _due.Dequeue();
+                    else if (due - now < wait) wait = due - now;
+                    break;
                 }
-                await _slots.WaitAsync(stopping).ConfigureAwait(false);
-                entry.InFlight = true;
-                _ = RunOneAsync(entry, stopping);
             }
-            var wait = next - _time.GetUtcNow();
-            if (wait > TimeSpan.Zero)
+            if (next is null)
             {
                 await _wake.WaitAsync(wait, stopping).ConfigureAwait(false);
+                continue;
             }
+            await _slots.WaitAsync(stopping).ConfigureAwait(false);
+            _ = RunOneAsync(next, stopping);
         }
     }
 
@@ -141,10 +181,92 @@ public sealed class Announcer : IAsyncDisposable
         }
         finally
         {
-            entry.InFlight = false;
             _slots.Release();
-            _wake.Release();
+            if (!entry.Removed)
+            {
+                lock (_due) _due.Enqueue(entry, entry.Schedule.NextAnnounce);
+            }
         }
+    }
+
+    private async Task ScrapeLoopAsync(CancellationToken stopping)
+    {
+        await Task.Yield();
+        while (!stopping.IsCancellationRequested)
+        {
+            List<string> due;
+            lock (_scrapes)
+            {
+                foreach (var url in _torrents.Values.Select(e => e.Schedule.Current?.Url).OfType<string>().Distinct())
+                    _scrapes.Track(url, _time.GetUtcNow());
+                due = _scrapes.TakeDue(_time.GetUtcNow());
+            }
+            foreach (var url in due) _ = ScrapeScheduledAsync(url, stopping);
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), _time, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task ScrapeScheduledAsync(string url, CancellationToken stopping)
+    {
+        bool ok;
+        try
+        {
+            ok = await ScrapeTrackerAsync(url, stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        lock (_scrapes)
+        {
+            if (ok) _scrapes.Succeeded(url, _time.GetUtcNow());
+            else _scrapes.Failed(url, _time.GetUtcNow());
+        }
+    }
+
+    /// <summary>Scrapes the torrents whose current tracker is <paramref name="url"/>, in batches; true if every batch answered.</summary>
+    private async Task<bool> ScrapeTrackerAsync(string url, CancellationToken cancellationToken)
+    {
+        var entries = _torrents.Values.Where(e => e.Schedule.Current?.Url == url).ToList();
+        bool udp = IsUdp(url);
+        int batch = udp ? UdpTrackerPacket.MaxScrapeHashes : _options.HttpScrapeBatch;
+        bool allOk = true;
+        for (int i = 0; i < entries.Count; i += batch)
+        {
+            var part = entries.Skip(i).Take(batch).ToList();
+            var hashes = part.Select(e => e.Schedule.InfoHash).ToList();
+            try
+            {
+                Dictionary<InfoHash, ScrapeCounts> counts;
+                using (await _hosts.AcquireAsync(url, cancellationToken).ConfigureAwait(false))
+                {
+                    counts = udp
+                        ? await _udp.ScrapeAsync(url, hashes, cancellationToken).ConfigureAwait(false)
+                        : await _http.ScrapeAsync(url, hashes, cancellationToken).ConfigureAwait(false);
+                }
+                Interlocked.Increment(ref _counters.ScrapesOk);
+                foreach (var entry in part)
+                {
+                    if (counts.TryGetValue(entry.Schedule.InfoHash, out var c) && !entry.Removed) entry.SetScrape(c, _counters);
+                }
+            }
+            catch (TrackerException e)
+            {
+                allOk = false;
+                Interlocked.Increment(ref _counters.ScrapesFailed);
+                TrackerLog.ScrapeFailed(_logger, url, e.Message);
+                // A tracker without scrape support (BEP 48 is optional) fails every batch the same way.
+                if (i == 0) break;
+            }
+        }
+        return allOk;
     }
 
     /// <summary>BEP 12: try trackers tier by tier until one answers.</summary>
@@ -157,7 +279,8 @@ public sealed class Announcer : IAsyncDisposable
             AnnounceResponse response;
             try
             {
-                response = await SendAsync(tracker, entry, AnnounceSchedule.EventFor(tracker), cancellationToken).ConfigureAwait(false);
+                using (await _hosts.AcquireAsync(tracker.Url, cancellationToken).ConfigureAwait(false))
+                    response = await SendAsync(tracker, entry, AnnounceSchedule.EventFor(tracker), cancellationToken).ConfigureAwait(false);
             }
             catch (TrackerException e)
             {
@@ -190,7 +313,9 @@ public sealed class Announcer : IAsyncDisposable
         if (tracker is null) return true;
         try
         {
-            var response = await SendAsync(tracker, entry, AnnounceEvent.Stopped, cancellationToken).ConfigureAwait(false);
+            AnnounceResponse response;
+            using (await _hosts.AcquireAsync(tracker.Url, cancellationToken).ConfigureAwait(false))
+                response = await SendAsync(tracker, entry, AnnounceEvent.Stopped, cancellationToken).ConfigureAwait(false);
             return response.FailureReason is null;
         }
         catch (TrackerException)
@@ -229,8 +354,36 @@ public sealed class Announcer : IAsyncDisposable
 
     private sealed class Entry(AnnounceSchedule schedule, Func<long> uploaded)
     {
+        private readonly Lock _gate = new();
+
         public AnnounceSchedule Schedule { get; } = schedule;
         public Func<long> Uploaded { get; } = uploaded;
-        public volatile bool InFlight;
+        public volatile bool Removed;
+        public ScrapeCounts? Scraped { get; private set; }
+
+        /// <summary>Keeps the totals over all torrents (exported as metrics) in step with this torrent's last scrape.</summary>
+        public void SetScrape(ScrapeCounts counts, TrackerCounters counters)
+        {
+            lock (_gate)
+            {
+                var old = Scraped ?? default;
+                Interlocked.Add(ref counters.ScrapedSeeders, counts.Complete - old.Complete);
+                Interlocked.Add(ref counters.ScrapedLeechers, counts.Incomplete - old.Incomplete);
+                Interlocked.Add(ref counters.ScrapedDownloaded, counts.Downloaded - old.Downloaded);
+                Scraped = counts;
+            }
+        }
+
+        public void ForgetScrape(TrackerCounters counters)
+        {
+            lock (_gate)
+            {
+                if (Scraped is not { } old) return;
+                Interlocked.Add(ref counters.ScrapedSeeders, -old.Complete);
+                Interlocked.Add(ref counters.ScrapedLeechers, -old.Incomplete);
+                Interlocked.Add(ref counters.ScrapedDownloaded, -old.Downloaded);
+                Scraped = null;
+            }
+        }
     }
 }

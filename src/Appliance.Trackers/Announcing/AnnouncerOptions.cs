@@ -10,7 +10,15 @@ public sealed class AnnouncerOptions
 
     public int NumWant { get; init; } = 0;
 
-    public int MaxConcurrentAnnounces { get; init; } = 32;
+    /// <summary>Requests in flight at once over all tracker hosts (sockets in use).</summary>
+    public int MaxConcurrentAnnounces { get; init; } = 512;
+
+    /// <summary>Announces started at once, in flight or waiting for their tracker host's slot; past it, due torrents
+    /// wait in the queue. Large, so torrents waiting for a slow tracker do not hold up the others.</summary>
+    public int MaxStartedAnnounces { get; init; } = 16_384;
+
+    /// <summary>Requests in flight at once to one tracker host: HTTP connections (kept alive, reused) or UDP requests.</summary>
+    public int MaxConcurrentPerTracker { get; init; } = 32;
 
     /// <summary>Used when a tracker gives no usable interval.</summary>
     public TimeSpan DefaultInterval { get; init; } = TimeSpan.FromMinutes(30);
@@ -24,8 +32,16 @@ public sealed class AnnouncerOptions
     /// <summary>First announces of torrents added together are spread over up to this long (grows with the number of torrents).</summary>
     public TimeSpan MaxInitialSpread { get; init; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Torrents per second of initial spread: 10,000 torrents at 50/s start over 200 s, not at once.</summary>
-    public int InitialAnnouncesPerSecond { get; init; } = 50;
+    /// <summary>Torrents per second of initial spread: 10,000 torrents at 5,000/s start over 2 s; the per-tracker cap
+    /// paces them from there.</summary>
+    public int InitialAnnouncesPerSecond { get; init; } = 5000;
+
+    /// <summary>Scrapes (BEP 48): the first this long after a tracker answers, then at this interval, both with jitter.</summary>
+    public TimeSpan FirstScrapeDelay { get; init; } = TimeSpan.FromMinutes(1);
+    public TimeSpan ScrapeInterval { get; init; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Info-hashes per HTTP scrape request (UDP carries at most 74 per packet).</summary>
+    public int HttpScrapeBatch { get; init; } = 50;
 
     public TimeSpan HttpTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public int MaxHttpResponseBytes { get; init; } = 1024 * 1024;

@@ -9,6 +9,7 @@ public sealed class HttpTrackerClient : IDisposable
 {
     private readonly HttpClient _client;
     private readonly AnnouncerOptions _options;
+    private long _resets;
 
     public HttpTrackerClient(AnnouncerOptions options)
     {
@@ -20,7 +21,8 @@ public sealed class HttpTrackerClient : IDisposable
             ConnectTimeout = options.HttpTimeout,
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
-            MaxConnectionsPerServer = Math.Max(2, options.MaxConcurrentAnnounces),
+            // One connection per concurrent request to a tracker, kept alive and reused for the next announces.
+            MaxConnectionsPerServer = Math.Max(1, options.MaxConcurrentPerTracker),
             AutomaticDecompression = DecompressionMethods.GZip | DecompressionMethods.Deflate,
             UseCookies = false,
             UseProxy = false,
@@ -29,6 +31,9 @@ public sealed class HttpTrackerClient : IDisposable
         _client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
         _client.DefaultRequestHeaders.UserAgent.ParseAdd("Appliance/1.0");
     }
+
+    /// <summary>Requests retried because the tracker reset the connection.</summary>
+    public long Resets => Interlocked.Read(ref _resets);
 
     public async Task<AnnounceResponse> AnnounceAsync(string announceUrl, AnnounceRequest request, CancellationToken cancellationToken)
     {
@@ -48,6 +53,24 @@ public sealed class HttpTrackerClient : IDisposable
     }
 
     private async Task<ReadOnlyMemory<byte>> GetAsync(string url, CancellationToken cancellationToken)
+    {
+        // opentracker closes every connection after its answer, without saying so, and under load resets some before we
+        // read the answer (a few percent of loopback announces here): a reset or refused connection is retried at once, up to
+        // four times.
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await GetOnceAsync(url, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TrackerException e) when (attempt < 5 && e.InnerException is HttpRequestException { InnerException: IOException or System.Net.Sockets.SocketException })
+            {
+                Interlocked.Increment(ref _resets);
+            }
+        }
+    }
+
+    private async Task<ReadOnlyMemory<byte>> GetOnceAsync(string url, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.HttpTimeout);

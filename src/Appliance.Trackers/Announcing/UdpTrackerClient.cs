@@ -89,7 +89,13 @@ public sealed class UdpTrackerClient : IAsyncDisposable
             long connectionId = await connection.GetIdAsync(this, attempt, cancellationToken).ConfigureAwait(false);
             var timeout = _options.UdpBaseTimeout * Math.Pow(2, attempt);
             byte[]? reply = await ExchangeAsync(connection.EndPoint, tid => packet.AsMemory(0, build(connectionId, tid)), timeout, cancellationToken).ConfigureAwait(false);
-            if (reply is null) continue;
+            if (reply is null)
+            {
+                // Trackers drop requests with an unknown connection id without a word (ours, opentracker): the id may be
+                // stale after the tracker restarted, so the retransmission connects first.
+                connection.Invalidate(connectionId);
+                continue;
+            }
             UdpTrackerPacket.TryReadResponseHeader(reply, out var action, out _);
             if (action == UdpTrackerAction.Error)
             {

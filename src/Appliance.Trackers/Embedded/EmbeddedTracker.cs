@@ -112,8 +112,12 @@ public sealed class EmbeddedTracker : IAsyncDisposable
             if (answer.Status != AnnounceStatus.Ok)
             {
                 Interlocked.Increment(ref _counters.EmbeddedHttpRejected);
-                HttpTrackerResponse.WriteFailure(response.Body, answer.Status == AnnounceStatus.NotTracked
-                    ? "torrent not tracked here" : "tracker is full");
+                HttpTrackerResponse.WriteFailure(response.Body, answer.Status switch
+                {
+                    AnnounceStatus.NotTracked => "torrent not tracked here",
+                    AnnounceStatus.RateLimited => "too many announces from your address, retry later",
+                    _ => "tracker is full",
+                });
                 return ValueTask.CompletedTask;
             }
             Interlocked.Increment(ref _counters.EmbeddedHttpAnnounces);

@@ -161,8 +161,11 @@ public sealed class UdpTrackerServer : IAsyncDisposable
         }
         if (!_ids.IsValid(connectionId, client))
         {
+            // No reply: the source address of a datagram without a valid id is unproven, and an error reply would let
+            // a forged 16-byte packet send 2.5 times its size to someone else. A client with an expired id times out
+            // and connects again (BEP 15).
             Interlocked.Increment(ref _counters.EmbeddedUdpRejected);
-            return UdpTrackerPacket.WriteError(reply, transactionId, "invalid or expired connection id");
+            return 0;
         }
         switch (action)
         {
@@ -198,6 +201,11 @@ public sealed class UdpTrackerServer : IAsyncDisposable
         var answer = source.IsV6
             ? _store.Announce(request.InfoHash, peer, request.Left == 0, request.Event, request.NumWant, default, peers)
             : _store.Announce(request.InfoHash, peer, request.Left == 0, request.Event, request.NumWant, peers, default);
+        if (answer.Status == AnnounceStatus.RateLimited)
+        {
+            Interlocked.Increment(ref _counters.EmbeddedUdpRejected);
+            return 0;
+        }
         if (answer.Status != AnnounceStatus.Ok)
         {
             Interlocked.Increment(ref _counters.EmbeddedUdpRejected);

@@ -81,6 +81,7 @@ public static class ServeConfiguration
         Require(o.Encryption is "allow" or "prefer" or "require", "Encryption", "must be 'allow', 'prefer' or 'require'");
         Require(o.DhtPort is null or (> 0 and < 65536), "DhtPort", "must be a port number");
         Require(o.MaxConcurrentAnnounces > 0, "MaxConcurrentAnnounces", "must be positive");
+        Require(o.TrackerRateLimit >= 0, "TrackerRateLimit", "must be 0 (no limit) or announces per second");
         Require(o.PerTorrentMetrics >= 0, "PerTorrentMetrics", "must be 0 (off) or a count");
         Require(o.ShutdownDeadlineSeconds > 0, "ShutdownDeadlineSeconds", "must be positive");
         Require(Enum.TryParse<Microsoft.Extensions.Logging.LogLevel>(o.LogLevel, ignoreCase: true, out _), "LogLevel", "must be Trace, Debug, Information, Warning, Error or Critical");

@@ -58,6 +58,9 @@ public sealed class ServeOptions
     public string TrackerListen { get; set; } = "[::]:" + DefaultTrackerPort;
     public bool OpenTracker { get; set; }
 
+    /// <summary>Announces per second the embedded tracker accepts from one address (IPv6: one /64); 0 turns the limit off.</summary>
+    public int TrackerRateLimit { get; set; } = 200;
+
     /// <summary>Address the embedded tracker and magnet links advertise; defaults to the listen address or 127.0.0.1.</summary>
     public string? AnnounceHost { get; set; }
 

@@ -43,7 +43,7 @@ public sealed class AnnouncerComponent : IApplianceComponent
         {
             PeerId = NewPeerId(),
             Port = port,
-            MaxConcurrentAnnounces = Math.Max(1, _options.MaxConcurrentAnnounces),
+            MaxConcurrentPerTracker = Math.Max(1, _options.MaxConcurrentAnnounces),
         }, _counters, _logger);
         Announcer = announcer;
         _seeding.Registry.Added += OnAdded;

@@ -146,6 +146,12 @@ public sealed class MetricsComponent : IApplianceComponent
             };
         });
         e.AddGauge(MetricNames.TrackerAnnouncedTorrents, "Torrents the announcer schedules", () => Volatile.Read(ref counters.AnnouncedTorrents));
+        e.AddCounter(MetricNames.TrackerScrapes, "Scrape requests to the torrents' trackers by outcome", "result", ["success", "error"],
+            i => i == 0 ? Volatile.Read(ref counters.ScrapesOk) : Volatile.Read(ref counters.ScrapesFailed));
+        e.AddGauge(MetricNames.TrackerScrapedPeers, "Seeders and leechers the trackers report, summed over our torrents (last scrape)", "role",
+            ["seeders", "leechers"], i => i == 0 ? Volatile.Read(ref counters.ScrapedSeeders) : Volatile.Read(ref counters.ScrapedLeechers));
+        e.AddGauge(MetricNames.TrackerScrapedDownloads, "Completed downloads the trackers report, summed over our torrents (last scrape)",
+            () => Volatile.Read(ref counters.ScrapedDownloaded));
         e.AddCounter(MetricNames.EmbeddedTrackerRequests, "Requests to the embedded tracker by protocol and type", ["protocol", "type"],
             [["http", "announce"], ["http", "scrape"], ["http", "rejected"], ["udp", "connect"], ["udp", "announce"], ["udp", "scrape"], ["udp", "rejected"]],
             i => i switch

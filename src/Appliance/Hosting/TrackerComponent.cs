@@ -37,7 +37,7 @@ public sealed class TrackerComponent : IApplianceComponent
     public static TrackerComponent? Create(ServeOptions options, SeedingComponent seeding, TrackerCounters counters, ILoggerFactory loggers, TextWriter output)
     {
         if (!options.Tracker) return null;
-        var tracker = new EmbeddedTracker(options.GetTrackerEndPoint(), new SwarmStoreOptions { Open = options.OpenTracker }, counters,
+        var tracker = new EmbeddedTracker(options.GetTrackerEndPoint(), SwarmStoreOptions.Defaults(options.OpenTracker, options.TrackerRateLimit), counters,
             loggers.CreateLogger("Appliance.Trackers.Embedded"));
         return new TrackerComponent(tracker, seeding, output, options.AnnounceHost);
     }

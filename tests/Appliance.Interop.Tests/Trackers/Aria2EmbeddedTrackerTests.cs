@@ -61,4 +61,59 @@ public sealed class Aria2EmbeddedTrackerTests
         await appliance.WaitForExitAsync(TimeSpan.FromSeconds(20));
         Assert.Equal(0, appliance.ExitCode);
     }
+
+    /// <summary>
+    /// Regression: before it has the metadata, aria2c announces a magnet link with left=0, and the tracker used to give
+    /// a "seed" no seeds, so aria2c never learnt of the appliance. The x.pe hint is taken out so only the tracker can tell it.
+    /// </summary>
+    [Theory]
+    [InlineData("http")]
+    [InlineData("udp")]
+    public async Task Aria2c_downloads_the_magnet_link_serve_prints_through_the_embedded_tracker(string scheme)
+    {
+        using var temp = new TempDirectory("tracker-magnet");
+        string content = temp.CreateSubdirectory("content");
+        string source = SampleContent.WriteMultiFile(content, "sample", scale: 2);
+        int peerPort = Ports.FreeTcp();
+        int trackerPort = Ports.FreeTcpAndUdp();
+        // Without trackers in the torrent, serve's magnet link names its embedded tracker's HTTP URL; with a udp:// one, that.
+        IReadOnlyList<string> trackers = scheme == "http" ? [] : [$"udp://127.0.0.1:{trackerPort}"];
+        TestTorrents.Write(source, Path.Combine(content, "sample.torrent"), pieceLength: 32 * 1024, trackers: trackers);
+
+        using var appliance = ApplianceBinary.Start([
+            "serve", "--content", content, "--listen", $"127.0.0.1:{peerPort}", "--no-dht", "--metrics-listen", "",
+            "--tracker-listen", $"127.0.0.1:{trackerPort}", "--upload-slots", "unlimited",
+        ]);
+        string seeding = await appliance.WaitForLineAsync(l => l.StartsWith("seeding ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        await appliance.WaitForLineAsync(l => l.StartsWith("tracker listening on ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        string magnet = seeding.Split(' ')[^1];
+        Assert.Contains("tr=" + Uri.EscapeDataString(scheme == "http" ? $"http://127.0.0.1:{trackerPort}/announce" : $"udp://127.0.0.1:{trackerPort}"), magnet,
+            StringComparison.Ordinal);
+        magnet = string.Join('&', magnet.Split('&').Where(p => !p.StartsWith("x.pe=", StringComparison.Ordinal)));
+
+        string download = temp.CreateSubdirectory("download");
+        var arguments = new List<string>
+        {
+            "--bt-enable-lpd=false", "--seed-time=0", "--dir", download, "--console-log-level=notice", "--summary-interval=0",
+            "--listen-port", Ports.FreeTcp().ToString(CultureInfo.InvariantCulture), "--file-allocation=none",
+            "--bt-tracker-interval=1", "--bt-stop-timeout=60", "--bt-save-metadata=false",
+        };
+        if (scheme == "udp")
+        {
+            arguments.AddRange(["--enable-dht=true", "--dht-listen-port", Ports.FreeUdp().ToString(CultureInfo.InvariantCulture),
+                "--dht-file-path", Path.Combine(temp.Path, "dht.dat")]);
+        }
+        else
+        {
+            arguments.Add("--enable-dht=false");
+        }
+        arguments.Add(magnet);
+        using var aria = await ExternalProcess.RunAsync("aria2c", arguments, TimeSpan.FromSeconds(90));
+        Assert.True(aria.ExitCode == 0, aria.AllOutput + "\n--- appliance ---\n" + appliance.AllOutput);
+        Assert.True(SampleContent.SameTree(source, Path.Combine(download, "sample"), out string difference), difference);
+
+        appliance.Terminate();
+        await appliance.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(0, appliance.ExitCode);
+    }
 }

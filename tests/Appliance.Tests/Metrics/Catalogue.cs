@@ -14,6 +14,7 @@ internal static partial class Catalogue
         MetricNames.MetadataPiecesServed,
         MetricNames.ConnectionsAccepted, MetricNames.Disconnects, MetricNames.Torrents, MetricNames.VerificationProgress,
         MetricNames.TorrentsVerifying, MetricNames.TrackerAnnounces, MetricNames.TrackerAnnouncedTorrents,
+        MetricNames.TrackerScrapes, MetricNames.TrackerScrapedPeers, MetricNames.TrackerScrapedDownloads,
         MetricNames.EmbeddedTrackerRequests, MetricNames.EmbeddedTrackerSwarms, MetricNames.EmbeddedTrackerPeers,
         MetricNames.DhtNodes, MetricNames.DhtQueriesReceived, MetricNames.DhtQueriesSent, MetricNames.DhtRepliesSent,
         MetricNames.DhtRepliesReceived, MetricNames.DhtDroppedPackets, MetricNames.DhtPeersStored, MetricNames.RateLimitedPackets,
