@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Appliance.Networking.Buffers;
 using Appliance.Networking.Tcp;
+using Appliance.Networking.Utp;
 using Appliance.Protocol.PeerWire;
 using Appliance.Seeding.Choking;
 using Appliance.Seeding.Torrents;
@@ -31,6 +32,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     private long _nextId;
     private int _unchoked;
     private long _round;
+    private UtpSessionAcceptor? _utpAcceptor;
     private int _refillPending;
     private readonly Lock _chokerGate = new();
     private bool _stopRequested;
@@ -143,6 +145,26 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
             session.Close("shutting down");
         }
         session.Start();
+    }
+
+    /// <summary>Where the uTP listener hands established incoming connections (after <see cref="Start"/>).</summary>
+    public IUtpAcceptor UtpAcceptor => _utpAcceptor ??= new UtpSessionAcceptor(this);
+
+    /// <summary>A connection that arrived over another transport (uTP): admitted under the same limits as TCP ones.</summary>
+    internal bool TryAccept(PeerTransport transport)
+    {
+        if (_acceptLoop is null || _stopRequested) return false;
+        var admitted = _acceptLoop.Limiter.TryAdmit(transport.Remote.Address);
+        if (admitted != AdmitResult.Admitted)
+        {
+            ((IConnectionHandler)this).OnRefused(transport.Remote, admitted);
+            return false;
+        }
+        Counters.ConnectionAccepted();
+        var session = new PeerSession(this, transport, Interlocked.Increment(ref _nextId));
+        _sessions[session.Id] = session;
+        session.Start();
+        return true;
     }
 
     void IConnectionHandler.OnRefused(IPEndPoint remote, AdmitResult reason)
