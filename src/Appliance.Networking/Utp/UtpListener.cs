@@ -16,13 +16,17 @@ public interface IUtpAcceptor
 
 /// <summary>
 /// The uTP side of a UDP port, incoming connections only: routes each packet to its connection by (source address,
-/// connection id), opens a connection per SYN under a half-open cap, answers packets for connections it does not know
+/// connection id), opens a connection per SYN under half-open caps (per source, and overall with the oldest evicted
+/// first, so a flood cannot lock real peers out), answers packets for connections it does not know
 /// with a RESET (so a confused peer stops waiting and falls back to TCP at once), and ticks every connection's timers
 /// from one thread every <see cref="TickMilliseconds"/> (no timer per packet or per connection).
 /// </summary>
 public sealed class UtpListener : IDatagramHandler, IUtpOutput, IDisposable
 {
     public const int TickMilliseconds = 20;
+
+    /// <summary>Half-open connections one source (address and port) may hold: a real peer opens one at a time.</summary>
+    public const int MaxHalfOpenPerSource = 4;
 
     private readonly DatagramEndpoint _endpoint;
     private readonly IUtpAcceptor _acceptor;
@@ -31,6 +35,8 @@ public sealed class UtpListener : IDatagramHandler, IUtpOutput, IDisposable
     private readonly Lock _gate = new();
     private readonly Dictionary<Key, Entry> _connections = [];
     private readonly List<Entry> _entries = [];
+    private readonly LinkedList<Entry> _halfOpenOrder = new();
+    private readonly Dictionary<(UInt128, ushort), int> _halfOpenBySource = [];
     private readonly PinnedBufferPool _packets = new(UtpConnection.MaxPacketSize, maxRetained: 8192);
     private readonly CancellationTokenSource _stopping = new();
     private Entry[] _tickList = new Entry[64];
@@ -92,11 +98,7 @@ public sealed class UtpListener : IDatagramHandler, IUtpOutput, IDisposable
         bool established = connection.OnPacket(header, sack, datagram[payloadOffset..], now);
         if (established)
         {
-            lock (_gate)
-            {
-                _halfOpen--;
-                entry.Established = true;
-            }
+            lock (_gate) LeaveHalfOpen(entry);
             if (_acceptor.TryAccept(connection, entry.Remote)) Counters.Accepted();
             else
             {
@@ -110,14 +112,23 @@ public sealed class UtpListener : IDatagramHandler, IUtpOutput, IDisposable
     private void Open(Key key, in UtpHeader syn, SocketAddress source, long now)
     {
         Entry entry;
+        Entry? evicted = null;
         lock (_gate)
         {
-            bool full = _halfOpen >= _maxHalfOpen;
-            if (full || _connections.Count >= _maxConnections)
+            var origin = (key.Address, key.Port);
+            _halfOpenBySource.TryGetValue(origin, out int fromSource);
+            if (fromSource >= MaxHalfOpenPerSource || _connections.Count >= _maxConnections)
             {
-                Counters.Refused(halfOpen: full);
+                Counters.Refused(halfOpen: fromSource >= MaxHalfOpenPerSource);
                 ResetUnknown(syn, source, now, syn.ConnectionId);
                 return;
+            }
+            if (_halfOpen >= _maxHalfOpen)
+            {
+                // A flood from many (spoofed) sources: the oldest half-open connection makes room, so a real peer,
+                // which answers within a round trip, still gets through.
+                evicted = _halfOpenOrder.First!.Value;
+                Counters.Refused(halfOpen: true);
             }
             var address = new SocketAddress(source.Family, source.Size);
             source.Buffer.Span.CopyTo(address.Buffer.Span);
@@ -129,8 +140,15 @@ public sealed class UtpListener : IDatagramHandler, IUtpOutput, IDisposable
             _connections[key] = entry;
             _entries.Add(entry);
             _halfOpen++;
+            _halfOpenBySource[origin] = fromSource + 1;
+            entry.HalfOpenNode = _halfOpenOrder.AddLast(entry);
         }
         Counters.Opened();
+        if (evicted is not null)
+        {
+            evicted.Connection.Abort(now);
+            Remove(evicted);
+        }
     }
 
     /// <summary>
@@ -156,9 +174,20 @@ public sealed class UtpListener : IDatagramHandler, IUtpOutput, IDisposable
         {
             if (!_connections.Remove(entry.Key)) return;
             _entries.Remove(entry);
-            if (!entry.Established) _halfOpen--;
+            LeaveHalfOpen(entry);
         }
         Counters.Closed();
+    }
+
+    private void LeaveHalfOpen(Entry entry)
+    {
+        if (entry.HalfOpenNode is not { } node) return;
+        _halfOpenOrder.Remove(node);
+        entry.HalfOpenNode = null;
+        _halfOpen--;
+        var origin = (entry.Key.Address, entry.Key.Port);
+        if (_halfOpenBySource[origin] <= 1) _halfOpenBySource.Remove(origin);
+        else _halfOpenBySource[origin]--;
     }
 
     private void TickLoop()
@@ -226,6 +255,8 @@ public sealed class UtpListener : IDatagramHandler, IUtpOutput, IDisposable
         public SocketAddress Address { get; } = address;
         public IPEndPoint Remote { get; } = remote;
         public UtpConnection Connection { get; set; } = null!;
-        public bool Established { get; set; }
+
+        /// <summary>Its place among the half-open connections, oldest first; null once established.</summary>
+        public LinkedListNode<Entry>? HalfOpenNode { get; set; }
     }
 }

@@ -50,7 +50,7 @@ public sealed class UtpListenerTests : IDisposable
     }
 
     [Fact]
-    public void Syn_flood_is_held_to_the_half_open_cap_and_the_rest_is_reset()
+    public void Syn_flood_from_one_source_is_held_to_its_share_and_the_rest_is_reset()
     {
         for (int i = 0; i < 100; i++) SendPacket(UtpPacketType.Syn, connectionId: (ushort)(i * 2), seq: 1, ack: 0);
         int states = 0, resets = 0;
@@ -59,10 +59,36 @@ public sealed class UtpListenerTests : IDisposable
             if (Receive().Type == UtpPacketType.State) states++;
             else resets++;
         }
-        Assert.Equal(8, states);
-        Assert.Equal(92, resets);
-        Assert.Equal(8, _listener.HalfOpenCount);
-        Assert.Equal(92, _counters.HalfOpenRefused);
+        Assert.Equal(UtpListener.MaxHalfOpenPerSource, states);
+        Assert.Equal(100 - UtpListener.MaxHalfOpenPerSource, resets);
+        Assert.Equal(UtpListener.MaxHalfOpenPerSource, _listener.HalfOpenCount);
+    }
+
+    [Fact]
+    public void Syn_flood_from_many_sources_evicts_the_oldest_so_a_new_peer_still_gets_in()
+    {
+        var sources = Enumerable.Range(0, 20).Select(_ => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp)).ToList();
+        try
+        {
+            var syn = new byte[UtpHeader.Length];
+            new UtpHeader(UtpPacketType.Syn, 1, 1, 0, 1 << 20, 1, 0).WriteTo(syn);
+            foreach (var source in sources)
+            {
+                source.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+                source.ReceiveTimeout = (int)Timeout.TotalMilliseconds;
+                source.SendTo(syn, _endpoint.LocalEndPoint);
+                var answer = new byte[2048];
+                int length = source.Receive(answer); // each one answered, in turn
+                Assert.True(UtpHeader.TryParse(answer.AsSpan(0, length), out var header, out _, out _));
+                Assert.Equal(UtpPacketType.State, header.Type);
+            }
+            Assert.Equal(8, _listener.HalfOpenCount);
+            Assert.Equal(12, _counters.HalfOpenRefused);
+        }
+        finally
+        {
+            foreach (var source in sources) source.Dispose();
+        }
     }
 
     [Fact]
