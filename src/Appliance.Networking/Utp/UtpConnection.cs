@@ -71,7 +71,8 @@ public sealed class UtpConnection
     private readonly IUtpOutput _output;
     private readonly PinnedBufferPool _packets;
     private readonly UtpCounters _counters;
-    private readonly OutPacket[] _ring = new OutPacket[RingSize];
+    // Allocated with the first write, so a half-open connection (a SYN flood) costs little.
+    private OutPacket[] _ring = [];
     private readonly UtpCongestion _congestion = new(RingSize / 2 * MaxPacketSize);
 
     // Sending: [_oldest, _nextToSend) sent and not all acknowledged, [_nextToSend, _seqNr) built, not sent yet.
@@ -91,6 +92,7 @@ public sealed class UtpConnection
     private int _packetCeiling;
     private int _probeSeq = -1;
     private bool _finQueued;
+    private bool _holdLast;
 
     // Receiving.
     private ushort _ackNr;
@@ -262,12 +264,18 @@ public sealed class UtpConnection
         }
     }
 
-    /// <summary>Queues as much of <paramref name="data"/> as fits and sends what the windows allow; returns the bytes taken.</summary>
-    public int Write(ReadOnlySpan<byte> data, long nowMicros)
+    /// <summary>
+    /// Queues as much of <paramref name="data"/> as fits and sends what the windows allow; returns the bytes taken.
+    /// <paramref name="more"/>: more bytes follow at once (the next part of a batch), so a last packet that is not full
+    /// waits for them instead of leaving half empty.
+    /// </summary>
+    public int Write(ReadOnlySpan<byte> data, long nowMicros, bool more = false)
     {
         lock (_gate)
         {
             if (State != UtpState.Connected) return -1;
+            if (_ring.Length == 0) _ring = new OutPacket[RingSize];
+            _holdLast = more;
             int taken = 0;
             while (taken < data.Length && _unsentBytes < MaxUnsentBytes)
             {
@@ -312,6 +320,8 @@ public sealed class UtpConnection
             }
             State = UtpState.Closing;
             _finQueued = true;
+            _holdLast = false;
+            if (_ring.Length == 0) _ring = new OutPacket[RingSize];
             ref var fin = ref _ring[_seqNr & Mask];
             fin = new OutPacket { Buffer = _packets.Rent(), Type = UtpPacketType.Fin, Length = UtpHeader.Length };
             _seqNr++;
@@ -586,6 +596,7 @@ public sealed class UtpConnection
         while (_nextToSend != _seqNr)
         {
             ref var packet = ref _ring[_nextToSend & Mask];
+            if (_holdLast && _nextToSend == (ushort)(_seqNr - 1) && packet.Length < Capacity(_nextToSend)) return;
             if (_inFlight > 0 && _inFlight + packet.Length > Math.Min(_congestion.Window, _peerWindow)) return;
             _unsentBytes -= packet.Length - UtpHeader.Length;
             Transmit(ref packet, _nextToSend, nowMicros);
@@ -657,7 +668,7 @@ public sealed class UtpConnection
         if (State == UtpState.Closed) return;
         State = UtpState.Closed;
         Error = error;
-        for (int i = 0; i < RingSize; i++)
+        for (int i = 0; i < _ring.Length; i++)
         {
             if (_ring[i].Buffer is { } buffer) _packets.Return(buffer);
             _ring[i] = default;

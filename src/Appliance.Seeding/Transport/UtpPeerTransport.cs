@@ -58,7 +58,8 @@ internal sealed class UtpPeerTransport(UtpConnection connection, IPEndPoint remo
             while (true)
             {
                 var part = batch.Parts[i];
-                int taken = connection.Write(part.Span[offset..], UtpListener.NowMicros);
+                // Piece headers and blocks share packets: only the batch's last part lets a packet leave half full.
+                int taken = connection.Write(part.Span[offset..], UtpListener.NowMicros, more: i < batch.Parts.Length - 1);
                 if (taken < 0) return SendOutcome.Failed;
                 offset += taken;
                 if (offset == part.Length) break;

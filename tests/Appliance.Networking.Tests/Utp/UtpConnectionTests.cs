@@ -96,6 +96,18 @@ public sealed class UtpConnectionTests
     }
 
     [Fact]
+    public void A_piece_header_shares_its_packet_with_the_block_that_follows()
+    {
+        var c = Established();
+        c.Write(new byte[13], _now, more: true);
+        Assert.Empty(_wire.DataPackets()); // held: the block follows at once
+        c.Write(new byte[2000], _now);
+        var sent = _wire.DataPackets();
+        Assert.Equal(2, sent.Count);
+        Assert.Equal(2013, sent.Sum(p => p.Length - UtpHeader.Length));
+    }
+
+    [Fact]
     public void Timeout_resends_the_oldest_packet_backs_off_and_finally_resets()
     {
         var c = Established();
