@@ -14,8 +14,9 @@ public interface IDatagramHandler
 
 /// <summary>
 /// One UDP socket shared by everything on a port (the DHT node and uTP on the listen port): a receive thread that
-/// reuses one buffer and one <see cref="SocketAddress"/> (no allocation per datagram) and hands each datagram to the
-/// handler, and a thread-safe send. Receive errors caused by a single datagram (ICMP unreachable from an earlier send,
+/// takes datagrams in batches (<c>recvmmsg</c> on Linux, <see cref="BatchedReceive"/>) into pinned buffers reused for
+/// ever, with one reused <see cref="SocketAddress"/> (no allocation per datagram), hands each datagram to the handler,
+/// and a thread-safe send. Receive errors caused by a single datagram (ICMP unreachable from an earlier send,
 /// an oversized datagram) are skipped; anything else ends the loop, logged.
 /// </summary>
 public sealed class DatagramEndpoint : IDisposable
@@ -86,6 +87,16 @@ public sealed class DatagramEndpoint : IDisposable
     }
 
     private void ReceiveLoop()
+    {
+        if (BatchedReceive.IsSupported)
+        {
+            BatchedReceive.Run(_socket, _handler!, _stopping.Token, _logger, LocalEndPoint);
+            return;
+        }
+        ReceiveOneAtATime();
+    }
+
+    private void ReceiveOneAtATime()
     {
         var buffer = GC.AllocateUninitializedArray<byte>(MaxDatagram, pinned: true);
         var from = new SocketAddress(_socket.AddressFamily);
