@@ -42,7 +42,8 @@ public sealed class UtpComponent : IApplianceComponent
         var tcp = _seeding.Server.LocalEndPoint ?? _options.GetListenEndPoint();
         var node = _dht?.Node;
         DatagramEndpoint endpoint;
-        if (node is not null && node.LocalEndPoint.Port == tcp.Port && node.LocalEndPoint.AddressFamily == tcp.AddressFamily)
+        // The DHT node's socket (IPv4) owns the port when it is the listen port; binding it again would fail.
+        if (node is not null && node.LocalEndPoint.Port == tcp.Port)
         {
             endpoint = node.Endpoint;
         }
