@@ -86,6 +86,20 @@ public sealed class DatagramEndpoint : IDisposable
         }
     }
 
+    /// <summary>
+    /// Sends several datagrams to one destination with one <c>sendmmsg</c> (Linux); those the socket buffer cannot take
+    /// are dropped, like a lost packet. The arrays must live on the pinned object heap (pooled packet buffers).
+    /// </summary>
+    public void SendMany(ReadOnlySpan<byte[]> datagrams, ReadOnlySpan<int> lengths, SocketAddress destination)
+    {
+        if (!BatchedSend.IsSupported)
+        {
+            for (int i = 0; i < datagrams.Length; i++) Send(datagrams[i].AsSpan(0, lengths[i]), destination);
+            return;
+        }
+        BatchedSend.Send(_socket, datagrams, lengths, destination);
+    }
+
     private void ReceiveLoop()
     {
         if (BatchedReceive.IsSupported)

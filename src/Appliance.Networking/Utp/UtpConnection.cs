@@ -9,6 +9,12 @@ namespace Appliance.Networking.Utp;
 public interface IUtpOutput
 {
     void Send(ReadOnlySpan<byte> datagram, UtpConnection connection);
+
+    /// <summary>Several datagrams at once (one <c>sendmmsg</c>); <paramref name="datagrams"/> are pinned pool buffers.</summary>
+    void SendMany(ReadOnlySpan<byte[]> datagrams, ReadOnlySpan<int> lengths, UtpConnection connection)
+    {
+        for (int i = 0; i < datagrams.Length; i++) Send(datagrams[i].AsSpan(0, lengths[i]), connection);
+    }
 }
 
 /// <summary>Told when a connection has bytes (or an end) to read, or room to write. Called under the connection's lock: keep it short.</summary>
@@ -596,14 +602,30 @@ public sealed class UtpConnection
         while (_nextToSend != _seqNr)
         {
             ref var packet = ref _ring[_nextToSend & Mask];
-            if (_holdLast && _nextToSend == (ushort)(_seqNr - 1) && packet.Length < Capacity(_nextToSend)) return;
-            if (_inFlight > 0 && _inFlight + packet.Length > Math.Min(_congestion.Window, _peerWindow)) return;
+            if (_holdLast && _nextToSend == (ushort)(_seqNr - 1) && packet.Length < Capacity(_nextToSend)) break;
+            if (_inFlight > 0 && _inFlight + packet.Length > Math.Min(_congestion.Window, _peerWindow)) break;
             _unsentBytes -= packet.Length - UtpHeader.Length;
-            Transmit(ref packet, _nextToSend, nowMicros);
+            Transmit(ref packet, _nextToSend, nowMicros, batched: true);
             _nextToSend++;
             _nextResend = _nextToSend;
             if (_timeoutAt == long.MaxValue) _timeoutAt = nowMicros + _congestion.RtoMicros;
         }
+        SendPending();
+    }
+
+    // New packets leave in batches of up to PendingMax (one system call each); the lock is held throughout, so no ack
+    // can release a buffer that is still waiting here.
+    private const int PendingMax = 32;
+    private readonly byte[][] _pending = new byte[PendingMax][];
+    private readonly int[] _pendingLength = new int[PendingMax];
+    private int _pendingCount;
+
+    private void SendPending()
+    {
+        if (_pendingCount == 1) _output.Send(_pending[0].AsSpan(0, _pendingLength[0]), this);
+        else if (_pendingCount > 1) _output.SendMany(_pending.AsSpan(0, _pendingCount), _pendingLength.AsSpan(0, _pendingCount), this);
+        _pending.AsSpan(0, _pendingCount).Clear();
+        _pendingCount = 0;
     }
 
     private void Resend(ushort seq, long nowMicros)
@@ -614,10 +636,19 @@ public sealed class UtpConnection
         Transmit(ref packet, seq, nowMicros);
     }
 
-    private void Transmit(ref OutPacket packet, ushort seq, long nowMicros)
+    private void Transmit(ref OutPacket packet, ushort seq, long nowMicros, bool batched = false)
     {
         new UtpHeader(packet.Type, SendId, (uint)nowMicros, _replyMicros, WindowLeft, seq, _ackNr).WriteTo(packet.Buffer);
-        _output.Send(packet.Buffer!.AsSpan(0, packet.Length), this);
+        if (batched)
+        {
+            _pending[_pendingCount] = packet.Buffer!;
+            _pendingLength[_pendingCount++] = packet.Length;
+            if (_pendingCount == PendingMax) SendPending();
+        }
+        else
+        {
+            _output.Send(packet.Buffer!.AsSpan(0, packet.Length), this);
+        }
         if (packet.SentAt == 0) _inFlight += packet.Length;
         packet.SentAt = Math.Max(1, nowMicros);
         packet.Transmissions++;

@@ -168,6 +168,9 @@ public sealed class UtpListener : IDatagramHandler, IUtpOutput, IDisposable
     void IUtpOutput.Send(ReadOnlySpan<byte> datagram, UtpConnection connection) =>
         _endpoint.Send(datagram, ((Entry)connection.Tag!).Address);
 
+    void IUtpOutput.SendMany(ReadOnlySpan<byte[]> datagrams, ReadOnlySpan<int> lengths, UtpConnection connection) =>
+        _endpoint.SendMany(datagrams, lengths, ((Entry)connection.Tag!).Address);
+
     private void Remove(Entry entry)
     {
         lock (_gate)

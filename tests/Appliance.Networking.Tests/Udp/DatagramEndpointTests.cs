@@ -42,6 +42,32 @@ public sealed class DatagramEndpointTests
     }
 
     [Fact]
+    public void Send_many_delivers_each_datagram_whole_and_in_order()
+    {
+        using var endpoint = new DatagramEndpoint(new IPEndPoint(IPAddress.Loopback, 0));
+        using var receiver = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        receiver.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        receiver.ReceiveTimeout = 10_000;
+        var datagrams = Enumerable.Range(0, 100).Select(i =>
+        {
+            var buffer = GC.AllocateArray<byte>(1500, pinned: true);
+            buffer.AsSpan().Fill((byte)i);
+            return buffer;
+        }).ToArray();
+        var lengths = Enumerable.Range(0, 100).Select(i => 100 + i).ToArray();
+
+        endpoint.SendMany(datagrams, lengths, ((IPEndPoint)receiver.LocalEndPoint!).Serialize());
+
+        var received = new byte[2048];
+        for (int i = 0; i < 100; i++)
+        {
+            int length = receiver.Receive(received);
+            Assert.Equal(100 + i, length);
+            Assert.All(received.AsSpan(0, length).ToArray(), b => Assert.Equal((byte)i, b));
+        }
+    }
+
+    [Fact]
     public void Dispose_stops_the_receive_thread_promptly()
     {
         var endpoint = new DatagramEndpoint(new IPEndPoint(IPAddress.Loopback, 0));
