@@ -196,22 +196,22 @@ public sealed class UtpConnection
         lock (_gate)
         {
             if (State == UtpState.Closed) return false;
-            if (header.Type == UtpPacketType.Reset)
-            {
-                _counters.ResetReceived();
-                Terminate(SocketError.ConnectionReset);
-                return false;
-            }
             if (header.Type == UtpPacketType.Syn)
             {
                 // A resent SYN: our STATE was lost.
                 if (State == UtpState.SynReceived && header.SequenceNumber == _ackNr) SendState(nowMicros);
                 return false;
             }
-            // An ack of a packet we never sent is forged or broken: ignore the whole packet.
+            // An ack of a packet we never sent is forged or broken: ignore the whole packet (a reset too).
             if (Distance(header.AckNumber, (ushort)(_nextToSend - 1)) < 0)
             {
                 _counters.Drop();
+                return false;
+            }
+            if (header.Type == UtpPacketType.Reset)
+            {
+                _counters.ResetReceived();
+                Terminate(SocketError.ConnectionReset);
                 return false;
             }
             _lastReceivedAt = nowMicros;

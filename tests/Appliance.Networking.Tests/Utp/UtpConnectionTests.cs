@@ -263,6 +263,14 @@ public sealed class UtpConnectionTests
         throw new InvalidOperationException("the connection kept sending");
     }
 
+    [Fact]
+    public void Reset_acknowledging_data_never_sent_is_ignored()
+    {
+        var c = Established();
+        Send(c, UtpPacketType.Reset, 3, OurFirstSeq + 1000);
+        Assert.Equal(UtpState.Connected, c.State);
+    }
+
     private UtpConnection Established(uint window = BigWindow)
     {
         var c = Accept();
