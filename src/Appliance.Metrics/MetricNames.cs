@@ -47,6 +47,16 @@ public static class MetricNames
     public const string DhtRepliesReceived = "appliance_dht_replies_received_total";
     public const string DhtDroppedPackets = "appliance_dht_dropped_packets_total";
     public const string DhtPeersStored = "appliance_dht_peers_stored";
+    public const string UtpConnections = "appliance_utp_connections";
+    public const string UtpConnectionsAccepted = "appliance_utp_connections_accepted_total";
+    public const string UtpConnectionsRefused = "appliance_utp_connections_refused_total";
+    public const string UtpPackets = "appliance_utp_packets_total";
+    public const string UtpSentBytes = "appliance_utp_sent_bytes_total";
+    public const string UtpRetransmits = "appliance_utp_retransmits_total";
+    public const string UtpTimeouts = "appliance_utp_timeouts_total";
+    public const string UtpResets = "appliance_utp_resets_total";
+    public const string UtpDroppedPackets = "appliance_utp_dropped_packets_total";
+    public const string UtpRtt = "appliance_utp_rtt_seconds";
     public const string RateLimitedPackets = "appliance_rate_limited_packets_total";
 
     // Per torrent (only with PerTorrentMetrics > 0, top N by uploaded bytes)

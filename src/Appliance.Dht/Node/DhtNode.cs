@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Appliance.Dht.Lookups;
 using Appliance.Dht.Routing;
+using Appliance.Networking.Udp;
 using Appliance.Protocol.Krpc;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -10,20 +11,20 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Appliance.Dht.Node;
 
 /// <summary>
-/// A DHT node on a UDP socket: one receive thread feeding the <see cref="DhtEngine"/>, a timer for its
-/// timeouts and maintenance, and the routing table saved to the state file. One address family per node: an IPv6
-/// node (BEP 32) binds IPv6 only, so an IPv4 node can share its port number.
+/// A DHT node on a UDP port (a <see cref="DatagramEndpoint"/>): its receive thread feeds KRPC (a bencoded dictionary,
+/// first byte 'd') to the <see cref="DhtEngine"/> and every other datagram to <see cref="Passthrough"/> (uTP shares the
+/// port), a timer drives the engine's timeouts and maintenance, and the routing table is saved to the state file.
+/// One address family per node: an IPv6 node (BEP 32) binds IPv6 only, so an IPv4 node can share its port number.
 /// </summary>
-public sealed class DhtNode : IDatagramSender, IAsyncDisposable
+public sealed class DhtNode : IDatagramSender, IDatagramHandler, IAsyncDisposable
 {
     private static readonly TimeSpan TickEvery = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan SaveEvery = TimeSpan.FromMinutes(10);
 
-    private readonly Socket _socket;
+    private readonly DatagramEndpoint _endpoint;
     private readonly SocketAddress _sendAddress;
     private readonly DhtNodeOptions _options;
     private readonly ILogger _logger;
-    private readonly Thread _receiver;
     private readonly ITimer _timer;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
@@ -36,27 +37,13 @@ public sealed class DhtNode : IDatagramSender, IAsyncDisposable
         _options = options;
         _logger = logger;
         _time = time;
-        var family = options.EndPoint.AddressFamily;
-        _socket = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
-        try
-        {
-            if (family == AddressFamily.InterNetworkV6) _socket.DualMode = false;
-            _socket.Bind(options.EndPoint);
-            // Lets the receive thread notice a stop even where closing a socket does not wake a blocked receive.
-            _socket.ReceiveTimeout = 1000;
-        }
-        catch
-        {
-            _socket.Dispose();
-            throw;
-        }
-        _sendAddress = new SocketAddress(family);
-        LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
+        _endpoint = new DatagramEndpoint(options.EndPoint, logger, ipv6Only: options.EndPoint.AddressFamily == AddressFamily.InterNetworkV6);
+        _sendAddress = new SocketAddress(options.EndPoint.AddressFamily);
+        LocalEndPoint = _endpoint.LocalEndPoint;
         Engine = new DhtEngine(options with { Id = options.Id ?? state?.Id }, this, time, logger, counters);
         Remembered = state?.Nodes ?? [];
         _lastSave = time.GetUtcNow();
-        _receiver = new Thread(ReceiveLoop) { IsBackground = true, Name = "dht-receive" };
-        _receiver.Start();
+        _endpoint.Start(this, "dht-receive");
         _timer = time.CreateTimer(_ => OnTick(), null, TickEvery, TickEvery);
         DhtLog.Started(logger, Engine.Id.ToString(), LocalEndPoint.ToString());
     }
@@ -64,6 +51,12 @@ public sealed class DhtNode : IDatagramSender, IAsyncDisposable
     public DhtEngine Engine { get; }
 
     public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>The node's UDP port, for others that share it (uTP sends its packets through it).</summary>
+    public DatagramEndpoint Endpoint => _endpoint;
+
+    /// <summary>Where datagrams that are not KRPC go (uTP on the same port); null: they count as malformed KRPC.</summary>
+    public IDatagramHandler? Passthrough { get; set; }
 
     public CompactPeer LocalAddress => CompactPeer.FromEndPoint(LocalEndPoint);
 
@@ -98,61 +91,36 @@ public sealed class DhtNode : IDatagramSender, IAsyncDisposable
     void IDatagramSender.Send(ReadOnlySpan<byte> datagram, CompactPeer destination)
     {
         // Called under the engine's lock, so the one SocketAddress is never shared.
-        if (destination.IsV6 != (_socket.AddressFamily == AddressFamily.InterNetworkV6)) return;
+        if (destination.IsV6 != (_endpoint.AddressFamily == AddressFamily.InterNetworkV6)) return;
         var address = _sendAddress.Buffer.Span;
         BinaryPrimitives.WriteUInt16BigEndian(address[2..], destination.Port);
         // sockaddr_in: the IPv4 address at offset 4; sockaddr_in6: flow info at 4, the address at 8.
         if (destination.IsV6) BinaryPrimitives.WriteUInt128BigEndian(address[8..], destination.Address);
         else BinaryPrimitives.WriteUInt32BigEndian(address[4..], destination.V4);
-        try
-        {
-            _socket.SendTo(datagram, SocketFlags.None, _sendAddress);
-        }
-        catch (SocketException e)
-        {
-            DhtLog.SendFailed(_logger, destination.ToString(), e.SocketErrorCode.ToString());
-        }
-        catch (ObjectDisposedException)
-        {
-        }
+        if (!_endpoint.Send(datagram, _sendAddress) && _disposed == 0) DhtLog.SendFailed(_logger, destination.ToString(), "send refused");
     }
 
-    private void ReceiveLoop()
+    void IDatagramHandler.OnDatagram(ReadOnlySpan<byte> datagram, SocketAddress from)
     {
-        var buffer = new byte[2048];
-        bool ipv6 = _socket.AddressFamily == AddressFamily.InterNetworkV6;
-        var from = new SocketAddress(_socket.AddressFamily);
-        while (!_stopping.IsCancellationRequested)
+        if (_stopping.IsCancellationRequested) return;
+        if (Passthrough is { } other && (datagram.IsEmpty || datagram[0] != (byte)'d'))
         {
-            int length;
-            try
-            {
-                length = _socket.ReceiveFrom(buffer, SocketFlags.None, from);
-            }
-            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.MessageSize or SocketError.TimedOut or SocketError.WouldBlock)
-            {
-                // ICMP port unreachable from an earlier send, or an oversized datagram: not fatal.
-                continue;
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                if (!_stopping.IsCancellationRequested) DhtLog.ReceiveFailed(_logger, e.Message);
-                return;
-            }
-            var span = from.Buffer.Span;
-            var source = ipv6
-                ? new CompactPeer(BinaryPrimitives.ReadUInt128BigEndian(span[8..]), BinaryPrimitives.ReadUInt16BigEndian(span[2..]))
-                : new CompactPeer(BinaryPrimitives.ReadUInt32BigEndian(span[4..]), BinaryPrimitives.ReadUInt16BigEndian(span[2..]));
-            try
-            {
-                Engine.Receive(buffer.AsSpan(0, length), source);
-            }
-            catch (Exception e) when (e is InvalidOperationException or ArgumentException)
-            {
-                // A bug on one datagram must not stop the node: drop it, count it, keep serving.
-                Engine.Counters.Malformed();
-                DhtLog.DatagramFailed(_logger, source.ToString(), e.Message);
-            }
+            other.OnDatagram(datagram, from);
+            return;
+        }
+        var span = from.Buffer.Span;
+        var source = _endpoint.AddressFamily == AddressFamily.InterNetworkV6
+            ? new CompactPeer(BinaryPrimitives.ReadUInt128BigEndian(span[8..]), BinaryPrimitives.ReadUInt16BigEndian(span[2..]))
+            : new CompactPeer(BinaryPrimitives.ReadUInt32BigEndian(span[4..]), BinaryPrimitives.ReadUInt16BigEndian(span[2..]));
+        try
+        {
+            Engine.Receive(datagram, source);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            // A bug on one datagram must not stop the node: drop it, count it, keep serving.
+            Engine.Counters.Malformed();
+            DhtLog.DatagramFailed(_logger, source.ToString(), e.Message);
         }
     }
 
@@ -189,8 +157,7 @@ public sealed class DhtNode : IDatagramSender, IAsyncDisposable
         await _timer.DisposeAsync().ConfigureAwait(false);
         Engine.AbortAll();
         Save();
-        _socket.Dispose();
-        _receiver.Join(TimeSpan.FromSeconds(2));
+        _endpoint.Dispose();
         _stopping.Dispose();
     }
 }

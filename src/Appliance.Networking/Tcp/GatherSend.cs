@@ -82,8 +82,9 @@ public static partial class GatherSend
         }
     }
 
+    /// <summary>Linux <c>struct msghdr</c> (also the head of <c>struct mmsghdr</c>, used by the batched UDP receive).</summary>
     [StructLayout(LayoutKind.Sequential)]
-    private struct MessageHeader
+    internal struct MessageHeader
     {
         public nint Name;
         public uint NameLength;

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Appliance.Networking.Buffers;
 using Appliance.Networking.Tcp;
+using Appliance.Networking.Utp;
 using Appliance.Protocol.PeerWire;
 using Appliance.Seeding.Choking;
 using Appliance.Seeding.Encryption;
@@ -32,6 +33,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     private long _nextId;
     private int _unchoked;
     private long _round;
+    private UtpSessionAcceptor? _utpAcceptor;
     private int _refillPending;
     private readonly Lock _chokerGate = new();
     private bool _stopRequested;
@@ -152,6 +154,27 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
             session.Close("shutting down");
         }
         session.Start();
+    }
+
+    /// <summary>Where the uTP listener hands established incoming connections (after <see cref="Start"/>).</summary>
+    public IUtpAcceptor UtpAcceptor => _utpAcceptor ??= new UtpSessionAcceptor(this);
+
+    /// <summary>A connection that arrived over another transport (uTP): admitted under the same limits as TCP ones.</summary>
+    internal bool TryAccept(PeerTransport transport)
+    {
+        if (_acceptLoop is null || _stopRequested) return false;
+        var admitted = _acceptLoop.Limiter.TryAdmit(transport.Remote.Address);
+        if (admitted != AdmitResult.Admitted)
+        {
+            ((IConnectionHandler)this).OnRefused(transport.Remote, admitted);
+            return false;
+        }
+        Counters.ConnectionAccepted();
+        // MSE/PE runs over uTP as over TCP: libtorrent's default policy tries an encrypted handshake first on either.
+        var session = new PeerSession(this, new EncryptedTransport(transport, _encryption), Interlocked.Increment(ref _nextId));
+        _sessions[session.Id] = session;
+        session.Start();
+        return true;
     }
 
     void IConnectionHandler.OnRefused(IPEndPoint remote, AdmitResult reason)

@@ -24,6 +24,7 @@ public static class ServeFlags
         new("--encryption", "Encryption", "MSE/PE for incoming peers: allow, prefer (RC4) or require (default allow)", "POLICY"),
         new("--dht-port", "DhtPort", "DHT UDP port (default: the listen port)", "PORT"),
         new("--no-dht", "Dht", "turn the DHT node off", FixedValue: "false"),
+        new("--no-utp", "Utp", "turn uTP off (peers over TCP only)", FixedValue: "false"),
         new("--dht-bootstrap", "DhtBootstrap", "bootstrap node, repeatable; 'none' waits to be contacted (default: public routers)", "HOST:PORT", Repeatable: true),
         new("--tracker-listen", "TrackerListen", "embedded tracker, HTTP and UDP (default [::]:6969, IPv4 and IPv6)", "HOST:PORT"),
         new("--no-tracker", "Tracker", "turn the embedded tracker off", FixedValue: "false"),

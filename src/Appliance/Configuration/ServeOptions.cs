@@ -49,6 +49,9 @@ public sealed class ServeOptions
     public string Encryption { get; set; } = "allow";
 
     public bool Dht { get; set; } = true;
+
+    /// <summary>uTP (BEP 29) on the listen port's UDP side, beside TCP.</summary>
+    public bool Utp { get; set; } = true;
     public int? DhtPort { get; set; }
 
     /// <summary>HOST:PORT entries; empty means the public routers; the single entry "none" means wait to be contacted.</summary>

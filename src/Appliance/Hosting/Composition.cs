@@ -22,6 +22,8 @@ public static class Composition
         host.Add(new AnnouncerComponent(options, seeding, trackerCounters, loggers));
         var dht = DhtComponent.Create(options, seeding, loggers, output);
         if (dht is not null) host.Add(dht);
+        var utp = UtpComponent.Create(options, seeding, dht, loggers, output);
+        if (utp is not null) host.Add(utp);
         var watcher = new ContentWatcher(seeding.Registry, seeding.Loader, loggers.CreateLogger<ContentWatcher>(), seeding.PrintSeeding);
         host.Add(watcher);
         if (metrics is not null)
@@ -30,6 +32,7 @@ public static class Composition
             metrics.ExportEncryption(seeding.Server.EncryptionCounters);
             metrics.ExportTrackers(trackerCounters);
             if (dht is not null) metrics.ExportDht(dht.Counters);
+            if (utp is not null) metrics.ExportUtp(utp.Counters);
             new AdminApi(seeding.Registry, watcher, loggers.CreateLogger<AdminApi>(), options.ReadAdminToken()).Map(metrics.Routes);
         }
         if (metrics is not null) host.Add(metrics.Readiness); // keep last: /readyz turns 200 once everything above started

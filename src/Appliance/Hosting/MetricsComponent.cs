@@ -1,6 +1,7 @@
 using System.Net;
 using Appliance.Configuration;
 using Appliance.Dht;
+using Appliance.Networking.Utp;
 using Appliance.Metrics;
 using Appliance.Metrics.Counters;
 using Appliance.Metrics.Export;
@@ -185,6 +186,23 @@ public sealed class MetricsComponent : IApplianceComponent
         e.AddCounter(MetricNames.DhtDroppedPackets, "DHT datagrams dropped, by reason", "reason", ["malformed", "unknown_transaction", "bad_token", "peer_store_full"],
             i => i switch { 0 => counters.MalformedPackets, 1 => counters.UnknownTransactions, 2 => counters.BadTokens, _ => counters.PeersRefused });
         e.AddCounter(MetricNames.RateLimitedPackets, "UDP packets dropped by a per-source rate limit", () => counters.RateLimitedPackets);
+    }
+
+    public void ExportUtp(UtpCounters counters)
+    {
+        var e = Exporter;
+        e.AddGauge(MetricNames.UtpConnections, "uTP connections open (half-open included); the rest of the peers are on TCP", () => counters.Connections);
+        e.AddCounter(MetricNames.UtpConnectionsAccepted, "uTP connections that became peer sessions", () => counters.ConnectionsAccepted);
+        e.AddCounter(MetricNames.UtpConnectionsRefused, "uTP SYNs or connections refused with a reset, by reason", "reason", ["limit", "half_open"],
+            i => i == 0 ? counters.ConnectionsRefused - counters.HalfOpenRefused : counters.HalfOpenRefused);
+        e.AddCounter(MetricNames.UtpPackets, "uTP packets by direction", "direction", ["in", "out"], i => i == 0 ? counters.PacketsReceived : counters.PacketsSent);
+        e.AddCounter(MetricNames.UtpSentBytes, "uTP payload bytes sent, retransmissions included", () => counters.PayloadBytesSent);
+        e.AddCounter(MetricNames.UtpRetransmits, "uTP packets sent again, by cause", "cause", ["timeout", "fast"],
+            i => i == 0 ? counters.Retransmits - counters.FastRetransmits : counters.FastRetransmits);
+        e.AddCounter(MetricNames.UtpTimeouts, "uTP retransmission timeouts", () => counters.Timeouts);
+        e.AddCounter(MetricNames.UtpResets, "uTP resets by direction", "direction", ["sent", "received"], i => i == 0 ? counters.ResetsSent : counters.ResetsReceived);
+        e.AddCounter(MetricNames.UtpDroppedPackets, "uTP packets ignored: malformed, unknown connection, or acknowledging data never sent", () => counters.Dropped);
+        e.AddHistogram(MetricNames.UtpRtt, "uTP round-trip times", counters.Rtt);
     }
 
     public void ExportVerification(VerificationProgress progress)

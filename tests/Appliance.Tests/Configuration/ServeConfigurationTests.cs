@@ -85,6 +85,13 @@ public sealed class ServeConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void Utp_is_on_by_default_and_no_utp_turns_it_off()
+    {
+        Assert.True(Build(["--content", _content]).Utp);
+        Assert.False(Build(["--content", _content, "--no-utp"]).Utp);
+    }
+
+    [Fact]
     public void Unknown_key_in_the_file_fails_naming_the_key()
     {
         string file = WriteConfig("""{ "Content": "CONTENT", "UploadSlotz": 4 }""");

@@ -1,0 +1,301 @@
+using System.Net.Sockets;
+using Appliance.Networking.Buffers;
+using Appliance.Networking.Utp;
+
+namespace Appliance.Networking.Tests.Utp;
+
+/// <summary>The uTP state machine driven packet by packet with a fake clock and a list for a wire.</summary>
+public sealed class UtpConnectionTests
+{
+    // The peer dials with receive id 1000 (so we send with 1000 and receive on 1001); its SYN is sequence number 1.
+    private const ushort PeerRecvId = 1000;
+    private const ushort OurFirstSeq = 500;
+    private const uint BigWindow = 1 << 20;
+
+    private readonly Wire _wire = new();
+    private readonly UtpCounters _counters = new();
+    private readonly PinnedBufferPool _packets = new(UtpConnection.MaxPacketSize, 64);
+    private long _now = 1_000_000;
+
+    private UtpConnection Accept()
+    {
+        var syn = new UtpHeader(UtpPacketType.Syn, PeerRecvId, 1, 0, BigWindow, 1, 0);
+        return new UtpConnection(_wire, _packets, _counters, syn, OurFirstSeq, ipv6: false, _now);
+    }
+
+    private bool Send(UtpConnection c, UtpPacketType type, ushort seq, ushort ack, ReadOnlySpan<byte> payload = default, byte[]? sack = null, uint window = BigWindow)
+    {
+        var header = new UtpHeader(type, PeerRecvId + 1, (uint)_now, 1000, window, seq, ack);
+        return c.OnPacket(header, sack, payload, _now);
+    }
+
+    [Fact]
+    public void Syn_is_answered_with_a_state_that_carries_our_sequence_number_and_acks_the_syn()
+    {
+        var c = Accept();
+        var state = _wire.Last;
+        Assert.Equal(UtpPacketType.State, state.Type);
+        Assert.Equal(PeerRecvId, state.ConnectionId);
+        Assert.Equal(OurFirstSeq, state.SequenceNumber);
+        Assert.Equal(1, state.AckNumber);
+        Assert.Equal(UtpState.SynReceived, c.State);
+    }
+
+    [Fact]
+    public void First_data_establishes_the_connection_and_is_read_and_acknowledged()
+    {
+        var c = Accept();
+        Assert.True(Send(c, UtpPacketType.Data, 2, OurFirstSeq - 1, "hello"u8));
+        Assert.Equal(UtpState.Connected, c.State);
+        var buffer = new byte[16];
+        Assert.Equal(5, c.Read(buffer, _now));
+        Assert.Equal("hello"u8.ToArray(), buffer[..5]);
+        Assert.Equal(2, _wire.Last.AckNumber);
+    }
+
+    [Fact]
+    public void Early_packets_wait_are_selectively_acknowledged_and_follow_in_order()
+    {
+        var c = Accept();
+        Send(c, UtpPacketType.Data, 2, OurFirstSeq - 1, "a"u8);
+        Send(c, UtpPacketType.Data, 4, OurFirstSeq - 1, "c"u8);
+        Send(c, UtpPacketType.Data, 5, OurFirstSeq - 1, "d"u8);
+        var ack = _wire.LastDatagram;
+        Assert.True(UtpHeader.TryParse(ack, out var header, out _, out var sack));
+        Assert.Equal(2, header.AckNumber);
+        Assert.True(UtpHeader.SackBit(sack, 0)); // 4 = ack + 2
+        Assert.True(UtpHeader.SackBit(sack, 1)); // 5
+        Send(c, UtpPacketType.Data, 4, OurFirstSeq - 1, "c"u8); // a duplicate of an early packet changes nothing
+
+        Send(c, UtpPacketType.Data, 3, OurFirstSeq - 1, "b"u8);
+        Assert.Equal(5, _wire.Last.AckNumber);
+        var buffer = new byte[8];
+        Assert.Equal("abcd"u8.ToArray(), buffer[..c.Read(buffer, _now)]);
+    }
+
+    [Fact]
+    public void Written_bytes_leave_in_packets_that_fit_a_1500_byte_path_and_acks_release_them()
+    {
+        var c = Established();
+        var data = new byte[50_000];
+        Random.Shared.NextBytes(data);
+        Assert.Equal(data.Length, c.Write(data, _now));
+        AckEverything(c);
+
+        var sent = _wire.DataPackets();
+        Assert.All(sent, p => Assert.True(p.Length <= UtpConnection.MaxPacketSize));
+        Assert.Equal(UtpConnection.MaxPacketSize, sent[0].Length); // the first full packet probes the path
+        Assert.Equal(data, sent.SelectMany(p => p[UtpHeader.Length..]).ToArray());
+        Assert.True(c.CanWrite);
+        var buckets = new long[_counters.Rtt.BucketCount];
+        _counters.Rtt.Read(buckets);
+        Assert.True(buckets.Sum() > 0); // round trips measured
+        _now += 10_000_000;
+        c.OnTick(_now);
+        Assert.Equal(0, _counters.Timeouts); // nothing left in flight to time out
+    }
+
+    [Fact]
+    public void A_piece_header_shares_its_packet_with_the_block_that_follows()
+    {
+        var c = Established();
+        c.Write(new byte[13], _now, more: true);
+        Assert.Empty(_wire.DataPackets()); // held: the block follows at once
+        c.Write(new byte[2000], _now);
+        var sent = _wire.DataPackets();
+        Assert.Equal(2, sent.Count);
+        Assert.Equal(2013, sent.Sum(p => p.Length - UtpHeader.Length));
+    }
+
+    [Fact]
+    public void Timeout_resends_the_oldest_packet_backs_off_and_finally_resets()
+    {
+        var c = Established();
+        c.Write(new byte[3000], _now);
+        int before = _wire.Count;
+        _now += UtpCongestion.InitialRtoMicros + 1;
+        c.OnTick(_now);
+        Assert.Equal(1, _counters.Timeouts);
+        Assert.Equal(OurFirstSeq, _wire.Headers().Skip(before).Single(h => h.Type == UtpPacketType.Data).SequenceNumber);
+
+        for (int i = 0; i < 20 && c.State != UtpState.Closed; i++)
+        {
+            _now += UtpCongestion.MaxRtoMicros;
+            c.OnTick(_now);
+        }
+        Assert.Equal(UtpState.Closed, c.State);
+        Assert.Equal(SocketError.TimedOut, c.Error);
+        Assert.Equal(UtpPacketType.Reset, _wire.Last.Type);
+        Assert.Equal(0, _packets.Rented); // every packet buffer came back
+    }
+
+    [Fact]
+    public void Three_duplicate_acks_resend_the_first_unacknowledged_packet()
+    {
+        var c = Established();
+        c.Write(new byte[6000], _now);
+        int before = _wire.Count;
+        for (int i = 0; i < 3; i++) Send(c, UtpPacketType.State, 2, OurFirstSeq - 1);
+        Assert.Equal(1, _counters.FastRetransmits);
+        Assert.Equal(OurFirstSeq, _wire.Headers().Skip(before).Single(h => h.Type == UtpPacketType.Data).SequenceNumber);
+    }
+
+    [Fact]
+    public void Selective_ack_of_three_packets_past_a_hole_resends_the_hole()
+    {
+        var c = Established();
+        c.Write(new byte[30_000], _now);
+        ushort acked = AckEverything(c); // the window is open now
+        int mark = _wire.Count;
+        c.Write(new byte[6000], _now);
+        int before = _wire.Count;
+        Assert.True(before - mark >= 5, $"{before - mark} packets in flight");
+        // ack the first new packet, sack the third to fifth: the second is the hole (bit i is ack + 2 + i).
+        Send(c, UtpPacketType.State, 2, (ushort)(acked + 1), sack: [0b111]);
+        Assert.Equal((ushort)(acked + 2), _wire.Headers().Skip(before).Single(h => h.Type == UtpPacketType.Data).SequenceNumber);
+        Assert.Equal(1, _counters.FastRetransmits);
+    }
+
+    [Fact]
+    public void Ack_of_data_never_sent_is_ignored()
+    {
+        var c = Established();
+        c.Write(new byte[3000], _now);
+        long dropped = _counters.Dropped;
+        Send(c, UtpPacketType.State, 2, OurFirstSeq + 100);
+        Assert.Equal(dropped + 1, _counters.Dropped);
+        _now += UtpCongestion.InitialRtoMicros + 1;
+        c.OnTick(_now);
+        Assert.Equal(1, _counters.Timeouts); // the forged ack released nothing
+    }
+
+    [Fact]
+    public void The_peers_window_bounds_what_is_in_flight_and_a_huge_one_is_bounded_by_ours()
+    {
+        var c = Accept();
+        Send(c, UtpPacketType.Data, 2, OurFirstSeq - 1, "x"u8, window: 2500);
+        c.Write(new byte[20_000], _now);
+        Assert.InRange(_wire.DataPackets().Sum(p => p.Length), 1, 2500 + UtpConnection.SafePacketSize);
+
+        var d = new UtpConnectionTests().Established(window: uint.MaxValue);
+        int written = d.Write(new byte[1 << 20], _now);
+        Assert.True(written <= UtpConnection.MaxUnsentBytes + UtpConnection.RingSize * UtpConnection.MaxPacketSize);
+    }
+
+    [Fact]
+    public void Fin_from_the_peer_ends_the_stream_after_its_data()
+    {
+        var c = Established();
+        Send(c, UtpPacketType.Data, 3, OurFirstSeq - 1, "last"u8);
+        Send(c, UtpPacketType.Fin, 4, OurFirstSeq - 1);
+        Assert.False(c.TryGetEnd(out _));
+        var buffer = new byte[16];
+        Assert.Equal(5, c.Read(buffer, _now)); // "x" from Established, then "last"
+        Assert.True(c.TryGetEnd(out var error));
+        Assert.Equal(SocketError.Success, error);
+        Assert.Equal(4, _wire.Last.AckNumber);
+    }
+
+    [Fact]
+    public void Close_sends_what_was_written_then_a_fin_and_ends_once_both_are_acknowledged()
+    {
+        var c = Established();
+        c.Write("bye"u8, _now);
+        c.Close(_now);
+        var headers = _wire.Headers().ToList();
+        Assert.Equal(UtpPacketType.Fin, headers[^1].Type);
+        Assert.Equal(UtpPacketType.Data, headers[^2].Type);
+        Assert.Equal(UtpState.Closing, c.State);
+        Send(c, UtpPacketType.State, 2, headers[^1].SequenceNumber);
+        Assert.Equal(UtpState.Closed, c.State);
+        Assert.Equal(0, _packets.Rented);
+    }
+
+    [Fact]
+    public void Data_beyond_the_receive_window_is_not_acknowledged_until_read()
+    {
+        var c = Established();
+        var chunk = new byte[1400];
+        ushort seq = 3;
+        while (true)
+        {
+            Send(c, UtpPacketType.Data, seq, OurFirstSeq - 1, chunk);
+            if (_wire.Last.AckNumber != seq) break;
+            seq++;
+        }
+        Assert.True((seq - 3) * chunk.Length <= UtpConnection.ReceiveBufferSize);
+        var buffer = new byte[UtpConnection.ReceiveBufferSize];
+        Assert.True(c.Read(buffer, _now) > 0);
+        Send(c, UtpPacketType.Data, seq, OurFirstSeq - 1, chunk);
+        Assert.Equal(seq, _wire.Last.AckNumber);
+    }
+
+    [Fact]
+    public void Half_open_connection_ends_after_its_timeout()
+    {
+        var c = Accept();
+        _now += UtpConnection.HalfOpenTimeoutMicros + 1;
+        c.OnTick(_now);
+        Assert.Equal(UtpState.Closed, c.State);
+    }
+
+    [Fact]
+    public void Reset_from_the_peer_ends_the_connection_with_an_error()
+    {
+        var c = Established();
+        Send(c, UtpPacketType.Reset, 3, OurFirstSeq - 1);
+        Assert.True(c.TryGetEnd(out var error));
+        Assert.Equal(SocketError.ConnectionReset, error);
+    }
+
+    /// <summary>Acknowledges every data packet sent, again and again until nothing is in flight; returns the last sequence number.</summary>
+    private ushort AckEverything(UtpConnection c)
+    {
+        ushort last = 0;
+        for (int round = 0; round < 1000; round++)
+        {
+            var data = _wire.Headers().Where(h => h.Type == UtpPacketType.Data).ToList();
+            if (data.Count == 0 || data[^1].SequenceNumber == last) return last;
+            last = data[^1].SequenceNumber;
+            _now += 1000;
+            Send(c, UtpPacketType.State, 2, last);
+        }
+        throw new InvalidOperationException("the connection kept sending");
+    }
+
+    [Fact]
+    public void Reset_acknowledging_data_never_sent_is_ignored()
+    {
+        var c = Established();
+        Send(c, UtpPacketType.Reset, 3, OurFirstSeq + 1000);
+        Assert.Equal(UtpState.Connected, c.State);
+    }
+
+    private UtpConnection Established(uint window = BigWindow)
+    {
+        var c = Accept();
+        Send(c, UtpPacketType.Data, 2, OurFirstSeq - 1, "x"u8, window: window);
+        return c;
+    }
+
+    private sealed class Wire : IUtpOutput
+    {
+        private readonly List<byte[]> _sent = [];
+
+        public int Count => _sent.Count;
+        public byte[] LastDatagram => _sent[^1];
+        public UtpHeader Last => Parse(_sent[^1]);
+
+        public void Send(ReadOnlySpan<byte> datagram, UtpConnection connection) => _sent.Add(datagram.ToArray());
+
+        public IEnumerable<UtpHeader> Headers() => _sent.Select(Parse);
+
+        public List<byte[]> DataPackets() => _sent.Where(d => Parse(d).Type == UtpPacketType.Data).ToList();
+
+        private static UtpHeader Parse(byte[] datagram)
+        {
+            Assert.True(UtpHeader.TryParse(datagram, out var header, out _, out _));
+            return header;
+        }
+    }
+}
