@@ -19,4 +19,7 @@ internal static partial class HttpServerLog
 
     [LoggerMessage(EventId = 2505, Level = LogLevel.Warning, Message = "HTTP server '{Name}': accept failed, retrying")]
     public static partial void AcceptFailed(ILogger logger, string name, Exception exception);
+
+    [LoggerMessage(EventId = 2506, Level = LogLevel.Warning, Message = "HTTP server '{Name}': {Address} already holds {Limit} connections, closing its new one")]
+    public static partial void AddressLimit(ILogger logger, string name, IPAddress address, int limit);
 }

@@ -22,11 +22,18 @@ public sealed class AdminApi(TorrentRegistry registry, ContentWatcher watcher, I
 
     private readonly byte[]? _token = token is null ? null : System.Text.Encoding.UTF8.GetBytes(token);
 
+    /// <summary>
+    /// Largest .torrent accepted in a POST body: a 100 GiB torrent with 512 KiB pieces has a 4 MB piece list. The body is
+    /// read only after the caller passed <see cref="Admit"/>, and into a buffer that grows as its bytes arrive.
+    /// </summary>
+    public const int MaxTorrentBytes = 4 * 1024 * 1024;
+
     public void Map(HttpRouteTable routes)
     {
-        routes.MapGet(TorrentsPath, Guarded(ListAsync))
-            .MapPost(TorrentsPath, Guarded(AddAsync))
-            .Map("DELETE", TorrentsPath, Guarded(RemoveAsync));
+        var guarded = new HttpRouteOptions { Admit = Admit, MaxBodyBytes = 0 };
+        routes.MapGet(TorrentsPath, ListAsync, guarded)
+            .MapPost(TorrentsPath, AddAsync, new HttpRouteOptions { Admit = Admit, MaxBodyBytes = MaxTorrentBytes })
+            .Map("DELETE", TorrentsPath, RemoveAsync, guarded);
     }
 
     /// <summary>Who may call the API: the pure decision, from the caller's address and its Authorization header.</summary>
@@ -41,10 +48,10 @@ public sealed class AdminApi(TorrentRegistry registry, ContentWatcher watcher, I
         return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(offered, token) ? AdminAccess.Allowed : AdminAccess.WrongToken;
     }
 
-    private HttpHandler Guarded(HttpHandler handler) => (request, response, cancellationToken) =>
+    private bool Admit(HttpRequest request, HttpResponse response)
     {
         var access = Authorize(_token, request.RemoteEndPoint.Address, request.GetHeader("Authorization"));
-        if (access == AdminAccess.Allowed) return handler(request, response, cancellationToken);
+        if (access == AdminAccess.Allowed) return true;
         AdminApiLog.Refused(logger, request.Method, request.RemoteEndPoint.ToString(), access);
         if (access == AdminAccess.NotLoopback)
         {
@@ -55,8 +62,8 @@ public sealed class AdminApi(TorrentRegistry registry, ContentWatcher watcher, I
             response.AddHeader("WWW-Authenticate", "Bearer realm=\"appliance\"");
             Error(response, 401, access == AdminAccess.NoToken ? "send Authorization: Bearer TOKEN (the token in --admin-token-file)" : "wrong token");
         }
-        return ValueTask.CompletedTask;
-    };
+        return false;
+    }
 
     private ValueTask ListAsync(HttpRequest request, HttpResponse response, CancellationToken cancellationToken)
     {
