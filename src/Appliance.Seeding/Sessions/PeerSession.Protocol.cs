@@ -270,10 +270,14 @@ internal sealed partial class PeerSession
         return true;
     }
 
+    /// <summary>
+    /// Chokes even when the message finds no room (a peer that does not read filled its outbox): the slot and the queue
+    /// are released either way. False when the choke could not be queued.
+    /// </summary>
     private bool ChokeLocked()
     {
-        if (!TryAppend(PeerMessageWriter.SimpleLength, out var span)) return false;
-        PeerMessageWriter.WriteSimple(span, PeerMessageId.Choke);
+        bool queued = TryAppend(PeerMessageWriter.SimpleLength, out var span);
+        if (queued) PeerMessageWriter.WriteSimple(span, PeerMessageId.Choke);
         _amChoking = true;
         _server.ReleaseUploadSlot();
         // Choking drops the queue; BEP 6 peers are told which requests will not be served.
@@ -285,7 +289,7 @@ internal sealed partial class PeerSession
             if (_fast) AppendBlockMessage(PeerMessageId.RejectRequest, request.Block);
         }
         if (dropped > 0) _server.Counters.QueueDepthChanged(-dropped);
-        return true;
+        return queued;
     }
 
     private bool AppendBlockMessage(PeerMessageId id, BlockRequest block)

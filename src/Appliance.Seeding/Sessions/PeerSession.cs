@@ -38,6 +38,7 @@ internal sealed partial class PeerSession
     private byte _peerMetadataId;
     private long _lastReceivedAt;
     private long _lastSentAt;
+    private long _sendWaitingSince; // when the pending send started waiting for the peer to read; 0 while none waits
     private int _closed;
     private int _draining;
     private int _loopsRunning;
@@ -224,7 +225,9 @@ internal sealed partial class PeerSession
                                 waited = true;
                                 _server.Counters.SendWouldBlock();
                             }
+                            Volatile.Write(ref _sendWaitingSince, Math.Max(1, _server.Time.GetTimestamp()));
                             var result = await _sendArgs.SendAsync(_socket, batch.Remainder).ConfigureAwait(false);
+                            Volatile.Write(ref _sendWaitingSince, 0);
                             if (!result.Succeeded)
                             {
                                 outcome = result.Error == SocketError.Fault ? SendOutcome.BadAddress : SendOutcome.Failed;
@@ -346,7 +349,7 @@ internal sealed partial class PeerSession
         _server.OnSessionEnded(this);
     }
 
-    /// <summary>Called by the sweeper: handshake and idle timeouts, and keep-alives on a quiet line.</summary>
+    /// <summary>Called by the sweeper: handshake, idle and send-stall timeouts, and keep-alives on a quiet line.</summary>
     public void Sweep(long now)
     {
         // A closed session stays listed until both its loops end; the next sweep must not count it again.
@@ -364,6 +367,13 @@ internal sealed partial class PeerSession
             if (Close("idle timeout")) _server.Counters.IdleDisconnect();
             return;
         }
+        // A peer that keeps sending but never reads would otherwise hold its socket buffers and outbox forever.
+        long waitingSince = Volatile.Read(ref _sendWaitingSince);
+        if (waitingSince != 0 && time.GetElapsedTime(waitingSince, now) > options.SendStallTimeout)
+        {
+            if (Close("send stalled: the peer does not read")) _server.Counters.IdleDisconnect();
+            return;
+        }
         if (time.GetElapsedTime(_lastSentAt, now) > options.KeepAliveInterval)
         {
             bool queued;
@@ -376,13 +386,25 @@ internal sealed partial class PeerSession
     /// <summary>The choker's verdict for this round.</summary>
     public void SetChoked(bool choke)
     {
-        bool changed;
+        bool wake, unreadable = false;
         lock (_gate)
         {
             if (_amChoking == choke || _torrent is null) return;
-            changed = choke ? ChokeLocked() : UnchokeLocked(slotClaimed: false);
+            if (choke)
+            {
+                wake = ChokeLocked();
+                unreadable = !wake;
+            }
+            else
+            {
+                // Claimed, never assumed: peers unchoked on interest since the round began may hold every slot.
+                if (!_server.TryClaimUploadSlot()) return;
+                wake = UnchokeLocked(slotClaimed: true);
+            }
         }
-        if (changed) _sendSignal.Set();
+        // Choked with no room to say so: a peer whose outbox is full does not read, so it is let go.
+        if (unreadable) Close("outbox full: the peer does not read");
+        else if (wake) _sendSignal.Set();
     }
 }
 

@@ -50,6 +50,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     public SeedingCounters Counters { get; }
     public PeerId PeerId { get; }
     public int SessionCount => _sessions.Count;
+    internal ICollection<PeerSession> Sessions => _sessions.Values;
 
     /// <summary>Peers unchoked right now.</summary>
     public int UnchokedCount => Volatile.Read(ref _unchoked);
