@@ -23,6 +23,7 @@ public sealed class DhtEngine
     private const int TransactionIdLength = 2;
     private const int MaxVerifications = 64;
     private const int VotesForExternalAddress = 3;
+    private const int VotesToChangeExternalAddress = 8;
 
     private readonly Lock _gate = new();
     private readonly DhtNodeOptions _options;
@@ -35,7 +36,7 @@ public sealed class DhtEngine
     private readonly Dictionary<ushort, PendingQuery> _pending = [];
     private readonly HashSet<CompactPeer> _verifying = [];
     private readonly List<RunningLookup> _lookups = [];
-    private readonly Dictionary<uint, int> _addressVotes = [];
+    private readonly Dictionary<uint, HashSet<uint>> _addressVotes = [];
     private readonly SourceRateLimiter _limiter;
     private readonly TokenIssuer _tokens;
     private RoutingTable _table;
@@ -252,7 +253,7 @@ public sealed class DhtEngine
             if (outcome == InsertOutcome.Cached) PingQuestionable(id);
             Counters.SetTableSize(_table.Count);
         }
-        NoteExternalAddress(response.ExternalAddress);
+        NoteExternalAddress(response.ExternalAddress, source.Address);
 
         if (query.Lookup is { } run && query.Candidate is { } candidate)
         {
@@ -294,15 +295,20 @@ public sealed class DhtEngine
         }
     }
 
-    private void NoteExternalAddress(ReadOnlySpan<byte> compact)
+    /// <summary>
+    /// Counts a responder's view of our address: one vote per responder IP, so one node answering many queries is one
+    /// voice; a first address needs <see cref="VotesForExternalAddress"/> voters, a change from it
+    /// <see cref="VotesToChangeExternalAddress"/>, because the change also replaces our BEP 42 node id.
+    /// </summary>
+    private void NoteExternalAddress(ReadOnlySpan<byte> compact, uint voter)
     {
         if (compact.Length != CompactPeer.Length) return;
         var address = CompactPeer.Read(compact);
         if (ExternalAddress is { } current && current.Address == address.Address) return;
         if (_addressVotes.Count > 64) _addressVotes.Clear();
-        _addressVotes.TryGetValue(address.Address, out int votes);
-        _addressVotes[address.Address] = ++votes;
-        if (votes < VotesForExternalAddress) return;
+        if (!_addressVotes.TryGetValue(address.Address, out var voters)) _addressVotes[address.Address] = voters = [];
+        voters.Add(voter);
+        if (voters.Count < (ExternalAddress is null ? VotesForExternalAddress : VotesToChangeExternalAddress)) return;
         _addressVotes.Clear();
         ExternalAddress = address;
         if (!_options.UseSecureId || _options.Id is not null || NodeIdSecurity.IsExempt(address.Address)) return;
@@ -319,7 +325,7 @@ public sealed class DhtEngine
     {
         lock (_gate)
         {
-            Peers.Announce(infoHash, peer);
+            Peers.AnnounceLocal(infoHash, peer);
             Counters.SetPeersStored(Peers.Count);
         }
     }
