@@ -4,7 +4,9 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Appliance.Networking.Logging;
 using Appliance.Networking.Tcp;
+using Microsoft.Win32.SafeHandles;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -27,6 +29,9 @@ public sealed class HttpServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Socket, Task> _connections = new();
     private readonly ConnectionLimiter _limiter;
+    private readonly LogThrottle _refusals = new(TimeSpan.FromSeconds(10));
+    private readonly LogThrottle _acceptFailures = new(TimeSpan.FromSeconds(10));
+    private SafeFileHandle? _spare = OpenSpare();
     private Socket? _listener;
     private Task _acceptLoop = Task.CompletedTask;
 
@@ -87,11 +92,13 @@ public sealed class HttpServer : IAsyncDisposable
     {
         await StopAsync().ConfigureAwait(false);
         _stopping.Dispose();
+        Interlocked.Exchange(ref _spare, null)?.Dispose();
     }
 
     private async Task AcceptLoopAsync(Socket listener)
     {
         await Task.Yield();
+        bool atDescriptorLimit = false;
         while (!_stopping.IsCancellationRequested)
         {
             Socket socket;
@@ -109,30 +116,46 @@ public sealed class HttpServer : IAsyncDisposable
             }
             catch (SocketException e)
             {
+                // Out of descriptors: give up the one held in reserve so the waiting connection (a health probe,
+                // perhaps) is accepted and answered; it is taken back when that connection closes.
+                if (e.SocketErrorCode == SocketError.TooManyOpenSockets && Interlocked.Exchange(ref _spare, null) is { } spare)
+                {
+                    spare.Dispose();
+                    atDescriptorLimit = true;
+                    continue;
+                }
                 // Per-connection failures (reset before accept, fd exhaustion): back off briefly and keep serving.
-                HttpServerLog.AcceptFailed(_logger, _name, e);
+                if (_acceptFailures.TryEnter(out long suppressed)) HttpServerLog.AcceptFailed(_logger, _name, suppressed, e);
                 try { await Task.Delay(50, _stopping.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
+                if (Volatile.Read(ref _spare) is null) Interlocked.CompareExchange(ref _spare, OpenSpare(), null)?.Dispose();
                 continue;
             }
             var address = ((IPEndPoint)socket.RemoteEndPoint!).Address;
-            // Decided before admitting: once the ordinary slots are taken, a new connection may only reach reserved routes.
-            bool reservedOnly = _limiter.Total >= _options.MaxConnections;
+            // Decided before admitting: once the ordinary slots (or the descriptors) are taken, a new connection may
+            // only reach reserved routes.
+            bool fromSpare = atDescriptorLimit;
+            atDescriptorLimit = false;
+            bool reservedOnly = fromSpare || _limiter.Total >= _options.MaxConnections;
             var admitted = _limiter.TryAdmit(address);
             if (admitted != AdmitResult.Admitted)
             {
-                if (admitted == AdmitResult.TotalLimit) HttpServerLog.ConnectionLimit(_logger, _name, _options.MaxConnections + _options.ReservedConnections);
-                else HttpServerLog.AddressLimit(_logger, _name, address, _options.MaxConnectionsPerAddress);
+                if (_refusals.TryEnter(out long suppressed))
+                {
+                    if (admitted == AdmitResult.TotalLimit) HttpServerLog.ConnectionLimit(_logger, _name, _options.MaxConnections + _options.ReservedConnections, suppressed);
+                    else HttpServerLog.AddressLimit(_logger, _name, address, _options.MaxConnectionsPerAddress, suppressed);
+                }
                 socket.Dispose();
+                if (fromSpare) RestoreSpare();
                 continue;
             }
             socket.NoDelay = true;
             var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _connections[socket] = ServeAsync(socket, address, reservedOnly, started.Task);
+            _connections[socket] = ServeAsync(socket, address, reservedOnly, fromSpare, started.Task);
             started.SetResult();
         }
     }
 
-    private async Task ServeAsync(Socket socket, IPAddress address, bool reservedOnly, Task registered)
+    private async Task ServeAsync(Socket socket, IPAddress address, bool reservedOnly, bool fromSpare, Task registered)
     {
         await registered.ConfigureAwait(false);
         await Task.Yield();
@@ -213,7 +236,25 @@ public sealed class HttpServer : IAsyncDisposable
             socket.Dispose();
             _connections.TryRemove(socket, out _);
             _limiter.Release(address);
+            if (fromSpare) RestoreSpare();
         }
+    }
+
+    private static SafeFileHandle? OpenSpare()
+    {
+        try
+        {
+            return File.OpenHandle("/dev/null", FileMode.Open, FileAccess.Read);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private void RestoreSpare()
+    {
+        if (Volatile.Read(ref _spare) is null) Interlocked.CompareExchange(ref _spare, OpenSpare(), null)?.Dispose();
     }
 
     /// <summary>The route that will read the body and handle the request, or null with the refusal written to the response.</summary>

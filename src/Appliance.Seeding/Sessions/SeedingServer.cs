@@ -31,6 +31,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     private int _unchoked;
     private long _round;
     private bool _stopRequested;
+    private readonly Networking.Logging.LogThrottle _refusalLog = new(TimeSpan.FromSeconds(10));
 
     public SeedingServer(SeedingOptions options, TorrentRegistry registry, SeedingCounters counters, ILogger logger, TimeProvider? time = null)
     {
@@ -142,7 +143,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     void IConnectionHandler.OnRefused(IPEndPoint remote, AdmitResult reason)
     {
         Counters.ConnectionRefused(reason == AdmitResult.TotalLimit);
-        SeedingLog.ConnectionRefused(Logger, remote, reason);
+        if (_refusalLog.TryEnter(out long suppressed)) SeedingLog.ConnectionRefused(Logger, remote, reason, suppressed);
     }
 
     internal void OnSessionEnded(PeerSession session)

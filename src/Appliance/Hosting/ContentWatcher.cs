@@ -31,6 +31,7 @@ public sealed class ContentWatcher : IApplianceComponent, IDisposable
     private readonly TimeSpan _rescanInterval;
     private readonly DateTime _createdUtc;
     private readonly TimeProvider _clock;
+    private readonly Networking.Logging.LogThrottle _retryLog = new(TimeSpan.FromSeconds(10));
     private readonly SemaphoreSlim _scanGate = new(1, 1);
     private readonly ConcurrentDictionary<string, Refusal> _refused = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, FileSignature> _loadedStamps = new(StringComparer.Ordinal);
@@ -328,7 +329,7 @@ public sealed class ContentWatcher : IApplianceComponent, IDisposable
         if (!transient) return new Refusal(reason, signature);
         int attempts = (previous?.RetryAt is null ? 0 : previous.Attempts) + 1;
         var delay = TimeSpan.FromTicks(Math.Min(LastRetry.Ticks, FirstRetry.Ticks << Math.Min(attempts - 1, 20)));
-        ContentWatcherLog.RetryLater(_logger, attempts, delay.TotalSeconds);
+        if (_retryLog.TryEnter(out long suppressed)) ContentWatcherLog.RetryLater(_logger, attempts, delay.TotalSeconds, suppressed);
         return new Refusal(reason, signature) { RetryAt = _clock.GetUtcNow() + delay, Attempts = attempts };
     }
 
@@ -403,8 +404,8 @@ internal static partial class ContentWatcherLog
     [LoggerMessage(6104, LogLevel.Warning, "Watching {Folder} failed; the periodic rescan still picks up changes")]
     public static partial void WatchFailed(ILogger logger, string folder, Exception exception);
 
-    [LoggerMessage(6106, LogLevel.Warning, "A torrent was refused for a passing reason (out of file descriptors or memory); retry {Attempt} in {Seconds} s")]
-    public static partial void RetryLater(ILogger logger, int attempt, double seconds);
+    [LoggerMessage(6106, LogLevel.Warning, "A torrent was refused for a passing reason (out of file descriptors or memory); retry {Attempt} in {Seconds} s ({Suppressed} more not logged)")]
+    public static partial void RetryLater(ILogger logger, int attempt, double seconds, long suppressed);
 
     [LoggerMessage(6105, LogLevel.Warning, "Could not delete {Path}: {Reason}; it is skipped until it changes")]
     public static partial void DeleteFailed(ILogger logger, string path, string reason);
