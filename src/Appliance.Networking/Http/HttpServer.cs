@@ -130,7 +130,20 @@ public sealed class HttpServer : IAsyncDisposable
                 if (Volatile.Read(ref _spare) is null) Interlocked.CompareExchange(ref _spare, OpenSpare(), null)?.Dispose();
                 continue;
             }
-            var address = ((IPEndPoint)socket.RemoteEndPoint!).Address;
+            IPEndPoint remote;
+            try
+            {
+                remote = (IPEndPoint)socket.RemoteEndPoint!;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // Reset between accept and here: nothing to serve.
+                socket.Dispose();
+                if (atDescriptorLimit) RestoreSpare();
+                atDescriptorLimit = false;
+                continue;
+            }
+            var address = remote.Address;
             // Decided before admitting: once the ordinary slots (or the descriptors) are taken, a new connection may
             // only reach reserved routes.
             bool fromSpare = atDescriptorLimit;
@@ -150,19 +163,18 @@ public sealed class HttpServer : IAsyncDisposable
             }
             socket.NoDelay = true;
             var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _connections[socket] = ServeAsync(socket, address, reservedOnly, fromSpare, started.Task);
+            _connections[socket] = ServeAsync(socket, remote, reservedOnly, fromSpare, started.Task);
             started.SetResult();
         }
     }
 
-    private async Task ServeAsync(Socket socket, IPAddress address, bool reservedOnly, bool fromSpare, Task registered)
+    private async Task ServeAsync(Socket socket, IPEndPoint remote, bool reservedOnly, bool fromSpare, Task registered)
     {
         await registered.ConfigureAwait(false);
         await Task.Yield();
         byte[] buffer = ArrayPool<byte>.Shared.Rent(_options.MaxRequestHeadBytes);
         var head = new HttpRequestHead();
         var response = new HttpResponse();
-        var remote = (IPEndPoint)socket.RemoteEndPoint!;
         try
         {
             int filled = 0;
@@ -235,7 +247,7 @@ public sealed class HttpServer : IAsyncDisposable
             try { socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { } catch (ObjectDisposedException) { }
             socket.Dispose();
             _connections.TryRemove(socket, out _);
-            _limiter.Release(address);
+            _limiter.Release(remote.Address);
             if (fromSpare) RestoreSpare();
         }
     }

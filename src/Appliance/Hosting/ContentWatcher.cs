@@ -59,6 +59,9 @@ public sealed class ContentWatcher : IApplianceComponent, IDisposable
 
     public string TorrentsFolder => _loader.TorrentsFolder;
 
+    /// <summary>Cancelled when the watcher stops: background work started through it (admin API) ends with it.</summary>
+    public CancellationToken Stopping => _stopping.Token;
+
     /// <summary>Rescans completed since start (tests wait on it).</summary>
     public long Scans => Interlocked.Read(ref _scans);
 
