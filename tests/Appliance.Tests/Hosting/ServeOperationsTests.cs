@@ -208,6 +208,21 @@ public sealed class ServeOperationsTests : IDisposable
     }
 
     [Fact]
+    public async Task A_tracker_passkey_appears_neither_in_the_seeding_line_nor_in_the_log()
+    {
+        const string Passkey = "0123456789abcdef0123456789abcdef";
+        string data = SampleContent.WriteFile(Path.Combine(_content, "private"), 20_000, seed: 12);
+        var metainfo = TestTorrents.Write(data, Path.Combine(_torrents, "private.torrent"),
+            trackers: [$"http://127.0.0.1:{Ports.FreeTcp()}/{Passkey}/announce", $"http://127.0.0.1:{Ports.FreeTcp()}/announce"]);
+        using var serve = Start(out var client);
+        await ServeProcessTests.WaitReadyAsync(client, serve, Patience);
+        string line = await serve.WaitForLineAsync(l => l.StartsWith("seeding " + metainfo.InfoHash.ToHex(), StringComparison.Ordinal), Patience);
+        Assert.Contains("%2Fannounce", line, StringComparison.Ordinal); // the tracker without a secret is still offered
+        await StopAsync(serve);
+        Assert.DoesNotContain(Passkey, serve.AllOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Admin_api_refuses_rebinding_hosts_and_cross_site_requests()
     {
         var alpha = AddTorrent("alpha", 50_000);
