@@ -258,7 +258,8 @@ public sealed class ContentWatcher : IApplianceComponent, IDisposable
             string? why = null;
             if (!present.Contains(path)) why = "its .torrent file was removed";
             else if (!ContentExists(torrent.Metainfo)) why = "its content was removed";
-            else if (torrent.Store.FaultReason is { } fault) why = "storage fault: " + fault;
+            // One fstat per file: a file truncated or grown under us is noticed here, before a peer asks for the missing bytes.
+            else if (torrent.Store.CheckFiles() is { } fault) why = "storage fault: " + fault;
             if (why is not null)
             {
                 _loader.Unload(path);

@@ -70,6 +70,21 @@ public sealed class ContentWatcherTests : IDisposable
     }
 
     [Fact]
+    public async Task A_content_file_truncated_under_a_seeded_torrent_is_noticed_by_the_next_scan()
+    {
+        string data = SampleContent.WriteFile(Path.Combine(_content, "t.bin"), 60_000, seed: 9);
+        var metainfo = TestTorrents.Write(data, Path.Combine(_torrents, "t.torrent"));
+        await _watcher.ScanAsync(CancellationToken.None);
+        Assert.True(_registry.TryGet(metainfo.InfoHash, out var torrent));
+
+        using (var file = File.OpenWrite(data)) file.SetLength(10_000);
+        await _watcher.ScanAsync(CancellationToken.None);
+        Assert.False(_registry.TryGet(metainfo.InfoHash, out _));
+        Assert.True(torrent.Store.IsFaulted);
+        Assert.Contains("storage faulted", Assert.Single(_watcher.Refused()).Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Removing_through_the_api_deletes_the_torrent_file_but_never_the_content()
     {
         string data = SampleContent.WriteFile(Path.Combine(_content, "b.bin"), 30_000, seed: 3);
