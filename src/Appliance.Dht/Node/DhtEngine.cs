@@ -40,7 +40,6 @@ public sealed class DhtEngine
     private readonly SourceRateLimiter _limiter;
     private readonly TokenIssuer _tokens;
     private RoutingTable _table;
-    private ushort _nextTransaction;
     private DateTimeOffset _lastMaintenance;
 
     public DhtEngine(DhtNodeOptions options, IDatagramSender sender, TimeProvider time, ILogger? logger = null, DhtCounters? counters = null)
@@ -56,7 +55,6 @@ public sealed class DhtEngine
         _limiter = new SourceRateLimiter(options.PacketsPerSecondPerSource, options.BurstPerSource, options.MaxTrackedSources, time);
         _tokens = new TokenIssuer(time);
         Peers = new PeerStore(options.PeerLimits, time);
-        _nextTransaction = (ushort)Random.Shared.Next(ushort.MaxValue);
         _lastMaintenance = time.GetUtcNow();
     }
 
@@ -123,9 +121,9 @@ public sealed class DhtEngine
         }
         Counters.QueryReceived(query.Method);
         var senderId = new NodeId(query.NodeId);
-        if (!query.ReadOnlyNode) NoteQuerier(senderId, source);
-
         int budget = Math.Min(_options.MaxResponseBytes, queryLength * _options.AmplificationFactor);
+        // A verification ping goes to the same source: it is part of what this query makes us send.
+        if (!query.ReadOnlyNode) budget -= NoteQuerier(senderId, source);
         var w = new BencodeWriter(_sendBuffer);
         switch (query.Method)
         {
@@ -220,18 +218,23 @@ public sealed class DhtEngine
         Send(_sendBuffer.AsSpan(0, length), destination);
     }
 
-    /// <summary>A node that queries us is refreshed if known; an unknown one is pinged, and enters the table only if it answers.</summary>
-    private void NoteQuerier(NodeId id, CompactPeer source)
+    /// <summary>
+    /// A node that queries us is refreshed if known; an unknown one is pinged, and enters the table only if it answers.
+    /// Returns the bytes of the ping sent (0 when none).
+    /// </summary>
+    private int NoteQuerier(NodeId id, CompactPeer source)
     {
         var known = _table.Find(source);
         if (known is not null)
         {
             _table.OnQueryFrom(id, source);
-            return;
+            return 0;
         }
         if (!NodeIdSecurity.IsValid(id, source.Address)) Counters.IdNotMatchingAddress();
-        if (_verifying.Count >= MaxVerifications || _verifying.Contains(source) || !_table.HasRoomFor(id, source)) return;
-        if (SendPing(source, retries: 0)) _verifying.Add(source);
+        if (_verifying.Count >= MaxVerifications || _verifying.Contains(source) || !_table.HasRoomFor(id, source)) return 0;
+        int sent = SendPing(source, retries: 0);
+        if (sent > 0) _verifying.Add(source);
+        return sent;
     }
 
     private void HandleResponse(ref KrpcMessage response, CompactPeer source)
@@ -514,15 +517,16 @@ public sealed class DhtEngine
         run.Completion.TrySetResult(run.Lookup.Result());
     }
 
-    private bool SendPing(CompactPeer destination, int retries)
+    /// <summary>Sends a ping; returns its length in bytes, or 0 when it could not be registered.</summary>
+    private int SendPing(CompactPeer destination, int retries)
     {
-        if (!TryRegister(destination, KrpcMethod.Ping, retries, null, null, null, out ushort transaction)) return false;
+        if (!TryRegister(destination, KrpcMethod.Ping, retries, null, null, null, out ushort transaction)) return 0;
         Span<byte> tid = stackalloc byte[TransactionIdLength];
         BinaryPrimitives.WriteUInt16BigEndian(tid, transaction);
         int length = KrpcWriter.WritePing(_sendBuffer, tid, _ownIdBytes, _version);
         if (retries > 0) _pending[transaction].Packet = _sendBuffer.AsSpan(0, length).ToArray();
         Send(_sendBuffer.AsSpan(0, length), destination);
-        return true;
+        return length;
     }
 
     private bool TryRegister(CompactPeer destination, KrpcMethod method, int retries, RunningLookup? run, Lookup.Candidate? candidate,
@@ -530,7 +534,8 @@ public sealed class DhtEngine
     {
         transaction = 0;
         if (_pending.Count >= _options.MaxPendingQueries || !destination.IsValid) return false;
-        do transaction = _nextTransaction++;
+        // Random, so an off-path attacker cannot predict the id of our next query and forge its answer.
+        do transaction = (ushort)System.Security.Cryptography.RandomNumberGenerator.GetInt32(ushort.MaxValue + 1);
         while (_pending.ContainsKey(transaction));
         _pending[transaction] = new PendingQuery(transaction, destination)
         {

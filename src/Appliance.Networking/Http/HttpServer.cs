@@ -221,7 +221,7 @@ public sealed class HttpServer : IAsyncDisposable
                 bool bodyUnread = route is null && head.ContentLength > 0;
                 bool keepAlive = _options.KeepAlive && head.KeepAliveRequested && served + 1 < maxRequests && !bodyUnread;
                 if (route is not null) await DispatchAsync(route.Handler, request, response, token).ConfigureAwait(false);
-                else HttpServerLog.Refused(_logger, _name, remote, response.StatusCode);
+                else if (_refusals.TryEnter(out long held)) HttpServerLog.Refused(_logger, _name, remote, response.StatusCode, held);
                 await WriteResponseAsync(socket, response, keepAlive, head.Http11, head.Method == "HEAD", token).ConfigureAwait(false);
                 if (bodyUnread) await LingerAsync(socket, token).ConfigureAwait(false);
                 if (!keepAlive) return;
@@ -348,7 +348,7 @@ public sealed class HttpServer : IAsyncDisposable
 
     private async Task RefuseAsync(Socket socket, HttpResponse response, IPEndPoint remote, int status, CancellationToken token)
     {
-        HttpServerLog.Refused(_logger, _name, remote, status);
+        if (_refusals.TryEnter(out long held)) HttpServerLog.Refused(_logger, _name, remote, status, held);
         response.Reset();
         response.StatusCode = status;
         response.Write(ReasonPhrase(status) + "\n");
