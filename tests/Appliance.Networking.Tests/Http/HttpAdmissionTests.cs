@@ -145,6 +145,40 @@ public sealed class HttpAdmissionTests
     }
 
     [Fact]
+    public async Task A_flood_of_refused_connections_writes_one_log_line()
+    {
+        var log = new CountingLogger();
+        await using var server = new HttpServer("flood", new IPEndPoint(IPAddress.Loopback, 0), Routes(),
+            new HttpServerOptions { MaxConnectionsPerAddress = 1, RequestTimeout = TimeSpan.FromSeconds(30) }, log);
+        server.Start();
+        using var held = await ConnectAsync(server, IPAddress.Loopback);
+        await WaitForAsync(() => server.ConnectionCount == 1);
+        for (int i = 0; i < 20; i++)
+        {
+            using var refused = await ConnectAsync(server, IPAddress.Loopback);
+            Assert.Equal("", await ReadAnswerAsync(refused));
+        }
+        Assert.Equal(1, log.Warnings);
+    }
+
+    private sealed class CountingLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        private int _warnings;
+
+        public int Warnings => Volatile.Read(ref _warnings);
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+            Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel == Microsoft.Extensions.Logging.LogLevel.Warning) Interlocked.Increment(ref _warnings);
+        }
+    }
+
+    [Fact]
     public async Task Reserved_routes_are_answered_when_every_ordinary_connection_is_taken()
     {
         await using var server = Start(new HttpServerOptions { MaxConnections = 6, ReservedConnections = 2, RequestTimeout = TimeSpan.FromSeconds(30) });
