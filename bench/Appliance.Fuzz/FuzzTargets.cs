@@ -127,12 +127,13 @@ public static class FuzzTargets
         }
     }
 
-    private static readonly HttpServerOptions HeadOptions = new();
+    // Created on first use: instrumented code must not run before SharpFuzz has set up the coverage map.
+    private static HttpServerOptions? _headOptions;
 
     private static void HttpHead(ReadOnlySpan<byte> data)
     {
         var head = new HttpRequestHead();
-        if (head.Parse(data, HeadOptions) <= 0) return;
+        if (head.Parse(data, _headOptions ??= new HttpServerOptions()) <= 0) return;
         var query = new QueryString(head.RawQuery);
         _ = query.GetString("info_hash");
         Span<byte> decoded = stackalloc byte[64];
