@@ -13,7 +13,7 @@ export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 # Tests tagged Slow (soak, long load) are left out of `make test`; `make test-all` runs them too.
 TEST_FILTER ?= Category!=Slow
 
-.PHONY: deps build test test-all publish smoke run bench bench-gate loadtest clean
+.PHONY: deps build test test-all publish smoke run bench bench-gate loadtest fuzz clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -54,6 +54,11 @@ bench:
 # The allocation gate CI runs: every benchmark with a budget must allocate at most that many bytes per op.
 bench-gate:
 	bash scripts/bench-gate.sh
+
+# Coverage-guided fuzzing (SharpFuzz + afl++) of every parser, FUZZ_SECONDS per target (default 60); see docs/fuzzing.md.
+fuzz:
+	@bash scripts/install-deps.sh fuzz
+	bash scripts/fuzz.sh
 
 # Side-by-side seeding comparison with libtorrent and iperf3 (see perf-reports/).
 loadtest:

@@ -15,6 +15,9 @@ packages=(
   iproute2 procps psmisc curl    # network namespaces for transmission; ps/kill and HTTP probes in scripts
 )
 
+# `install-deps.sh fuzz` adds afl++ for `make fuzz`; `make test` does not need it.
+if [ "${1:-}" = "fuzz" ]; then packages+=(afl++); fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -21,8 +21,8 @@ internal static partial class SeedingLog
     [LoggerMessage(3005, LogLevel.Debug, "Peer {Remote} disconnected: {Reason}")]
     public static partial void PeerDisconnected(ILogger logger, IPEndPoint remote, string reason);
 
-    [LoggerMessage(3006, LogLevel.Debug, "Refused connection from {Remote}: {Reason}")]
-    public static partial void ConnectionRefused(ILogger logger, IPEndPoint remote, Networking.Tcp.AdmitResult reason);
+    [LoggerMessage(3006, LogLevel.Debug, "Refused connection from {Remote}: {Reason} ({Suppressed} more not logged)")]
+    public static partial void ConnectionRefused(ILogger logger, IPEndPoint remote, Networking.Tcp.AdmitResult reason, long suppressed);
 
     [LoggerMessage(3007, LogLevel.Error, "Storage of {InfoHash} {Name} faulted: {Reason}; its peers are disconnected, other torrents keep serving")]
     public static partial void StoreFaulted(ILogger logger, InfoHash infoHash, string name, string reason);

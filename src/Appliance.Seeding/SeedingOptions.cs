@@ -25,6 +25,9 @@ public sealed record SeedingOptions
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>A peer whose pending send makes no progress this long (it does not read) is closed.</summary>
+    public TimeSpan SendStallTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
     /// <summary>BEP 3 suggests a keep-alive every two minutes of silence.</summary>
     public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromMinutes(2);
 

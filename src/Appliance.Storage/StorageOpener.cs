@@ -23,6 +23,9 @@ public sealed record StorageOpenResult(PieceStore? Store, string? RefusedReason,
 {
     /// <summary>Things worth a warning that did not stop the open (an unusable resume file, a missing empty file).</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    /// <summary>The refusal came from a passing condition (out of file descriptors or memory): worth retrying unchanged.</summary>
+    public bool Transient { get; init; }
 }
 
 /// <summary>
@@ -61,6 +64,12 @@ public static class StorageOpener
         {
             var file = layout.Files[i];
             if (file.IsPad) continue; // zeros, on no disk: nothing to stamp
+            // Content reached through a symlink that leaves the content folder is refused without a word on what is there.
+            if (File.Exists(file.FullPath) && !SafeFile.ResolvesBeneath(file.FullPath, contentFolder))
+            {
+                problems.Add($"'{file.RelativePath}' resolves outside the content folder (a symbolic link?)");
+                continue;
+            }
             var stamp = FileStamp.Read(file.FullPath);
             if (stamp is null)
             {
@@ -108,11 +117,11 @@ public static class StorageOpener
         FileHandles files;
         try
         {
-            files = FileHandles.Open(layout);
+            files = FileHandles.Open(layout, contentFolder);
         }
         catch (IOException e)
         {
-            return Refuse(e.Message, fromResume);
+            return Refuse(e.Message, fromResume) with { Transient = SafeFile.IsTransient(e) };
         }
 
         bool handedOver = false;
@@ -170,7 +179,7 @@ public static class StorageOpener
             catch (IOException e)
             {
                 handedOver = true; // the failed store already closed the handles
-                return Refuse(e.Message, fromResume, hashedCount);
+                return Refuse(e.Message, fromResume, hashedCount) with { Transient = SafeFile.IsTransient(e) };
             }
             handedOver = true;
             return new StorageOpenResult(store, null, fromResume, hashedCount, clock.Elapsed) { Warnings = warnings };

@@ -35,6 +35,41 @@ public class EngineTests
     private byte[] LastSent() => _sender.Sent[^1].Datagram;
 
     [Fact]
+    public void The_verification_ping_counts_against_the_amplification_budget()
+    {
+        var sender = new CapturingSender();
+        var engine = new DhtEngine(new DhtNodeOptions { Id = NodeId.Random(), AmplificationFactor = 1 }, sender, _time);
+        var query = Query(b => KrpcWriter.WriteFindNode(b, "t1"u8, _clientId, NodeId.Random().ToArray(), default));
+        engine.Receive(query, Client);
+        // The unknown querier is pinged (to verify it); with the answer that would exceed what its query allows.
+        Assert.Contains(sender.Sent, s => KrpcParser.Parse(s.Datagram, out var m) == KrpcParseStatus.Ok && m.Type == KrpcMessageType.Query);
+        Assert.True(sender.Sent.Where(s => s.To == Client).Sum(s => s.Datagram.Length) <= query.Length);
+    }
+
+    [Fact]
+    public async Task Transaction_ids_of_our_queries_are_not_sequential()
+    {
+        var sender = new CapturingSender();
+        var engine = new DhtEngine(new DhtNodeOptions { Id = NodeId.Random() }, sender, _time);
+        var routers = Enumerable.Range(1, 64).Select(i => new CompactPeer(0x7F000100u + (uint)i, 1)).ToList();
+        var lookup = engine.LookupAsync(NodeId.Random(), Appliance.Dht.Lookups.LookupKind.FindNode, routers, [], CancellationToken.None);
+        var ids = sender.Sent.Select(s =>
+        {
+            KrpcParser.Parse(s.Datagram, out var m);
+            return (m.TransactionId[0] << 8) | m.TransactionId[1];
+        }).ToList();
+        Assert.True(ids.Count >= 3);
+        int consecutive = ids.Zip(ids.Skip(1)).Count(p => ((p.First + 1) & 0xFFFF) == p.Second);
+        Assert.True(consecutive < ids.Count / 2, $"{consecutive} of {ids.Count - 1} ids follow their predecessor");
+        for (int i = 0; i < 100 && !lookup.IsCompleted; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(5));
+            engine.Tick();
+            await Task.Delay(10);
+        }
+    }
+
+    [Fact]
     public void Ping_is_answered_with_our_id_and_the_requesters_address()
     {
         _engine.Receive(Query(b => KrpcWriter.WritePing(b, "t1"u8, _clientId, default)), Client);

@@ -95,4 +95,32 @@ public class LookupTests
         }
         await join.WaitAsync(TimeSpan.FromSeconds(10));
     }
+
+    [Fact]
+    public async Task One_node_answering_many_queries_is_one_vote_for_our_external_address()
+    {
+        var sender = new CapturingSender();
+        var time = new ManualTime();
+        var engine = new DhtEngine(new DhtNodeOptions(), sender, time);
+        var before = engine.Id;
+        var router = new CompactPeer(0x7F000101, 1);
+        var external = new CompactPeer(0x7C1F4B15, 6881);
+        for (int round = 0; round < 5; round++)
+        {
+            int already = sender.Sent.Count;
+            var lookup = engine.LookupAsync(NodeId.Random(), LookupKind.FindNode, [router], [], CancellationToken.None);
+            foreach (var (datagram, to) in sender.Sent.Skip(already).ToList())
+            {
+                KrpcParser.Parse(datagram, out var query);
+                var buffer = new byte[300];
+                var w = new BencodeWriter(buffer);
+                KrpcWriter.BeginResponse(ref w, external, NodeId.Random().ToArray());
+                KrpcWriter.EndResponse(ref w, query.TransactionId, default);
+                engine.Receive(buffer.AsSpan(0, w.BytesWritten), to);
+            }
+            await lookup.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        Assert.Null(engine.ExternalAddress);
+        Assert.Equal(before, engine.Id);
+    }
 }

@@ -170,6 +170,34 @@ public class PeerStoreTests
     }
 
     [Fact]
+    public void One_address_holds_one_entry_per_info_hash_whatever_ports_it_announces()
+    {
+        var store = new PeerStore(new PeerStoreLimits(), new ManualTime());
+        for (ushort port = 1; port <= 300; port++) Assert.True(store.Announce(Hash, new CompactPeer(0x0A000001, port)));
+        Assert.Equal([new CompactPeer(0x0A000001, 300)], store.PeersFor(Hash));
+        Assert.Equal(1, store.Count);
+    }
+
+    [Fact]
+    public void Our_own_entry_is_never_evicted_by_announces_filling_the_swarm()
+    {
+        var time = new ManualTime();
+        var store = new PeerStore(new PeerStoreLimits(MaxPeersPerInfoHash: 5), time);
+        var us = new CompactPeer(0x0B000001, 6881);
+        Assert.True(store.AnnounceLocal(Hash, us));
+        for (uint i = 1; i <= 50; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            Assert.True(store.Announce(Hash, new CompactPeer(0x0A000000 + i, 1)));
+        }
+        // Not even by a stranger announcing from our address.
+        Assert.True(store.Announce(Hash, new CompactPeer(us.Address, 9999)));
+        var peers = store.PeersFor(Hash);
+        Assert.Equal(5, peers.Count);
+        Assert.Contains(us, peers);
+    }
+
+    [Fact]
     public void Values_list_holds_at_most_the_requested_count()
     {
         var store = new PeerStore(new PeerStoreLimits(), new ManualTime());
@@ -199,15 +227,34 @@ public class SourceRateLimiterTests
     }
 
     [Fact]
-    public void The_source_table_is_bounded()
+    public void The_source_table_is_bounded_and_a_new_source_evicts_the_stalest()
     {
         var time = new ManualTime();
         var limiter = new SourceRateLimiter(5, 10, maxSources: 10, time);
-        for (uint i = 0; i < 10; i++) Assert.True(limiter.TryAcquire(i));
-        Assert.False(limiter.TryAcquire(1000));
-        time.Advance(TimeSpan.FromMinutes(2));
-        Assert.True(limiter.TryAcquire(1000));
-        Assert.True(limiter.TrackedSources <= 10);
+        // Source 0 floods: its bucket empties, and it stays the freshest entry however many sources come and go.
+        for (int i = 0; i < 20; i++) limiter.TryAcquire(0);
+        for (uint i = 1; i < 10; i++) Assert.True(limiter.TryAcquire(i));
+        for (uint i = 1000; i < 1100; i++)
+        {
+            Assert.False(limiter.TryAcquire(0));
+            Assert.True(limiter.TryAcquire(i));
+        }
+        Assert.Equal(10, limiter.TrackedSources);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(limiter.TryAcquire(0));
+    }
+
+    [Fact]
+    public void A_full_table_of_spoofed_sources_costs_constant_time_per_new_source()
+    {
+        // Scanning the table for each new source would take about 10^11 steps here (hours); eviction in order takes a second.
+        var limiter = new SourceRateLimiter(5, 10, maxSources: 100_000, new ManualTime());
+        var run = Task.Run(() =>
+        {
+            for (uint i = 0; i < 1_100_000; i++) Assert.True(limiter.TryAcquire(i));
+        });
+        Assert.True(run.Wait(TimeSpan.FromSeconds(60)), "new sources took more than constant time");
+        Assert.Equal(100_000, limiter.TrackedSources);
     }
 }
 

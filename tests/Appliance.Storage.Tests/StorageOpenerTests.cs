@@ -21,6 +21,55 @@ public sealed class StorageOpenerTests
         Assert.Empty(Directory.GetFiles(fixture.StateFolder, "*.tmp"));
     }
 
+    [Theory]
+    [InlineData(StorageKind.Mapped)]
+    [InlineData(StorageKind.Pread)]
+    public async Task A_symlink_leading_outside_the_content_folder_is_refused_without_saying_what_is_there(StorageKind kind)
+    {
+        using var fixture = new StorageFixture();
+        using var outside = new TempDirectory("storage-outside");
+        var victim = fixture.Metainfo.Files[0];
+        string inside = Path.Combine([fixture.TorrentRoot, .. victim.PathSegments]);
+        string secret = outside.Combine("secret");
+        File.Move(inside, secret);
+        File.CreateSymbolicLink(inside, secret);
+
+        var result = await fixture.OpenAsync(kind);
+        Assert.Null(result.Store);
+        Assert.Contains("resolves outside the content folder", result.RefusedReason, StringComparison.Ordinal);
+        Assert.DoesNotContain(victim.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), result.RefusedReason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_symlink_to_a_file_inside_the_content_folder_is_served()
+    {
+        using var fixture = new StorageFixture();
+        var moved = fixture.Metainfo.Files[0];
+        string inside = Path.Combine([fixture.TorrentRoot, .. moved.PathSegments]);
+        string elsewhere = Path.Combine(fixture.ContentFolder, "elsewhere.bin");
+        File.Move(inside, elsewhere);
+        File.CreateSymbolicLink(inside, elsewhere);
+
+        using var store = await fixture.OpenStoreAsync(StorageKind.Pread);
+    }
+
+    [Fact]
+    public void Only_regular_files_inside_the_root_are_opened()
+    {
+        using var temp = new TempDirectory("storage-safe");
+        string root = temp.CreateSubdirectory("root");
+        File.WriteAllText(Path.Combine(root, "a"), "a");
+        File.WriteAllText(temp.Combine("outside"), "b");
+        File.CreateSymbolicLink(Path.Combine(root, "escape"), temp.Combine("outside"));
+        Directory.CreateDirectory(Path.Combine(root, "dir"));
+
+        using (Files.SafeFile.OpenRegular(Path.Combine(root, "a"), root)) { }
+        Assert.Contains("outside", Assert.Throws<IOException>(() => Files.SafeFile.OpenRegular(Path.Combine(root, "escape"), root)).Message, StringComparison.Ordinal);
+        Assert.Contains("regular", Assert.Throws<IOException>(() => Files.SafeFile.OpenRegular(Path.Combine(root, "dir"), root)).Message, StringComparison.Ordinal);
+        Assert.True(Files.SafeFile.ResolvesBeneath(Path.Combine(root, "a"), root));
+        Assert.False(Files.SafeFile.ResolvesBeneath(Path.Combine(root, "escape"), root));
+    }
+
     [Fact]
     public async Task Restart_with_unchanged_files_hashes_nothing()
     {

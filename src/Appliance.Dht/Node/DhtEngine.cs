@@ -23,6 +23,7 @@ public sealed class DhtEngine
     private const int TransactionIdLength = 2;
     private const int MaxVerifications = 64;
     private const int VotesForExternalAddress = 3;
+    private const int VotesToChangeExternalAddress = 8;
 
     private readonly Lock _gate = new();
     private readonly DhtNodeOptions _options;
@@ -35,12 +36,11 @@ public sealed class DhtEngine
     private readonly Dictionary<ushort, PendingQuery> _pending = [];
     private readonly HashSet<CompactPeer> _verifying = [];
     private readonly List<RunningLookup> _lookups = [];
-    private readonly Dictionary<UInt128, int> _addressVotes = [];
+    private readonly Dictionary<UInt128, HashSet<UInt128>> _addressVotes = [];
     private readonly bool _ipv6;
     private readonly SourceRateLimiter _limiter;
     private readonly TokenIssuer _tokens;
     private RoutingTable _table;
-    private ushort _nextTransaction;
     private DateTimeOffset _lastMaintenance;
 
     public DhtEngine(DhtNodeOptions options, IDatagramSender sender, TimeProvider time, ILogger? logger = null, DhtCounters? counters = null)
@@ -57,7 +57,6 @@ public sealed class DhtEngine
         _limiter = new SourceRateLimiter(options.PacketsPerSecondPerSource, options.BurstPerSource, options.MaxTrackedSources, time);
         _tokens = new TokenIssuer(time);
         Peers = new PeerStore(options.PeerLimits, time);
-        _nextTransaction = (ushort)Random.Shared.Next(ushort.MaxValue);
         _lastMaintenance = time.GetUtcNow();
     }
 
@@ -133,9 +132,9 @@ public sealed class DhtEngine
         }
         Counters.QueryReceived(query.Method);
         var senderId = new NodeId(query.NodeId);
-        if (!query.ReadOnlyNode) NoteQuerier(senderId, source);
-
         int budget = Math.Min(_options.MaxResponseBytes, queryLength * _options.AmplificationFactor);
+        // A verification ping goes to the same source: it is part of what this query makes us send.
+        if (!query.ReadOnlyNode) budget -= NoteQuerier(senderId, source);
         var w = new BencodeWriter(_sendBuffer);
         switch (query.Method)
         {
@@ -256,18 +255,23 @@ public sealed class DhtEngine
         Send(_sendBuffer.AsSpan(0, length), destination);
     }
 
-    /// <summary>A node that queries us is refreshed if known; an unknown one is pinged, and enters the table only if it answers.</summary>
-    private void NoteQuerier(NodeId id, CompactPeer source)
+    /// <summary>
+    /// A node that queries us is refreshed if known; an unknown one is pinged, and enters the table only if it answers.
+    /// Returns the bytes of the ping sent (0 when none).
+    /// </summary>
+    private int NoteQuerier(NodeId id, CompactPeer source)
     {
         var known = _table.Find(source);
         if (known is not null)
         {
             _table.OnQueryFrom(id, source);
-            return;
+            return 0;
         }
         if (!NodeIdSecurity.IsValid(id, source)) Counters.IdNotMatchingAddress();
-        if (_verifying.Count >= MaxVerifications || _verifying.Contains(source) || !_table.HasRoomFor(id, source)) return;
-        if (SendPing(source, retries: 0)) _verifying.Add(source);
+        if (_verifying.Count >= MaxVerifications || _verifying.Contains(source) || !_table.HasRoomFor(id, source)) return 0;
+        int sent = SendPing(source, retries: 0);
+        if (sent > 0) _verifying.Add(source);
+        return sent;
     }
 
     private void HandleResponse(ref KrpcMessage response, CompactPeer source)
@@ -289,7 +293,7 @@ public sealed class DhtEngine
             if (outcome == InsertOutcome.Cached) PingQuestionable(id);
             Counters.SetTableSize(_table.Count);
         }
-        NoteExternalAddress(response.ExternalAddress);
+        NoteExternalAddress(response.ExternalAddress, source.Address);
 
         if (query.Lookup is { } run && query.Candidate is { } candidate)
         {
@@ -331,15 +335,20 @@ public sealed class DhtEngine
         }
     }
 
-    private void NoteExternalAddress(ReadOnlySpan<byte> compact)
+    /// <summary>
+    /// Counts a responder's view of our address: one vote per responder IP, so one node answering many queries is one
+    /// voice; a first address needs <see cref="VotesForExternalAddress"/> voters, a change from it
+    /// <see cref="VotesToChangeExternalAddress"/>, because the change also replaces our BEP 42 node id.
+    /// </summary>
+    private void NoteExternalAddress(ReadOnlySpan<byte> compact, UInt128 voter)
     {
         if (compact.Length != (_ipv6 ? CompactPeer.V6Length : CompactPeer.Length)) return;
         var address = CompactPeer.ReadAny(compact);
         if (ExternalAddress is { } current && current.Address == address.Address) return;
         if (_addressVotes.Count > 64) _addressVotes.Clear();
-        _addressVotes.TryGetValue(address.Address, out int votes);
-        _addressVotes[address.Address] = ++votes;
-        if (votes < VotesForExternalAddress) return;
+        if (!_addressVotes.TryGetValue(address.Address, out var voters)) _addressVotes[address.Address] = voters = [];
+        voters.Add(voter);
+        if (voters.Count < (ExternalAddress is null ? VotesForExternalAddress : VotesToChangeExternalAddress)) return;
         _addressVotes.Clear();
         ExternalAddress = address;
         if (!_options.UseSecureId || _options.Id is not null || NodeIdSecurity.IsExempt(address)) return;
@@ -356,7 +365,7 @@ public sealed class DhtEngine
     {
         lock (_gate)
         {
-            Peers.Announce(infoHash, peer);
+            Peers.AnnounceLocal(infoHash, peer);
             Counters.SetPeersStored(Peers.Count);
         }
     }
@@ -552,15 +561,16 @@ public sealed class DhtEngine
         run.Completion.TrySetResult(run.Lookup.Result());
     }
 
-    private bool SendPing(CompactPeer destination, int retries)
+    /// <summary>Sends a ping; returns its length in bytes, or 0 when it could not be registered.</summary>
+    private int SendPing(CompactPeer destination, int retries)
     {
-        if (!TryRegister(destination, KrpcMethod.Ping, retries, null, null, null, out ushort transaction)) return false;
+        if (!TryRegister(destination, KrpcMethod.Ping, retries, null, null, null, out ushort transaction)) return 0;
         Span<byte> tid = stackalloc byte[TransactionIdLength];
         BinaryPrimitives.WriteUInt16BigEndian(tid, transaction);
         int length = KrpcWriter.WritePing(_sendBuffer, tid, _ownIdBytes, _version);
         if (retries > 0) _pending[transaction].Packet = _sendBuffer.AsSpan(0, length).ToArray();
         Send(_sendBuffer.AsSpan(0, length), destination);
-        return true;
+        return length;
     }
 
     private bool TryRegister(CompactPeer destination, KrpcMethod method, int retries, RunningLookup? run, Lookup.Candidate? candidate,
@@ -568,7 +578,8 @@ public sealed class DhtEngine
     {
         transaction = 0;
         if (_pending.Count >= _options.MaxPendingQueries || !destination.IsValid) return false;
-        do transaction = _nextTransaction++;
+        // Random, so an off-path attacker cannot predict the id of our next query and forge its answer.
+        do transaction = (ushort)System.Security.Cryptography.RandomNumberGenerator.GetInt32(ushort.MaxValue + 1);
         while (_pending.ContainsKey(transaction));
         _pending[transaction] = new PendingQuery(transaction, destination)
         {

@@ -10,7 +10,10 @@ public sealed record PeerStoreLimits(int MaxPeersPerInfoHash = 200, int MaxInfoH
     public TimeSpan PeerLifetime { get; init; } = TimeSpan.FromMinutes(30);
 }
 
-/// <summary>Peers announced to us with announce_peer, by info-hash, each kept for 30 minutes.</summary>
+/// <summary>
+/// Peers announced to us with announce_peer, by info-hash, each kept for 30 minutes. One entry per IP address and
+/// info-hash, so one host cannot fill a swarm's list; our own entries (<see cref="AnnounceLocal"/>) are never evicted.
+/// </summary>
 public sealed class PeerStore(PeerStoreLimits limits, TimeProvider time)
 {
     private readonly Dictionary<NodeId, List<StoredPeer>> _swarms = [];
@@ -21,7 +24,12 @@ public sealed class PeerStore(PeerStoreLimits limits, TimeProvider time)
     public int InfoHashCount => _swarms.Count;
 
     /// <summary>Adds or refreshes a peer; false when a cap refuses it.</summary>
-    public bool Announce(NodeId infoHash, CompactPeer peer)
+    public bool Announce(NodeId infoHash, CompactPeer peer) => Add(infoHash, peer, local: false);
+
+    /// <summary>Lists ourselves for a torrent we seed: the entry is refreshed like any other but never evicted for room.</summary>
+    public bool AnnounceLocal(NodeId infoHash, CompactPeer peer) => Add(infoHash, peer, local: true);
+
+    private bool Add(NodeId infoHash, CompactPeer peer, bool local)
     {
         long expires = time.GetUtcNow().Add(limits.PeerLifetime).UtcTicks;
         if (!_swarms.TryGetValue(infoHash, out var swarm))
@@ -36,25 +44,26 @@ public sealed class PeerStore(PeerStoreLimits limits, TimeProvider time)
         }
         for (int i = 0; i < swarm.Count; i++)
         {
-            if (swarm[i].Peer == peer)
-            {
-                swarm[i] = new StoredPeer(peer, expires);
-                return true;
-            }
+            if (swarm[i].Peer.Address != peer.Address) continue;
+            // Another announce from the same address replaces its entry (a new port); it never replaces ours.
+            if (swarm[i].Local && !local) return true;
+            swarm[i] = new StoredPeer(peer, expires, local);
+            return true;
         }
         if (swarm.Count >= limits.MaxPeersPerInfoHash)
         {
-            // The full swarm gives up the entry closest to expiry.
-            int oldest = 0;
-            for (int i = 1; i < swarm.Count; i++)
+            // The full swarm gives up the announced entry closest to expiry.
+            int oldest = -1;
+            for (int i = 0; i < swarm.Count; i++)
             {
-                if (swarm[i].ExpiresTicks < swarm[oldest].ExpiresTicks) oldest = i;
+                if (!swarm[i].Local && (oldest < 0 || swarm[i].ExpiresTicks < swarm[oldest].ExpiresTicks)) oldest = i;
             }
-            swarm[oldest] = new StoredPeer(peer, expires);
+            if (oldest < 0) return false;
+            swarm[oldest] = new StoredPeer(peer, expires, local);
             return true;
         }
         if (_total >= limits.MaxPeers) return false;
-        swarm.Add(new StoredPeer(peer, expires));
+        swarm.Add(new StoredPeer(peer, expires, local));
         _total++;
         return true;
     }
@@ -114,5 +123,5 @@ public sealed class PeerStore(PeerStoreLimits limits, TimeProvider time)
         foreach (var hash in empty) _swarms.Remove(hash);
     }
 
-    private readonly record struct StoredPeer(CompactPeer Peer, long ExpiresTicks);
+    private readonly record struct StoredPeer(CompactPeer Peer, long ExpiresTicks, bool Local);
 }

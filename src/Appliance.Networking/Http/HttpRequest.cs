@@ -28,7 +28,8 @@ public sealed class HttpRequest
 
     public IReadOnlyList<KeyValuePair<string, string>> Headers { get; }
 
-    public ReadOnlyMemory<byte> Body { get; }
+    /// <summary>Empty while admission runs: the body is read only after the route has accepted the head.</summary>
+    public ReadOnlyMemory<byte> Body { get; internal set; }
 
     public IPEndPoint RemoteEndPoint { get; }
 

@@ -4,6 +4,9 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Appliance.Networking.Logging;
+using Appliance.Networking.Tcp;
+using Microsoft.Win32.SafeHandles;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -25,6 +28,10 @@ public sealed class HttpServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Socket, Task> _connections = new();
+    private readonly ConnectionLimiter _limiter;
+    private readonly LogThrottle _refusals = new(TimeSpan.FromSeconds(10));
+    private readonly LogThrottle _acceptFailures = new(TimeSpan.FromSeconds(10));
+    private SafeFileHandle? _spare = OpenSpare();
     private Socket? _listener;
     private Task _acceptLoop = Task.CompletedTask;
 
@@ -35,6 +42,7 @@ public sealed class HttpServer : IAsyncDisposable
         _routes = routes;
         _options = options ?? new HttpServerOptions();
         _logger = logger ?? NullLogger.Instance;
+        _limiter = new ConnectionLimiter(_options.MaxConnections + _options.ReservedConnections, _options.MaxConnectionsPerAddress);
     }
 
     /// <summary>The bound address (useful when started on port 0).</summary>
@@ -84,11 +92,13 @@ public sealed class HttpServer : IAsyncDisposable
     {
         await StopAsync().ConfigureAwait(false);
         _stopping.Dispose();
+        Interlocked.Exchange(ref _spare, null)?.Dispose();
     }
 
     private async Task AcceptLoopAsync(Socket listener)
     {
         await Task.Yield();
+        bool atDescriptorLimit = false;
         while (!_stopping.IsCancellationRequested)
         {
             Socket socket;
@@ -106,36 +116,70 @@ public sealed class HttpServer : IAsyncDisposable
             }
             catch (SocketException e)
             {
+                // Out of descriptors: give up the one held in reserve so the waiting connection (a health probe,
+                // perhaps) is accepted and answered; it is taken back when that connection closes.
+                if (e.SocketErrorCode == SocketError.TooManyOpenSockets && Interlocked.Exchange(ref _spare, null) is { } spare)
+                {
+                    spare.Dispose();
+                    atDescriptorLimit = true;
+                    continue;
+                }
                 // Per-connection failures (reset before accept, fd exhaustion): back off briefly and keep serving.
-                HttpServerLog.AcceptFailed(_logger, _name, e);
+                if (_acceptFailures.TryEnter(out long suppressed)) HttpServerLog.AcceptFailed(_logger, _name, suppressed, e);
                 try { await Task.Delay(50, _stopping.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
+                if (Volatile.Read(ref _spare) is null) Interlocked.CompareExchange(ref _spare, OpenSpare(), null)?.Dispose();
                 continue;
             }
-            if (_connections.Count >= _options.MaxConnections)
+            IPEndPoint remote;
+            try
             {
-                HttpServerLog.ConnectionLimit(_logger, _name, _options.MaxConnections);
+                remote = (IPEndPoint)socket.RemoteEndPoint!;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // Reset between accept and here: nothing to serve.
                 socket.Dispose();
+                if (atDescriptorLimit) RestoreSpare();
+                atDescriptorLimit = false;
+                continue;
+            }
+            var address = remote.Address;
+            // Decided before admitting: once the ordinary slots (or the descriptors) are taken, a new connection may
+            // only reach reserved routes.
+            bool fromSpare = atDescriptorLimit;
+            atDescriptorLimit = false;
+            bool reservedOnly = fromSpare || _limiter.Total >= _options.MaxConnections;
+            var admitted = _limiter.TryAdmit(address);
+            if (admitted != AdmitResult.Admitted)
+            {
+                if (_refusals.TryEnter(out long suppressed))
+                {
+                    if (admitted == AdmitResult.TotalLimit) HttpServerLog.ConnectionLimit(_logger, _name, _options.MaxConnections + _options.ReservedConnections, suppressed);
+                    else HttpServerLog.AddressLimit(_logger, _name, address, _options.MaxConnectionsPerAddress, suppressed);
+                }
+                socket.Dispose();
+                if (fromSpare) RestoreSpare();
                 continue;
             }
             socket.NoDelay = true;
             var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _connections[socket] = ServeAsync(socket, started.Task);
+            _connections[socket] = ServeAsync(socket, remote, reservedOnly, fromSpare, started.Task);
             started.SetResult();
         }
     }
 
-    private async Task ServeAsync(Socket socket, Task registered)
+    private async Task ServeAsync(Socket socket, IPEndPoint remote, bool reservedOnly, bool fromSpare, Task registered)
     {
         await registered.ConfigureAwait(false);
         await Task.Yield();
         byte[] buffer = ArrayPool<byte>.Shared.Rent(_options.MaxRequestHeadBytes);
         var head = new HttpRequestHead();
         var response = new HttpResponse();
-        var remote = (IPEndPoint)socket.RemoteEndPoint!;
         try
         {
             int filled = 0;
-            for (int served = 0; served < _options.MaxRequestsPerConnection && !_stopping.IsCancellationRequested; served++)
+            int maxRequests = reservedOnly ? 1 : _options.MaxRequestsPerConnection;
+            for (int served = 0; served < maxRequests && !_stopping.IsCancellationRequested; served++)
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
                 timeout.CancelAfter(_options.RequestTimeout);
@@ -159,32 +203,31 @@ public sealed class HttpServer : IAsyncDisposable
                     await RefuseAsync(socket, response, remote, -headLength, token).ConfigureAwait(false);
                     return;
                 }
-                if (head.ContentLength > _options.MaxRequestBodyBytes)
-                {
-                    await RefuseAsync(socket, response, remote, 413, token).ConfigureAwait(false);
-                    return;
-                }
 
-                int bodyLength = (int)head.ContentLength;
-                byte[] body = bodyLength == 0 ? [] : new byte[bodyLength];
-                int fromBuffer = Math.Min(bodyLength, filled - headLength);
-                buffer.AsSpan(headLength, fromBuffer).CopyTo(body);
-                int consumed = headLength + fromBuffer;
-                for (int got = fromBuffer; got < bodyLength;)
+                // Route, admission and body limit are decided from the head: nothing is read or held for a request that
+                // will be refused, and only a route that takes a body reads one.
+                var request = new HttpRequest(head.Method, head.Path, head.RawQuery, head.Headers.ToArray(), ReadOnlyMemory<byte>.Empty, remote);
+                response.Reset();
+                var route = Admit(request, head.ContentLength, response, reservedOnly);
+                int consumed = headLength;
+                if (route is not null && head.ContentLength > 0)
                 {
-                    int n = await socket.ReceiveAsync(body.AsMemory(got), SocketFlags.None, token).ConfigureAwait(false);
-                    if (n == 0) return;
-                    got += n;
+                    int inBuffer = Math.Min((int)head.ContentLength, filled - headLength);
+                    var body = await ReadBodyAsync(socket, buffer.AsMemory(headLength, inBuffer), (int)head.ContentLength, token).ConfigureAwait(false);
+                    if (body is null) return;
+                    request.Body = body;
+                    consumed += inBuffer;
                 }
+                bool bodyUnread = route is null && head.ContentLength > 0;
+                bool keepAlive = _options.KeepAlive && head.KeepAliveRequested && served + 1 < maxRequests && !bodyUnread;
+                if (route is not null) await DispatchAsync(route.Handler, request, response, token).ConfigureAwait(false);
+                else if (_refusals.TryEnter(out long held)) HttpServerLog.Refused(_logger, _name, remote, response.StatusCode, held);
+                await WriteResponseAsync(socket, response, keepAlive, head.Http11, head.Method == "HEAD", token).ConfigureAwait(false);
+                if (bodyUnread) await LingerAsync(socket, token).ConfigureAwait(false);
+                if (!keepAlive) return;
                 // Keep any pipelined bytes of the next request.
                 buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
                 filled -= consumed;
-
-                var request = new HttpRequest(head.Method, head.Path, head.RawQuery, head.Headers.ToArray(), body, remote);
-                bool keepAlive = _options.KeepAlive && head.KeepAliveRequested && served + 1 < _options.MaxRequestsPerConnection;
-                await DispatchAsync(request, response, token).ConfigureAwait(false);
-                await WriteResponseAsync(socket, response, keepAlive, head.Http11, head.Method == "HEAD", token).ConfigureAwait(false);
-                if (!keepAlive) return;
                 // Do not keep a huge body buffer alive on an idle keep-alive connection.
                 if (response.BodyCapacity > 1024 * 1024) response = new HttpResponse();
             }
@@ -204,27 +247,91 @@ public sealed class HttpServer : IAsyncDisposable
             try { socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { } catch (ObjectDisposedException) { }
             socket.Dispose();
             _connections.TryRemove(socket, out _);
+            _limiter.Release(remote.Address);
+            if (fromSpare) RestoreSpare();
         }
     }
 
-    private async ValueTask DispatchAsync(HttpRequest request, HttpResponse response, CancellationToken token)
+    private static SafeFileHandle? OpenSpare()
     {
-        response.Reset();
-        switch (_routes.Find(request.Method, request.Path, out var handler))
+        try
+        {
+            return File.OpenHandle("/dev/null", FileMode.Open, FileAccess.Read);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private void RestoreSpare()
+    {
+        if (Volatile.Read(ref _spare) is null) Interlocked.CompareExchange(ref _spare, OpenSpare(), null)?.Dispose();
+    }
+
+    /// <summary>The route that will read the body and handle the request, or null with the refusal written to the response.</summary>
+    private HttpRoute? Admit(HttpRequest request, long contentLength, HttpResponse response, bool reservedOnly)
+    {
+        var match = _routes.Find(request.Method, request.Path, out var route);
+        if (reservedOnly && (match != RouteMatch.Found || !route!.Options.Reserved))
+        {
+            response.StatusCode = 503;
+            response.AddHeader("Retry-After", "1");
+            response.Write("busy\n");
+            return null;
+        }
+        switch (match)
         {
             case RouteMatch.NoPath:
                 response.StatusCode = 404;
                 response.Write("not found\n");
-                return;
+                return null;
             case RouteMatch.WrongMethod:
                 response.StatusCode = 405;
                 response.AddHeader("Allow", _routes.AllowedMethods(request.Path));
                 response.Write("method not allowed\n");
-                return;
+                return null;
         }
+        if (route!.Options.Admit is { } admit && !admit(request, response)) return null;
+        if (contentLength > (route.Options.MaxBodyBytes ?? _options.MaxRequestBodyBytes))
+        {
+            response.Reset();
+            response.StatusCode = 413;
+            response.Write(ReasonPhrase(413) + "\n");
+            return null;
+        }
+        return route;
+    }
+
+    private const int FirstBodyChunk = 64 * 1024;
+
+    /// <summary>
+    /// The body's buffer grows with the bytes that actually arrive, never ahead of them by more than it holds already:
+    /// a client that announces a large Content-Length and sends little costs little.
+    /// </summary>
+    internal static int NextBodyCapacity(int current, int declared) =>
+        current == 0 ? Math.Min(declared, FirstBodyChunk) : (int)Math.Min(declared, 2L * current);
+
+    private static async ValueTask<byte[]?> ReadBodyAsync(Socket socket, ReadOnlyMemory<byte> buffered, int length, CancellationToken token)
+    {
+        byte[] body = new byte[Math.Max(NextBodyCapacity(0, length), buffered.Length)];
+        buffered.CopyTo(body);
+        int got = buffered.Length;
+        while (got < length)
+        {
+            if (got == body.Length) Array.Resize(ref body, NextBodyCapacity(body.Length, length));
+            int n = await socket.ReceiveAsync(body.AsMemory(got), SocketFlags.None, token).ConfigureAwait(false);
+            if (n == 0) return null;
+            got += n;
+        }
+        return body;
+    }
+
+    private async ValueTask DispatchAsync(HttpHandler handler, HttpRequest request, HttpResponse response, CancellationToken token)
+    {
         try
         {
-            await handler!(request, response, token).ConfigureAwait(false);
+            await handler(request, response, token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
@@ -241,7 +348,7 @@ public sealed class HttpServer : IAsyncDisposable
 
     private async Task RefuseAsync(Socket socket, HttpResponse response, IPEndPoint remote, int status, CancellationToken token)
     {
-        HttpServerLog.Refused(_logger, _name, remote, status);
+        if (_refusals.TryEnter(out long held)) HttpServerLog.Refused(_logger, _name, remote, status, held);
         response.Reset();
         response.StatusCode = status;
         response.Write(ReasonPhrase(status) + "\n");

@@ -8,10 +8,19 @@ public sealed class HttpServerOptions
 
     public int MaxHeaderCount { get; init; } = 64;
 
-    /// <summary>Largest request body accepted (Content-Length); larger requests get 413.</summary>
+    /// <summary>Largest request body accepted (Content-Length) by routes that set no limit of their own; larger requests get 413.</summary>
     public int MaxRequestBodyBytes { get; init; } = 1024 * 1024;
 
     public int MaxConnections { get; init; } = 512;
+
+    /// <summary>Connections one client address may hold at once (0: no cap); more are closed at accept.</summary>
+    public int MaxConnectionsPerAddress { get; init; }
+
+    /// <summary>
+    /// Connections beyond <see cref="MaxConnections"/> kept for routes marked <see cref="HttpRouteOptions.Reserved"/>:
+    /// one request each, so a health check is answered while ordinary clients hold every other slot.
+    /// </summary>
+    public int ReservedConnections { get; init; }
 
     /// <summary>Requests served on one keep-alive connection before it is closed.</summary>
     public int MaxRequestsPerConnection { get; init; } = 1000;

@@ -21,6 +21,7 @@ public interface IConnectionHandler
 public sealed class TcpAcceptLoop : IAsyncDisposable
 {
     private static readonly TimeSpan BackOff = TimeSpan.FromMilliseconds(100);
+    private readonly Logging.LogThrottle _backOffLog = new(TimeSpan.FromSeconds(10));
 
     private readonly IConnectionHandler _handler;
     private readonly ConnectionLimiter _limiter;
@@ -99,7 +100,7 @@ public sealed class TcpAcceptLoop : IAsyncDisposable
                     TcpLog.AcceptErrorIgnored(_logger, result.Error);
                     break;
                 case AcceptErrorKind.BackOff:
-                    TcpLog.AcceptBackingOff(_logger, result.Error, BackOff.TotalMilliseconds);
+                    if (_backOffLog.TryEnter(out long suppressed)) TcpLog.AcceptBackingOff(_logger, result.Error, BackOff.TotalMilliseconds, suppressed);
                     try { await Task.Delay(BackOff, _stopping.Token).ConfigureAwait(false); }
                     catch (OperationCanceledException) { return; }
                     break;

@@ -9,8 +9,8 @@ internal static partial class TcpLog
     [LoggerMessage(1001, LogLevel.Debug, "Accept failed with {Error}; the peer went away, ignoring")]
     public static partial void AcceptErrorIgnored(ILogger logger, SocketError error);
 
-    [LoggerMessage(1002, LogLevel.Warning, "Accept failed with {Error} (out of descriptors or buffers); backing off {Milliseconds} ms")]
-    public static partial void AcceptBackingOff(ILogger logger, SocketError error, double milliseconds);
+    [LoggerMessage(1002, LogLevel.Warning, "Accept failed with {Error} (out of descriptors or buffers); backing off {Milliseconds} ms ({Suppressed} more not logged)")]
+    public static partial void AcceptBackingOff(ILogger logger, SocketError error, double milliseconds, long suppressed);
 
     [LoggerMessage(1003, LogLevel.Error, "Accept failed with {Error}; no longer accepting on {EndPoint}")]
     public static partial void AcceptFatal(ILogger logger, SocketError error, IPEndPoint endPoint);

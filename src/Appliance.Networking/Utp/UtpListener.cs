@@ -129,6 +129,10 @@ public sealed class UtpListener : IDatagramHandler, IUtpOutput, IDisposable
                 // which answers within a round trip, still gets through.
                 evicted = _halfOpenOrder.First!.Value;
                 Counters.Refused(halfOpen: true);
+                // Out of the tables at once, so the count never exceeds the cap, even for a moment.
+                _connections.Remove(evicted.Key);
+                _entries.Remove(evicted);
+                LeaveHalfOpen(evicted);
             }
             var address = new SocketAddress(source.Family, source.Size);
             source.Buffer.Span.CopyTo(address.Buffer.Span);
@@ -147,7 +151,7 @@ public sealed class UtpListener : IDatagramHandler, IUtpOutput, IDisposable
         if (evicted is not null)
         {
             evicted.Connection.Abort(now);
-            Remove(evicted);
+            Counters.Closed();
         }
     }
 

@@ -163,9 +163,10 @@ internal sealed partial class PeerSession
                 if (payload.Length != 0) return Fail("malformed not interested", out violation);
                 _peerInterested = false;
                 // With limited slots, free this one now and give it to someone who waits.
-                if (!_amChoking && _server.Options.UploadSlots > 0 && ChokeLocked())
+                if (!_amChoking && _server.Options.UploadSlots > 0)
                 {
-                    wake = true;
+                    // The slot is free once choked, even when a full outbox had no room to say so.
+                    wake |= ChokeLocked();
                     _server.RequestRefill();
                 }
                 return true;
@@ -277,10 +278,14 @@ internal sealed partial class PeerSession
         return true;
     }
 
+    /// <summary>
+    /// Chokes even when the message finds no room (a peer that does not read filled its outbox): the slot and the queue
+    /// are released either way. False when the choke could not be queued.
+    /// </summary>
     private bool ChokeLocked()
     {
-        if (!TryAppend(PeerMessageWriter.SimpleLength, out var span)) return false;
-        PeerMessageWriter.WriteSimple(span, PeerMessageId.Choke);
+        bool queued = TryAppend(PeerMessageWriter.SimpleLength, out var span);
+        if (queued) PeerMessageWriter.WriteSimple(span, PeerMessageId.Choke);
         _amChoking = true;
         _server.ReleaseUploadSlot();
         // Choking drops the queue; BEP 6 peers are told which requests will not be served.
@@ -292,7 +297,7 @@ internal sealed partial class PeerSession
             if (_fast) AppendBlockMessage(PeerMessageId.RejectRequest, request.Block);
         }
         if (dropped > 0) _server.Counters.QueueDepthChanged(-dropped);
-        return true;
+        return queued;
     }
 
     private bool AppendBlockMessage(PeerMessageId id, BlockRequest block)

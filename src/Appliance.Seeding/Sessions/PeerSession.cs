@@ -37,6 +37,8 @@ internal sealed partial class PeerSession
     private byte _peerMetadataId;
     private long _lastReceivedAt;
     private long _lastSentAt;
+    private long _sendWaitingSince; // when the pending send started waiting for the peer to read; 0 while none waits
+    private readonly Action _sendWaited; // made once: the transport calls it when a batch has to wait for the peer
     private int _closed;
     private int _draining;
     private int _loopsRunning;
@@ -50,6 +52,13 @@ internal sealed partial class PeerSession
         Id = id;
         _queue = new RequestQueue(server.Options.MaxOutstandingRequests);
         _createdAt = _lastReceivedAt = _lastSentAt = server.Time.GetTimestamp();
+        _sendWaited = OnSendWaited;
+    }
+
+    private void OnSendWaited()
+    {
+        _server.OnSendWaited();
+        Volatile.Write(ref _sendWaitingSince, Math.Max(1, _server.Time.GetTimestamp()));
     }
 
     public long Id { get; }
@@ -214,7 +223,8 @@ internal sealed partial class PeerSession
                         {
                             await Task.Delay(_server.RateLimiter.DelayFor()).ConfigureAwait(false);
                         }
-                        var outcome = await _transport.SendAsync(batch, _server.OnSendWaited).ConfigureAwait(false);
+                        var outcome = await _transport.SendAsync(batch, _sendWaited).ConfigureAwait(false);
+                        Volatile.Write(ref _sendWaitingSince, 0);
                         if (outcome == SendOutcome.BadAddress)
                         {
                             torrent.Store.Fault("a socket send from the mapping failed with EFAULT (a file shrank or changed under the mapping)");
@@ -331,7 +341,7 @@ internal sealed partial class PeerSession
         _server.OnSessionEnded(this);
     }
 
-    /// <summary>Called by the sweeper: handshake and idle timeouts, and keep-alives on a quiet line.</summary>
+    /// <summary>Called by the sweeper: handshake, idle and send-stall timeouts, and keep-alives on a quiet line.</summary>
     public void Sweep(long now)
     {
         // A closed session stays listed until both its loops end; the next sweep must not count it again.
@@ -349,6 +359,13 @@ internal sealed partial class PeerSession
             if (Close("idle timeout")) _server.Counters.IdleDisconnect();
             return;
         }
+        // A peer that keeps sending but never reads would otherwise hold its socket buffers and outbox forever.
+        long waitingSince = Volatile.Read(ref _sendWaitingSince);
+        if (waitingSince != 0 && time.GetElapsedTime(waitingSince, now) > options.SendStallTimeout)
+        {
+            if (Close("send stalled: the peer does not read")) _server.Counters.IdleDisconnect();
+            return;
+        }
         if (time.GetElapsedTime(_lastSentAt, now) > options.KeepAliveInterval)
         {
             bool queued;
@@ -361,13 +378,25 @@ internal sealed partial class PeerSession
     /// <summary>The choker's verdict for this round.</summary>
     public void SetChoked(bool choke)
     {
-        bool changed;
+        bool wake, unreadable = false;
         lock (_gate)
         {
             if (_amChoking == choke || _torrent is null) return;
-            changed = choke ? ChokeLocked() : UnchokeLocked(slotClaimed: false);
+            if (choke)
+            {
+                wake = ChokeLocked();
+                unreadable = !wake;
+            }
+            else
+            {
+                // Claimed, never assumed: peers unchoked on interest since the round began may hold every slot.
+                if (!_server.TryClaimUploadSlot()) return;
+                wake = UnchokeLocked(slotClaimed: true);
+            }
         }
-        if (changed) _sendSignal.Set();
+        // Choked with no room to say so: a peer whose outbox is full does not read, so it is let go.
+        if (unreadable) Close("outbox full: the peer does not read");
+        else if (wake) _sendSignal.Set();
     }
 
     /// <summary>Unchokes this peer if it still waits and a slot is still free (the slot is claimed atomically, so events racing the refill never overfill).</summary>

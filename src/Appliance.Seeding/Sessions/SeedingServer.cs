@@ -37,6 +37,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     private int _refillPending;
     private readonly Lock _chokerGate = new();
     private bool _stopRequested;
+    private readonly Networking.Logging.LogThrottle _refusalLog = new(TimeSpan.FromSeconds(10));
 
     public SeedingServer(SeedingOptions options, TorrentRegistry registry, SeedingCounters counters, ILogger logger, TimeProvider? time = null)
     {
@@ -65,6 +66,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     public SeedingCounters Counters { get; }
     public PeerId PeerId { get; }
     public int SessionCount => _sessions.Count;
+    internal ICollection<PeerSession> Sessions => _sessions.Values;
 
     /// <summary>Peers unchoked right now.</summary>
     public int UnchokedCount => Volatile.Read(ref _unchoked);
@@ -180,7 +182,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     void IConnectionHandler.OnRefused(IPEndPoint remote, AdmitResult reason)
     {
         Counters.ConnectionRefused(reason == AdmitResult.TotalLimit);
-        SeedingLog.ConnectionRefused(Logger, remote, reason);
+        if (_refusalLog.TryEnter(out long suppressed)) SeedingLog.ConnectionRefused(Logger, remote, reason, suppressed);
     }
 
     internal void OnSessionEnded(PeerSession session)

@@ -9,8 +9,10 @@ public interface IPieceStoreOpener
     Task<PieceStoreOpening> OpenAsync(TorrentMetainfo metainfo, string contentFolder, CancellationToken cancellationToken);
 }
 
-/// <summary>Either a store ready to serve, or the reason the torrent is refused.</summary>
+/// <summary>Either a store ready to serve, or the reason the torrent is refused (<see cref="Transient"/>: worth retrying unchanged).</summary>
 public readonly record struct PieceStoreOpening(PieceStore? Store, string? RefusedReason, bool FromResume = false, int PiecesHashed = 0)
 {
-    public static PieceStoreOpening Refused(string reason) => new(null, reason);
+    public bool Transient { get; init; }
+
+    public static PieceStoreOpening Refused(string reason, bool transient = false) => new(null, reason) { Transient = transient };
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Appliance.Protocol.Metainfo;
+using Appliance.Storage.Files;
 using Microsoft.Extensions.Logging;
 
 namespace Appliance.Seeding.Torrents;
@@ -28,8 +29,12 @@ public sealed class TorrentFolderLoader(
         await Parallel.ForEachAsync(Enumerable.Range(0, paths.Length),
             new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parallelism), CancellationToken = cancellationToken },
             async (i, ct) => results[i] = await LoadFileAsync(paths[i], ct).ConfigureAwait(false)).ConfigureAwait(false);
+        StartupRefusals = results.Where(r => !r.Loaded).ToDictionary(r => r.TorrentPath, StringComparer.Ordinal);
         return results;
     }
+
+    /// <summary>The files <see cref="LoadAllAsync"/> refused, by full path (a folder watcher takes over from there).</summary>
+    public IReadOnlyDictionary<string, TorrentLoadResult> StartupRefusals { get; private set; } = new Dictionary<string, TorrentLoadResult>();
 
     /// <summary>Loads one .torrent; loading a file already loaded (same path and info-hash) is a no-op success.</summary>
     public async Task<TorrentLoadResult> LoadFileAsync(string torrentPath, CancellationToken cancellationToken)
@@ -47,16 +52,31 @@ public sealed class TorrentFolderLoader(
         }
     }
 
+    /// <summary>Largest .torrent read from the folder (a 100 GiB torrent with 16 KiB pieces has a 131 MB piece list; none that large is sane).</summary>
+    public const int MaxTorrentFileBytes = 64 * 1024 * 1024;
+
+    /// <summary>What API callers are told about content problems; the log has the details (paths, sizes).</summary>
+    public const string ContentRefusal = "its content is missing, incomplete or unreadable (the log says why)";
+
+    public const string TransientRefusal = "temporarily unable to open it (out of file descriptors or memory); it is retried";
+
+    /// <summary>Every failure refuses this file only: a bad, unreadable or special file never stops the others.</summary>
     private async Task<TorrentLoadResult> LoadLockedAsync(string path, CancellationToken cancellationToken)
     {
         TorrentMetainfo metainfo;
         try
         {
-            metainfo = TorrentMetainfo.Load(path);
+            metainfo = ReadMetainfo(path);
         }
         catch (MetainfoException e)
         {
-            return Refuse(path, null, e.Reason);
+            return Refuse(path, null, e.Reason, e.Reason);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            bool transient = SafeFile.IsTransient(e);
+            string reason = "cannot read the .torrent file: " + e.Message;
+            return Refuse(path, null, reason, transient ? TransientRefusal : "cannot read the .torrent file", transient);
         }
         if (_byPath.TryGetValue(path, out var loaded))
         {
@@ -64,7 +84,7 @@ public sealed class TorrentFolderLoader(
             Unload(path); // the file now describes another torrent
         }
         if (registry.TryGet(metainfo.InfoHash, out var existing))
-            return Refuse(path, metainfo, $"already seeded from {existing.TorrentPath ?? "another source"}");
+            return Refuse(path, metainfo, $"already seeded from {existing.TorrentPath ?? "another source"}", "already seeded from another .torrent file");
 
         PieceStoreOpening opening;
         try
@@ -73,20 +93,24 @@ public sealed class TorrentFolderLoader(
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return Refuse(path, metainfo, e.Message);
+            opening = PieceStoreOpening.Refused(e.Message, SafeFile.IsTransient(e));
         }
-        if (opening.Store is null) return Refuse(path, metainfo, opening.RefusedReason ?? "storage refused it");
+        if (opening.Store is null)
+            return Refuse(path, metainfo, opening.RefusedReason ?? "storage refused it", opening.Transient ? TransientRefusal : ContentRefusal, opening.Transient);
 
         var torrent = new SeededTorrent(metainfo, opening.Store, path);
         if (!registry.TryAdd(torrent))
         {
             opening.Store.Dispose();
-            return Refuse(path, metainfo, "already seeded");
+            return Refuse(path, metainfo, "already seeded", "already seeded");
         }
         _byPath[path] = metainfo.InfoHash;
         SeedingLog.TorrentLoaded(logger, metainfo.InfoHash, metainfo.Name, opening.FromResume, opening.PiecesHashed);
         return new TorrentLoadResult(path, torrent, null);
     }
+
+    /// <summary>Reads and parses a .torrent, reading regular files only (a FIFO would block the read for ever).</summary>
+    public static TorrentMetainfo ReadMetainfo(string path) => TorrentMetainfo.Parse(SafeFile.ReadAll(path, MaxTorrentFileBytes));
 
     /// <summary>Stops seeding the torrent loaded from <paramref name="torrentPathOrInfoHash"/> (a path, or a 40-hex info-hash).</summary>
     public bool Unload(string torrentPathOrInfoHash)
@@ -119,10 +143,10 @@ public sealed class TorrentFolderLoader(
         return true;
     }
 
-    private TorrentLoadResult Refuse(string path, TorrentMetainfo? metainfo, string reason)
+    private TorrentLoadResult Refuse(string path, TorrentMetainfo? metainfo, string reason, string publicReason, bool transient = false)
     {
         SeedingLog.TorrentRefused(logger, path, reason);
-        return new TorrentLoadResult(path, null, reason) { Metainfo = metainfo };
+        return new TorrentLoadResult(path, null, reason) { Metainfo = metainfo, PublicReason = publicReason, Transient = transient };
     }
 }
 
@@ -131,4 +155,10 @@ public sealed record TorrentLoadResult(string TorrentPath, SeededTorrent? Torren
 {
     public TorrentMetainfo? Metainfo { get; init; }
     public bool Loaded => Torrent is not null;
+
+    /// <summary>The refusal as told to API callers: nothing about paths or files beyond the .torrent itself.</summary>
+    public string? PublicReason { get; init; }
+
+    /// <summary>Refused for a passing reason (out of file descriptors or memory): retried with back-off, not only when files change.</summary>
+    public bool Transient { get; init; }
 }

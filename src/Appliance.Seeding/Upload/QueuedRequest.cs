@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Appliance.Protocol.PeerWire;
 
 namespace Appliance.Seeding.Upload;
@@ -7,12 +9,17 @@ internal readonly record struct QueuedRequest(BlockRequest Block, long ArrivedAt
 
 /// <summary>
 /// A peer's pending requests in arrival order: a ring buffer, allocated on the first request (idle peers never own one).
+/// A cancel finds its block through an index instead of scanning the queue: it is counted against the block and the
+/// oldest copy is dropped when it reaches the head, so a burst of cancels costs O(1) each. Cancelled entries still
+/// hold ring slots; the ring has room for as many again as the queue's capacity and is compacted when they fill it.
 /// Not thread-safe; the session's lock guards it.
 /// </summary>
 internal sealed class RequestQueue(int capacity)
 {
     private QueuedRequest[]? _items;
+    private Dictionary<BlockRequest, Copies>? _index;
     private int _head;
+    private int _used; // ring slots in use: live requests and cancelled ones not yet dropped
 
     public int Count { get; private set; }
     public int Capacity { get; } = capacity;
@@ -20,34 +27,95 @@ internal sealed class RequestQueue(int capacity)
     public bool TryEnqueue(QueuedRequest request)
     {
         if (Count >= Capacity) return false;
-        _items ??= new QueuedRequest[Capacity];
-        _items[(_head + Count) % Capacity] = request;
+        _items ??= new QueuedRequest[2 * Capacity];
+        _index ??= [];
+        if (_used == _items.Length) Compact();
+        _items[(_head + _used) % _items.Length] = request;
+        _used++;
         Count++;
+        ref var copies = ref CollectionsMarshal.GetValueRefOrAddDefault(_index, request.Block, out _);
+        copies.Live++;
         return true;
     }
 
     public QueuedRequest Dequeue()
     {
+        SkipCancelled();
         var item = _items![_head];
-        _head = (_head + 1) % Capacity;
+        _head = (_head + 1) % _items.Length;
+        _used--;
         Count--;
+        Forget(item.Block, cancelled: false);
         return item;
     }
 
-    public QueuedRequest Peek() => _items![_head];
+    public QueuedRequest Peek()
+    {
+        SkipCancelled();
+        return _items![_head];
+    }
 
-    /// <summary>Removes the first queued request for exactly this block (cancel). O(n), and n is small and cancels rare.</summary>
+    /// <summary>Removes the oldest queued request for exactly this block (cancel), in constant time.</summary>
     public bool Remove(BlockRequest block)
     {
-        for (int i = 0; i < Count; i++)
+        if (_index is null) return false;
+        ref var copies = ref CollectionsMarshal.GetValueRefOrNullRef(_index, block);
+        if (Unsafe.IsNullRef(ref copies) || copies.Live == copies.Cancelled) return false;
+        copies.Cancelled++;
+        Count--;
+        return true;
+    }
+
+    /// <summary>Drops cancelled entries at the head, so the head is a live request.</summary>
+    private void SkipCancelled()
+    {
+        while (_used > 0)
         {
-            int slot = (_head + i) % Capacity;
-            if (_items![slot].Block != block) continue;
-            for (int j = i; j < Count - 1; j++)
-                _items[(_head + j) % Capacity] = _items[(_head + j + 1) % Capacity];
-            Count--;
-            return true;
+            var block = _items![_head].Block;
+            ref var copies = ref CollectionsMarshal.GetValueRefOrNullRef(_index!, block);
+            if (copies.Cancelled == 0) return;
+            _head = (_head + 1) % _items.Length;
+            _used--;
+            Forget(block, cancelled: true);
         }
-        return false;
+    }
+
+    private void Forget(BlockRequest block, bool cancelled)
+    {
+        ref var copies = ref CollectionsMarshal.GetValueRefOrNullRef(_index!, block);
+        copies.Live--;
+        if (cancelled) copies.Cancelled--;
+        if (copies.Live == 0) _index!.Remove(block);
+    }
+
+    /// <summary>
+    /// Keeps the live requests in order and drops the cancelled ones (the oldest copy of a cancelled block first). Only
+    /// reached once cancelled entries fill as many slots as the queue holds, so its copy is rare and amortised.
+    /// </summary>
+    private void Compact()
+    {
+        var items = _items!;
+        var fresh = new QueuedRequest[items.Length];
+        int kept = 0;
+        for (int i = 0; i < _used; i++)
+        {
+            var item = items[(_head + i) % items.Length];
+            ref var copies = ref CollectionsMarshal.GetValueRefOrNullRef(_index!, item.Block);
+            if (copies.Cancelled > 0)
+            {
+                Forget(item.Block, cancelled: true);
+                continue;
+            }
+            fresh[kept++] = item;
+        }
+        _items = fresh;
+        _head = 0;
+        _used = kept;
+    }
+
+    private struct Copies
+    {
+        public int Live;      // entries of this block in the ring, cancelled ones included
+        public int Cancelled; // of those, how many a cancel has claimed (the oldest ones)
     }
 }

@@ -18,8 +18,11 @@ public sealed class FileHandles : IDisposable
 
     public SafeFileHandle? this[int fileIndex] => _handles[fileIndex];
 
-    /// <summary>Opens every non-empty file; throws IOException naming the file that cannot be opened.</summary>
-    public static FileHandles Open(FileLayout layout)
+    /// <summary>
+    /// Opens every non-empty file; throws IOException naming the file that cannot be opened. Only regular files are
+    /// opened, and with <paramref name="beneath"/> only those that resolve inside that folder.
+    /// </summary>
+    public static FileHandles Open(FileLayout layout, string? beneath = null)
     {
         var handles = new SafeFileHandle?[layout.Files.Count];
         try
@@ -31,7 +34,7 @@ public sealed class FileHandles : IDisposable
                 try
                 {
                     // Others may rewrite or delete the file under us; we notice through reads, never through locks.
-                    handles[i] = File.OpenHandle(file.FullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                    handles[i] = SafeFile.OpenRegular(file.FullPath, beneath);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {

@@ -138,7 +138,10 @@ public sealed class MappedPieceStore : FilePieceStore
                 if (added) handle.DangerousRelease();
             }
             if (address == Libc.MapFailed)
-                throw new IOException($"cannot map '{file.RelativePath}' ({file.Length} bytes): errno {Marshal.GetLastPInvokeError()}");
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                throw new IOException($"cannot map '{file.RelativePath}' ({file.Length} bytes): errno {errno}", errno);
+            }
             // Swarms fetch a piece as consecutive 16 KiB blocks, so sequential read-ahead fits what peers do;
             // WILLNEED would pull whole files into the page cache at start, which a large library cannot afford.
             _ = Libc.madvise(address, (nuint)file.Length, Libc.MadvSequential);

@@ -62,7 +62,7 @@ public sealed class Announcer : IAsyncDisposable
     /// <summary>Schedules a torrent. Its first announce (event=started) comes within the initial spread.</summary>
     public void Add(InfoHash infoHash, IReadOnlyList<IReadOnlyList<string>> tiers, Func<long> uploaded)
     {
-        foreach (var url in tiers.SelectMany(t => t).Where(u => !IsSupported(u)).Distinct()) TrackerLog.UnsupportedTracker(_logger, url);
+        foreach (var url in tiers.SelectMany(t => t).Where(u => !IsSupported(u)).Distinct()) TrackerLog.UnsupportedTracker(_logger, TrackerUrl.Redact(url));
         var usable = tiers.Select(t => (IReadOnlyList<string>)t.Where(IsSupported).ToList()).ToList();
         AnnounceSchedule schedule;
         lock (_random) schedule = new AnnounceSchedule(infoHash, usable, _options, new Random(_random.Next()));
@@ -287,7 +287,7 @@ public sealed class Announcer : IAsyncDisposable
                 schedule.TrackerFailed(tracker, e.Message);
                 if (e.TimedOut) Interlocked.Increment(ref _counters.AnnouncesTimedOut);
                 Interlocked.Increment(ref IsUdp(tracker.Url) ? ref _counters.UdpAnnouncesFailed : ref _counters.HttpAnnouncesFailed);
-                TrackerLog.TrackerFailed(_logger, tracker.Url, hex, e.Message);
+                TrackerLog.TrackerFailed(_logger, TrackerUrl.Redact(tracker.Url), hex, TrackerUrl.RedactIn(e.Message, tracker.Url));
                 continue;
             }
             Interlocked.Increment(ref IsUdp(tracker.Url) ? ref _counters.UdpAnnouncesOk : ref _counters.HttpAnnouncesOk);
@@ -295,12 +295,12 @@ public sealed class Announcer : IAsyncDisposable
             {
                 Interlocked.Increment(ref _counters.AnnouncesRefused);
                 schedule.TrackerFailed(tracker, "failure reason: " + reason);
-                TrackerLog.AnnounceRefused(_logger, tracker.Url, hex, reason);
+                TrackerLog.AnnounceRefused(_logger, TrackerUrl.Redact(tracker.Url), hex, reason);
                 continue;
             }
-            if (response.WarningMessage is { } warning) TrackerLog.AnnounceWarning(_logger, tracker.Url, hex, warning);
+            if (response.WarningMessage is { } warning) TrackerLog.AnnounceWarning(_logger, TrackerUrl.Redact(tracker.Url), hex, warning);
             var delay = schedule.Succeeded(tracker, response, _time.GetUtcNow());
-            TrackerLog.Announced(_logger, hex, tracker.Url, response.Peers.Count, (int)delay.TotalSeconds);
+            TrackerLog.Announced(_logger, hex, TrackerUrl.Redact(tracker.Url), response.Peers.Count, (int)delay.TotalSeconds);
             return;
         }
         var backoff = schedule.AllFailed(_time.GetUtcNow());

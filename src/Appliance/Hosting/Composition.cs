@@ -33,7 +33,8 @@ public static class Composition
             metrics.ExportTrackers(trackerCounters);
             if (dht is not null) metrics.ExportDht(dht.Counters);
             if (utp is not null) metrics.ExportUtp(utp.Counters);
-            new AdminApi(seeding.Registry, watcher, loggers.CreateLogger<AdminApi>(), options.ReadAdminToken()).Map(metrics.Routes);
+            new AdminApi(seeding.Registry, watcher, loggers.CreateLogger<AdminApi>(), options.ReadAdminToken(), options.GetMetricsEndPoint()?.Address)
+                .Map(metrics.Routes);
         }
         if (metrics is not null) host.Add(metrics.Readiness); // keep last: /readyz turns 200 once everything above started
         return host;

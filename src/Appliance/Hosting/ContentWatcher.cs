@@ -20,12 +20,18 @@ public sealed class ContentWatcher : IApplianceComponent, IDisposable
     // Events come in bursts (a copy writes a file in many steps); one rescan after the burst settles.
     private static readonly TimeSpan Debounce = TimeSpan.FromSeconds(1);
 
+    // A torrent refused for a passing reason (out of descriptors or memory) is retried after 5 s, 10 s, ... up to 5 minutes.
+    private static readonly TimeSpan FirstRetry = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan LastRetry = TimeSpan.FromMinutes(5);
+
     private readonly TorrentRegistry _registry;
     private readonly TorrentFolderLoader _loader;
     private readonly Action<SeededTorrent>? _onLoaded;
     private readonly ILogger _logger;
     private readonly TimeSpan _rescanInterval;
     private readonly DateTime _createdUtc;
+    private readonly TimeProvider _clock;
+    private readonly Networking.Logging.LogThrottle _retryLog = new(TimeSpan.FromSeconds(10));
     private readonly SemaphoreSlim _scanGate = new(1, 1);
     private readonly ConcurrentDictionary<string, Refusal> _refused = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, FileSignature> _loadedStamps = new(StringComparer.Ordinal);
@@ -45,17 +51,21 @@ public sealed class ContentWatcher : IApplianceComponent, IDisposable
         _onLoaded = onLoaded;
         _rescanInterval = rescanInterval ?? DefaultRescanInterval;
         // Files older than this were seen by the seeder's own start-up load; only newer ones are new.
-        _createdUtc = (clock ?? TimeProvider.System).GetUtcNow().UtcDateTime;
+        _clock = clock ?? TimeProvider.System;
+        _createdUtc = _clock.GetUtcNow().UtcDateTime;
     }
 
     public string Name => "content-watcher";
 
     public string TorrentsFolder => _loader.TorrentsFolder;
 
+    /// <summary>Cancelled when the watcher stops: background work started through it (admin API) ends with it.</summary>
+    public CancellationToken Stopping => _stopping.Token;
+
     /// <summary>Rescans completed since start (tests wait on it).</summary>
     public long Scans => Interlocked.Read(ref _scans);
 
-    /// <summary>Torrent files present but not seeded, with the reason (the admin API lists them).</summary>
+    /// <summary>Torrent files present but not seeded, with the reason as told to API callers (the log has the details).</summary>
     public IReadOnlyList<(string TorrentPath, string Reason)> Refused() =>
         [.. _refused.Select(r => (r.Key, r.Value.Reason)).OrderBy(r => r.Key, StringComparer.Ordinal)];
 
@@ -248,13 +258,15 @@ public sealed class ContentWatcher : IApplianceComponent, IDisposable
             string? why = null;
             if (!present.Contains(path)) why = "its .torrent file was removed";
             else if (!ContentExists(torrent.Metainfo)) why = "its content was removed";
-            else if (torrent.Store.FaultReason is { } fault) why = "storage fault: " + fault;
+            // One fstat per file: a file truncated or grown under us is noticed here, before a peer asks for the missing bytes.
+            else if (torrent.Store.CheckFiles() is { } fault) why = "storage fault: " + fault;
             if (why is not null)
             {
                 _loader.Unload(path);
                 _loadedStamps.TryRemove(path, out _);
                 ContentWatcherLog.Removed(_logger, torrent.InfoHash, torrent.Name, why);
-                if (present.Contains(path)) _refused[path] = new Refusal(why, Signature(path, torrent.Metainfo));
+                string told = torrent.Store.FaultReason is null ? why : "its storage faulted (the log says why)";
+                if (present.Contains(path)) _refused[path] = new Refusal(told, Signature(path, torrent.Metainfo));
                 continue;
             }
             var stamp = FileSignature.Of(path);
@@ -278,12 +290,15 @@ public sealed class ContentWatcher : IApplianceComponent, IDisposable
             if (loadedPaths.Contains(path)) continue;
             if (_refused.TryGetValue(path, out var refusal))
             {
-                if (refusal.Signature == Signature(path, metainfo: null)) continue;
+                bool retryDue = refusal.RetryAt is { } due && _clock.GetUtcNow() >= due;
+                if (!retryDue && refusal.Signature == Signature(path, metainfo: null)) continue;
             }
             else if (!_firstScanDone && File.GetLastWriteTimeUtc(path) < _createdUtc)
             {
                 // Present when the seeder loaded the folder at start and not seeded: it was refused then (and logged).
-                _refused[path] = new Refusal("refused at start-up (see the log)", Signature(path, metainfo: null));
+                var atStart = _loader.StartupRefusals.GetValueOrDefault(path);
+                _refused[path] = Refuse(atStart?.PublicReason ?? "refused at start-up (see the log)", Signature(path, metainfo: null),
+                    atStart?.Transient ?? false, previous: null);
                 continue;
             }
             candidates.Add(path);
@@ -307,9 +322,19 @@ public sealed class ContentWatcher : IApplianceComponent, IDisposable
         }
         else
         {
-            _refused[path] = new Refusal(result.RefusedReason ?? "refused", signature);
+            _refused[path] = Refuse(result.PublicReason ?? "refused", signature, result.Transient, _refused.GetValueOrDefault(path));
         }
         return result;
+    }
+
+    /// <summary>A refusal; a transient one is retried after a delay that doubles with each transient failure in a row.</summary>
+    private Refusal Refuse(string reason, string signature, bool transient, Refusal? previous)
+    {
+        if (!transient) return new Refusal(reason, signature);
+        int attempts = (previous?.RetryAt is null ? 0 : previous.Attempts) + 1;
+        var delay = TimeSpan.FromTicks(Math.Min(LastRetry.Ticks, FirstRetry.Ticks << Math.Min(attempts - 1, 20)));
+        if (_retryLog.TryEnter(out long suppressed)) ContentWatcherLog.RetryLater(_logger, attempts, delay.TotalSeconds, suppressed);
+        return new Refusal(reason, signature) { RetryAt = _clock.GetUtcNow() + delay, Attempts = attempts };
     }
 
     private bool ContentExists(TorrentMetainfo metainfo)
@@ -326,7 +351,7 @@ public sealed class ContentWatcher : IApplianceComponent, IDisposable
         {
             try
             {
-                metainfo = TorrentMetainfo.Load(torrentPath);
+                metainfo = TorrentFolderLoader.ReadMetainfo(torrentPath);
             }
             catch (Exception e) when (e is MetainfoException or IOException or UnauthorizedAccessException)
             {
@@ -342,7 +367,8 @@ public sealed class ContentWatcher : IApplianceComponent, IDisposable
         }
         else if (Directory.Exists(root))
         {
-            foreach (var file in new DirectoryInfo(root).EnumerateFiles("*", SearchOption.AllDirectories))
+            var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = 0 };
+            foreach (var file in new DirectoryInfo(root).EnumerateFiles("*", options))
             {
                 count++;
                 bytes += file.Length;
@@ -352,7 +378,11 @@ public sealed class ContentWatcher : IApplianceComponent, IDisposable
         return $"{torrentStamp}|{count}:{bytes}:{latest}";
     }
 
-    private sealed record Refusal(string Reason, string Signature);
+    private sealed record Refusal(string Reason, string Signature)
+    {
+        public DateTimeOffset? RetryAt { get; init; }
+        public int Attempts { get; init; }
+    }
 
     private readonly record struct FileSignature(long Length, long LastWriteTicks)
     {
@@ -377,6 +407,9 @@ internal static partial class ContentWatcherLog
 
     [LoggerMessage(6104, LogLevel.Warning, "Watching {Folder} failed; the periodic rescan still picks up changes")]
     public static partial void WatchFailed(ILogger logger, string folder, Exception exception);
+
+    [LoggerMessage(6106, LogLevel.Warning, "A torrent was refused for a passing reason (out of file descriptors or memory); retry {Attempt} in {Seconds} s ({Suppressed} more not logged)")]
+    public static partial void RetryLater(ILogger logger, int attempt, double seconds, long suppressed);
 
     [LoggerMessage(6105, LogLevel.Warning, "Could not delete {Path}: {Reason}; it is skipped until it changes")]
     public static partial void DeleteFailed(ILogger logger, string path, string reason);

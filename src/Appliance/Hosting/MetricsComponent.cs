@@ -21,8 +21,7 @@ namespace Appliance.Hosting;
 /// </summary>
 public sealed class MetricsComponent : IApplianceComponent
 {
-    // .torrent files travel in admin API request bodies; a 100 GiB torrent with 256 KiB pieces has an 8 MB piece list.
-    private const int MaxRequestBodyBytes = 16 * 1024 * 1024;
+    private static readonly HttpRouteOptions Reserved = new() { Reserved = true };
 
     private readonly IPEndPoint _endPoint;
     private readonly ILogger _logger;
@@ -35,9 +34,9 @@ public sealed class MetricsComponent : IApplianceComponent
         _logger = logger;
         Exporter = exporter ?? new MetricsExporter();
         Routes = new HttpRouteTable()
-            .MapGet("/metrics", ServeMetricsAsync)
-            .MapGet("/healthz", ServeHealth)
-            .MapGet("/readyz", ServeReadiness);
+            .MapGet("/metrics", ServeMetricsAsync, Reserved)
+            .MapGet("/healthz", ServeHealth, Reserved)
+            .MapGet("/readyz", ServeReadiness, Reserved);
         Readiness = new ReadinessMarker(this);
     }
 
@@ -253,7 +252,15 @@ public sealed class MetricsComponent : IApplianceComponent
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        var server = new HttpServer("metrics", _endPoint, Routes, new HttpServerOptions { MaxConnections = 64, MaxRequestBodyBytes = MaxRequestBodyBytes }, _logger);
+        // No route reads a body unless it says so (the admin API's POST does); one address cannot take every slot, and
+        // a few slots are kept for health and metrics so a scrape or a probe is answered while the rest are taken.
+        var server = new HttpServer("metrics", _endPoint, Routes, new HttpServerOptions
+        {
+            MaxConnections = 64,
+            MaxConnectionsPerAddress = 16,
+            ReservedConnections = 8,
+            MaxRequestBodyBytes = 0,
+        }, _logger);
         server.Start();
         _server = server;
         return Task.CompletedTask;

@@ -103,8 +103,12 @@ public sealed class SeedingComponent : IApplianceComponent
     /// <summary>Prints the <c>seeding</c> line of a torrent (also for torrents added after start).</summary>
     public void PrintSeeding(SeededTorrent torrent)
     {
-        // A torrent without trackers gets the embedded tracker in its magnet link (set by the composition root).
-        string magnet = torrent.Metainfo.MagnetLink(torrent.Metainfo.AnnounceTiers.Count == 0 ? DefaultTrackers : null);
+        // A torrent without trackers gets the embedded tracker in its magnet link (set by the composition root). This line
+        // goes to the journal: a tracker URL that carries a passkey is left out (a redacted URL would only mislead a client).
+        var metainfo = torrent.Metainfo;
+        var trackers = metainfo.AnnounceTiers.Count == 0 ? DefaultTrackers : metainfo.Trackers;
+        string magnet = Protocol.Metainfo.MagnetLink.Format(metainfo.HasV1 ? metainfo.InfoHash : null, metainfo.InfoHashV2, metainfo.Name,
+            trackers.Where(Protocol.TrackerWire.TrackerUrl.IsSafeToShow).Distinct());
         foreach (var peer in AdvertisedEndPoints) magnet += "&x.pe=" + Uri.EscapeDataString(peer.ToString()); // BEP 9: a peer to connect to
         lock (_output)
         {

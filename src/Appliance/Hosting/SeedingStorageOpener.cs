@@ -22,7 +22,7 @@ public sealed partial class SeedingStorageOpener(string stateFolder, StorageKind
         var result = await StorageOpener.OpenAsync(metainfo, contentFolder, stateFolder, kind, progress, cancellationToken).ConfigureAwait(false);
         foreach (var warning in result.Warnings) Warning(logger, metainfo.Name, warning);
         return result.Store is null
-            ? PieceStoreOpening.Refused(result.RefusedReason ?? "storage refused it")
+            ? PieceStoreOpening.Refused(result.RefusedReason ?? "storage refused it", result.Transient)
             : new PieceStoreOpening(result.Store, null, result.FromResume, result.PiecesHashed);
     }
 

@@ -39,9 +39,11 @@ internal sealed class FakePeer : IDisposable
 
     public Socket Socket => _socket;
 
-    public static async Task<FakePeer> ConnectAsync(IPEndPoint endPoint)
+    /// <summary>A <paramref name="receiveBufferSize"/> set before connecting bounds what the kernel reads on the peer's behalf.</summary>
+    public static async Task<FakePeer> ConnectAsync(IPEndPoint endPoint, int receiveBufferSize = 0)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (receiveBufferSize > 0) socket.ReceiveBufferSize = receiveBufferSize;
         using var cts = new CancellationTokenSource(Timeout);
         await socket.ConnectAsync(endPoint, cts.Token);
         return new FakePeer(socket);

@@ -30,6 +30,27 @@ public sealed class TorrentFolderLoaderTests
     }
 
     [Fact]
+    public async Task A_fifo_named_torrent_is_refused_without_blocking_and_the_others_load()
+    {
+        using var temp = new TempDirectory("loader-fifo");
+        string data = SampleContent.WriteFile(temp.Combine("good.bin"), 40_000, seed: 5);
+        TestTorrents.Write(data, temp.Combine("good.torrent"));
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [temp.Combine("pipe.torrent")])) await mkfifo.WaitForExitAsync();
+        File.CreateSymbolicLink(temp.Combine("link-to-pipe.torrent"), temp.Combine("pipe.torrent"));
+        File.CreateSymbolicLink(temp.Combine("dangling.torrent"), temp.Combine("nowhere"));
+        var (registry, loader, _) = Create(temp.Path);
+
+        var results = await loader.LoadAllAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(1, registry.Count);
+        var refused = results.Where(r => !r.Loaded).ToDictionary(r => Path.GetFileName(r.TorrentPath), r => r.RefusedReason);
+        Assert.Equal(3, refused.Count);
+        Assert.Contains("not a regular file", refused["pipe.torrent"], StringComparison.Ordinal);
+        Assert.Contains("not a regular file", refused["link-to-pipe.torrent"], StringComparison.Ordinal);
+        Assert.Contains("cannot read", refused["dangling.torrent"], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bad_torrents_are_refused_with_their_reason_and_the_others_load()
     {
         using var temp = new TempDirectory("loader");

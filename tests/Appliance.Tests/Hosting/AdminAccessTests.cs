@@ -43,4 +43,38 @@ public sealed class AdminAccessTests
         Assert.Equal(AdminAccess.Allowed, AdminApi.Authorize(Token, remote, "Bearer 0123456789abcdef-secret"));
         Assert.Equal(AdminAccess.Allowed, AdminApi.Authorize(Token, remote, "bearer  0123456789abcdef-secret "));
     }
+
+    [Theory]
+    [InlineData("127.0.0.1:9469", null)]
+    [InlineData("localhost:9469", "http://localhost:9469")]
+    [InlineData("[::1]:9469", null)]
+    [InlineData("10.1.2.3:9469", null)]
+    public void Without_a_token_hosts_naming_this_machine_are_answered(string host, string? origin)
+    {
+        Assert.Equal(AdminAccess.Allowed, AdminApi.CheckBrowser(tokenRequired: false, host, origin, IPAddress.Parse("10.1.2.3")));
+    }
+
+    [Theory]
+    [InlineData("attacker.example:9469", null)]
+    [InlineData(null, null)]
+    [InlineData("10.9.9.9", null)]
+    public void Without_a_token_other_hosts_are_refused_as_dns_rebinding(string? host, string? origin)
+    {
+        Assert.Equal(AdminAccess.BadHost, AdminApi.CheckBrowser(tokenRequired: false, host, origin, IPAddress.Parse("10.1.2.3")));
+    }
+
+    [Theory]
+    [InlineData(false, "127.0.0.1:9469", "http://attacker.example")]
+    [InlineData(false, "127.0.0.1:9469", "null")]
+    [InlineData(true, "seed1.example:9469", "http://attacker.example")]
+    public void Cross_site_origins_are_refused(bool tokenRequired, string host, string origin)
+    {
+        Assert.Equal(AdminAccess.CrossSite, AdminApi.CheckBrowser(tokenRequired, host, origin, null));
+    }
+
+    [Fact]
+    public void With_a_token_any_host_name_is_answered()
+    {
+        Assert.Equal(AdminAccess.Allowed, AdminApi.CheckBrowser(tokenRequired: true, "seed1.example:9469", "http://seed1.example:9469", null));
+    }
 }

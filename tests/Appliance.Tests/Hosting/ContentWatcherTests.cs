@@ -70,6 +70,21 @@ public sealed class ContentWatcherTests : IDisposable
     }
 
     [Fact]
+    public async Task A_content_file_truncated_under_a_seeded_torrent_is_noticed_by_the_next_scan()
+    {
+        string data = SampleContent.WriteFile(Path.Combine(_content, "t.bin"), 60_000, seed: 9);
+        var metainfo = TestTorrents.Write(data, Path.Combine(_torrents, "t.torrent"));
+        await _watcher.ScanAsync(CancellationToken.None);
+        Assert.True(_registry.TryGet(metainfo.InfoHash, out var torrent));
+
+        using (var file = File.OpenWrite(data)) file.SetLength(10_000);
+        await _watcher.ScanAsync(CancellationToken.None);
+        Assert.False(_registry.TryGet(metainfo.InfoHash, out _));
+        Assert.True(torrent.Store.IsFaulted);
+        Assert.Contains("storage faulted", Assert.Single(_watcher.Refused()).Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Removing_through_the_api_deletes_the_torrent_file_but_never_the_content()
     {
         string data = SampleContent.WriteFile(Path.Combine(_content, "b.bin"), 30_000, seed: 3);
@@ -82,6 +97,58 @@ public sealed class ContentWatcherTests : IDisposable
         Assert.True(File.Exists(data));
         await _watcher.ScanAsync(CancellationToken.None);
         Assert.Equal(0, _registry.Count);
+    }
+
+    [Fact]
+    public async Task A_torrent_refused_for_a_transient_error_is_retried_with_back_off_without_any_file_changing()
+    {
+        using var temp = new TempDirectory("ops-transient");
+        string content = temp.CreateSubdirectory("content");
+        string torrents = temp.CreateSubdirectory("torrents");
+        string data = SampleContent.WriteFile(Path.Combine(content, "c.bin"), 30_000, seed: 6);
+        var metainfo = TestTorrents.Write(data, Path.Combine(torrents, "c.torrent"));
+        var registry = new TorrentRegistry();
+        var opener = new ExhaustedOnceOpener(Path.Combine(temp.Path, "state"));
+        var clock = new ManualClock(DateTimeOffset.UnixEpoch);
+        using var watcher = new ContentWatcher(registry, new TorrentFolderLoader(registry, opener, torrents, content, NullLogger.Instance),
+            NullLogger.Instance, clock: clock);
+
+        await watcher.ScanAsync(CancellationToken.None);
+        Assert.Equal(0, registry.Count);
+        Assert.Contains("retried", Assert.Single(watcher.Refused()).Reason, StringComparison.Ordinal);
+        await watcher.ScanAsync(CancellationToken.None);
+        Assert.Equal(1, opener.Opens); // not before its back-off
+
+        clock.Advance(TimeSpan.FromSeconds(6));
+        await watcher.ScanAsync(CancellationToken.None);
+        Assert.Equal(2, opener.Opens);
+        Assert.True(registry.TryGet(metainfo.InfoHash, out var torrent));
+        torrent.Store.Dispose();
+        Assert.Empty(watcher.Refused());
+    }
+
+    /// <summary>Fails its first open as a process out of file descriptors would (EMFILE), then opens for real.</summary>
+    private sealed class ExhaustedOnceOpener(string stateFolder) : IPieceStoreOpener
+    {
+        private int _opens;
+
+        public int Opens => Volatile.Read(ref _opens);
+
+        public async Task<PieceStoreOpening> OpenAsync(TorrentMetainfo metainfo, string contentFolder, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref _opens) == 1) throw new IOException("Too many open files", 24);
+            var result = await StorageOpener.OpenAsync(metainfo, contentFolder, stateFolder, StorageKind.Pread, null, cancellationToken);
+            return result.Store is null ? PieceStoreOpening.Refused(result.RefusedReason ?? "refused") : new PieceStoreOpening(result.Store, null);
+        }
+    }
+
+    private sealed class ManualClock(DateTimeOffset start) : TimeProvider
+    {
+        private DateTimeOffset _now = start;
+
+        public void Advance(TimeSpan by) => _now += by;
+
+        public override DateTimeOffset GetUtcNow() => _now;
     }
 
     /// <summary>The real storage opener, counting how often a torrent's data is opened (and verified).</summary>

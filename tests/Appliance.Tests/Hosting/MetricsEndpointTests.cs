@@ -71,6 +71,41 @@ public class MetricsEndpointTests
     }
 
     [Fact]
+    public async Task Healthz_answers_while_idle_clients_hold_every_ordinary_connection()
+    {
+        var component = new MetricsComponent(new IPEndPoint(IPAddress.Loopback, 0), NullLogger.Instance);
+        await component.StartAsync(CancellationToken.None);
+        var idle = new List<System.Net.Sockets.Socket>();
+        try
+        {
+            // 64 from one address (only 16 are kept), then the other 48 ordinary slots from three more.
+            for (int i = 0; i < 64; i++) idle.Add(await ConnectFromAsync(component, "127.0.0.1"));
+            for (int i = 0; i < 48; i++) idle.Add(await ConnectFromAsync(component, $"127.0.3.{1 + i / 16}"));
+            using var health = await ConnectFromAsync(component, "127.0.4.1");
+            await health.SendAsync("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"u8.ToArray());
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            var answer = new MemoryStream();
+            var buffer = new byte[1024];
+            int n;
+            while ((n = await health.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, cts.Token)) > 0) answer.Write(buffer, 0, n);
+            Assert.StartsWith("HTTP/1.1 200", System.Text.Encoding.ASCII.GetString(answer.ToArray()), StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var socket in idle) socket.Dispose();
+            await component.StopAsync(CancellationToken.None);
+        }
+    }
+
+    private static async Task<System.Net.Sockets.Socket> ConnectFromAsync(MetricsComponent component, string from)
+    {
+        var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Parse(from), 0));
+        await socket.ConnectAsync(component.LocalEndPoint);
+        return socket;
+    }
+
+    [Fact]
     public void Metrics_endpoint_is_off_when_metrics_listen_is_empty()
     {
         var options = new Appliance.Configuration.ServeOptions { MetricsListen = "" };

@@ -82,17 +82,20 @@ public sealed class ServeOperationsTests : IDisposable
         body.Headers.ContentType = new MediaTypeHeaderValue("application/x-bittorrent");
         using (var added = await client.PostAsync("/api/torrents", body))
         {
+            // Accepted at once; the hashing goes on in the background and the client polls the Location.
             string json = await added.Content.ReadAsStringAsync();
-            Assert.True(added.StatusCode == HttpStatusCode.Created, json);
-            using var item = JsonDocument.Parse(json);
-            Assert.Equal("seeding", item.RootElement.GetProperty("state").GetString());
+            Assert.True(added.StatusCode == HttpStatusCode.Accepted, json);
+            Assert.Equal("/api/torrents?infohash=" + betaInfo.InfoHash.ToHex(), added.Headers.Location?.OriginalString);
+            await WaitUntilAsync(async () => await StateAsync(client, betaInfo.InfoHash.ToHex()) == "seeding", "beta seeding");
         }
         Assert.True(File.Exists(Path.Combine(_torrents, betaInfo.InfoHash.ToHex() + ".torrent")));
         await serve.WaitForLineAsync(l => l.StartsWith("seeding " + betaInfo.InfoHash.ToHex(), StringComparison.Ordinal), Patience);
 
-        // Not a torrent, a path outside the folder, an unknown hash.
-        using (var bad = await client.PostAsync("/api/torrents", new ByteArrayContent("d4:spam4:eggse"u8.ToArray())))
+        // Not a torrent, not sent as one, a path outside the folder, an unknown hash.
+        using (var bad = await client.PostAsync("/api/torrents", Torrent("d4:spam4:eggse"u8.ToArray())))
             Assert.Equal(HttpStatusCode.UnprocessableEntity, bad.StatusCode);
+        using (var untyped = await client.PostAsync("/api/torrents", new ByteArrayContent(betaBytes)))
+            Assert.Equal(HttpStatusCode.UnsupportedMediaType, untyped.StatusCode);
         using (var escape = await client.PostAsync("/api/torrents?file=..%2Fx.torrent", new ByteArrayContent([])))
             Assert.Equal(HttpStatusCode.BadRequest, escape.StatusCode);
         using (var unknown = await client.DeleteAsync("/api/torrents?infohash=" + new string('a', 40)))
@@ -101,8 +104,8 @@ public sealed class ServeOperationsTests : IDisposable
         using (var removed = await client.DeleteAsync("/api/torrents?infohash=" + alpha.InfoHash.ToHex()))
         {
             string json = await removed.Content.ReadAsStringAsync();
-            Assert.True(removed.StatusCode == HttpStatusCode.OK, json);
-            Assert.True(JsonDocument.Parse(json).RootElement.GetProperty("torrentFileDeleted").GetBoolean());
+            Assert.True(removed.StatusCode == HttpStatusCode.Accepted, json);
+            await WaitUntilAsync(async () => await StateAsync(client, alpha.InfoHash.ToHex()) == "removed", "alpha removed");
         }
         Assert.False(File.Exists(Path.Combine(_torrents, "alpha.torrent")));
         Assert.True(File.Exists(Path.Combine(_content, "alpha")), "content must never be deleted");
@@ -202,6 +205,66 @@ public sealed class ServeOperationsTests : IDisposable
         serve.Terminate();
         await serve.WaitForExitAsync(TimeSpan.FromSeconds(30));
         Assert.True(serve.ExitCode == 0, serve.AllOutput);
+    }
+
+    [Fact]
+    public async Task A_tracker_passkey_appears_neither_in_the_seeding_line_nor_in_the_log()
+    {
+        const string Passkey = "0123456789abcdef0123456789abcdef";
+        string data = SampleContent.WriteFile(Path.Combine(_content, "private"), 20_000, seed: 12);
+        var metainfo = TestTorrents.Write(data, Path.Combine(_torrents, "private.torrent"),
+            trackers: [$"http://127.0.0.1:{Ports.FreeTcp()}/{Passkey}/announce", $"http://127.0.0.1:{Ports.FreeTcp()}/announce"]);
+        using var serve = Start(out var client);
+        await ServeProcessTests.WaitReadyAsync(client, serve, Patience);
+        string line = await serve.WaitForLineAsync(l => l.StartsWith("seeding " + metainfo.InfoHash.ToHex(), StringComparison.Ordinal), Patience);
+        Assert.Contains("%2Fannounce", line, StringComparison.Ordinal); // the tracker without a secret is still offered
+        await StopAsync(serve);
+        Assert.DoesNotContain(Passkey, serve.AllOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Admin_api_refuses_rebinding_hosts_and_cross_site_requests()
+    {
+        var alpha = AddTorrent("alpha", 50_000);
+        using var serve = Start(out var client);
+        await ServeProcessTests.WaitReadyAsync(client, serve, Patience);
+
+        using (var rebound = new HttpRequestMessage(HttpMethod.Get, "/api/torrents"))
+        {
+            rebound.Headers.Host = "attacker.example:" + client.BaseAddress!.Port;
+            using var answer = await client.SendAsync(rebound);
+            Assert.Equal(HttpStatusCode.Forbidden, answer.StatusCode);
+        }
+        using (var crossSite = new HttpRequestMessage(HttpMethod.Delete, "/api/torrents?infohash=" + alpha.InfoHash.ToHex()))
+        {
+            crossSite.Headers.Add("Origin", "http://attacker.example");
+            using var answer = await client.SendAsync(crossSite);
+            Assert.Equal(HttpStatusCode.Forbidden, answer.StatusCode);
+        }
+        using (var sameSite = new HttpRequestMessage(HttpMethod.Get, "/api/torrents"))
+        {
+            sameSite.Headers.Add("Origin", "http://" + client.BaseAddress!.Authority);
+            using var answer = await client.SendAsync(sameSite);
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        }
+        Assert.Equal("seeding", await StateAsync(client, alpha.InfoHash.ToHex()));
+        await StopAsync(serve);
+    }
+
+    private static ByteArrayContent Torrent(byte[] bytes)
+    {
+        var content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/x-bittorrent");
+        return content;
+    }
+
+    /// <summary>One torrent's state from the admin API, or null when it is not known.</summary>
+    private static async Task<string?> StateAsync(HttpClient client, string infoHash)
+    {
+        using var answer = await client.GetAsync("/api/torrents?infohash=" + infoHash);
+        if (answer.StatusCode == HttpStatusCode.NotFound) return null;
+        using var json = JsonDocument.Parse(await answer.Content.ReadAsStringAsync());
+        return json.RootElement.GetProperty("state").GetString();
     }
 
     /// <summary>Info-hash (or, for refused entries without one, name) to state, from the admin API.</summary>

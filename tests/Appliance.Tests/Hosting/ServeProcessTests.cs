@@ -47,6 +47,56 @@ public sealed class ServeProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Healthz_is_answered_when_the_process_is_out_of_file_descriptors()
+    {
+        string content = _temp.CreateSubdirectory("content");
+        var metainfo = TestTorrents.Write(SampleContent.WriteFile(Path.Combine(content, "fd.bin"), 40_000, seed: 8), Path.Combine(content, "fd.torrent"));
+        var handshake = new byte[Protocol.PeerWire.Handshake.Length];
+        new Protocol.PeerWire.Handshake(default, metainfo.InfoHash, new Protocol.PeerWire.PeerId("-XX0001-abcdefghijkl"u8)).WriteTo(handshake);
+        int metricsPort = Ports.FreeTcp();
+        int peerPort = Ports.FreeTcpAndUdp();
+        using var serve = ApplianceBinary.Start(["serve", "--content", content, "--listen", $"127.0.0.1:{peerPort}", "--no-tracker", "--no-dht",
+            "--metrics-listen", $"127.0.0.1:{metricsPort}"]);
+        using (var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{metricsPort}"), Timeout = TimeSpan.FromSeconds(5) })
+            await WaitReadyAsync(client, serve, TimeSpan.FromSeconds(60));
+
+        // Lower the running process's descriptor limit just above what it holds, then let peers take the rest.
+        string fds = $"/proc/{serve.Id}/fd";
+        int limit = Directory.GetFiles(fds).Length + 8;
+        using (var prlimit = await ExternalProcess.RunAsync("prlimit", ["--pid", serve.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), $"--nofile={limit}:{limit}"], TimeSpan.FromSeconds(30)))
+            Assert.True(prlimit.ExitCode == 0, prlimit.AllOutput);
+        var peers = new List<System.Net.Sockets.Socket>();
+        try
+        {
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            for (int i = 0; i < 32; i++)
+            {
+                var peer = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                peers.Add(peer);
+                await peer.ConnectAsync(new IPEndPoint(IPAddress.Loopback, peerPort), deadline.Token);
+                await peer.SendAsync(handshake, deadline.Token); // a handshaken peer stays; a silent one would be closed and free its descriptor
+            }
+            while (Directory.GetFiles(fds).Length < limit) await Task.Delay(50, deadline.Token);
+
+            using var answerWithin = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            await probe.ConnectAsync(new IPEndPoint(IPAddress.Loopback, metricsPort), deadline.Token);
+            await probe.SendAsync("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"u8.ToArray(), deadline.Token);
+            var answer = new MemoryStream();
+            var buffer = new byte[1024];
+            int n;
+            while ((n = await probe.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, answerWithin.Token)) > 0) answer.Write(buffer, 0, n);
+            Assert.StartsWith("HTTP/1.1 200", System.Text.Encoding.ASCII.GetString(answer.ToArray()), StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var peer in peers) peer.Dispose();
+        }
+        serve.Terminate();
+        await serve.WaitForExitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
     public async Task Bad_config_fails_fast_naming_the_key()
     {
         string content = _temp.CreateSubdirectory("content");

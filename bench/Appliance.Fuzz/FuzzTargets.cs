@@ -1,0 +1,142 @@
+using System.Text;
+using Appliance.Networking.Http;
+using Appliance.Protocol.Bencode;
+using Appliance.Protocol.Krpc;
+using Appliance.Protocol.Metainfo;
+using Appliance.Protocol.PeerWire;
+using Appliance.Protocol.TrackerWire;
+
+namespace Appliance.Fuzz;
+
+/// <summary>Runs one parser over arbitrary bytes. A parser must answer every input with a value or an error; any exception is a finding.</summary>
+public delegate void FuzzTarget(ReadOnlySpan<byte> data);
+
+/// <summary>One small target per parser, named as <c>make fuzz</c> and the corpus folders name them.</summary>
+public static class FuzzTargets
+{
+    public static IReadOnlyDictionary<string, FuzzTarget> All { get; } = new Dictionary<string, FuzzTarget>(StringComparer.Ordinal)
+    {
+        ["bencode"] = Bencode,
+        ["metainfo"] = Metainfo,
+        ["peer-wire"] = PeerWire,
+        ["krpc"] = Krpc,
+        ["tracker-http"] = TrackerHttp,
+        ["tracker-udp"] = TrackerUdp,
+        ["http-head"] = HttpHead,
+    };
+
+    private static void Bencode(ReadOnlySpan<byte> data)
+    {
+        var reader = new BencodeReader(data, BencodeLimits.Default);
+        while (reader.Read())
+        {
+        }
+        if (BencodeDocument.TryParse(data.ToArray(), BencodeLimits.Default, out var document, out _)) Walk(document.Root, 0);
+    }
+
+    private static void Walk(BencodeNode value, int depth)
+    {
+        if (depth > 64) return;
+        if (value.IsDictionary)
+        {
+            foreach (var (_, child) in value.Entries) Walk(child, depth + 1);
+        }
+        else if (value.IsList)
+        {
+            foreach (var child in value.Items) Walk(child, depth + 1);
+        }
+    }
+
+    private static void Metainfo(ReadOnlySpan<byte> data)
+    {
+        if (!TorrentMetainfo.TryParse(data.ToArray(), out var metainfo, out _)) return;
+        _ = metainfo!.MagnetLink();
+        for (int i = 0; i < metainfo.PieceCount; i++) _ = metainfo.PieceSize(i);
+    }
+
+    private static void PeerWire(ReadOnlySpan<byte> data)
+    {
+        if (Handshake.TryParse(data, out _) == HandshakeStatus.Complete) data = data[Handshake.Length..];
+        while (PeerMessageReader.TryReadHeader(data, 1024 * 1024, out var header) == FrameStatus.Complete)
+        {
+            if (header.FrameLength > data.Length) return;
+            var payload = header.IsKeepAlive ? default : data.Slice(PeerMessageHeader.PayloadOffset, header.PayloadLength);
+            switch (header.Id)
+            {
+                case PeerMessageId.Request or PeerMessageId.Cancel or PeerMessageId.RejectRequest:
+                    _ = BlockRequest.TryParse(payload, out _);
+                    break;
+                case PeerMessageId.Extended when !payload.IsEmpty:
+                    _ = ExtensionHandshake.TryParse(payload[1..], out _);
+                    _ = MetadataMessage.TryParse(payload[1..], out _, out _);
+                    break;
+            }
+            data = data[header.FrameLength..];
+        }
+    }
+
+    private static void Krpc(ReadOnlySpan<byte> data)
+    {
+        if (KrpcParser.Parse(data, out var message) != KrpcParseStatus.Ok) return;
+        foreach (var value in message.EnumerateValues())
+        {
+            if (value.Length == Protocol.Krpc.CompactPeer.Length) _ = Protocol.Krpc.CompactPeer.Read(value);
+        }
+    }
+
+    private static void TrackerHttp(ReadOnlySpan<byte> data)
+    {
+        string query = Encoding.Latin1.GetString(data);
+        _ = HttpAnnounceQuery.TryParse(query, out _, out _);
+        _ = HttpAnnounceQuery.TryParseScrape(query, [], out _);
+        var body = data.ToArray();
+        _ = HttpTrackerResponse.TryParseAnnounce(body, out _, out _);
+        _ = HttpTrackerResponse.TryParseScrape(body, [], out _, out _);
+    }
+
+    private static void TrackerUdp(ReadOnlySpan<byte> data)
+    {
+        _ = UdpTrackerPacket.TryReadConnectRequest(data, out _);
+        if (UdpTrackerPacket.TryReadRequestAction(data, out var action, out _, out _))
+        {
+            if (action == UdpTrackerAction.Announce) _ = UdpTrackerPacket.TryReadAnnounceRequest(data, out _);
+            if (action == UdpTrackerAction.Scrape)
+            {
+                int count = UdpTrackerPacket.ScrapeRequestHashCount(data);
+                for (int i = 0; i < count; i++) _ = UdpTrackerPacket.ScrapeRequestHash(data, i);
+            }
+        }
+        if (UdpTrackerPacket.TryReadResponseHeader(data, out var response, out _))
+        {
+            switch (response)
+            {
+                case UdpTrackerAction.Connect:
+                    _ = UdpTrackerPacket.TryReadConnectResponse(data, out _);
+                    break;
+                case UdpTrackerAction.Announce:
+                    _ = UdpTrackerPacket.TryReadAnnounceResponse(data, ipv6: false, out _, out _);
+                    _ = UdpTrackerPacket.TryReadAnnounceResponse(data, ipv6: true, out _, out _);
+                    break;
+                case UdpTrackerAction.Scrape:
+                    _ = UdpTrackerPacket.TryReadScrapeResponse(data, [new InfoHash(new byte[20])], []);
+                    break;
+                case UdpTrackerAction.Error:
+                    _ = UdpTrackerPacket.ReadErrorMessage(data);
+                    break;
+            }
+        }
+    }
+
+    // Created on first use: instrumented code must not run before SharpFuzz has set up the coverage map.
+    private static HttpServerOptions? _headOptions;
+
+    private static void HttpHead(ReadOnlySpan<byte> data)
+    {
+        var head = new HttpRequestHead();
+        if (head.Parse(data, _headOptions ??= new HttpServerOptions()) <= 0) return;
+        var query = new QueryString(head.RawQuery);
+        _ = query.GetString("info_hash");
+        Span<byte> decoded = stackalloc byte[64];
+        if (query.TryGetRaw("info_hash", out var raw)) _ = QueryString.TryDecode(raw, decoded, out _);
+    }
+}
