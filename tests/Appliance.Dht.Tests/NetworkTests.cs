@@ -7,13 +7,22 @@ using Appliance.TestKit;
 namespace Appliance.Dht.Tests;
 
 /// <summary>Real DHT nodes on distinct loopback addresses (127.0.0.x), talking over UDP.</summary>
+[CollectionDefinition(nameof(NetworkCollection), DisableParallelization = true)]
+public sealed class NetworkCollection;
+
+/// <summary>
+/// Networks of real nodes on 127.0.0.x. They run alone: beside this project's CPU-bound mutation tests, on a machine
+/// with a core taken, lookups here were seen to stall for the whole test bound (1-2 runs in 6; the cause is not found
+/// yet, see the closing note of the session that added this), so the collection keeps them apart.
+/// </summary>
+[Collection(nameof(NetworkCollection))]
 public class NetworkTests
 {
     private static DhtNodeOptions Options(int host, IReadOnlyList<CompactPeer> bootstrap, string? stateFile = null) => new()
     {
         EndPoint = new IPEndPoint(IPAddress.Parse($"127.0.0.{host}"), 0),
         Bootstrap = bootstrap,
-        QueryTimeout = TimeSpan.FromSeconds(1),
+        QueryTimeout = TimeSpan.FromSeconds(3),
         LookupTimeout = TimeSpan.FromSeconds(15),
         StateFile = stateFile,
     };
