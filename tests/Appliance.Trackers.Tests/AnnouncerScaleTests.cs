@@ -46,7 +46,9 @@ public sealed class AnnouncerScaleTests
         }
         Assert.Equal(Torrents, tracker.StartedTorrents);
         Assert.Equal(0, counters.AnnouncesTimedOut);
-        Assert.InRange(tracker.MaxOpenConnections, 1, Cap);
+        // The tracker counts a connection open until it reads the client's FIN; on a loaded machine a connection the
+        // client already closed can still be counted when its replacement arrives. Requests in flight are exact.
+        Assert.InRange(tracker.MaxOpenConnections, 1, Cap + 1);
         Assert.InRange(tracker.MaxInFlight, 1, Cap);
         // Keep-alive: thousands of requests (announces, scrapes, stops) over a handful of connections.
         Assert.True(tracker.ConnectionsAccepted <= 2 * Cap, $"{tracker.ConnectionsAccepted} connections for {tracker.Announces} announces");
