@@ -6,8 +6,6 @@
 # Every process it starts listens on 127.0.0.1 and is stopped on exit. Needs python3-libtorrent and mktorrent.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-SCRIPTS="$ROOT/bench/scripts"
-PY=/usr/bin/python3
 APPLIANCE="${APPLIANCE:-}"
 ROUNDS=5
 SIZE_MIB=4
@@ -30,54 +28,20 @@ if [[ -z "$APPLIANCE" ]]; then
 fi
 WORK=$(mktemp -d /tmp/first-byte.XXXXXX)
 OUT=${OUT:-$WORK/results}
-mkdir -p "$WORK/content" "$WORK/torrents" "$OUT"
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-stop_pid() {
-  kill -TERM "$1" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-}
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+mkdir -p "$OUT"
+# shellcheck source=bench/scripts/seeders.sh
+source "$ROOT/bench/scripts/seeders.sh"
+make_sample "$SIZE_MIB"
 
-head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom > "$WORK/content/sample.bin"
-mktorrent -l 18 -n sample.bin -o "$WORK/torrents/sample.torrent" "$WORK/content/sample.bin" > /dev/null
-TORRENT="$WORK/torrents/sample.torrent"
-INFO_HASH=$("$PY" -c "import libtorrent as lt; print(lt.torrent_info('$TORRENT').info_hash())")
-
-start_appliance() {
-  PORT=$(free_port)
-  rm -rf "$WORK/state"
-  # Default settings but for addresses: DHT on (its UDP port is the peer port, where uTP arrives), no bootstrap.
-  "$APPLIANCE" serve --content "$WORK/content" --torrents "$WORK/torrents" --state "$WORK/state" \
-    --listen "127.0.0.1:$PORT" --dht-bootstrap none --no-tracker --metrics-listen '' > "$WORK/seeder.out" 2> "$WORK/seeder.err" &
-  SEEDER=$!; PIDS+=("$SEEDER")
-  for _ in $(seq 1 600); do
-    grep -qi "$INFO_HASH" "$WORK/seeder.out" 2>/dev/null && return 0
-    kill -0 "$SEEDER" 2>/dev/null || { cat "$WORK/seeder.err" >&2; return 1; }
-    sleep 0.05
-  done
-  return 1
-}
-start_libtorrent() {
-  PORT=$(free_port)
-  "$PY" "$SCRIPTS/libtorrent_seed.py" --torrent "$TORRENT" --save-path "$WORK/content" --listen "127.0.0.1:$PORT" \
-    --max-seconds 600 --set enable_incoming_utp=true --set enable_outgoing_utp=true > "$WORK/seeder.out" 2> "$WORK/seeder.err" &
-  SEEDER=$!; PIDS+=("$SEEDER")
-  for _ in $(seq 1 600); do
-    grep -q '^READY' "$WORK/seeder.out" 2>/dev/null && return 0
-    kill -0 "$SEEDER" 2>/dev/null || { cat "$WORK/seeder.err" >&2; return 1; }
-    sleep 0.05
-  done
-  return 1
-}
+# The appliance with its defaults but for addresses: DHT on (its UDP port is the peer port, where uTP arrives), no bootstrap.
+start_appliance_default() { start_appliance --dht-bootstrap none; }
+start_libtorrent_utp() { start_libtorrent --set enable_incoming_utp=true --set enable_outgoing_utp=true; }
 
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq 1 "$ROUNDS"); do
   for transport in $TRANSPORTS; do
     for seeder in appliance libtorrent; do
-      "start_$seeder" || { echo "$seeder did not start" >&2; exit 1; }
+      if [[ $seeder == appliance ]]; then start_appliance_default; else start_libtorrent_utp; fi || { echo "$seeder did not start" >&2; exit 1; }
       result=$("$PY" "$SCRIPTS/first_byte_client.py" --torrent "$TORRENT" --peer "127.0.0.1:$PORT" --transport "$transport" --timeout 60 || true)
       stop_pid "$SEEDER"
       echo "{\"round\": $round, \"seeder\": \"$seeder\", \"client\": \"$transport\", \"result\": $result}" | tee -a "$OUT/first-byte.jsonl"

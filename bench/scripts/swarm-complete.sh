@@ -8,8 +8,6 @@
 # Everything listens on 127.0.0.1; every run is bounded (--duration of LoadGen) and every process is stopped on exit.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-SCRIPTS="$ROOT/bench/scripts"
-PY=/usr/bin/python3
 APPLIANCE="${APPLIANCE:-}"
 PEERS=64
 SIZE_MIB=32
@@ -36,55 +34,19 @@ if [[ -z "$APPLIANCE" ]]; then
 fi
 WORK=$(mktemp -d /tmp/swarm-complete.XXXXXX)
 OUT=${OUT:-$WORK/results}
-mkdir -p "$WORK/content" "$WORK/torrents" "$OUT"
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-stop_pid() {
-  kill -TERM "$1" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-}
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-
+mkdir -p "$OUT"
+# shellcheck source=bench/scripts/seeders.sh
+source "$ROOT/bench/scripts/seeders.sh"
 dotnet publish "$ROOT/bench/Appliance.LoadGen" -c Release -o "$WORK/loadgen" --artifacts-path /tmp/art-swarm-loadgen > "$WORK/loadgen-build.log" 2>&1 \
   || { tail -20 "$WORK/loadgen-build.log" >&2; exit 1; }
-head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom > "$WORK/content/sample.bin"
-mktorrent -l 18 -n sample.bin -o "$WORK/torrents/sample.torrent" "$WORK/content/sample.bin" > /dev/null
-TORRENT="$WORK/torrents/sample.torrent"
-INFO_HASH=$("$PY" -c "import libtorrent as lt; print(lt.torrent_info('$TORRENT').info_hash())")
-
-start_appliance() {
-  PORT=$(free_port)
-  rm -rf "$WORK/state"
-  # shellcheck disable=SC2086
-  "$APPLIANCE" serve --content "$WORK/content" --torrents "$WORK/torrents" --state "$WORK/state" \
-    --listen "127.0.0.1:$PORT" --no-dht --no-tracker --metrics-listen '' --upload-slots "$SLOTS" $APP_FLAGS > "$WORK/seeder.out" 2> "$WORK/seeder.err" &
-  SEEDER=$!; PIDS+=("$SEEDER")
-  for _ in $(seq 1 600); do
-    grep -qi "$INFO_HASH" "$WORK/seeder.out" 2>/dev/null && return 0
-    kill -0 "$SEEDER" 2>/dev/null || { cat "$WORK/seeder.err" >&2; return 1; }
-    sleep 0.05
-  done
-  return 1
-}
-start_libtorrent() {
-  PORT=$(free_port)
-  "$PY" "$SCRIPTS/libtorrent_seed.py" --torrent "$TORRENT" --save-path "$WORK/content" --listen "127.0.0.1:$PORT" \
-    --max-seconds 900 --set "unchoke_slots_limit=$SLOTS" > "$WORK/seeder.out" 2> "$WORK/seeder.err" &
-  SEEDER=$!; PIDS+=("$SEEDER")
-  for _ in $(seq 1 600); do
-    grep -q '^READY' "$WORK/seeder.out" 2>/dev/null && return 0
-    kill -0 "$SEEDER" 2>/dev/null || { cat "$WORK/seeder.err" >&2; return 1; }
-    sleep 0.05
-  done
-  return 1
-}
+make_sample "$SIZE_MIB"
 
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq 1 "$ROUNDS"); do
   for seeder in appliance libtorrent; do
-    "start_$seeder" || { echo "$seeder did not start" >&2; exit 1; }
+    # shellcheck disable=SC2086
+    if [[ $seeder == appliance ]]; then start_appliance --no-dht --upload-slots "$SLOTS" $APP_FLAGS; else start_libtorrent --set "unchoke_slots_limit=$SLOTS"; fi \
+      || { echo "$seeder did not start" >&2; exit 1; }
     "$WORK/loadgen/Appliance.LoadGen" --torrent "$TORRENT" --target "127.0.0.1:$PORT" --peers "$PEERS" --complete \
       --duration 300 --verify reference --seeder-pid "$SEEDER" --label "$seeder" --json "$OUT/$seeder-$round.json" > /dev/null || true
     stop_pid "$SEEDER"
