@@ -14,31 +14,6 @@ namespace Appliance.Interop.Tests.Seeding;
 [Trait("Category", "Interop")]
 public sealed class UtpHostileTests
 {
-    private const string Leecher = """
-        import sys, time
-        import libtorrent as lt
-        torrent, save, port, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-        s = lt.session({
-            'listen_interfaces': '127.0.0.1:0',
-            'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
-            'allow_multiple_connections_per_ip': True, 'enable_outgoing_tcp': False, 'enable_incoming_tcp': False,
-            'out_enc_policy': 2, 'in_enc_policy': 2,
-        })
-        h = s.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': save})
-        h.connect_peer(('127.0.0.1', port))
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            st = h.status()
-            if st.is_seeding:
-                print('seeding', st.total_wanted, flush=True)
-                sys.exit(0)
-            if st.num_peers == 0:
-                h.connect_peer(('127.0.0.1', port))
-            time.sleep(0.1)
-        print('timeout', h.status().progress, flush=True)
-        sys.exit(1)
-        """;
-
     [Fact]
     public async Task Good_client_is_served_through_mutations_syn_floods_and_forged_acks()
     {
@@ -61,7 +36,7 @@ public sealed class UtpHostileTests
 
         string download = temp.CreateSubdirectory("download");
         string script = Path.Combine(temp.Path, "leecher.py");
-        await File.WriteAllTextAsync(script, Leecher);
+        await File.WriteAllTextAsync(script, UtpOnlyLeecher.Script);
         using var leecher = await ExternalProcess.RunAsync("/usr/bin/python3",
             [script, Path.Combine(content, "sample.torrent"), download, port.ToString(CultureInfo.InvariantCulture), "120"],
             TimeSpan.FromSeconds(150));
