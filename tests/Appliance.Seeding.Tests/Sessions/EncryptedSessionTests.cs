@@ -20,27 +20,7 @@ public sealed class EncryptedSessionTests
         await peer.ReadHandshakeAsync();
         await peer.SendSimpleAsync(PeerMessageId.Interested);
         await peer.ReadUntilAsync(PeerMessageId.Unchoke);
-        var requests = new List<byte>();
-        var expected = new List<(int Piece, int Begin, int Length)>();
-        for (int piece = 0; piece < seeder.Metainfo.PieceCount; piece++)
-        {
-            int size = seeder.Metainfo.PieceSize(piece);
-            for (int begin = 0; begin < size; begin += 16 * 1024)
-            {
-                int length = Math.Min(16 * 1024, size - begin);
-                requests.AddRange(FakePeer.Block(PeerMessageId.Request, piece, begin, length));
-                expected.Add((piece, begin, length));
-            }
-        }
-        await peer.SendAsync([.. requests]);
-        foreach (var (piece, begin, length) in expected)
-        {
-            var payload = await peer.ReadUntilAsync(PeerMessageId.Piece);
-            Assert.Equal(piece, BinaryPrimitives.ReadInt32BigEndian(payload));
-            Assert.Equal(begin, BinaryPrimitives.ReadInt32BigEndian(payload.AsSpan(4)));
-            long offset = (long)piece * seeder.Metainfo.PieceLength + begin;
-            Assert.True(seeder.Data.AsSpan((int)offset, length).SequenceEqual(payload.AsSpan(8)), $"block {piece}/{begin} differs");
-        }
+        await seeder.RequestEveryBlockAndVerifyAsync(peer);
     }
 
     [Theory]

@@ -88,31 +88,9 @@ public sealed class PeerSessionTests
         await peer.SendSimpleAsync(PeerMessageId.Interested);
         await peer.ReadUntilAsync(PeerMessageId.Unchoke);
 
-        // Every block of the torrent, pipelined in one write, including the short last block.
-        var requests = new List<byte>();
-        var expected = new List<(int Piece, int Begin, int Length)>();
-        for (int piece = 0; piece < seeder.Metainfo.PieceCount; piece++)
-        {
-            int size = seeder.Metainfo.PieceSize(piece);
-            for (int begin = 0; begin < size; begin += 16 * 1024)
-            {
-                int length = Math.Min(16 * 1024, size - begin);
-                requests.AddRange(FakePeer.Block(PeerMessageId.Request, piece, begin, length));
-                expected.Add((piece, begin, length));
-            }
-        }
-        await peer.SendAsync([.. requests]);
-
-        foreach (var (piece, begin, length) in expected)
-        {
-            var payload = await peer.ReadUntilAsync(PeerMessageId.Piece);
-            Assert.Equal(piece, BinaryPrimitives.ReadInt32BigEndian(payload));
-            Assert.Equal(begin, BinaryPrimitives.ReadInt32BigEndian(payload.AsSpan(4)));
-            long offset = (long)piece * seeder.Metainfo.PieceLength + begin;
-            Assert.True(seeder.Data.AsSpan((int)offset, length).SequenceEqual(payload.AsSpan(8)), $"block {piece}/{begin} differs");
-        }
+        int blocks = await seeder.RequestEveryBlockAndVerifyAsync(peer);
         Assert.Equal(seeder.Data.Length, await Eventually.SettledAsync((long)seeder.Data.Length, () => seeder.Torrent.UploadedBytes));
-        Assert.Equal(expected.Count, await Eventually.SettledAsync((long)expected.Count, () => seeder.Counters.BlocksServed));
+        Assert.Equal(blocks, await Eventually.SettledAsync((long)blocks, () => seeder.Counters.BlocksServed));
     }
 
     [Fact]

@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using System.Net;
+using Appliance.Protocol.PeerWire;
 using Appliance.Protocol.Metainfo;
 using Appliance.Seeding.Sessions;
 using Appliance.Seeding.Torrents;
@@ -43,6 +45,36 @@ internal sealed class TestSeeder : IAsyncDisposable
         await peer.SendHandshakeAsync(Metainfo.InfoHash, fast, extensions);
         await peer.ReadHandshakeAsync();
         return peer;
+    }
+
+    /// <summary>
+    /// Requests every block of the torrent in one pipelined write (the short last block too) and checks each piece
+    /// message against the data; returns the number of blocks.
+    /// </summary>
+    public async Task<int> RequestEveryBlockAndVerifyAsync(FakePeer peer)
+    {
+        var requests = new List<byte>();
+        var expected = new List<(int Piece, int Begin, int Length)>();
+        for (int piece = 0; piece < Metainfo.PieceCount; piece++)
+        {
+            int size = Metainfo.PieceSize(piece);
+            for (int begin = 0; begin < size; begin += 16 * 1024)
+            {
+                int length = Math.Min(16 * 1024, size - begin);
+                requests.AddRange(FakePeer.Block(PeerMessageId.Request, piece, begin, length));
+                expected.Add((piece, begin, length));
+            }
+        }
+        await peer.SendAsync([.. requests]);
+        foreach (var (piece, begin, length) in expected)
+        {
+            var payload = await peer.ReadUntilAsync(PeerMessageId.Piece);
+            Assert.Equal(piece, BinaryPrimitives.ReadInt32BigEndian(payload));
+            Assert.Equal(begin, BinaryPrimitives.ReadInt32BigEndian(payload.AsSpan(4)));
+            long offset = (long)piece * Metainfo.PieceLength + begin;
+            Assert.True(Data.AsSpan((int)offset, length).SequenceEqual(payload.AsSpan(8)), $"block {piece}/{begin} differs");
+        }
+        return expected.Count;
     }
 
     public async ValueTask DisposeAsync()
