@@ -37,7 +37,7 @@ for line in open(sys.argv[1], errors="replace"):
     if current is not None:
         if re.match(r"^\s+(Passed|Skipped) ", line) or line.startswith("[xUnit.net"):
             current = None
-        elif len(current[1]) < 14 and line.strip():
+        elif len(current[1]) < 14 and line.strip() and line.strip()[:300] not in current[1]:
             current[1].append(line.strip()[:300])
 if failures:
     print()

@@ -10,14 +10,18 @@ public sealed class AnnouncerHttpTests
     internal static readonly byte[] PeerId = Encoding.ASCII.GetBytes("-AP0100-abcdefghijkl");
     private const string Good = "d8:intervali1800e5:peers6:\u007f\u0000\u0000\u0001\u001a\u00e1e";
 
-    internal static AnnouncerOptions Options() => new()
+    /// <summary>
+    /// The UDP timeout is long by default because a loaded machine answers late and a retransmission changes what the
+    /// tests count; tests that expect a loss pass a short one.
+    /// </summary>
+    internal static AnnouncerOptions Options(TimeSpan? udpBaseTimeout = null, int udpAttempts = 2) => new()
     {
         PeerId = PeerId,
         Port = 6881,
         MaxInitialSpread = TimeSpan.Zero,
         HttpTimeout = TimeSpan.FromSeconds(5),
-        UdpBaseTimeout = TimeSpan.FromMilliseconds(200),
-        UdpAttempts = 2,
+        UdpBaseTimeout = udpBaseTimeout ?? TimeSpan.FromSeconds(10),
+        UdpAttempts = udpAttempts,
         StopTimeout = TimeSpan.FromSeconds(5),
     };
 

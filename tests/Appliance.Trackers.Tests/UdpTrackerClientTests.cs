@@ -86,7 +86,7 @@ public sealed class UdpTrackerClientTests
     public async Task Reply_with_wrong_transaction_id_is_ignored_and_the_announce_times_out()
     {
         await using var tracker = new ScriptedUdpTracker(Tracker(transactionDelta: 1));
-        await using var client = new UdpTrackerClient(AnnouncerHttpTests.Options());
+        await using var client = new UdpTrackerClient(AnnouncerHttpTests.Options(TimeSpan.FromMilliseconds(200)));
         var error = await Assert.ThrowsAsync<TrackerException>(() => client.AnnounceAsync(tracker.Url, Request(Hash), CancellationToken.None));
         Assert.True(error.TimedOut);
         Assert.True(client.UnmatchedResponses >= 2);
@@ -98,7 +98,7 @@ public sealed class UdpTrackerClientTests
         int announces = 0;
         await using var tracker = new ScriptedUdpTracker(packet =>
             IsConnect(packet) ? [ConnectReply(packet, 9)] : Interlocked.Increment(ref announces) == 1 ? [] : [AnnounceReply(packet)]);
-        await using var client = new UdpTrackerClient(AnnouncerHttpTests.Options());
+        await using var client = new UdpTrackerClient(AnnouncerHttpTests.Options(TimeSpan.FromMilliseconds(200), udpAttempts: 6));
         var response = await client.AnnounceAsync(tracker.Url, Request(Hash), CancellationToken.None);
         Assert.Equal(900, response.Interval);
         Assert.True(announces >= 2);
