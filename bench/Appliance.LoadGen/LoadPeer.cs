@@ -123,14 +123,20 @@ public sealed class LoadPeer : IDisposable
         try
         {
             var length = WriteHandshake(_send, _torrent.InfoHash, NewPeerId());
+            if (_rc4)
+            {
+                // The initial payload carries the BitTorrent handshake alone: libtorrent refuses an IA longer than the
+                // 68-byte handshake ("invalid encryption handshake"), so interested follows as the first encrypted message.
+                await EncryptedHandshakeAsync(socket, _send.AsMemory(0, length), ct).ConfigureAwait(false);
+                length = 0;
+            }
             if (interested)
             {
                 BinaryPrimitives.WriteInt32BigEndian(_send.AsSpan(length), 1);
                 _send[length + 4] = 2;
                 length += 5;
             }
-            if (_rc4) await EncryptedHandshakeAsync(socket, _send.AsMemory(0, length), ct).ConfigureAwait(false);
-            else await SendAllAsync(socket, length, ct).ConfigureAwait(false);
+            if (length > 0) await SendAllAsync(socket, length, ct).ConfigureAwait(false);
 
             var start = 0;
             var end = 0;
