@@ -31,7 +31,7 @@ public static class Composition
             metrics.ExportSeeding(seeding.Counters, seeding.Registry, watcher, options.PerTorrentMetrics);
             metrics.ExportEncryption(seeding.Server.EncryptionCounters);
             metrics.ExportTrackers(trackerCounters);
-            if (dht is not null) metrics.ExportDht(dht.Counters);
+            if (dht is not null) metrics.ExportDht(dht.Counters, dht.Counters6);
             if (utp is not null) metrics.ExportUtp(utp.Counters);
             new AdminApi(seeding.Registry, watcher, loggers.CreateLogger<AdminApi>(), options.ReadAdminToken(), options.GetMetricsEndPoint()?.Address)
                 .Map(metrics.Routes);

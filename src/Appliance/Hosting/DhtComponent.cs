@@ -50,6 +50,9 @@ public sealed class DhtComponent : IApplianceComponent
 
     public DhtCounters Counters { get; } = new();
 
+    /// <summary>The IPv6 node's counters (zero while there is no IPv6 node).</summary>
+    public DhtCounters Counters6 { get; } = new();
+
     public DhtNode? Node => _node;
 
     /// <summary>The IPv6 node, when the peer port listens on IPv6.</summary>
@@ -86,7 +89,7 @@ public sealed class DhtComponent : IApplianceComponent
             {
                 EndPoint = new IPEndPoint(listen.Address, _node.LocalEndPoint.Port),
                 StateFile = Path.Combine(_options.GetStateFolder(), "dht6.state"),
-            }, _logger, TimeProvider.System, new DhtCounters());
+            }, _logger, TimeProvider.System, Counters6);
             _node.Engine.Sibling = _node6.Engine;
             _node6.Engine.Sibling = _node.Engine;
         }

@@ -168,23 +168,39 @@ public sealed class MetricsComponent : IApplianceComponent
         e.AddGauge(MetricNames.EmbeddedTrackerPeers, "Peers the embedded tracker tracks", () => Volatile.Read(ref counters.EmbeddedPeers));
     }
 
-    public void ExportDht(DhtCounters counters)
+    /// <summary>
+    /// Every DHT series carries <c>family="ipv4"|"ipv6"</c>: the node per address family (BEP 32) counts on its own, and
+    /// a sum over the label gives the whole DHT. The IPv6 counters stay at zero where the peer port is IPv4 only.
+    /// </summary>
+    public void ExportDht(DhtCounters ipv4, DhtCounters ipv6)
     {
         var e = Exporter;
+        DhtCounters[] nodes = [ipv4, ipv6];
+        string[] families = ["ipv4", "ipv6"];
         string[] types = ["ping", "find_node", "get_peers", "announce_peer", "unknown"];
         Protocol.Krpc.KrpcMethod[] methods = [Protocol.Krpc.KrpcMethod.Ping, Protocol.Krpc.KrpcMethod.FindNode, Protocol.Krpc.KrpcMethod.GetPeers,
             Protocol.Krpc.KrpcMethod.AnnouncePeer, Protocol.Krpc.KrpcMethod.Unknown];
-        e.AddGauge(MetricNames.DhtNodes, "Nodes in the DHT routing table", () => counters.TableSize);
-        e.AddGauge(MetricNames.DhtPeersStored, "Peers stored for announce_peer", () => counters.PeersStored);
-        e.AddCounter(MetricNames.DhtQueriesReceived, "KRPC queries received by type", "type", types, i => counters.QueriesReceived(methods[i]));
-        e.AddCounter(MetricNames.DhtQueriesSent, "KRPC queries sent by type", "type", types, i => counters.QueriesSent(methods[i]));
-        e.AddCounter(MetricNames.DhtRepliesSent, "Replies to received queries by result", "result", ["response", "error"],
-            i => i == 0 ? counters.ResponsesSent : counters.ErrorsSent);
-        e.AddCounter(MetricNames.DhtRepliesReceived, "Outcomes of sent queries", "result", ["response", "error", "timeout"],
-            i => i switch { 0 => counters.ResponsesReceived, 1 => counters.ErrorsReceived, _ => counters.Timeouts });
-        e.AddCounter(MetricNames.DhtDroppedPackets, "DHT datagrams dropped, by reason", "reason", ["malformed", "unknown_transaction", "bad_token", "peer_store_full"],
-            i => i switch { 0 => counters.MalformedPackets, 1 => counters.UnknownTransactions, 2 => counters.BadTokens, _ => counters.PeersRefused });
-        e.AddCounter(MetricNames.RateLimitedPackets, "UDP packets dropped by a per-source rate limit", () => counters.RateLimitedPackets);
+        e.AddGauge(MetricNames.DhtNodes, "Nodes in the DHT routing table", "family", families, i => nodes[i].TableSize);
+        e.AddGauge(MetricNames.DhtPeersStored, "Peers stored for announce_peer", "family", families, i => nodes[i].PeersStored);
+        AddPerFamily(MetricNames.DhtQueriesReceived, "KRPC queries received by type", "type", types, (c, i) => c.QueriesReceived(methods[i]));
+        AddPerFamily(MetricNames.DhtQueriesSent, "KRPC queries sent by type", "type", types, (c, i) => c.QueriesSent(methods[i]));
+        AddPerFamily(MetricNames.DhtRepliesSent, "Replies to received queries by result", "result", ["response", "error"],
+            (c, i) => i == 0 ? c.ResponsesSent : c.ErrorsSent);
+        AddPerFamily(MetricNames.DhtRepliesReceived, "Outcomes of sent queries", "result", ["response", "error", "timeout"],
+            (c, i) => i switch { 0 => c.ResponsesReceived, 1 => c.ErrorsReceived, _ => c.Timeouts });
+        AddPerFamily(MetricNames.DhtDroppedPackets, "DHT datagrams dropped, by reason", "reason", ["malformed", "unknown_transaction", "bad_token", "peer_store_full"],
+            (c, i) => i switch { 0 => c.MalformedPackets, 1 => c.UnknownTransactions, 2 => c.BadTokens, _ => c.PeersRefused });
+        e.AddCounter(MetricNames.RateLimitedPackets, "UDP packets dropped by a per-source rate limit", "family", families, i => nodes[i].RateLimitedPackets);
+
+        void AddPerFamily(string name, string help, string label, string[] values, Func<DhtCounters, int, long> read)
+        {
+            var series = new List<string[]>(families.Length * values.Length);
+            foreach (var family in families)
+            {
+                foreach (var value in values) series.Add([value, family]);
+            }
+            e.AddCounter(name, help, [label, "family"], series, i => read(nodes[i / values.Length], i % values.Length));
+        }
     }
 
     public void ExportUtp(UtpCounters counters)

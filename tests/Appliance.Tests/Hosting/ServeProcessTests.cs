@@ -32,6 +32,42 @@ public sealed class ServeProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Dht_metrics_count_the_ipv4_and_ipv6_nodes_apart()
+    {
+        string content = _temp.CreateSubdirectory("content");
+        int metricsPort = Ports.FreeTcp();
+        int peerPort = Ports.FreeTcpAndUdp();
+        using var serve = ApplianceBinary.Start(["serve", "--content", content, "--listen", $"[::1]:{peerPort}", "--no-tracker",
+            "--dht-bootstrap", "none", "--metrics-listen", $"127.0.0.1:{metricsPort}"]);
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{metricsPort}"), Timeout = TimeSpan.FromSeconds(5) };
+        await WaitReadyAsync(client, serve, TimeSpan.FromSeconds(60));
+        string line = await serve.WaitForLineAsync(l => l.StartsWith("dht6 listening on ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        var node6 = IPEndPoint.Parse(line.Split(' ')[3]);
+
+        // Two pings to the IPv6 node, each answered.
+        using var udp = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetworkV6, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        udp.Bind(new IPEndPoint(IPAddress.IPv6Loopback, 0));
+        udp.ReceiveTimeout = 10_000;
+        var packet = new byte[256];
+        var reply = new byte[1500];
+        for (int i = 0; i < 2; i++)
+        {
+            int length = Appliance.Protocol.Krpc.KrpcWriter.WritePing(packet, [(byte)'p', (byte)i], new byte[20], "TS01"u8);
+            await udp.SendToAsync(packet.AsMemory(0, length), System.Net.Sockets.SocketFlags.None, node6);
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await udp.ReceiveFromAsync(reply, System.Net.Sockets.SocketFlags.None, new IPEndPoint(IPAddress.IPv6Any, 0), wait.Token);
+        }
+
+        string text = await client.GetStringAsync("/metrics");
+        Assert.Contains("appliance_dht_queries_received_total{type=\"ping\",family=\"ipv6\"} 2", text, StringComparison.Ordinal);
+        Assert.Contains("appliance_dht_queries_received_total{type=\"ping\",family=\"ipv4\"} 0", text, StringComparison.Ordinal);
+        Assert.Contains("appliance_dht_replies_sent_total{result=\"response\",family=\"ipv6\"} 2", text, StringComparison.Ordinal);
+        Assert.Contains("appliance_dht_nodes{family=\"ipv6\"}", text, StringComparison.Ordinal);
+        serve.Terminate();
+        await serve.WaitForExitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
     public async Task Sigterm_stops_serve_gracefully_with_exit_code_0()
     {
         string content = _temp.CreateSubdirectory("content");
