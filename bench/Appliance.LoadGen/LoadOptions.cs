@@ -33,11 +33,15 @@ public sealed class LoadOptions
     /// <summary>Connect with an MSE/PE handshake and RC4 streams (what a client with encryption forced does).</summary>
     public bool Rc4 { get; private set; }
 
+    /// <summary>Measure the handshake rate instead of downloading (see <see cref="HandshakeLoad"/>).</summary>
+    public bool Handshakes { get; private set; }
+
     public const string Usage = """
         usage: loadgen --torrent FILE --target HOST:PORT [--peers N] [--pipeline Q] [--duration S] [--warmup S]
                        [--seeder-pid PID] [--metrics URL] [--alloc-metric NAME] [--json OUT] [--label NAME]
                        [--per-ip N] [--recv-buffer BYTES] [--so-rcvbuf BYTES] [--connect-concurrency N]
                        [--verify sha1|reference] [--complete] [--rc4]
+               loadgen --handshakes --torrent FILE --target HOST:PORT [--peers N] [--rc4] [--per-ip N] [--duration S] [--seeder-pid PID]
                loadgen --idle N --torrent FILE --target HOST:PORT [--duration S] [--seeder-pid PID] [--json OUT]
 
           --peers N            peer connections (default 8)
@@ -57,6 +61,9 @@ public sealed class LoadOptions
                                and slowest peer's completion time (fairness), with the seeder's default choker
           --rc4                MSE/PE handshake offering RC4 only, then RC4 both ways (encrypted seeding)
           --idle N             open N handshaked, silent connections and report the seeder's RSS growth
+          --handshakes         handshake rate: --peers workers each connect, handshake (MSE/PE first with --rc4), wait
+                               for the seeder's handshake, close and repeat, a new source address every --per-ip
+                               connections; reports handshakes per second and per seeder CPU-second
         """;
 
     public static LoadOptions Parse(string[] args)
@@ -113,6 +120,7 @@ public sealed class LoadOptions
                     break;
                 case "--complete": o.Complete = true; break;
                 case "--rc4": o.Rc4 = true; break;
+                case "--handshakes": o.Handshakes = true; break;
                 case "--connect-timeout": o.ConnectTimeoutSeconds = Seconds(1, 600); break;
                 default: throw new ArgumentException($"unknown flag {flag}");
             }

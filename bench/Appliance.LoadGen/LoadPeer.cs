@@ -116,6 +116,24 @@ public sealed class LoadPeer : IDisposable
         return id;
     }
 
+    /// <summary>
+    /// The handshakes alone (MSE/PE first with RC4): sends ours and returns once the seeder's 68-byte handshake for our
+    /// torrent has arrived. Throws on any failure; the handshake-rate mode counts the failures.
+    /// </summary>
+    public async Task HandshakeOnlyAsync(CancellationToken ct)
+    {
+        var socket = _socket ?? throw new InvalidOperationException("not connected");
+        var length = WriteHandshake(_send, _torrent.InfoHash, NewPeerId());
+        if (_rc4) await EncryptedHandshakeAsync(socket, _send.AsMemory(0, length), ct).ConfigureAwait(false);
+        else await SendAllAsync(socket, length, ct).ConfigureAwait(false);
+        await ReadExactlyAsync(socket, _receive.AsMemory(0, HandshakeLength), ct).ConfigureAwait(false);
+        _decryptor?.Apply(_receive.AsSpan(0, HandshakeLength));
+        Span<byte> expected = stackalloc byte[20];
+        _torrent.InfoHash.CopyTo(expected);
+        if (_receive[0] != 19 || !_receive.AsSpan(28, 20).SequenceEqual(expected))
+            throw new InvalidDataException("the seeder's handshake does not name our torrent");
+    }
+
     /// <summary>Runs until cancelled or the connection fails; never throws.</summary>
     public async Task RunAsync(bool interested, CancellationToken ct)
     {

@@ -29,6 +29,11 @@ public static class Program
 
         using var probe = new SeederProbe(options.SeederPid, options.MetricsUrl, options.AllocatedMetric);
         if (options.IdleConnections > 0) return await RunIdleAsync(options, torrent, probe).ConfigureAwait(false);
+        if (options.Handshakes)
+        {
+            Emit(options, await HandshakeLoad.RunAsync(options, torrent, probe).ConfigureAwait(false));
+            return 0;
+        }
         return options.Complete
             ? await RunCompleteAsync(options, torrent, probe).ConfigureAwait(false)
             : await RunLoadAsync(options, torrent, probe).ConfigureAwait(false);
@@ -327,6 +332,12 @@ public static class Program
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{o.Label}: N={o.Peers} complete {result["peers_completed"]}/{o.Peers} in {(double)result["wall_s"]!:F2} s, {(double)result["throughput_Bps"]! / 1e6:F0} MB/s, " +
                 $"median/slowest {result["completion_median_s"]}/{result["completion_slowest_s"]} s, seeder cpu {result["seeder_cpu_s"]} s"));
+        }
+        if (result["mode"] is "handshakes")
+        {
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{o.Label}: {result["encryption"]} handshakes, {o.Peers} workers: {(double)result["handshakes_per_s"]!:F0}/s, failed {result["failed"]} ({result["failure_reasons"]}), " +
+                $"seeder cpu {result["seeder_cpu_s"]} s, {result["handshakes_per_seeder_cpu_s"]} per seeder cpu-s"));
         }
         if (result["mode"] is "load")
         {

@@ -1,4 +1,5 @@
-# Shared by the side-by-side scripts that run one seeder at a time (first-byte.sh, swarm-complete.sh); source it
+# Shared by the side-by-side scripts that run one seeder at a time (first-byte.sh, swarm-complete.sh,
+# handshake-rate.sh); source it
 # after setting WORK. It makes the sample torrent, starts `appliance serve` or libtorrent_seed.py on a free
 # 127.0.0.1 port (PORT, SEEDER), waits until it seeds, and stops every process it started on exit.
 PY=/usr/bin/python3

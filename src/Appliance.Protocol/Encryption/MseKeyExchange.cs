@@ -1,4 +1,3 @@
-using System.Numerics;
 using System.Security.Cryptography;
 
 namespace Appliance.Protocol.Encryption;
@@ -13,12 +12,6 @@ public static class MseKeyExchange
     public const int PrivateKeyLength = 20;
     public const int HashLength = 20;
 
-    private static readonly BigInteger Prime = new(Convert.FromHexString(
-        "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A63A36210000000000090563"),
-        isUnsigned: true, isBigEndian: true);
-
-    private static readonly BigInteger Generator = 2;
-
     public static void CreatePrivateKey(Span<byte> privateKey)
     {
         if (privateKey.Length != PrivateKeyLength) throw new ArgumentException($"a private key is {PrivateKeyLength} bytes", nameof(privateKey));
@@ -26,8 +19,16 @@ public static class MseKeyExchange
     }
 
     /// <summary>G^X mod P, written as <see cref="KeyLength"/> big-endian bytes.</summary>
-    public static void PublicKey(ReadOnlySpan<byte> privateKey, Span<byte> publicKey) =>
-        Write(BigInteger.ModPow(Generator, Read(privateKey), Prime), publicKey);
+    public static void PublicKey(ReadOnlySpan<byte> privateKey, Span<byte> publicKey)
+    {
+        CheckLengths(privateKey, publicKey);
+        Span<ulong> generator = stackalloc ulong[MsePrimeField.Limbs];
+        generator.Clear();
+        generator[0] = 2;
+        Span<ulong> result = stackalloc ulong[MsePrimeField.Limbs];
+        MsePrimeField.Power(generator, privateKey, result);
+        MsePrimeField.ToBigEndian(result, publicKey);
+    }
 
     /// <summary>
     /// S = Y^X mod P. False for a public key outside 2..P-2: such a key (0, 1, P-1 or beyond P) forces a known secret,
@@ -35,9 +36,14 @@ public static class MseKeyExchange
     /// </summary>
     public static bool TrySharedSecret(ReadOnlySpan<byte> privateKey, ReadOnlySpan<byte> otherPublicKey, Span<byte> secret)
     {
-        var y = Read(otherPublicKey);
-        if (y <= BigInteger.One || y >= Prime - BigInteger.One) return false;
-        Write(BigInteger.ModPow(y, Read(privateKey), Prime), secret);
+        CheckLengths(privateKey, secret);
+        if (otherPublicKey.Length != KeyLength) throw new ArgumentException($"keys are {KeyLength} bytes", nameof(otherPublicKey));
+        Span<ulong> y = stackalloc ulong[MsePrimeField.Limbs];
+        MsePrimeField.FromBigEndian(otherPublicKey, y);
+        if (!MsePrimeField.IsUsablePublicKey(y)) return false;
+        Span<ulong> result = stackalloc ulong[MsePrimeField.Limbs];
+        MsePrimeField.Power(y, privateKey, result);
+        MsePrimeField.ToBigEndian(result, secret);
         return true;
     }
 
@@ -54,13 +60,9 @@ public static class MseKeyExchange
     /// <summary>HASH('req2', SKEY): what an initiator's obfuscated info-hash hides; seeders precompute it per torrent.</summary>
     public static void Req2(ReadOnlySpan<byte> infoHash, Span<byte> destination) => Hash("req2"u8, infoHash, default, destination);
 
-    private static BigInteger Read(ReadOnlySpan<byte> bigEndian) => new(bigEndian, isUnsigned: true, isBigEndian: true);
-
-    private static void Write(BigInteger value, Span<byte> destination)
+    private static void CheckLengths(ReadOnlySpan<byte> privateKey, Span<byte> key)
     {
-        if (destination.Length != KeyLength) throw new ArgumentException($"keys are {KeyLength} bytes", nameof(destination));
-        int length = value.GetByteCount(isUnsigned: true);
-        destination[..(KeyLength - length)].Clear();
-        value.TryWriteBytes(destination[(KeyLength - length)..], out _, isUnsigned: true, isBigEndian: true);
+        if (privateKey.Length != PrivateKeyLength) throw new ArgumentException($"a private key is {PrivateKeyLength} bytes", nameof(privateKey));
+        if (key.Length != KeyLength) throw new ArgumentException($"keys are {KeyLength} bytes", nameof(key));
     }
 }
