@@ -33,11 +33,14 @@ public sealed class LoadOptions
     /// <summary>Connect with an MSE/PE handshake and RC4 streams (what a client with encryption forced does).</summary>
     public bool Rc4 { get; private set; }
 
+    /// <summary>Which info-hash of a hybrid torrent the handshakes carry.</summary>
+    public JoinKind Join { get; private set; } = JoinKind.V1;
+
     public const string Usage = """
         usage: loadgen --torrent FILE --target HOST:PORT [--peers N] [--pipeline Q] [--duration S] [--warmup S]
                        [--seeder-pid PID] [--metrics URL] [--alloc-metric NAME] [--json OUT] [--label NAME]
                        [--per-ip N] [--recv-buffer BYTES] [--so-rcvbuf BYTES] [--connect-concurrency N]
-                       [--verify sha1|reference] [--complete] [--rc4]
+                       [--verify sha1|reference] [--complete] [--rc4] [--join v1|v2]
                loadgen --idle N --torrent FILE --target HOST:PORT [--duration S] [--seeder-pid PID] [--json OUT]
 
           --peers N            peer connections (default 8)
@@ -56,6 +59,9 @@ public sealed class LoadOptions
                                ends when all are done (or after --duration); reports wall time and the median
                                and slowest peer's completion time (fairness), with the seeder's default choker
           --rc4                MSE/PE handshake offering RC4 only, then RC4 both ways (encrypted seeding)
+          --join v1|v2         handshake with the v1 info-hash (default) or, for a hybrid torrent, the v2 one (BEP 52:
+                               SHA-256 cut to 20 bytes, v2 reserved bit set); pieces are verified with the v1 SHA-1
+                               hashes either way (a hybrid's pieces include its pad files' zeros)
           --idle N             open N handshaked, silent connections and report the seeder's RSS growth
         """;
 
@@ -111,6 +117,15 @@ public sealed class LoadOptions
                         _ => throw new ArgumentException($"--verify: '{mode}' is not sha1 or reference"),
                     };
                     break;
+                case "--join":
+                    var join = Value();
+                    o.Join = join switch
+                    {
+                        "v1" => JoinKind.V1,
+                        "v2" => JoinKind.V2,
+                        _ => throw new ArgumentException($"--join: '{join}' is not v1 or v2"),
+                    };
+                    break;
                 case "--complete": o.Complete = true; break;
                 case "--rc4": o.Rc4 = true; break;
                 case "--connect-timeout": o.ConnectTimeoutSeconds = Seconds(1, 600); break;
@@ -138,4 +153,14 @@ public enum VerifyMode
 
     /// <summary>SHA-1 of a piece's first receipt in the run; byte comparison with those verified bytes afterwards.</summary>
     Reference,
+}
+
+/// <summary>The info-hash a connection joins with: a hybrid torrent (BEP 52) is one swarm reached by either.</summary>
+public enum JoinKind
+{
+    /// <summary>The SHA-1 info-hash.</summary>
+    V1,
+
+    /// <summary>The SHA-256 info-hash cut to 20 bytes, with the v2 reserved bit.</summary>
+    V2,
 }

@@ -20,6 +20,7 @@ public static class Program
             }
             options = LoadOptions.Parse(args);
             torrent = TorrentMetainfo.Load(options.TorrentPath);
+            LoadPeer.HandshakeHash(torrent, options.Join); // refuses a torrent the join or the verification cannot use
         }
         catch (Exception e) when (e is ArgumentException or MetainfoException)
         {
@@ -51,7 +52,7 @@ public static class Program
         var run = new LoadRun();
         var peers = new LoadPeer[o.Peers];
         for (var i = 0; i < peers.Length; i++)
-            peers[i] = new LoadPeer(torrent, run, o.Pipeline, o.ReceiveBufferBytes, (int)((long)i * torrent.PieceCount / o.Peers), copy, o.Rc4);
+            peers[i] = new LoadPeer(torrent, run, o.Pipeline, o.ReceiveBufferBytes, (int)((long)i * torrent.PieceCount / o.Peers), copy, o.Rc4, o.Join);
 
         using var stop = new CancellationTokenSource();
         var connectWatch = Stopwatch.StartNew();
@@ -99,6 +100,8 @@ public static class Program
         {
             ["mode"] = "load",
             ["label"] = o.Label,
+            ["torrent_format"] = Format(torrent),
+            ["join"] = o.Join == JoinKind.V2 ? "v2" : "v1",
             ["peers"] = o.Peers,
             ["pipeline"] = o.Pipeline,
             ["duration_s"] = seconds,
@@ -144,7 +147,7 @@ public static class Program
         var peers = new LoadPeer[o.Peers];
         for (var i = 0; i < peers.Length; i++)
         {
-            peers[i] = new LoadPeer(torrent, run, o.Pipeline, o.ReceiveBufferBytes, (int)((long)i * torrent.PieceCount / o.Peers), copy, o.Rc4);
+            peers[i] = new LoadPeer(torrent, run, o.Pipeline, o.ReceiveBufferBytes, (int)((long)i * torrent.PieceCount / o.Peers), copy, o.Rc4, o.Join);
             peers[i].DownloadOnce();
         }
 
@@ -176,6 +179,8 @@ public static class Program
         {
             ["mode"] = "complete",
             ["label"] = o.Label,
+            ["torrent_format"] = Format(torrent),
+            ["join"] = o.Join == JoinKind.V2 ? "v2" : "v1",
             ["peers"] = o.Peers,
             ["pipeline"] = o.Pipeline,
             ["torrent_bytes"] = torrent.TotalLength,
@@ -209,7 +214,7 @@ public static class Program
         const int IdleReceiveBuffer = 16 * 1024;
         var run = new LoadRun();
         var peers = new LoadPeer[o.IdleConnections];
-        for (var i = 0; i < peers.Length; i++) peers[i] = new LoadPeer(torrent, run, 1, IdleReceiveBuffer, 0);
+        for (var i = 0; i < peers.Length; i++) peers[i] = new LoadPeer(torrent, run, 1, IdleReceiveBuffer, 0, join: o.Join);
 
         var rssBefore = probe.RssBytes();
         var anonBefore = probe.RssAnonBytes();
@@ -238,6 +243,8 @@ public static class Program
         {
             ["mode"] = "idle",
             ["label"] = o.Label,
+            ["torrent_format"] = Format(torrent),
+            ["join"] = o.Join == JoinKind.V2 ? "v2" : "v1",
             ["connections_requested"] = o.IdleConnections,
             ["connections_established"] = connected,
             ["connections_handshaken"] = run.Handshaken,
@@ -297,6 +304,13 @@ public static class Program
         await Task.WhenAll(tasks).ConfigureAwait(false);
         return connected;
     }
+
+    private static string Format(TorrentMetainfo torrent) => torrent.Format switch
+    {
+        TorrentFormat.Hybrid => "hybrid",
+        TorrentFormat.V2 => "v2",
+        _ => "v1",
+    };
 
     private static void Emit(LoadOptions o, Dictionary<string, object?> result)
     {
