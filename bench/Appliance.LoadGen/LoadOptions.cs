@@ -79,6 +79,13 @@ public sealed class LoadOptions
                     throw new ArgumentException($"{flag}: '{text}' is not an integer in [{min}, {max}]");
                 return v;
             }
+            T Choice<T>(params (string Name, T Value)[] choices)
+            {
+                var text = Value();
+                foreach (var (name, value) in choices)
+                    if (name == text) return value;
+                throw new ArgumentException($"{flag}: '{text}' is not {string.Join(" or ", choices.Select(c => c.Name))}");
+            }
             double Seconds(double min, double max)
             {
                 var text = Value();
@@ -108,24 +115,8 @@ public sealed class LoadOptions
                 case "--recv-buffer": o.ReceiveBufferBytes = Int(64 * 1024, 64 * 1024 * 1024); break;
                 case "--so-rcvbuf": o.SocketReceiveBufferBytes = Int(0, 256 * 1024 * 1024); break;
                 case "--connect-concurrency": o.ConnectConcurrency = Int(1, 10_000); break;
-                case "--verify":
-                    var mode = Value();
-                    o.Verify = mode switch
-                    {
-                        "sha1" => VerifyMode.Sha1,
-                        "reference" => VerifyMode.Reference,
-                        _ => throw new ArgumentException($"--verify: '{mode}' is not sha1 or reference"),
-                    };
-                    break;
-                case "--join":
-                    var join = Value();
-                    o.Join = join switch
-                    {
-                        "v1" => JoinKind.V1,
-                        "v2" => JoinKind.V2,
-                        _ => throw new ArgumentException($"--join: '{join}' is not v1 or v2"),
-                    };
-                    break;
+                case "--verify": o.Verify = Choice(("sha1", VerifyMode.Sha1), ("reference", VerifyMode.Reference)); break;
+                case "--join": o.Join = Choice(("v1", JoinKind.V1), ("v2", JoinKind.V2)); break;
                 case "--complete": o.Complete = true; break;
                 case "--rc4": o.Rc4 = true; break;
                 case "--connect-timeout": o.ConnectTimeoutSeconds = Seconds(1, 600); break;
