@@ -65,7 +65,7 @@ internal static class HandshakeLoad
         while (!ct.IsCancellationRequested)
         {
             int connection = Interlocked.Increment(ref state.Started);
-            var peer = new LoadPeer(torrent, run, pipeline: 1, receiveBufferBytes: 64 * 1024, startPiece: 0, copy: null, rc4: o.Rc4);
+            var peer = new LoadPeer(torrent, run, pipeline: 1, receiveBufferBytes: 64 * 1024, startPiece: 0, copy: null, rc4: o.Rc4, join: o.Join);
             try
             {
                 using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct);

@@ -36,12 +36,15 @@ public sealed class LoadOptions
     /// <summary>Measure the handshake rate instead of downloading (see <see cref="HandshakeLoad"/>).</summary>
     public bool Handshakes { get; private set; }
 
+    /// <summary>Which info-hash of a hybrid torrent the handshakes carry.</summary>
+    public JoinKind Join { get; private set; } = JoinKind.V1;
+
     public const string Usage = """
         usage: loadgen --torrent FILE --target HOST:PORT [--peers N] [--pipeline Q] [--duration S] [--warmup S]
                        [--seeder-pid PID] [--metrics URL] [--alloc-metric NAME] [--json OUT] [--label NAME]
                        [--per-ip N] [--recv-buffer BYTES] [--so-rcvbuf BYTES] [--connect-concurrency N]
-                       [--verify sha1|reference] [--complete] [--rc4]
-               loadgen --handshakes --torrent FILE --target HOST:PORT [--peers N] [--rc4] [--per-ip N] [--duration S] [--seeder-pid PID]
+                       [--verify sha1|reference] [--complete] [--rc4] [--join v1|v2]
+               loadgen --handshakes --torrent FILE --target HOST:PORT [--peers N] [--rc4] [--join v1|v2] [--per-ip N] [--duration S] [--seeder-pid PID]
                loadgen --idle N --torrent FILE --target HOST:PORT [--duration S] [--seeder-pid PID] [--json OUT]
 
           --peers N            peer connections (default 8)
@@ -60,6 +63,9 @@ public sealed class LoadOptions
                                ends when all are done (or after --duration); reports wall time and the median
                                and slowest peer's completion time (fairness), with the seeder's default choker
           --rc4                MSE/PE handshake offering RC4 only, then RC4 both ways (encrypted seeding)
+          --join v1|v2         handshake with the v1 info-hash (default) or, for a hybrid torrent, the v2 one (BEP 52:
+                               SHA-256 cut to 20 bytes, v2 reserved bit set); pieces are verified with the v1 SHA-1
+                               hashes either way (a hybrid's pieces include its pad files' zeros)
           --idle N             open N handshaked, silent connections and report the seeder's RSS growth
           --handshakes         handshake rate: --peers workers each connect, handshake (MSE/PE first with --rc4), wait
                                for the seeder's handshake, close and repeat, a new source address every --per-ip
@@ -79,6 +85,13 @@ public sealed class LoadOptions
                 if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v) || v < min || v > max)
                     throw new ArgumentException($"{flag}: '{text}' is not an integer in [{min}, {max}]");
                 return v;
+            }
+            T Choice<T>(params (string Name, T Value)[] choices)
+            {
+                var text = Value();
+                foreach (var (name, value) in choices)
+                    if (name == text) return value;
+                throw new ArgumentException($"{flag}: '{text}' is not {string.Join(" or ", choices.Select(c => c.Name))}");
             }
             double Seconds(double min, double max)
             {
@@ -109,15 +122,8 @@ public sealed class LoadOptions
                 case "--recv-buffer": o.ReceiveBufferBytes = Int(64 * 1024, 64 * 1024 * 1024); break;
                 case "--so-rcvbuf": o.SocketReceiveBufferBytes = Int(0, 256 * 1024 * 1024); break;
                 case "--connect-concurrency": o.ConnectConcurrency = Int(1, 10_000); break;
-                case "--verify":
-                    var mode = Value();
-                    o.Verify = mode switch
-                    {
-                        "sha1" => VerifyMode.Sha1,
-                        "reference" => VerifyMode.Reference,
-                        _ => throw new ArgumentException($"--verify: '{mode}' is not sha1 or reference"),
-                    };
-                    break;
+                case "--verify": o.Verify = Choice(("sha1", VerifyMode.Sha1), ("reference", VerifyMode.Reference)); break;
+                case "--join": o.Join = Choice(("v1", JoinKind.V1), ("v2", JoinKind.V2)); break;
                 case "--complete": o.Complete = true; break;
                 case "--rc4": o.Rc4 = true; break;
                 case "--handshakes": o.Handshakes = true; break;
@@ -146,4 +152,14 @@ public enum VerifyMode
 
     /// <summary>SHA-1 of a piece's first receipt in the run; byte comparison with those verified bytes afterwards.</summary>
     Reference,
+}
+
+/// <summary>The info-hash a connection joins with: a hybrid torrent (BEP 52) is one swarm reached by either.</summary>
+public enum JoinKind
+{
+    /// <summary>The SHA-1 info-hash.</summary>
+    V1,
+
+    /// <summary>The SHA-256 info-hash cut to 20 bytes, with the v2 reserved bit.</summary>
+    V2,
 }

@@ -12,14 +12,20 @@ namespace Appliance.LoadGen;
 /// outstanding and walks pieces from its own starting piece, verifying each piece (its SHA-1, or byte for byte
 /// against the run's <see cref="VerifiedCopy"/> of pieces whose SHA-1 already matched).
 /// One receive loop per connection; requests are written in one send after each receive.
+/// A hybrid torrent (BEP 52) can be joined by either info-hash; both doors lead to the same v1 piece grid, whose pieces
+/// include the BEP 47 pad files' zeros, so the v1 SHA-1 hashes verify every byte either way.
 /// </summary>
 public sealed class LoadPeer : IDisposable
 {
     private const int HandshakeLength = 68;
     private const int RequestMessageLength = 17;
     private const int MaxMessageLength = 1 << 20 | 13;
+    // BEP 52: a peer that speaks v2 sets 0x10 in the last reserved byte.
+    private const byte V2ReservedBit = 0x10;
 
     private readonly TorrentMetainfo _torrent;
+    private readonly InfoHash _infoHash;
+    private readonly bool _v2;
     private readonly LoadRun _run;
     private readonly int _pipeline;
     private readonly VerifiedCopy? _copy;
@@ -67,8 +73,11 @@ public sealed class LoadPeer : IDisposable
         public long SentAt;
     }
 
-    public LoadPeer(TorrentMetainfo torrent, LoadRun run, int pipeline, int receiveBufferBytes, int startPiece, VerifiedCopy? copy = null, bool rc4 = false)
+    public LoadPeer(TorrentMetainfo torrent, LoadRun run, int pipeline, int receiveBufferBytes, int startPiece, VerifiedCopy? copy = null, bool rc4 = false,
+        JoinKind join = JoinKind.V1)
     {
+        _infoHash = HandshakeHash(torrent, join);
+        _v2 = join == JoinKind.V2;
         _rc4 = rc4;
         _copy = copy;
         _torrent = torrent;
@@ -98,11 +107,23 @@ public sealed class LoadPeer : IDisposable
         Connected = true;
     }
 
-    public static int WriteHandshake(Span<byte> destination, InfoHash infoHash, ReadOnlySpan<byte> peerId)
+    /// <summary>
+    /// The info-hash to put in the handshake: the v1 one, or the v2 one cut to 20 bytes. The pieces are checked with the
+    /// v1 SHA-1 hashes, so a v2-only torrent (none) is refused.
+    /// </summary>
+    public static InfoHash HandshakeHash(TorrentMetainfo torrent, JoinKind join)
+    {
+        if (!torrent.HasV1) throw new ArgumentException("a v2-only torrent has no SHA-1 piece hashes to verify with: load a v1 or hybrid torrent");
+        if (join == JoinKind.V1) return torrent.InfoHash;
+        return torrent.TruncatedInfoHashV2 ?? throw new ArgumentException("--join v2 needs a hybrid torrent (this one is v1 only)");
+    }
+
+    public static int WriteHandshake(Span<byte> destination, InfoHash infoHash, ReadOnlySpan<byte> peerId, bool v2 = false)
     {
         destination[0] = 19;
         "BitTorrent protocol"u8.CopyTo(destination[1..]);
         destination.Slice(20, 8).Clear();
+        if (v2) destination[27] = V2ReservedBit;
         infoHash.CopyTo(destination.Slice(28, 20));
         peerId.CopyTo(destination.Slice(48, 20));
         return HandshakeLength;
@@ -123,14 +144,12 @@ public sealed class LoadPeer : IDisposable
     public async Task HandshakeOnlyAsync(CancellationToken ct)
     {
         var socket = _socket ?? throw new InvalidOperationException("not connected");
-        var length = WriteHandshake(_send, _torrent.InfoHash, NewPeerId());
+        var length = WriteHandshake(_send, _infoHash, NewPeerId(), _v2);
         if (_rc4) await EncryptedHandshakeAsync(socket, _send.AsMemory(0, length), ct).ConfigureAwait(false);
         else await SendAllAsync(socket, length, ct).ConfigureAwait(false);
         await ReadExactlyAsync(socket, _receive.AsMemory(0, HandshakeLength), ct).ConfigureAwait(false);
         _decryptor?.Apply(_receive.AsSpan(0, HandshakeLength));
-        Span<byte> expected = stackalloc byte[20];
-        _torrent.InfoHash.CopyTo(expected);
-        if (_receive[0] != 19 || !_receive.AsSpan(28, 20).SequenceEqual(expected))
+        if (_receive[0] != 19 || new InfoHash(_receive.AsSpan(28, 20)) != _infoHash)
             throw new InvalidDataException("the seeder's handshake does not name our torrent");
     }
 
@@ -140,7 +159,7 @@ public sealed class LoadPeer : IDisposable
         var socket = _socket ?? throw new InvalidOperationException("not connected");
         try
         {
-            var length = WriteHandshake(_send, _torrent.InfoHash, NewPeerId());
+            var length = WriteHandshake(_send, _infoHash, NewPeerId(), _v2);
             if (_rc4)
             {
                 // The initial payload carries the BitTorrent handshake alone: libtorrent refuses an IA longer than the
@@ -231,7 +250,7 @@ public sealed class LoadPeer : IDisposable
         if (!MseKeyExchange.TrySharedSecret(privateKey, yb, secret)) throw new SocketException((int)SocketError.ProtocolNotSupported);
 
         var skey = new byte[20];
-        _torrent.InfoHash.CopyTo(skey);
+        _infoHash.CopyTo(skey);
         var step3 = new byte[40 + 8 + 4 + 2 + 2 + initialPayload.Length];
         MseKeyExchange.Hash("req1"u8, secret, default, step3.AsSpan(0, 20));
         MseKeyExchange.Req2(skey, step3.AsSpan(20, 20));
@@ -292,7 +311,7 @@ public sealed class LoadPeer : IDisposable
             {
                 if (available < HandshakeLength) return start;
                 var hs = buffer.AsSpan(start, HandshakeLength);
-                if (hs[0] != 19 || !hs.Slice(1, 19).SequenceEqual("BitTorrent protocol"u8) || new InfoHash(hs.Slice(28, 20)) != _torrent.InfoHash)
+                if (hs[0] != 19 || !hs.Slice(1, 19).SequenceEqual("BitTorrent protocol"u8) || new InfoHash(hs.Slice(28, 20)) != _infoHash)
                     return Fail("bad handshake");
                 _handshaken = true;
                 _run.OnHandshaken();

@@ -20,6 +20,7 @@ public static class Program
             }
             options = LoadOptions.Parse(args);
             torrent = TorrentMetainfo.Load(options.TorrentPath);
+            LoadPeer.HandshakeHash(torrent, options.Join); // refuses a torrent the join or the verification cannot use
         }
         catch (Exception e) when (e is ArgumentException or MetainfoException)
         {
@@ -56,7 +57,7 @@ public static class Program
         var run = new LoadRun();
         var peers = new LoadPeer[o.Peers];
         for (var i = 0; i < peers.Length; i++)
-            peers[i] = new LoadPeer(torrent, run, o.Pipeline, o.ReceiveBufferBytes, (int)((long)i * torrent.PieceCount / o.Peers), copy, o.Rc4);
+            peers[i] = new LoadPeer(torrent, run, o.Pipeline, o.ReceiveBufferBytes, (int)((long)i * torrent.PieceCount / o.Peers), copy, o.Rc4, o.Join);
 
         using var stop = new CancellationTokenSource();
         var connectWatch = Stopwatch.StartNew();
@@ -104,6 +105,8 @@ public static class Program
         {
             ["mode"] = "load",
             ["label"] = o.Label,
+            ["torrent_format"] = Format(torrent),
+            ["join"] = o.Join == JoinKind.V2 ? "v2" : "v1",
             ["peers"] = o.Peers,
             ["pipeline"] = o.Pipeline,
             ["duration_s"] = seconds,
@@ -149,7 +152,7 @@ public static class Program
         var peers = new LoadPeer[o.Peers];
         for (var i = 0; i < peers.Length; i++)
         {
-            peers[i] = new LoadPeer(torrent, run, o.Pipeline, o.ReceiveBufferBytes, (int)((long)i * torrent.PieceCount / o.Peers), copy, o.Rc4);
+            peers[i] = new LoadPeer(torrent, run, o.Pipeline, o.ReceiveBufferBytes, (int)((long)i * torrent.PieceCount / o.Peers), copy, o.Rc4, o.Join);
             peers[i].DownloadOnce();
         }
 
@@ -181,6 +184,8 @@ public static class Program
         {
             ["mode"] = "complete",
             ["label"] = o.Label,
+            ["torrent_format"] = Format(torrent),
+            ["join"] = o.Join == JoinKind.V2 ? "v2" : "v1",
             ["peers"] = o.Peers,
             ["pipeline"] = o.Pipeline,
             ["torrent_bytes"] = torrent.TotalLength,
@@ -214,7 +219,7 @@ public static class Program
         const int IdleReceiveBuffer = 16 * 1024;
         var run = new LoadRun();
         var peers = new LoadPeer[o.IdleConnections];
-        for (var i = 0; i < peers.Length; i++) peers[i] = new LoadPeer(torrent, run, 1, IdleReceiveBuffer, 0);
+        for (var i = 0; i < peers.Length; i++) peers[i] = new LoadPeer(torrent, run, 1, IdleReceiveBuffer, 0, join: o.Join);
 
         var rssBefore = probe.RssBytes();
         var anonBefore = probe.RssAnonBytes();
@@ -243,6 +248,8 @@ public static class Program
         {
             ["mode"] = "idle",
             ["label"] = o.Label,
+            ["torrent_format"] = Format(torrent),
+            ["join"] = o.Join == JoinKind.V2 ? "v2" : "v1",
             ["connections_requested"] = o.IdleConnections,
             ["connections_established"] = connected,
             ["connections_handshaken"] = run.Handshaken,
@@ -302,6 +309,13 @@ public static class Program
         await Task.WhenAll(tasks).ConfigureAwait(false);
         return connected;
     }
+
+    private static string Format(TorrentMetainfo torrent) => torrent.Format switch
+    {
+        TorrentFormat.Hybrid => "hybrid",
+        TorrentFormat.V2 => "v2",
+        _ => "v1",
+    };
 
     private static void Emit(LoadOptions o, Dictionary<string, object?> result)
     {

@@ -9,11 +9,15 @@
 #                            [--appliance PATH | --publish] [--work DIR] [--report-dir perf-reports] [--date YYYY-MM-DD]
 #                            [--skip-appliance] [--skip-libtorrent] [--skip-iperf] [--skip-idle] [--note TEXT]
 #                            [--verify reference|sha1] [--recv-buffer BYTES] [--lt-set "KEY=VALUE ..."] [--iperf-len SIZE]
-#                            [--rc4]
+#                            [--rc4] [--format v1|hybrid] [--join v1|v2] [--files N]
 #
 # --verify and --recv-buffer go to LoadGen (defaults: reference, 1 MiB); --lt-set overrides libtorrent settings on
 # top of high_performance_seed() (default: the fastest we found on a 2-core box, see LT_SET below; "" = stock).
 # --rc4 makes every LoadGen connection an MSE/PE peer with RC4 streams (encrypted seeding; both seeders accept it).
+# --format hybrid seeds a BEP 52 hybrid torrent made by `appliance create --format hybrid` (v1: mktorrent, as before)
+# from --files N files (default 1 for v1, 8 for hybrid) that end mid-piece, so each gets a pad file; --join v2
+# makes LoadGen join by the hybrid's v2 info-hash (SHA-256 cut to 20 bytes). Same sizes, same verification (the v1
+# pieces, pad zeros included). Reports other than v1/1 file/v1 join get the variant in their file name.
 #
 # Every process it starts is stopped on exit. Nothing leaves 127.0.0.0/8.
 set -euo pipefail
@@ -42,6 +46,9 @@ NOTE=""
 PY=/usr/bin/python3
 VERIFY=reference
 RC4=0
+FORMAT=v1
+JOIN=v1
+FILES=""
 RECV_BUFFER=1048576
 # iperf3's default 128 KiB writes leave it well under what loopback carries; 1 MiB writes are its best here.
 IPERF_LEN=1M
@@ -76,10 +83,22 @@ while [[ $# -gt 0 ]]; do
     --lt-set) LT_SET="$2"; shift 2 ;;
     --iperf-len) IPERF_LEN="$2"; shift 2 ;;
     --rc4) RC4=1; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --format) FORMAT="$2"; shift 2 ;;
+    --join) JOIN="$2"; shift 2 ;;
+    --files) FILES="$2"; shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
+
+case "$FORMAT" in v1|hybrid) ;; *) echo "compare.sh: --format is v1 or hybrid" >&2; exit 2 ;; esac
+case "$JOIN" in v1|v2) ;; *) echo "compare.sh: --join is v1 or v2" >&2; exit 2 ;; esac
+[[ "$JOIN" == v2 && "$FORMAT" != hybrid ]] && { echo "compare.sh: --join v2 needs --format hybrid" >&2; exit 2; }
+if [[ -z "$FILES" ]]; then if [[ "$FORMAT" == hybrid ]]; then FILES=8; else FILES=1; fi; fi
+[[ "$FILES" =~ ^[1-9][0-9]*$ && "$FILES" -le 1000 ]] || { echo "compare.sh: --files is 1..1000" >&2; exit 2; }
+# The default run keeps its report name; any other torrent or join says so in the name, so variants sit side by side.
+VARIANT=""
+[[ "$FORMAT" != v1 || "$FILES" != 1 || "$JOIN" != v1 ]] && VARIANT="-$FORMAT-${FILES}files-join-$JOIN"
 
 WORK="${WORK:-$(mktemp -d /tmp/appliance-compare.XXXXXX)}"
 mkdir -p "$WORK"/{content,torrents,results,logs}
@@ -143,14 +162,49 @@ if [[ $SKIP_APPLIANCE -eq 0 ]]; then
 fi
 
 # ---------- sample content (stays in the page cache) ----------
-log "making ${SIZE_MIB} MiB of sample content and its torrent (${PIECE_KIB} KiB pieces)"
-head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom > "$WORK/content/sample.bin"
-PIECE_LOG=$("$PY" -c "import math; print(int(math.log2($PIECE_KIB * 1024)))")
-rm -f "$WORK/torrents/sample.torrent"
-mktorrent -l "$PIECE_LOG" -n sample.bin -o "$WORK/torrents/sample.torrent" "$WORK/content/sample.bin" > "$LOGS/mktorrent.log" 2>&1
+log "making ${SIZE_MIB} MiB of sample content in $FILES file(s) and its $FORMAT torrent (${PIECE_KIB} KiB pieces)"
+rm -rf "$WORK/content/sample.bin" "$WORK/content/sample" "$WORK/torrents/sample.torrent"
+TOTAL_BYTES=$((SIZE_MIB * 1024 * 1024))
+if [[ "$FILES" == 1 ]]; then
+  SAMPLE="$WORK/content/sample.bin"
+  head -c "$TOTAL_BYTES" /dev/urandom > "$SAMPLE"
+else
+  # Every file but the last is 7919 bytes short of an equal share, so each ends mid-piece (a hybrid pads it).
+  SAMPLE="$WORK/content/sample"
+  mkdir -p "$SAMPLE"
+  left=$TOTAL_BYTES
+  for i in $(seq 1 "$FILES"); do
+    size=$((TOTAL_BYTES / FILES - 7919))
+    (( i == FILES )) && size=$left
+    head -c "$size" /dev/urandom > "$SAMPLE/$(printf 'file-%04d.bin' "$i")"
+    left=$((left - size))
+  done
+fi
 TORRENT="$WORK/torrents/sample.torrent"
+if [[ "$FORMAT" == v1 ]]; then
+  PIECE_LOG=$("$PY" -c "import math; print(int(math.log2($PIECE_KIB * 1024)))")
+  mktorrent -l "$PIECE_LOG" -n "$(basename "$SAMPLE")" -o "$TORRENT" "$SAMPLE" > "$LOGS/mktorrent.log" 2>&1
+else
+  CREATOR="${APPLIANCE:-$ROOT/dist/appliance}"
+  [[ -x "$CREATOR" ]] || { echo "compare.sh: --format hybrid makes its torrent with 'appliance create': give --appliance PATH or build dist/appliance" >&2; exit 2; }
+  "$CREATOR" create "$SAMPLE" -o "$TORRENT" --format hybrid --piece-length "$((PIECE_KIB * 1024))" > "$LOGS/create.log" 2>&1 \
+    || { tail -5 "$LOGS/create.log" >&2; exit 1; }
+fi
+# The v1 info-hash (a hybrid's too): both seeders print it once seeding.
 INFO_HASH=$("$PY" -c "import libtorrent as lt; print(lt.torrent_info('$TORRENT').info_hash())")
-cat "$WORK/content/sample.bin" > /dev/null
+"$PY" - "$TORRENT" > "$WORK/torrent.txt" <<'PYEOF'
+import sys
+import libtorrent as lt
+ti = lt.torrent_info(sys.argv[1])
+fs = ti.files()
+pads = sum(1 for i in range(fs.num_files()) if fs.file_flags(i) & lt.file_storage.flag_pad_file)
+hashes = ti.info_hashes()
+kind = "hybrid" if hashes.has_v1() and hashes.has_v2() else "v2" if hashes.has_v2() else "v1"
+print(f"{kind}, {fs.num_files() - pads} files and {pads} pad files, {ti.num_pieces()} pieces, "
+      f"info-hash {hashes.v1}" + (f", v2 info-hash {hashes.v2}" if hashes.has_v2() else ""))
+PYEOF
+log "$(cat "$WORK/torrent.txt")"
+if [[ -d "$SAMPLE" ]]; then cat "$SAMPLE"/* > /dev/null; else cat "$SAMPLE" > /dev/null; fi
 
 # ---------- seeders ----------
 APP_PID=""; APP_PORT=""; APP_METRICS=""
@@ -216,6 +270,7 @@ run_load() { # $1 label, $2 port, $3 pid, $4 peers, $5 round, [$6 metrics url]
   # The appliance lets one address start 20 encrypted handshakes at once (then 5 per second): spread RC4 peers over
   # source addresses as a real swarm is, so the gate meant for floods does not refuse the benchmark's own peers.
   [[ "$RC4" == 1 ]] && extra+=(--rc4 --per-ip 16)
+  extra+=(--join "$JOIN")
   "$LOADGEN" --torrent "$TORRENT" --target "127.0.0.1:$port" --peers "$n" --pipeline "$PIPELINE" \
     --duration "$DURATION" --warmup "$WARMUP" --seeder-pid "$pid" --label "$label" --json "$out" \
     --verify "$VERIFY" --recv-buffer "$RECV_BUFFER" "${extra[@]}" \
@@ -274,14 +329,14 @@ if [[ $SKIP_IDLE -eq 0 ]]; then
   # 50 connections per source address 127.0.0.x keeps under the appliance's default 64 per IP.
   if [[ $SKIP_APPLIANCE -eq 0 ]] && start_appliance appliance-idle --max-connections "$((IDLE + 1000))"; then
     sleep 2
-    "$LOADGEN" --idle "$IDLE" --per-ip 50 --torrent "$TORRENT" --target "127.0.0.1:$APP_PORT" --duration "$IDLE_HOLD" --warmup 3 \
+    "$LOADGEN" --idle "$IDLE" --per-ip 50 --join "$JOIN" --torrent "$TORRENT" --target "127.0.0.1:$APP_PORT" --duration "$IDLE_HOLD" --warmup 3 \
       --seeder-pid "$APP_PID" --label appliance --json "$RESULTS/idle-appliance.json" > /dev/null 2>> "$LOGS/loadgen.log" \
       || note "idle run against the appliance failed"
     stop_pid "$APP_PID"
   fi
   if [[ $SKIP_LIBTORRENT -eq 0 ]] && start_libtorrent libtorrent-idle; then
     sleep 2
-    "$LOADGEN" --idle "$IDLE" --per-ip 50 --torrent "$TORRENT" --target "127.0.0.1:$LT_PORT" --duration "$IDLE_HOLD" --warmup 3 \
+    "$LOADGEN" --idle "$IDLE" --per-ip 50 --join "$JOIN" --torrent "$TORRENT" --target "127.0.0.1:$LT_PORT" --duration "$IDLE_HOLD" --warmup 3 \
       --seeder-pid "$LT_PID" --label libtorrent --json "$RESULTS/idle-libtorrent.json" > /dev/null 2>> "$LOGS/loadgen.log" \
       || note "idle run against libtorrent failed"
     stop_pid "$LT_PID"
@@ -306,8 +361,9 @@ free -h > "$WORK/free.txt"
 
 mkdir -p "$REPORT_DIR"
 "$PY" "$SCRIPTS/report.py" --results "$RESULTS" --machine "$WORK/machine.txt" --free "$WORK/free.txt" --status "$STATUS" \
-  --out "$REPORT_DIR/$DATE-seeding-vs-libtorrent.md" --chart "$REPORT_DIR/$DATE-seeding-vs-libtorrent.svg" \
+  --out "$REPORT_DIR/$DATE-seeding-vs-libtorrent$VARIANT.md" --chart "$REPORT_DIR/$DATE-seeding-vs-libtorrent$VARIANT.svg" \
   --command "bench/scripts/compare.sh $ARGS_GIVEN" --peers "$PEERS" --rounds "$ROUNDS" --duration "$DURATION" --warmup "$WARMUP" \
   --pipeline "$PIPELINE" --size-mib "$SIZE_MIB" --piece-kib "$PIECE_KIB" --idle "$IDLE" --note "$NOTE" \
-  --verify "$VERIFY" --recv-buffer "$RECV_BUFFER" --lt-set "$LT_SET" --iperf-len "$IPERF_LEN"
-log "report: $REPORT_DIR/$DATE-seeding-vs-libtorrent.md (raw results in $RESULTS)"
+  --verify "$VERIFY" --recv-buffer "$RECV_BUFFER" --lt-set "$LT_SET" --iperf-len "$IPERF_LEN" \
+  --format "$FORMAT" --join "$JOIN" --files "$FILES" --torrent-summary "$(cat "$WORK/torrent.txt")"
+log "report: $REPORT_DIR/$DATE-seeding-vs-libtorrent$VARIANT.md (raw results in $RESULTS)"

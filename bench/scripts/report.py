@@ -155,6 +155,10 @@ def main():
     ap.add_argument("--recv-buffer", default="262144")
     ap.add_argument("--lt-set", default="")
     ap.add_argument("--iperf-len", default="128K")
+    ap.add_argument("--format", default="v1", choices=["v1", "hybrid"])
+    ap.add_argument("--join", default="v1", choices=["v1", "v2"])
+    ap.add_argument("--files", default="1")
+    ap.add_argument("--torrent-summary", default="")
     a = ap.parse_args()
 
     peers = [int(p) for p in a.peers.split()]
@@ -172,7 +176,10 @@ def main():
         return None if v is None else v[key]
 
     L = []
-    L.append(f"# Seeding throughput: appliance vs libtorrent ({date})")
+    variant = ""
+    if a.format != "v1" or a.join != "v1" or a.files != "1":
+        variant = f", {a.format} torrent of {a.files} file(s), joined by its {a.join} info-hash"
+    L.append(f"# Seeding throughput: appliance vs libtorrent ({date}{variant})")
     L.append("")
     lt_settings = "`high_performance_seed()` settings" + (f" with {', '.join('`' + kv + '`' for kv in a.lt_set.split())} on top" if a.lt_set.strip() else "")
     if a.verify == "reference":
@@ -180,14 +187,25 @@ def main():
                         "those SHA-1-verified bytes (LoadGen `--verify reference`)")
     else:
         verification = "every received piece SHA-1 verified by the client (LoadGen `--verify sha1`)"
+    if a.format == "hybrid":
+        torrent = (f"{a.size_mib} MiB hybrid (BEP 52) torrent of {a.files} file(s) with {a.piece_kib} KiB pieces, made by "
+                   f"`appliance create --format hybrid` (a BEP 47 pad file after every file that ends mid-piece; the pad zeros are part of the "
+                   f"v1 pieces the client verifies), in the page cache, every LoadGen connection joining by its "
+                   f"{'v2 info-hash (SHA-256 cut to 20 bytes, v2 reserved bit set)' if a.join == 'v2' else 'v1 info-hash'}")
+    else:
+        torrent = (f"{a.size_mib} MiB {'single-file' if a.files == '1' else a.files + '-file'} torrent with {a.piece_kib} KiB pieces "
+                   f"(mktorrent, in the page cache)")
     L.append(f"Measured by `bench/scripts/compare.sh` in one run: LoadGen (bench/Appliance.LoadGen, a light verifying BEP 3 client) "
              f"against `appliance serve --upload-slots unlimited --no-dht --no-tracker` and against python3-libtorrent "
              f"with {lt_settings} (TCP only, every peer unchoked), alternately, {a.rounds} round(s), medians. "
              f"Each measurement: {a.warmup} s warm-up then {a.duration} s measured, Q = {a.pipeline} pipelined 16 KiB requests per peer, "
              f"{int(a.recv_buffer) // 1024} KiB client receive buffer per peer, "
-             f"{a.size_mib} MiB single-file torrent with {a.piece_kib} KiB pieces (in the page cache), {verification}. "
+             f"{torrent}, {verification}. "
              f"iperf3 over loopback with the same stream count and {a.iperf_len} writes is the ceiling.")
     L.append("")
+    if a.torrent_summary:
+        L.append(f"Torrent: {a.torrent_summary}.")
+        L.append("")
     others_cpu = [max(0.0, r["machine_busy_cpu_s"] - r["seeder_cpu_s"] - r["loadgen_cpu_s"])
                   for rs in runs.values() for r in rs
                   if r.get("machine_busy_cpu_s") is not None and r.get("seeder_cpu_s") is not None]
@@ -346,13 +364,15 @@ def main():
     L.append("")
     L.append("```")
     L.append(a.command)
+    if a.format == "hybrid":
+        L.append(f"appliance create W/content/sample -o W/torrents/sample.torrent --format hybrid --piece-length {int(a.piece_kib) * 1024}")
     L.append("# per measurement (see compare.sh):")
     L.append("appliance serve --content W/content --torrents W/torrents --state W/state --listen 127.0.0.1:P --upload-slots unlimited --no-dht --no-tracker --metrics-listen 127.0.0.1:M")
     lt_flags = "".join(f" --set {kv}" for kv in a.lt_set.split())
     L.append(f"/usr/bin/python3 bench/scripts/libtorrent_seed.py --torrent W/torrents/sample.torrent --save-path W/content --listen 127.0.0.1:P{lt_flags}")
-    L.append(f"Appliance.LoadGen --torrent W/torrents/sample.torrent --target 127.0.0.1:P --peers N --pipeline {a.pipeline} --duration {a.duration} --warmup {a.warmup} --seeder-pid PID --verify {a.verify} --recv-buffer {a.recv_buffer} [--metrics http://127.0.0.1:M/metrics] --json OUT")
+    L.append(f"Appliance.LoadGen --torrent W/torrents/sample.torrent --target 127.0.0.1:P --peers N --pipeline {a.pipeline} --duration {a.duration} --warmup {a.warmup} --seeder-pid PID --verify {a.verify} --recv-buffer {a.recv_buffer} --join {a.join} [--metrics http://127.0.0.1:M/metrics] --json OUT")
     L.append(f"iperf3 -s -B 127.0.0.1 -p P ; iperf3 -c 127.0.0.1 -p P -P min(N,128) -l {a.iperf_len} -t {a.duration} -O {a.warmup} -J")
-    L.append(f"Appliance.LoadGen --idle {a.idle} --per-ip 50 --torrent W/torrents/sample.torrent --target 127.0.0.1:P --duration 5 --warmup 3 --seeder-pid PID")
+    L.append(f"Appliance.LoadGen --idle {a.idle} --per-ip 50 --join {a.join} --torrent W/torrents/sample.torrent --target 127.0.0.1:P --duration 5 --warmup 3 --seeder-pid PID")
     L.append("```")
     L.append("")
     L.append("## How to read this")
@@ -381,7 +401,7 @@ def main():
         "appliance": [get("appliance", n, "tput") for n in peers],
         "libtorrent": [get("libtorrent", n, "tput") for n in peers],
         "iperf3": [ip[n] for n in peers],
-    }, f"Seeding throughput vs peers ({date}, medians, 2-core shared VM)")
+    }, f"Seeding throughput vs peers ({date}{f', {a.format}, {a.join} join' if variant else ''}, medians, 2-core shared VM)")
     print(text)
     return 0
 

@@ -23,6 +23,11 @@ public static class MetricNames
     public const string SendBatches = "appliance_send_batches_total";
     public const string SendsStalled = "appliance_sends_stalled_total";
     public const string MetadataPiecesServed = "appliance_metadata_pieces_served_total";
+    public const string PeersByInfoHash = "appliance_peers_by_info_hash";
+    public const string HashRequests = "appliance_hash_requests_total";
+    public const string HashesSent = "appliance_hashes_sent_total";
+    public const string HashBytesSent = "appliance_hash_bytes_sent_total";
+    public const string HashRejects = "appliance_hash_rejects_total";
 
     // Torrents
     public const string Torrents = "appliance_torrents";

@@ -27,6 +27,11 @@ public sealed class SeedingCounters
     private long _blockServeTicks;
     private long _diskErrors;
     private readonly long[] _rejected = new long[Enum.GetValues<RejectReason>().Length];
+    private long _hashRequestsReceived;
+    private long _hashesSent;
+    private long _hashBytesSent;
+    private long _peersJoinedByV1;
+    private long _peersJoinedByV2;
 
     /// <summary>Time from a request arriving to its block's send completing, per block.</summary>
     public LatencyHistogram ServeLatency { get; } = new();
@@ -66,6 +71,21 @@ public sealed class SeedingCounters
 
     public long Rejected(RejectReason reason) => Interlocked.Read(ref _rejected[(int)reason]);
 
+    /// <summary>BEP 52 <c>hash request</c> messages received (malformed ones, which disconnect the peer, included).</summary>
+    public long HashRequestsReceived => Interlocked.Read(ref _hashRequestsReceived);
+
+    /// <summary><c>hashes</c> messages sent in answer.</summary>
+    public long HashesSent => Interlocked.Read(ref _hashesSent);
+
+    /// <summary>SHA-256 bytes in the <c>hashes</c> messages sent (32 per hash, proof hashes included).</summary>
+    public long HashBytesSent => Interlocked.Read(ref _hashBytesSent);
+
+    /// <summary><c>hash reject</c> messages sent, by why the request was refused.</summary>
+    public ReasonCounters<HashRejectReason> HashRejects { get; } = new();
+
+    /// <summary>Peers past the handshake now, by the info-hash they came with: v1 (SHA-1) or v2 (SHA-256 cut to 20 bytes).</summary>
+    public long PeersJoined(bool v2) => Interlocked.Read(ref v2 ? ref _peersJoinedByV2 : ref _peersJoinedByV1);
+
     internal void BatchSent(long bytes, int blocks, long serveTicks)
     {
         Interlocked.Add(ref _bytesUploaded, bytes);
@@ -88,6 +108,16 @@ public sealed class SeedingCounters
     internal void ProtocolError() => Interlocked.Increment(ref _disconnectsProtocolError);
     internal void IdleDisconnect() => Interlocked.Increment(ref _disconnectsIdle);
     internal void QueueDepthChanged(long delta) => Interlocked.Add(ref _sendQueueDepth, delta);
+    internal void HashRequestReceived() => Interlocked.Increment(ref _hashRequestsReceived);
+
+    internal void HashesAnswered(int hashBytes)
+    {
+        Interlocked.Increment(ref _hashesSent);
+        Interlocked.Add(ref _hashBytesSent, hashBytes);
+    }
+
+    internal void PeerJoined(bool v2) => Interlocked.Increment(ref v2 ? ref _peersJoinedByV2 : ref _peersJoinedByV1);
+    internal void PeerLeft(bool v2) => Interlocked.Decrement(ref v2 ? ref _peersJoinedByV2 : ref _peersJoinedByV1);
 }
 
 /// <summary>Why a request was dropped (and, with the fast extension, answered with reject_request).</summary>
@@ -98,4 +128,29 @@ public enum RejectReason
     TooLong,
     MetadataUnavailable,
     ShuttingDown,
+}
+
+/// <summary>Why a BEP 52 hash request was answered with <c>hash reject</c> (the peer stays connected).</summary>
+public enum HashRejectReason
+{
+    /// <summary>The torrent is v1 only: it has no merkle trees.</summary>
+    NotV2,
+
+    /// <summary>The pieces root is not the root of one of the torrent's files with a piece layer.</summary>
+    UnknownRoot,
+
+    /// <summary>Base layer under the piece layer: single blocks' hashes, which the appliance does not keep.</summary>
+    BelowPieceLayer,
+
+    /// <summary>Base layer negative, or at or above the file's root.</summary>
+    BadLayer,
+
+    /// <summary>Index, count or proof layers outside the file's tree (or a count of zero).</summary>
+    OutOfRange,
+
+    /// <summary>More hashes than one request may ask for (8,192).</summary>
+    TooMany,
+
+    /// <summary>A valid request whose answer did not fit the peer's outbox at that moment.</summary>
+    OutboxFull,
 }

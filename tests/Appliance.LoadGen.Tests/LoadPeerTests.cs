@@ -18,7 +18,7 @@ public sealed class LoadPeerTests : IAsyncLifetime
 {
     private const int PieceLength = 64 * 1024;
     private const int Peers = 2;
-    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Bound = Leechers.Bound;
 
     private readonly TempDirectory _temp = new("loadgen-tests");
     private string _file = "";
@@ -163,27 +163,8 @@ public sealed class LoadPeerTests : IAsyncLifetime
         Assert.Equal(Peers, _server.EncryptionCounters.HandshakesRc4);
     }
 
-    /// <summary>Runs <see cref="Peers"/> connections until each has finished <paramref name="piecesEach"/> pieces (pass or fail), bounded.</summary>
-    private async Task<LoadPeer[]> DownloadAsync(VerifiedCopy? copy, int piecesEach, bool rc4 = false)
-    {
-        var run = new LoadRun();
-        var peers = new LoadPeer[Peers];
-        using var stop = new CancellationTokenSource(Bound);
-        for (var i = 0; i < Peers; i++)
-        {
-            peers[i] = new LoadPeer(_torrent, run, pipeline: 16, receiveBufferBytes: 256 * 1024, startPiece: i * _torrent.PieceCount / Peers, copy, rc4);
-            await peers[i].ConnectAsync(_endPoint, source: null, soRcvBuf: 0, stop.Token);
-        }
-        var loops = peers.Select(p => Task.Run(() => p.RunAsync(interested: true, stop.Token))).ToArray();
-        while (!stop.IsCancellationRequested && peers.Any(p => p.Failure is null && Finished(p) < piecesEach))
-            await Task.Delay(10);
-        Assert.False(stop.IsCancellationRequested, $"the download did not finish within {Bound}");
-        await stop.CancelAsync();
-        foreach (var p in peers) p.Close();
-        await Task.WhenAll(loops);
-        foreach (var p in peers) p.Dispose();
-        return peers;
-    }
+    private Task<LoadPeer[]> DownloadAsync(VerifiedCopy? copy, int piecesEach, bool rc4 = false) =>
+        Leechers.DownloadAsync(_torrent, _endPoint, Peers, copy, piecesEach, rc4);
 
-    private static long Finished(LoadPeer p) => Volatile.Read(ref p.PiecesVerified) + Volatile.Read(ref p.VerifyFailures);
+    private static long Finished(LoadPeer p) => Leechers.Finished(p);
 }

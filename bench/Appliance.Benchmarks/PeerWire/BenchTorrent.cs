@@ -1,10 +1,11 @@
 using System.Security.Cryptography;
 using Appliance.Protocol.Metainfo;
 using Appliance.Storage;
+using Appliance.Storage.Creation;
 
 namespace Appliance.Benchmarks.PeerWire;
 
-/// <summary>A real single-file torrent in a temp folder, opened with the real storage (mapped or pread), for the send-path benchmarks.</summary>
+/// <summary>A real torrent in a temp folder, opened with the real storage (mapped or pread), for the send-path benchmarks.</summary>
 internal sealed class BenchTorrent : IDisposable
 {
     public const int PieceLength = 256 * 1024;
@@ -32,6 +33,29 @@ internal sealed class BenchTorrent : IDisposable
             hashes.AddRange(SHA1.HashData(data.AsSpan(offset, Math.Min(PieceLength, size - offset))));
         var bytes = MetainfoWriter.Encode(new MetainfoDraft("data.bin", PieceLength, hashes.ToArray(), [new TorrentFile(["data.bin"], size, 0)], IsMultiFile: false));
         var metainfo = TorrentMetainfo.Parse(bytes);
+        var opened = StorageOpener.OpenAsync(metainfo, folder, Path.Combine(folder, ".state"), kind, null, CancellationToken.None).GetAwaiter().GetResult();
+        return new BenchTorrent(folder, metainfo, opened.Store ?? throw new InvalidOperationException(opened.RefusedReason));
+    }
+
+    /// <summary>
+    /// A hybrid torrent (BEP 52) as <c>appliance create --format hybrid</c> makes it, from files that end mid-piece: piece 0
+    /// is a 100,001-byte file and then pad zeros (BEP 47), so its blocks are file segments, zero-page segments or both.
+    /// </summary>
+    public static BenchTorrent CreateHybrid(StorageKind kind, int size = 16 * 1024 * 1024)
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "appliance-bench-" + Guid.NewGuid().ToString("N"));
+        string content = Path.Combine(folder, "hybrid");
+        Directory.CreateDirectory(content);
+        var random = new Random(3);
+        int[] sizes = [100_001, 300_007, size - 400_008];
+        for (int i = 0; i < sizes.Length; i++)
+        {
+            var data = new byte[sizes[i]];
+            random.NextBytes(data);
+            File.WriteAllBytes(Path.Combine(content, $"file-{i}.bin"), data);
+        }
+        var (_, metainfo) = TorrentCreator.CreateAsync(content, new CreateOptions { PieceLength = PieceLength, Format = TorrentFormat.Hybrid }, null,
+            CancellationToken.None).GetAwaiter().GetResult();
         var opened = StorageOpener.OpenAsync(metainfo, folder, Path.Combine(folder, ".state"), kind, null, CancellationToken.None).GetAwaiter().GetResult();
         return new BenchTorrent(folder, metainfo, opened.Store ?? throw new InvalidOperationException(opened.RefusedReason));
     }

@@ -16,6 +16,8 @@ namespace Appliance.Benchmarks.PeerWire;
 /// Request bytes pushed through the real session handler without a socket (Garnet's "embedded" idea): parse and
 /// validate 32 pipelined requests, queue them, take them as one batch, frame the headers and resolve every block
 /// to its mapped segments (or read it, with pread), then complete the batch. Everything but the syscall. Budget: 0 B/op.
+/// Torrents: a v1 single file, and a hybrid with pad files joined by its v2 info-hash (BEP 52), whose first piece is
+/// part file, part zero page.
 /// </summary>
 [MemoryDiagnoser]
 public class EmbeddedSessionBenchmarks
@@ -32,10 +34,13 @@ public class EmbeddedSessionBenchmarks
     [Params(StorageKind.Mapped, StorageKind.Pread)]
     public StorageKind Storage { get; set; }
 
+    [Params(SessionTorrent.V1, SessionTorrent.HybridJoinedByV2)]
+    public SessionTorrent Torrent { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
-        _torrent = BenchTorrent.Create(Storage);
+        _torrent = Torrent == SessionTorrent.V1 ? BenchTorrent.Create(Storage) : BenchTorrent.CreateHybrid(Storage);
         var registry = new TorrentRegistry();
         var seeded = new SeededTorrent(_torrent.Metainfo, _torrent.Store);
         registry.TryAdd(seeded);
@@ -51,7 +56,8 @@ public class EmbeddedSessionBenchmarks
         _session = new PeerSession(_server, new TcpPeerTransport(_serverSide, (IPEndPoint)_client.LocalEndPoint!), 1);
 
         var hello = new byte[Handshake.Length + PeerMessageWriter.SimpleLength];
-        new Handshake(new ReservedBits(0x04), _torrent.Metainfo.InfoHash, PeerId.CreateOurs()).WriteTo(hello);
+        var infoHash = Torrent == SessionTorrent.V1 ? _torrent.Metainfo.InfoHash : _torrent.Metainfo.TruncatedInfoHashV2!.Value;
+        new Handshake(new ReservedBits(0x04), infoHash, PeerId.CreateOurs()).WriteTo(hello);
         PeerMessageWriter.WriteSimple(hello.AsSpan(Handshake.Length), PeerMessageId.Interested);
         if (_session.Receive(hello, out _) != hello.Length) throw new InvalidOperationException("handshake not accepted");
         _batch = new SendBatch();
@@ -91,4 +97,11 @@ public class EmbeddedSessionBenchmarks
         _serverSide?.Dispose();
         _torrent?.Dispose();
     }
+}
+
+/// <summary>The torrent a benchmarked session serves, and the info-hash its peer came by.</summary>
+public enum SessionTorrent
+{
+    V1,
+    HybridJoinedByV2,
 }

@@ -9,20 +9,30 @@ internal sealed partial class PeerSession
     private bool HandleHashRequest(ReadOnlySpan<byte> payload, ref bool wake, out string? violation)
     {
         violation = null;
+        var counters = _server.Counters;
+        counters.HashRequestReceived();
         if (!HashRequest.TryParse(payload, out var request)) return Fail("malformed hash request", out violation);
         var hashes = _torrent!.Hashes;
-        int count = hashes?.AnswerCount(request) ?? -1;
-        // An answer that does not fit the outbox is rejected; the peer asks again or elsewhere.
-        if (count >= 0 && TryAppend(HashRequest.RejectMessageLength + count * MerkleTree.HashLength, out var span))
+        var reason = HashRejectReason.NotV2;
+        int count = hashes?.AnswerCount(request, out reason) ?? -1;
+        if (count >= 0)
         {
-            int header = request.WriteHeader(span, PeerMessageId.Hashes, count * MerkleTree.HashLength);
-            hashes!.WriteAnswer(request, span[header..]);
-            wake = true;
-            return true;
+            int hashBytes = count * MerkleTree.HashLength;
+            // An answer that does not fit the outbox is rejected; the peer asks again or elsewhere.
+            if (TryAppend(HashRequest.RejectMessageLength + hashBytes, out var answer))
+            {
+                int header = request.WriteHeader(answer, PeerMessageId.Hashes, hashBytes);
+                hashes!.WriteAnswer(request, answer[header..]);
+                counters.HashesAnswered(hashBytes);
+                wake = true;
+                return true;
+            }
+            reason = HashRejectReason.OutboxFull;
         }
-        if (TryAppend(HashRequest.RejectMessageLength, out span))
+        if (TryAppend(HashRequest.RejectMessageLength, out var reject))
         {
-            request.WriteHeader(span, PeerMessageId.HashReject, 0);
+            request.WriteHeader(reject, PeerMessageId.HashReject, 0);
+            counters.HashRejects.Increment(reason);
             wake = true;
         }
         return true;

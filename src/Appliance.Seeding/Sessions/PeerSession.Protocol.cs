@@ -128,9 +128,11 @@ internal sealed partial class PeerSession
             : PeerMessageWriter.WriteFullBitfield(span[length..], metainfo.PieceCount);
         _outboxLength -= needed - length;
 
+        _joinedByV2 = metainfo.HasV2 && handshake.InfoHash == metainfo.TruncatedInfoHashV2;
         Volatile.Write(ref _torrent, torrent);
         torrent.PeerJoined();
         _server.Counters.HandshakeAccepted();
+        _server.Counters.PeerJoined(_joinedByV2);
         wake = true;
         return Handshake.Length;
     }

@@ -34,6 +34,7 @@ internal sealed partial class PeerSession
     private SeededTorrent? _torrent;
     private bool _fast;
     private bool _extensions;
+    private bool _joinedByV2; // came with a v2 info-hash (a v2-only torrent's, or a hybrid's second one)
     private byte _peerMetadataId;
     private long _lastReceivedAt;
     private long _lastSentAt;
@@ -336,7 +337,11 @@ internal sealed partial class PeerSession
         }
         if (dropped > 0) _server.Counters.QueueDepthChanged(-dropped);
         if (freed) _server.RequestRefill();
-        _torrent?.PeerLeft();
+        if (_torrent is { } torrent)
+        {
+            torrent.PeerLeft();
+            _server.Counters.PeerLeft(_joinedByV2);
+        }
         _transport.Dispose();
         _server.OnSessionEnded(this);
     }

@@ -31,18 +31,27 @@ internal sealed class MerkleHashes
         _layers = new byte[][]?[metainfo.Files.Count];
     }
 
-    /// <summary>How many hashes the answer holds, or -1 when the request must be rejected.</summary>
-    public int AnswerCount(in HashRequest request)
+    /// <summary>How many hashes the answer holds, or -1 when the request must be rejected, and then <paramref name="reason"/> says why.</summary>
+    public int AnswerCount(in HashRequest request, out HashRejectReason reason)
     {
-        if (!_fileByRoot.TryGetValue(request.Root, out int fileIndex)) return -1;
+        reason = default;
+        if (!_fileByRoot.TryGetValue(request.Root, out int fileIndex)) return Reject(HashRejectReason.UnknownRoot, out reason);
         long numLeafs = MerkleTree.Width(MerkleTree.LeafCount(_metainfo.Files[fileIndex].Length));
         int numLayers = BitOperations.Log2((ulong)numLeafs);
-        if (request.BaseLayer < _pieceLayer || request.BaseLayer >= numLayers) return -1;
-        if (request.Index < 0 || request.Count <= 0 || request.Count > MaxCount || request.ProofLayers < 0) return -1;
+        if (request.BaseLayer < 0 || request.BaseLayer >= numLayers) return Reject(HashRejectReason.BadLayer, out reason);
+        if (request.BaseLayer < _pieceLayer) return Reject(HashRejectReason.BelowPieceLayer, out reason);
+        if (request.Count > MaxCount) return Reject(HashRejectReason.TooMany, out reason);
+        if (request.Index < 0 || request.Count <= 0 || request.ProofLayers < 0) return Reject(HashRejectReason.OutOfRange, out reason);
         long layerSize = numLeafs >> request.BaseLayer;
-        if (request.Index >= layerSize || (long)request.Index + request.Count > layerSize) return -1;
-        if (request.ProofLayers >= numLayers - request.BaseLayer) return -1;
+        if (request.Index >= layerSize || (long)request.Index + request.Count > layerSize) return Reject(HashRejectReason.OutOfRange, out reason);
+        if (request.ProofLayers >= numLayers - request.BaseLayer) return Reject(HashRejectReason.OutOfRange, out reason);
         return request.Count + Math.Max(0, request.ProofLayers - Math.Max(0, CoveredLayers(request.Count)));
+    }
+
+    private static int Reject(HashRejectReason why, out HashRejectReason reason)
+    {
+        reason = why;
+        return -1;
     }
 
     /// <summary>Writes the <see cref="AnswerCount"/> hashes (32 bytes each): the range, then one uncle per proof layer above it.</summary>

@@ -69,7 +69,6 @@ public sealed class MetricsComponent : IApplianceComponent
         return component;
     }
 
-    /// <summary>Exports the seeder's counters, torrents by state and, when <paramref name="perTorrent"/> &gt; 0, the top torrents.</summary>
     /// <summary>MSE/PE handshakes by outcome (the RC4 and plaintext results are the completed ones).</summary>
     public void ExportEncryption(Seeding.Encryption.EncryptionCounters counters) =>
         Exporter.AddCounter(MetricNames.EncryptedHandshakes, "Encrypted (MSE/PE) handshakes by outcome", "result",
@@ -82,6 +81,7 @@ public sealed class MetricsComponent : IApplianceComponent
                 _ => counters.PlaintextRefused,
             });
 
+    /// <summary>Exports the seeder's counters, torrents by state and, when <paramref name="perTorrent"/> &gt; 0, the top torrents.</summary>
     public void ExportSeeding(SeedingCounters counters, TorrentRegistry registry, ContentWatcher? watcher, int perTorrent)
     {
         var e = Exporter;
@@ -110,6 +110,12 @@ public sealed class MetricsComponent : IApplianceComponent
         e.AddCounter(MetricNames.Disconnects, "Peers disconnected by the appliance, by reason", "reason", ["protocol_error", "idle"],
             i => i == 0 ? counters.DisconnectsProtocolError : counters.DisconnectsIdle);
         e.AddGauge(MetricNames.SendQueueRequests, "Requests queued and not yet sent, all peers", () => counters.SendQueueDepth);
+        e.AddGauge(MetricNames.PeersByInfoHash, "Peers past the handshake, by the info-hash they came with (v2: BEP 52, truncated SHA-256)", "info_hash", ["v1", "v2"],
+            i => counters.PeersJoined(v2: i == 1));
+        e.AddCounter(MetricNames.HashRequests, "BEP 52 hash requests received", () => counters.HashRequestsReceived);
+        e.AddCounter(MetricNames.HashesSent, "BEP 52 hashes messages sent in answer to hash requests", () => counters.HashesSent);
+        e.AddCounter(MetricNames.HashBytesSent, "SHA-256 bytes in the hashes messages sent (32 per hash, proof hashes included)", () => counters.HashBytesSent);
+        e.AddCounter(MetricNames.HashRejects, "BEP 52 hash rejects sent, by reason", "reason", counters.HashRejects, HashRejectReasons);
 
         var states = e.CreateGauge(MetricNames.Torrents, "Torrents by state", "state");
         var seeding = states.WithLabels("seeding");
@@ -253,6 +259,20 @@ public sealed class MetricsComponent : IApplianceComponent
     }
 
     private static readonly string[] RejectReasons = [.. Enum.GetValues<RejectReason>().Select(SnakeCase)];
+
+    private static readonly string[] HashRejectReasons = [.. Enum.GetValues<HashRejectReason>().Select(SnakeCase)];
+
+    private static string SnakeCase(HashRejectReason reason) => reason switch
+    {
+        HashRejectReason.NotV2 => "not_v2",
+        HashRejectReason.UnknownRoot => "unknown_root",
+        HashRejectReason.BelowPieceLayer => "below_piece_layer",
+        HashRejectReason.BadLayer => "bad_layer",
+        HashRejectReason.OutOfRange => "out_of_range",
+        HashRejectReason.TooMany => "too_many",
+        HashRejectReason.OutboxFull => "outbox_full",
+        _ => "other",
+    };
 
     private static string SnakeCase(RejectReason reason) => reason switch
     {

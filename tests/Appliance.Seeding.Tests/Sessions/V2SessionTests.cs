@@ -42,19 +42,27 @@ public sealed class V2SessionTests
         var hashes = payload[HashRequest.PayloadLength..].Chunk(32).ToList();
         Assert.Equal([leaves[0], leaves[1], l1[1], l2[1]], hashes);
         Assert.Equal(root, Hash(Hash(Hash(hashes[0], hashes[1]), hashes[2]), hashes[3]));
+
+        // Counted before the answer is queued, so they are settled once it arrives.
+        Assert.Equal(1, seeder.Counters.HashRequestsReceived);
+        Assert.Equal(1, seeder.Counters.HashesSent);
+        Assert.Equal(4 * 32, seeder.Counters.HashBytesSent);
+        Assert.Equal(0, seeder.Counters.HashRejects.Total());
+        Assert.Equal(1, seeder.Counters.PeersJoined(v2: true)); // a v2-only torrent is known by its v2 hash only
     }
 
     [Theory]
-    [InlineData(3, 0, 2, 0)]      // the root layer: nothing above the piece layer's tree to give
-    [InlineData(0, 8, 2, 0)]      // index past the layer
-    [InlineData(0, 6, 4, 0)]      // range runs past the layer
-    [InlineData(0, 0, 0, 0)]      // no hashes
-    [InlineData(0, 0, 9000, 0)]   // more than any peer may ask for at once
-    [InlineData(0, 0, 2, 3)]      // proof above the root
-    [InlineData(-1, 0, 2, 0)]
-    [InlineData(0, -2, 2, 0)]
-    [InlineData(0, 0, 2, -1)]
-    public async Task Hash_request_outside_the_tree_gets_a_hash_reject_and_the_peer_stays(int baseLayer, int index, int count, int proofLayers)
+    [InlineData(3, 0, 2, 0, HashRejectReason.BadLayer)]       // the root layer: nothing above the piece layer's tree to give
+    [InlineData(0, 8, 2, 0, HashRejectReason.OutOfRange)]     // index past the layer
+    [InlineData(0, 6, 4, 0, HashRejectReason.OutOfRange)]     // range runs past the layer
+    [InlineData(0, 0, 0, 0, HashRejectReason.OutOfRange)]     // no hashes
+    [InlineData(0, 0, 9000, 0, HashRejectReason.TooMany)]     // more than any peer may ask for at once
+    [InlineData(0, 0, 2, 3, HashRejectReason.OutOfRange)]     // proof above the root
+    [InlineData(-1, 0, 2, 0, HashRejectReason.BadLayer)]
+    [InlineData(0, -2, 2, 0, HashRejectReason.OutOfRange)]
+    [InlineData(0, 0, 2, -1, HashRejectReason.OutOfRange)]
+    public async Task Hash_request_outside_the_tree_gets_a_hash_reject_and_the_peer_stays(int baseLayer, int index, int count, int proofLayers,
+        HashRejectReason reason)
     {
         await using var seeder = await FileSeeder.StartAsync([("file.bin", 6 * Block + 100)], TorrentFormat.V2, Block);
         var root = seeder.Metainfo.Files[0].PiecesRoot.ToArray();
@@ -63,10 +71,16 @@ public sealed class V2SessionTests
         await peer.SendAsync(request);
         var reject = await peer.ReadUntilAsync(PeerMessageId.HashReject);
         Assert.Equal(request[5..], reject);
+        Assert.Equal(1, seeder.Counters.HashRejects.Read(reason));
+        Assert.Equal(1, seeder.Counters.HashRejects.Total());
+        Assert.Equal(0, seeder.Counters.HashesSent);
 
         // Still served afterwards.
         await peer.SendAsync(HashRequestMessage(root, 0, 0, 8, 0));
         Assert.Equal(HashRequest.PayloadLength + 8 * 32, (await peer.ReadUntilAsync(PeerMessageId.Hashes)).Length);
+        Assert.Equal(2, seeder.Counters.HashRequestsReceived);
+        Assert.Equal(1, seeder.Counters.HashesSent);
+        Assert.Equal(8 * 32, seeder.Counters.HashBytesSent);
     }
 
     [Fact]
@@ -78,8 +92,10 @@ public sealed class V2SessionTests
         using var peer = await seeder.ConnectAsync();
         await peer.SendAsync(HashRequestMessage(root, 0, 0, 4, 0));
         await peer.ReadUntilAsync(PeerMessageId.HashReject);
+        Assert.Equal(1, seeder.Counters.HashRejects.Read(HashRejectReason.BelowPieceLayer));
         await peer.SendAsync(HashRequestMessage(new byte[32], 2, 0, 4, 0));
         await peer.ReadUntilAsync(PeerMessageId.HashReject);
+        Assert.Equal(1, seeder.Counters.HashRejects.Read(HashRejectReason.UnknownRoot));
         await peer.SendAsync(HashRequestMessage(root, 2, 0, 8, 0));
         var hashes = await peer.ReadUntilAsync(PeerMessageId.Hashes);
         Assert.Equal(seeder.Metainfo.Files[0].PieceLayer.ToArray(), hashes[HashRequest.PayloadLength..(HashRequest.PayloadLength + 5 * 32)]);
@@ -111,6 +127,19 @@ public sealed class V2SessionTests
     }
 
     [Fact]
+    public async Task Hash_request_for_a_v1_torrent_is_rejected_as_not_v2()
+    {
+        await using var seeder = await FileSeeder.StartAsync([("file.bin", 3 * Block)], TorrentFormat.V1, Block);
+        using var peer = await seeder.ConnectAsync();
+        await peer.SendAsync(HashRequestMessage(new byte[32], 0, 0, 2, 0));
+        await peer.ReadUntilAsync(PeerMessageId.HashReject);
+        Assert.Equal(1, seeder.Counters.HashRequestsReceived);
+        Assert.Equal(1, seeder.Counters.HashRejects.Read(HashRejectReason.NotV2));
+        Assert.Equal(1, seeder.Counters.PeersJoined(v2: false));
+        Assert.Equal(0, seeder.Counters.PeersJoined(v2: true));
+    }
+
+    [Fact]
     public async Task Malformed_hash_request_disconnects_the_peer()
     {
         await using var seeder = await FileSeeder.StartAsync([("file.bin", 3 * Block)], TorrentFormat.V2, Block);
@@ -129,6 +158,7 @@ public sealed class V2SessionTests
         Assert.Equal(TorrentFormat.Hybrid, seeder.Metainfo.Format);
         using var v1 = await seeder.ConnectAsync(seeder.Metainfo.InfoHash);
         using var v2 = await seeder.ConnectAsync(seeder.Metainfo.TruncatedInfoHashV2!.Value);
+        using var alsoV2 = await seeder.ConnectAsync(seeder.Metainfo.TruncatedInfoHashV2!.Value);
         foreach (var peer in new[] { v1, v2 })
         {
             await peer.SendSimpleAsync(PeerMessageId.Interested);
@@ -137,6 +167,16 @@ public sealed class V2SessionTests
             var piece = await peer.ReadUntilAsync(PeerMessageId.Piece);
             Assert.Equal(seeder.Files["a/y.bin"][..Block], piece[8..]);
         }
+
+        // Counted at the handshake, before it is answered; uncounted when the session ends.
+        Assert.Equal(1, seeder.Counters.PeersJoined(v2: false));
+        Assert.Equal(2, seeder.Counters.PeersJoined(v2: true));
+        alsoV2.Dispose();
+        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Counters.PeersJoined(v2: true)));
+        v1.Dispose();
+        v2.Dispose();
+        Assert.Equal(0, await Eventually.SettledAsync(0L, () => seeder.Counters.PeersJoined(v2: false)));
+        Assert.Equal(0, await Eventually.SettledAsync(0L, () => seeder.Counters.PeersJoined(v2: true)));
     }
 
     [Theory]

@@ -43,6 +43,8 @@ public sealed class ServeOperationsTests : IDisposable
         Assert.Contains("appliance_torrents{state=\"seeding\"} 1", text, StringComparison.Ordinal);
         Assert.Contains($"appliance_torrent_uploaded_bytes_total{{infohash=\"{torrent.InfoHash.ToHex()}\",name=\"alpha\"}} 0", text, StringComparison.Ordinal);
         Assert.Contains("appliance_verification_progress_ratio 1", text, StringComparison.Ordinal);
+        Assert.Contains("appliance_hash_rejects_total{reason=\"unknown_root\"} 0", text, StringComparison.Ordinal);
+        Assert.Contains("appliance_peers_by_info_hash{info_hash=\"v2\"} 0", text, StringComparison.Ordinal);
         await StopAsync(serve);
     }
 
