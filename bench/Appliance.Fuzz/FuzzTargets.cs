@@ -1,4 +1,6 @@
 using System.Text;
+using Appliance.Fuzz.Encryption;
+using Appliance.Fuzz.Utp;
 using Appliance.Networking.Http;
 using Appliance.Protocol.Bencode;
 using Appliance.Protocol.Krpc;
@@ -23,6 +25,9 @@ public static class FuzzTargets
         ["tracker-http"] = TrackerHttp,
         ["tracker-udp"] = TrackerUdp,
         ["http-head"] = HttpHead,
+        ["utp-header"] = UtpHeaderTarget.Fuzz,
+        ["utp-connection"] = UtpConnectionTarget.Fuzz,
+        ["mse"] = MseTarget.Fuzz,
     };
 
     private static void Bencode(ReadOnlySpan<byte> data)

@@ -22,15 +22,12 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown flag $1" >&2; exit 2 ;;
   esac
 done
-if [[ -z "$APPLIANCE" ]]; then
-  [[ -x "$ROOT/dist/appliance" ]] || { echo "no dist/appliance: run 'make publish' or pass --appliance" >&2; exit 2; }
-  APPLIANCE="$ROOT/dist/appliance"
-fi
 WORK=$(mktemp -d /tmp/first-byte.XXXXXX)
 OUT=${OUT:-$WORK/results}
 mkdir -p "$OUT"
 # shellcheck source=bench/scripts/seeders.sh
 source "$ROOT/bench/scripts/seeders.sh"
+default_appliance
 make_sample "$SIZE_MIB"
 
 # The appliance with its defaults but for addresses: DHT on (its UDP port is the peer port, where uTP arrives), no bootstrap.

@@ -23,15 +23,12 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown flag $1" >&2; exit 2 ;;
   esac
 done
-if [[ -z "$APPLIANCE" ]]; then
-  [[ -x "$ROOT/dist/appliance" ]] || { echo "no dist/appliance: run 'make publish' or pass --appliance" >&2; exit 2; }
-  APPLIANCE="$ROOT/dist/appliance"
-fi
 WORK=$(mktemp -d /tmp/handshake-rate.XXXXXX)
 OUT=${OUT:-$WORK/results}
 mkdir -p "$OUT"
 # shellcheck source=bench/scripts/seeders.sh
 source "$ROOT/bench/scripts/seeders.sh"
+default_appliance
 dotnet publish "$ROOT/bench/Appliance.LoadGen" -c Release -o "$WORK/loadgen" --artifacts-path /tmp/art-handshake-loadgen > "$WORK/loadgen-build.log" 2>&1 \
   || { tail -20 "$WORK/loadgen-build.log" >&2; exit 1; }
 make_sample 4

@@ -90,6 +90,25 @@ def summarize(runs, label, n):
     }
 
 
+def svg_start(width, height, title):
+    """The opening of a hand-written SVG chart: white background, title centred on top."""
+    return [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+            '<rect width="100%" height="100%" fill="white"/>',
+            f'<text x="{width / 2}" y="24" text-anchor="middle" font-size="15">{title}</text>']
+
+
+def legend_entry(out, x, y, color, name, stroke=2.5, dash=""):
+    """A legend line 30 px long at (x, y) and its name after it."""
+    out.append(f'<line x1="{x}" y1="{y}" x2="{x + 30}" y2="{y}" stroke="{color}" stroke-width="{stroke}"{dash}/>')
+    out.append(f'<text x="{x + 37}" y="{y + 4}">{name}</text>')
+
+
+def svg_end(path, out):
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
 def chart(path, peers, series, title):
     width, height = 760, 440
     left, right, top, bottom = 80, 170, 50, 60
@@ -101,9 +120,7 @@ def chart(path, peers, series, title):
     def y(v):
         return top + ph - (v / 1e9) / ymax * ph
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
-           '<rect width="100%" height="100%" fill="white"/>',
-           f'<text x="{width / 2}" y="24" text-anchor="middle" font-size="15">{title}</text>']
+    out = svg_start(width, height, title)
     tick = 0.0
     while tick <= ymax + 1e-9:
         ty = top + ph - tick / ymax * ph
@@ -125,12 +142,8 @@ def chart(path, peers, series, title):
         for (px, py), v in zip(pts, [v for v in values if v is not None]):
             out.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="4" fill="{color}"/>')
             out.append(f'<text x="{px + 6:.1f}" y="{py - 6:.1f}" fill="{color}" font-size="11">{v / 1e9:.2f}</text>')
-        ly = top + 20 + i * 22
-        out.append(f'<line x1="{left + pw + 15}" y1="{ly}" x2="{left + pw + 45}" y2="{ly}" stroke="{color}" stroke-width="2.5"{dash}/>')
-        out.append(f'<text x="{left + pw + 52}" y="{ly + 4}">{name}</text>')
-    out.append("</svg>")
-    with open(path, "w") as f:
-        f.write("\n".join(out) + "\n")
+        legend_entry(out, left + pw + 15, top + 20 + i * 22, color, name, dash=dash)
+    svg_end(path, out)
 
 
 def main():

@@ -1,6 +1,5 @@
-# Shared by the side-by-side scripts that run one seeder at a time (first-byte.sh, swarm-complete.sh,
-# handshake-rate.sh); source it
-# after setting WORK. It makes the sample torrent, starts `appliance serve` or libtorrent_seed.py on a free
+# Shared by the scripts that run one seeder at a time (first-byte.sh, swarm-complete.sh, handshake-rate.sh, soak.sh);
+# source it after setting ROOT and WORK. It makes the sample torrent, starts `appliance serve` or libtorrent_seed.py on a free
 # 127.0.0.1 port (PORT, SEEDER), waits until it seeds, and stops every process it started on exit.
 PY=/usr/bin/python3
 SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -11,6 +10,12 @@ stop_pid() {
   kill -TERM "$1" 2>/dev/null || return 0
   for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
   kill -KILL "$1" 2>/dev/null || true
+}
+# default_appliance: APPLIANCE as given (--appliance), else dist/appliance; exits 2 when neither is there.
+default_appliance() {
+  [[ -n "${APPLIANCE:-}" ]] && return 0
+  [[ -x "$ROOT/dist/appliance" ]] || { echo "no dist/appliance: run 'make publish' or pass --appliance" >&2; exit 2; }
+  APPLIANCE="$ROOT/dist/appliance"
 }
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 

@@ -53,56 +53,69 @@ internal static partial class BatchedReceive
             messages[i].Header.Name = (nint)(nameBase + i * NameSize);
         }
 
-        while (!stopping.IsCancellationRequested)
+        // The kernel reaches these arrays through the raw pointers above, which the GC does not see: once the loop no
+        // longer names an array (the vectors, after this setup), a collection may free it and hand its memory to the
+        // next pinned allocation, whose bytes recvmmsg then takes for buffer addresses. Keep all four alive to the end.
+        try
         {
-            for (int i = 0; i < Batch; i++)
+            while (!stopping.IsCancellationRequested)
             {
-                messages[i].Header.NameLength = NameSize;
-                messages[i].Header.Flags = 0;
-                messages[i].Length = 0;
-            }
-            int count;
-            int errno = 0;
-            var handle = socket.SafeHandle;
-            bool added = false;
-            try
-            {
-                handle.DangerousAddRef(ref added);
-                count = ReceiveMany((int)handle.DangerousGetHandle(), messageBase, Batch, MsgWaitForOne, null);
-                if (count < 0) errno = Marshal.GetLastPInvokeError();
-            }
-            catch (ObjectDisposedException)
-            {
-                return;
-            }
-            finally
-            {
-                if (added) handle.DangerousRelease();
-            }
-            if (count < 0)
-            {
-                // A timeout (the socket's receive timeout), a signal, or ICMP unreachable from an earlier send: not fatal.
-                if (errno is EAGAIN or EINTR or ECONNREFUSED) continue;
-                if (!stopping.IsCancellationRequested) UdpLog.ReceiveFailed(logger, local, $"recvmmsg failed with errno {errno}");
-                return;
-            }
-            for (int i = 0; i < count; i++)
-            {
-                ref var message = ref messages[i];
-                if ((message.Header.Flags & MsgTrunc) != 0) continue; // larger than any datagram we accept
-                int nameLength = (int)Math.Min(message.Header.NameLength, (uint)from.Buffer.Length);
-                names.AsSpan(i * NameSize, nameLength).CopyTo(from.Buffer.Span);
-                from.Size = nameLength;
+                for (int i = 0; i < Batch; i++)
+                {
+                    messages[i].Header.NameLength = NameSize;
+                    messages[i].Header.Flags = 0;
+                    messages[i].Length = 0;
+                }
+                int count;
+                int errno = 0;
+                var handle = socket.SafeHandle;
+                bool added = false;
                 try
                 {
-                    handler.OnDatagram(data.AsSpan(i * DatagramEndpoint.MaxDatagram, (int)message.Length), from);
+                    handle.DangerousAddRef(ref added);
+                    count = ReceiveMany((int)handle.DangerousGetHandle(), messageBase, Batch, MsgWaitForOne, null);
+                    if (count < 0) errno = Marshal.GetLastPInvokeError();
                 }
-                catch (Exception e) when (e is InvalidOperationException or ArgumentException or IndexOutOfRangeException)
+                catch (ObjectDisposedException)
                 {
-                    // A bug on one datagram must not stop the port: drop it, log it, keep serving.
-                    UdpLog.DatagramFailed(logger, local, e.Message);
+                    return;
+                }
+                finally
+                {
+                    if (added) handle.DangerousRelease();
+                }
+                if (count < 0)
+                {
+                    // A timeout (the socket's receive timeout), a signal, or ICMP unreachable from an earlier send: not fatal.
+                    if (errno is EAGAIN or EINTR or ECONNREFUSED) continue;
+                    if (!stopping.IsCancellationRequested) UdpLog.ReceiveFailed(logger, local, $"recvmmsg failed with errno {errno}");
+                    return;
+                }
+                for (int i = 0; i < count; i++)
+                {
+                    ref var message = ref messages[i];
+                    if ((message.Header.Flags & MsgTrunc) != 0) continue; // larger than any datagram we accept
+                    int nameLength = (int)Math.Min(message.Header.NameLength, (uint)from.Buffer.Length);
+                    names.AsSpan(i * NameSize, nameLength).CopyTo(from.Buffer.Span);
+                    from.Size = nameLength;
+                    try
+                    {
+                        handler.OnDatagram(data.AsSpan(i * DatagramEndpoint.MaxDatagram, (int)message.Length), from);
+                    }
+                    catch (Exception e) when (e is InvalidOperationException or ArgumentException or IndexOutOfRangeException)
+                    {
+                        // A bug on one datagram must not stop the port: drop it, log it, keep serving.
+                        UdpLog.DatagramFailed(logger, local, e.Message);
+                    }
                 }
             }
+        }
+        finally
+        {
+            GC.KeepAlive(data);
+            GC.KeepAlive(names);
+            GC.KeepAlive(vectors);
+            GC.KeepAlive(messages);
         }
     }
 

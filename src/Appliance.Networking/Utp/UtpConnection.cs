@@ -506,8 +506,10 @@ public sealed class UtpConnection
 
     private void HandleIncoming(in UtpHeader header, ReadOnlySpan<byte> payload)
     {
-        if (header.Type == UtpPacketType.Fin && _eofSeq < 0) _eofSeq = header.SequenceNumber;
         int distance = Distance(_ackNr, header.SequenceNumber);
+        // A FIN numbered at or before what arrived already is a duplicate or a forgery: taken as the end, the real end
+        // would never be seen.
+        if (header.Type == UtpPacketType.Fin && _eofSeq < 0 && distance > 0) _eofSeq = header.SequenceNumber;
         if (distance <= 0)
         {
             _counters.Duplicate();

@@ -41,6 +41,7 @@ public sealed class MseResponder
     private Stage _stage;
     private int _toSkip;
     private byte[] _initialPayload = [];
+    private readonly bool _fixedPrivateKey;
 
     public MseResponder(IObfuscatedHashLookup lookup, CryptoMethods allowed, bool preferRc4)
     {
@@ -48,6 +49,18 @@ public sealed class MseResponder
         _lookup = lookup;
         _allowed = allowed;
         _preferRc4 = preferRc4;
+    }
+
+    /// <summary>
+    /// With a fixed private key instead of a random one, so the shared secret and every hash and key after it are known in
+    /// advance: for the fuzz target, whose inputs must reach past the key exchange. Never for a real connection.
+    /// </summary>
+    internal MseResponder(IObfuscatedHashLookup lookup, CryptoMethods allowed, bool preferRc4, ReadOnlySpan<byte> privateKey)
+        : this(lookup, allowed, preferRc4)
+    {
+        if (privateKey.Length != MseKeyExchange.PrivateKeyLength) throw new ArgumentException($"a private key is {MseKeyExchange.PrivateKeyLength} bytes", nameof(privateKey));
+        privateKey.CopyTo(_privateKey);
+        _fixedPrivateKey = true;
     }
 
     private enum Stage : byte
@@ -168,7 +181,7 @@ public sealed class MseResponder
 
     private bool ExchangeKeys()
     {
-        MseKeyExchange.CreatePrivateKey(_privateKey);
+        if (!_fixedPrivateKey) MseKeyExchange.CreatePrivateKey(_privateKey);
         if (!MseKeyExchange.TrySharedSecret(_privateKey, _field.AsSpan(0, MseKeyExchange.KeyLength), _secret)) return false;
         MseKeyExchange.PublicKey(_privateKey, _reply.AsSpan(0, MseKeyExchange.KeyLength));
         int pad = RandomNumberGenerator.GetInt32(MaxPadLength + 1);

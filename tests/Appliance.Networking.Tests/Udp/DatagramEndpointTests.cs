@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using Appliance.Networking.Udp;
+using Appliance.TestKit;
 
 namespace Appliance.Networking.Tests.Udp;
 
@@ -65,6 +66,45 @@ public sealed class DatagramEndpointTests
             Assert.Equal(100 + i, length);
             Assert.All(received.AsSpan(0, length).ToArray(), b => Assert.Equal((byte)i, b));
         }
+    }
+
+    [Fact]
+    public async Task Receiving_goes_on_after_garbage_collections_hand_freed_pinned_memory_to_others()
+    {
+        // The receive loop's I/O vectors once lived in a pinned array nothing referenced after the setup: a collection
+        // freed it, new pinned arrays took its place, and recvmmsg read their bytes as buffer addresses (EFAULT; the
+        // port went deaf, DHT and uTP with it). Rounds of datagrams, each followed by collections and pinned junk,
+        // with enough iterations before the first one for the loop to run as optimised code.
+        const int Rounds = 12, PerRound = 1500;
+        using var endpoint = new DatagramEndpoint(new IPEndPoint(IPAddress.Loopback, 0));
+        var handler = new Recorder(Rounds * PerRound);
+        endpoint.Start(handler, "endpoint-test");
+        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        sender.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var target = endpoint.LocalEndPoint.Serialize();
+        var datagram = new byte[100];
+        BinaryPrimitives.WriteUInt16BigEndian(datagram, (ushort)((IPEndPoint)sender.LocalEndPoint!).Port);
+        var junk = new List<byte[]>();
+        for (int round = 0; round < Rounds; round++)
+        {
+            for (int i = 0; i < PerRound; i++)
+            {
+                sender.SendTo(datagram, SocketFlags.None, target);
+                if (i % 50 == 0) Thread.Sleep(1);
+            }
+            int expected = (round + 1) * PerRound;
+            Assert.Equal(expected, await Eventually.SettledAsync(expected, () => Volatile.Read(ref handler.Count)));
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+            GC.WaitForPendingFinalizers();
+            for (int i = 0; i < 64; i++)
+            {
+                var bytes = GC.AllocateUninitializedArray<byte>(64 * (1 + i % 16), pinned: true);
+                bytes.AsSpan().Fill(0xA5);
+                junk.Add(bytes);
+            }
+        }
+        Assert.Equal(0, handler.Mismatches);
+        GC.KeepAlive(junk);
     }
 
     [Fact]

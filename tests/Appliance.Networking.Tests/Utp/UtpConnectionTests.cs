@@ -197,6 +197,19 @@ public sealed class UtpConnectionTests
     }
 
     [Fact]
+    public void A_fin_numbered_before_what_was_received_does_not_hide_the_real_end()
+    {
+        var c = Established();
+        Send(c, UtpPacketType.Fin, 1, OurFirstSeq - 1); // already past: a duplicate or a forgery, not the end
+        Send(c, UtpPacketType.Data, 3, OurFirstSeq - 1, "last"u8);
+        Send(c, UtpPacketType.Fin, 4, OurFirstSeq - 1);
+        var buffer = new byte[16];
+        Assert.Equal(5, c.Read(buffer, _now));
+        Assert.True(c.TryGetEnd(out var error));
+        Assert.Equal(SocketError.Success, error);
+    }
+
+    [Fact]
     public void Close_sends_what_was_written_then_a_fin_and_ends_once_both_are_acknowledged()
     {
         var c = Established();
