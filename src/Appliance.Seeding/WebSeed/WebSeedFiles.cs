@@ -13,8 +13,8 @@ namespace Appliance.Seeding.WebSeed;
 /// Lookups are exact matches against this table, so no spelling of a path reaches a file the torrents do not list; the
 /// bytes come from the handles the store opened (and checked to resolve inside the content folder) at load.
 /// Pad files (BEP 47) are zeros that exist on no disk and are never listed. When two torrents list the same path
-/// (two torrents of one folder: CONTENT/NAME is shared), the one loaded first serves it, and the next takes over if it is
-/// removed or its content faults. Follows the registry's Added and Removed events.
+/// (two torrents of one folder: CONTENT/NAME is shared), the one loaded first (<see cref="SeededTorrent.LoadOrder"/>)
+/// serves it, and the next takes over if it is removed or its content faults. Follows the registry's Added and Removed events.
 /// </summary>
 public sealed class WebSeedFiles : IHttpFileSource, IDisposable
 {
@@ -73,7 +73,7 @@ public sealed class WebSeedFiles : IHttpFileSource, IDisposable
                 string path = UrlPath(metainfo, file);
                 var entries = _byPath.TryGetValue(path, out var known) ? known : [];
                 if (entries.Any(e => e.Torrent == torrent)) continue; // added twice (an event raced the initial snapshot)
-                _byPath[path] = [.. entries, new WebSeedEntry(torrent, i)];
+                _byPath[path] = [.. entries.Append(new WebSeedEntry(torrent, i)).OrderBy(e => e.Torrent.LoadOrder)];
             }
         }
     }
