@@ -140,6 +140,12 @@ internal sealed class HttpFileConnection
         {
             // Closed by the sweep or by stop while an operation was pending.
         }
+        catch (Exception e)
+        {
+            // A fault of ours: it ends this connection only, and is logged.
+            _closeReason = "failed: " + e.Message;
+            HttpFileLog.ConnectionFailed(_server.Logger, _server.Name, Remote, e);
+        }
         finally
         {
             if (response.HasFile) response.File.Release();
@@ -158,7 +164,7 @@ internal sealed class HttpFileConnection
     public void Close(string reason)
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
-        _closeReason = reason;
+        _closeReason ??= reason;
         try { _socket.Shutdown(SocketShutdown.Both); }
         catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
         _socket.Dispose();

@@ -14,6 +14,9 @@ internal static partial class HttpFileLog
     [LoggerMessage(EventId = 2603, Level = LogLevel.Warning, Message = "HTTP file server '{Name}': a file ended early while serving {Remote}: {Reason}")]
     public static partial void FileFailed(ILogger logger, string name, EndPoint remote, string reason);
 
+    [LoggerMessage(EventId = 2605, Level = LogLevel.Error, Message = "HTTP file server '{Name}': serving {Remote} failed")]
+    public static partial void ConnectionFailed(ILogger logger, string name, EndPoint remote, Exception exception);
+
     [LoggerMessage(EventId = 2604, Level = LogLevel.Debug, Message = "HTTP file server '{Name}': closed {Remote}: {Reason}")]
     public static partial void Closed(ILogger logger, string name, EndPoint remote, string reason);
 }
