@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-"bencode metainfo peer-wire krpc tracker-http tracker-udp http-head utp-header utp-connection mse"}
+targets=${FUZZ_TARGETS:-"bencode metainfo peer-wire krpc tracker-http tracker-udp http-head web-seed-request utp-header utp-connection mse"}
 out=.fuzz
 
 dotnet tool restore >/dev/null

@@ -2,6 +2,7 @@ using System.Text;
 using Appliance.Fuzz.Encryption;
 using Appliance.Fuzz.Utp;
 using Appliance.Networking.Http;
+using Appliance.Networking.Http.Files;
 using Appliance.Protocol.Bencode;
 using Appliance.Protocol.Krpc;
 using Appliance.Protocol.Metainfo;
@@ -28,6 +29,7 @@ public static class FuzzTargets
         ["utp-header"] = UtpHeaderTarget.Fuzz,
         ["utp-connection"] = UtpConnectionTarget.Fuzz,
         ["mse"] = MseTarget.Fuzz,
+        ["web-seed-request"] = WebSeedRequest,
     };
 
     private static void Bencode(ReadOnlySpan<byte> data)
@@ -143,5 +145,35 @@ public static class FuzzTargets
         _ = query.GetString("info_hash");
         Span<byte> decoded = stackalloc byte[64];
         if (query.TryGetRaw("info_hash", out var raw)) _ = QueryString.TryDecode(raw, decoded, out _);
+    }
+
+    /// <summary>What the web seed does with a request head: span parse, path decode, Range and If-Range against a few sizes.</summary>
+    private static void WebSeedRequest(ReadOnlySpan<byte> data)
+    {
+        Span<HttpHeaderField> fields = stackalloc HttpHeaderField[64];
+        int length = HttpHeadParser.Parse(data, 8192, fields, out var layout);
+        if (length <= 0) return;
+        var head = data[..length];
+        fields = fields[..layout.HeaderCount];
+        var target = layout.Target(head);
+        Span<byte> scratch = stackalloc byte[target.Length];
+        Span<char> path = stackalloc char[target.Length];
+        if (RequestPath.Decode(target, scratch, path, out int written) == RequestPathResult.Decoded)
+        {
+            var decoded = path[..written];
+            if (decoded.IsEmpty || decoded[0] == '/' || decoded.IndexOf("//") >= 0 || decoded.IndexOf('\0') >= 0)
+                throw new InvalidOperationException("a decoded path names no file");
+        }
+        if (HttpHeadParser.TryGetHeader(head, fields, "Range"u8, out var range))
+        {
+            foreach (long size in (ReadOnlySpan<long>)[0, 1, 1000, long.MaxValue])
+            {
+                if (RangeRequest.Evaluate(range, size, out long start, out long count) == RangeOutcome.Partial
+                    && (start < 0 || count <= 0 || start > size - count))
+                    throw new InvalidOperationException($"range {start}+{count} outside a file of {size}");
+            }
+        }
+        if (HttpHeadParser.TryGetHeader(head, fields, "If-Range"u8, out var ifRange))
+            _ = FileValidators.IfRangeMatches(ifRange, "\"3e8-1\""u8, "Sun, 06 Nov 1994 08:49:37 GMT"u8);
     }
 }

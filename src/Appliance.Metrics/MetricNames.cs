@@ -64,6 +64,16 @@ public static class MetricNames
     public const string UtpRtt = "appliance_utp_rtt_seconds";
     public const string RateLimitedPackets = "appliance_rate_limited_packets_total";
 
+    // Web seed (BEP 19, HTTP; only with --web-seed-listen)
+    public const string WebSeedSentBytes = "appliance_web_seed_sent_bytes_total";
+    public const string WebSeedRequests = "appliance_web_seed_requests_total";
+    public const string WebSeedConnections = "appliance_web_seed_connections";
+    public const string WebSeedConnectionsAccepted = "appliance_web_seed_connections_accepted_total";
+    public const string WebSeedConnectionsRefused = "appliance_web_seed_connections_refused_total";
+    public const string WebSeedTimeouts = "appliance_web_seed_timeouts_total";
+    public const string WebSeedSendsStalled = "appliance_web_seed_sends_stalled_total";
+    public const string WebSeedFileErrors = "appliance_web_seed_file_errors_total";
+
     // Per torrent (only with PerTorrentMetrics > 0, top N by uploaded bytes)
     public const string TorrentUploadedBytes = "appliance_torrent_uploaded_bytes_total";
     public const string TorrentPeersConnected = "appliance_torrent_peers_connected";

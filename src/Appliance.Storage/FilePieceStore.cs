@@ -21,7 +21,8 @@ public abstract class FilePieceStore : PieceStore
 
     public FileLayout Layout { get; }
 
-    internal FileHandles Files { get; }
+    /// <summary>The open handles of the torrent's files (the web seed sends from them with sendfile).</summary>
+    public FileHandles Files { get; }
 
     public override string? FaultReason => Volatile.Read(ref _faultReason);
 

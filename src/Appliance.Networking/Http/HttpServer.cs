@@ -364,7 +364,7 @@ public sealed class HttpServer : IAsyncDisposable
     /// kernel answer with RST, and the client then sees a broken pipe instead of our status. So the server stops
     /// sending, reads and drops what arrives, and closes once the client does, or after a short, bounded wait.
     /// </summary>
-    private static async Task LingerAsync(Socket socket, CancellationToken token)
+    internal static async Task LingerAsync(Socket socket, CancellationToken token)
     {
         byte[] sink = ArrayPool<byte>.Shared.Rent(16 * 1024);
         try
@@ -434,6 +434,7 @@ public sealed class HttpServer : IAsyncDisposable
         201 => "Created",
         202 => "Accepted",
         204 => "No Content",
+        206 => "Partial Content",
         301 => "Moved Permanently",
         302 => "Found",
         304 => "Not Modified",
@@ -445,6 +446,7 @@ public sealed class HttpServer : IAsyncDisposable
         409 => "Conflict",
         411 => "Length Required",
         413 => "Content Too Large",
+        416 => "Range Not Satisfiable",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",

@@ -33,15 +33,17 @@ public static partial class GatherSend
 
     private const int MsgDontWait = 0x40;
     private const int MsgNoSignal = 0x4000;
+    private const int MsgMore = 0x8000;
     private const int EINTR = 4;
     private const int EAGAIN = 11;
     private const int EFAULT = 14;
 
     /// <summary>
     /// Sends as much of <paramref name="vectors"/> as the socket buffer takes now. Returns the bytes sent
-    /// (0 with <see cref="GatherSendStatus.WouldBlock"/> when nothing fit).
+    /// (0 with <see cref="GatherSendStatus.WouldBlock"/> when nothing fit). <paramref name="more"/> (MSG_MORE) tells the
+    /// kernel more data follows at once, so a response head leaves in the same segment as the first body bytes.
     /// </summary>
-    public static unsafe GatherSendStatus TrySend(Socket socket, ReadOnlySpan<IoVector> vectors, out long bytesSent)
+    public static unsafe GatherSendStatus TrySend(Socket socket, ReadOnlySpan<IoVector> vectors, out long bytesSent, bool more = false)
     {
         bytesSent = 0;
         SafeHandle handle = socket.SafeHandle;
@@ -55,7 +57,7 @@ public static partial class GatherSend
                 var header = new MessageHeader { Vectors = (nint)iov, VectorCount = (nuint)vectors.Length };
                 while (true)
                 {
-                    nint sent = SendMessage(fd, &header, MsgDontWait | MsgNoSignal);
+                    nint sent = SendMessage(fd, &header, MsgDontWait | MsgNoSignal | (more ? MsgMore : 0));
                     if (sent >= 0)
                     {
                         bytesSent = sent;

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Appliance.Networking.Tcp;
@@ -15,6 +16,25 @@ public static partial class SocketReadiness
     private const int MsgDontWait = 0x40;
     private const int EINTR = 4;
     private const int EAGAIN = 11;
+
+    // After this many wake-ups in a row with nothing to read, stop waiting for a better one: the caller then waits with
+    // its buffer, as it would without the check (bounded work if readiness keeps being reported for nothing).
+    private const int MaxEmptyWakeups = 8;
+
+    /// <summary>
+    /// Completes when <paramref name="socket"/> has bytes, its end or an error for the next receive, without taking a
+    /// buffer (zero-byte receives on <paramref name="receive"/>), so an idle connection holds none.
+    /// </summary>
+    // Pooled builder: waiting again after an empty wake-up reuses a pooled state machine instead of allocating one.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public static async ValueTask<SocketResult> WaitForDataAsync(SocketAwaitableEventArgs receive, Socket socket)
+    {
+        for (int empty = 0; ; empty++)
+        {
+            var result = await receive.ReceiveAsync(socket, Memory<byte>.Empty).ConfigureAwait(false);
+            if (!result.Succeeded || empty == MaxEmptyWakeups || HasDataOrEnd(socket)) return result;
+        }
+    }
 
     public static unsafe bool HasDataOrEnd(Socket socket)
     {

@@ -16,6 +16,9 @@ public sealed record MetainfoDraft(
     public string? CreatedBy { get; init; }
     public long? CreationDate { get; init; }
 
+    /// <summary>BEP 19 web seeds (<c>url-list</c>, outside the info dictionary): a string when one, a list when several, as mktorrent and libtorrent write it.</summary>
+    public IReadOnlyList<string> WebSeeds { get; init; } = [];
+
     /// <summary>Hybrid and v2 drafts carry each file's pieces root and piece layer (BEP 52); v2 drafts have no pad files.</summary>
     public TorrentFormat Format { get; init; } = TorrentFormat.V1;
 }
@@ -31,7 +34,8 @@ public static class MetainfoWriter
         byte[] info = EncodeInfo(draft);
         var layers = PieceLayers(draft);
         int size = info.Length + 1024 + draft.AnnounceTiers.Sum(t => t.Sum(u => u.Length * 4 + 16)) +
-                   (draft.Comment?.Length ?? 0) * 4 + (draft.CreatedBy?.Length ?? 0) * 4 + layers.Sum(l => l.PieceLayer.Length + 64);
+                   (draft.Comment?.Length ?? 0) * 4 + (draft.CreatedBy?.Length ?? 0) * 4 + layers.Sum(l => l.PieceLayer.Length + 64) +
+                   draft.WebSeeds.Sum(u => u.Length * 4 + 16);
         var buffer = new byte[size];
         var writer = new BencodeWriter(buffer);
         writer.WriteDictionaryStart();
@@ -67,6 +71,20 @@ public static class MetainfoWriter
                 writer.WriteString(file.PieceLayer.Span);
             }
             writer.WriteEnd();
+        }
+        if (draft.WebSeeds.Count > 0)
+        {
+            writer.WriteKey("url-list"u8);
+            if (draft.WebSeeds.Count == 1)
+            {
+                writer.WriteString(draft.WebSeeds[0]);
+            }
+            else
+            {
+                writer.WriteListStart();
+                foreach (var url in draft.WebSeeds) writer.WriteString(url);
+                writer.WriteEnd();
+            }
         }
         writer.WriteEnd();
         return writer.Written.ToArray();

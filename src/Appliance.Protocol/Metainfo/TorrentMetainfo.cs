@@ -61,6 +61,9 @@ public sealed class TorrentMetainfo
 
     public string? Comment { get; init; }
     public string? CreatedBy { get; init; }
+
+    /// <summary>BEP 19 web seeds (<c>url-list</c>, a string or a list of strings); empty when none.</summary>
+    public IReadOnlyList<string> WebSeeds { get; init; } = [];
     public long? CreationDate { get; init; }
 
     public IEnumerable<string> Trackers => AnnounceTiers.SelectMany(t => t);
@@ -188,6 +191,7 @@ public sealed class TorrentMetainfo
             Comment = OptionalString(root, "comment"u8),
             CreatedBy = OptionalString(root, "created by"u8),
             CreationDate = root["creation date"u8] is { IsInteger: true } date ? date.Integer : null,
+            WebSeeds = ReadWebSeeds(root),
         };
     }
 
@@ -534,6 +538,20 @@ public sealed class TorrentMetainfo
         // BEP 12: when announce-list is present, announce is ignored.
         if (tiers.Count == 0 && OptionalString(root, "announce"u8) is { Length: > 0 } announce) tiers.Add([announce]);
         return tiers;
+    }
+
+    /// <summary>BEP 19: a lone URL or a list of them; entries that are not non-empty strings are skipped.</summary>
+    private static IReadOnlyList<string> ReadWebSeeds(BencodeNode root)
+    {
+        var node = root["url-list"u8];
+        if (node.IsString) return node.Bytes.Length > 0 ? [node.Utf8] : [];
+        if (!node.IsList) return [];
+        var urls = new List<string>();
+        foreach (var url in node.Items)
+        {
+            if (url.IsString && url.Bytes.Length > 0) urls.Add(url.Utf8);
+        }
+        return urls;
     }
 
     private static string RequireString(BencodeNode dictionary, ReadOnlySpan<byte> key, string what)

@@ -18,6 +18,9 @@ public sealed class SeededTorrent(TorrentMetainfo metainfo, PieceStore store, st
     /// <summary>Answers BEP 52 hash requests (null for v1-only torrents).</summary>
     internal MerkleHashes? Hashes { get; } = metainfo.HasV2 ? new MerkleHashes(metainfo) : null;
 
+    /// <summary>When the registry took it: 1 for the first torrent added, increasing (0 until added).</summary>
+    public long LoadOrder { get; internal set; }
+
     /// <summary>The .torrent file it was loaded from, if any.</summary>
     public string? TorrentPath { get; } = torrentPath;
 

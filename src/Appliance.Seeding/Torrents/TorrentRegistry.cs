@@ -17,6 +17,7 @@ public sealed class TorrentRegistry : IObfuscatedHashLookup
     private readonly ConcurrentDictionary<InfoHash, SeededTorrent> _torrents = new();
     private readonly ConcurrentDictionary<InfoHash, InfoHash> _byReq2 = new();
     private readonly ConcurrentDictionary<InfoHash, SeededTorrent> _aliases = new();
+    private long _loads;
 
     public event Action<SeededTorrent>? Added;
     public event Action<SeededTorrent>? Removed;
@@ -26,6 +27,7 @@ public sealed class TorrentRegistry : IObfuscatedHashLookup
     /// <summary>False when a torrent with the same info-hash is already seeded.</summary>
     public bool TryAdd(SeededTorrent torrent)
     {
+        if (torrent.LoadOrder == 0) torrent.LoadOrder = Interlocked.Increment(ref _loads);
         if (!_torrents.TryAdd(torrent.InfoHash, torrent)) return false;
         foreach (var hash in torrent.Metainfo.SwarmHashes)
         {

@@ -21,20 +21,7 @@ internal sealed class TcpPeerTransport(Socket socket, IPEndPoint remote) : PeerT
 
     public override bool SendsMappedPages => true;
 
-    // After this many wake-ups in a row with nothing to read, stop waiting for a better one: the caller then waits with
-    // its buffer, as it would without the check (bounded work if readiness keeps being reported for nothing).
-    private const int MaxEmptyWakeups = 8;
-
-    // Pooled builder: waiting again after an empty wake-up reuses a pooled state machine instead of allocating one.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public override async ValueTask<SocketResult> WaitForDataAsync()
-    {
-        for (int empty = 0; ; empty++)
-        {
-            var result = await _receiveArgs.ReceiveAsync(socket, Memory<byte>.Empty).ConfigureAwait(false);
-            if (!result.Succeeded || empty == MaxEmptyWakeups || SocketReadiness.HasDataOrEnd(socket)) return result;
-        }
-    }
+    public override ValueTask<SocketResult> WaitForDataAsync() => SocketReadiness.WaitForDataAsync(_receiveArgs, socket);
 
     public override ValueTask<SocketResult> ReceiveAsync(Memory<byte> buffer) => _receiveArgs.ReceiveAsync(socket, buffer);
 

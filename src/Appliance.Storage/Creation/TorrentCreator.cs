@@ -18,6 +18,9 @@ public sealed record CreateOptions
     public string? CreatedBy { get; init; }
     public DateTimeOffset? CreationDate { get; init; }
 
+    /// <summary>BEP 19 web seed URLs (<c>url-list</c>); outside the info dictionary, so the info-hash does not depend on them.</summary>
+    public IReadOnlyList<string> WebSeeds { get; init; } = [];
+
     /// <summary>v1 (mktorrent's output), hybrid or v2 (libtorrent's output, BEP 52).</summary>
     public TorrentFormat Format { get; init; } = TorrentFormat.V1;
 }
@@ -79,6 +82,7 @@ public static class TorrentCreator
             CreatedBy = options.CreatedBy,
             CreationDate = options.CreationDate?.ToUnixTimeSeconds(),
             Format = options.Format,
+            WebSeeds = options.WebSeeds,
         };
         byte[] torrent = MetainfoWriter.Encode(draft);
         // Parse what we wrote: the same validation every consumer applies (safe paths, sizes, piece count, merkle roots).

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace Appliance.Storage.Files;
 
@@ -17,7 +18,29 @@ public readonly record struct FileStamp(long Size, long MtimeNanoseconds)
         return new FileStamp(info.Length, ticks * 100);
     }
 
-    private static unsafe bool TryStatx(string path, out FileStamp stamp, out bool missing)
+    /// <summary>The stamp of an open file (one statx on the descriptor, no allocation), or null when it cannot be read.</summary>
+    public static FileStamp? Read(SafeFileHandle handle)
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            return TryStatx((int)handle.DangerousGetHandle(), "", Libc.AtEmptyPath, out var stamp, out bool missing) && !missing ? stamp : null;
+        }
+        catch (ObjectDisposedException)
+        {
+            return null;
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
+    private static bool TryStatx(string path, out FileStamp stamp, out bool missing) => TryStatx(Libc.AtFdCwd, path, 0, out stamp, out missing);
+
+    private static unsafe bool TryStatx(int directory, string path, int flags, out FileStamp stamp, out bool missing)
     {
         stamp = default;
         missing = false;
@@ -26,7 +49,7 @@ public readonly record struct FileStamp(long Size, long MtimeNanoseconds)
         int result;
         try
         {
-            result = Libc.statx(Libc.AtFdCwd, path, 0, Libc.StatxSize | Libc.StatxMtime, buffer);
+            result = Libc.statx(directory, path, flags, Libc.StatxSize | Libc.StatxMtime, buffer);
         }
         catch (EntryPointNotFoundException)
         {

@@ -9,6 +9,7 @@ internal static unsafe partial class Libc
     public const int MapShared = 1;
     public const int MadvSequential = 2;
     public const int AtFdCwd = -100;
+    public const int AtEmptyPath = 0x1000;
     public const uint StatxMtime = 0x40;
     public const uint StatxSize = 0x200;
     public static readonly nint MapFailed = -1;

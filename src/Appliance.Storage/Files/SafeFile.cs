@@ -13,7 +13,6 @@ namespace Appliance.Storage.Files;
 public static partial class SafeFile
 {
     private const int ORdOnly = 0, ONoCtty = 0x100, ONonBlock = 0x800, OCloExec = 0x80000, OPath = 0x200000;
-    private const int AtEmptyPath = 0x1000;
     private const uint StatxType = 0x1;
     private const int ENOENT = 2, EINTR = 4, EAGAIN = 11, ENOMEM = 12, ENOTDIR = 20, ENFILE = 23, EMFILE = 24, ENOBUFS = 105;
 
@@ -122,7 +121,7 @@ public static partial class SafeFile
     private static unsafe bool IsRegular(int fd)
     {
         byte* buffer = stackalloc byte[256];
-        if (Libc.statx(fd, "", AtEmptyPath, StatxType, buffer) != 0)
+        if (Libc.statx(fd, "", Libc.AtEmptyPath, StatxType, buffer) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             throw new IOException(Marshal.GetPInvokeErrorMessage(errno), errno);

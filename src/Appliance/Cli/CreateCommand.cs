@@ -14,6 +14,7 @@ public static class CreateCommand
         new("--output", "Output", "where to write the .torrent (also -o)", "FILE"),
         new("--piece-length", "PieceLength", "piece length in bytes, a power of two from 16K to 64M (suffix K or M allowed); default by size", "BYTES"),
         new("--tracker", "Tracker", "announce URL; repeat for more tiers, commas for URLs in one tier", "URL", Repeatable: true),
+        new("--web-seed", "WebSeed", "BEP 19 web seed URL (url-list), repeatable; `serve --web-seed-listen` prints ours", "URL", Repeatable: true),
         new("--private", "Private", "set the private flag (BEP 27)", FixedValue: "true"),
         new("--comment", "Comment", "a comment stored in the torrent", "TEXT"),
         new("--created-by", "CreatedBy", $"the 'created by' field (default 'appliance {Program.Version}')", "TEXT"),
@@ -58,6 +59,10 @@ public static class CreateCommand
                 .Select(s => (IReadOnlyList<string>)s.Value!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                 .Where(tier => tier.Count > 0)
                 .ToList(),
+            WebSeeds = settings.Where(s => s.Key.StartsWith("WebSeed:", StringComparison.OrdinalIgnoreCase))
+                .OrderBy(s => int.Parse(s.Key.AsSpan("WebSeed:".Length), CultureInfo.InvariantCulture))
+                .Select(s => WebSeedUrl(s.Value!))
+                .ToList(),
             IsPrivate = settings.ContainsKey("Private"),
             Comment = settings.GetValueOrDefault("Comment"),
             CreatedBy = settings.GetValueOrDefault("CreatedBy") ?? $"appliance {Program.Version}",
@@ -93,6 +98,13 @@ public static class CreateCommand
         IEnumerable<string> embedded = metainfo.AnnounceTiers.Count > 0 ? [] : [EmbeddedTrackerUrl(settings.GetValueOrDefault("AnnounceHost"))];
         output.WriteLine($"magnet: {metainfo.MagnetLink(embedded)}");
         return 0;
+    }
+
+    private static string WebSeedUrl(string text)
+    {
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https" or "ftp"))
+            throw new UsageException($"--web-seed '{text}' is not an http://, https:// or ftp:// URL");
+        return text;
     }
 
     private static int ParsePieceLength(string text)

@@ -65,6 +65,11 @@ public static class InfoCommand
             for (int tier = 0; tier < metainfo.AnnounceTiers.Count; tier++)
                 text.AppendLine(c, $"  tier {tier + 1}: {string.Join(' ', metainfo.AnnounceTiers[tier])}");
         }
+        if (metainfo.WebSeeds.Count > 0)
+        {
+            text.AppendLine("web seeds:");
+            foreach (var url in metainfo.WebSeeds) text.AppendLine(c, $"  {url}");
+        }
         var files = metainfo.Files.Where(f => !f.IsPad).ToList();
         text.AppendLine(c, $"files:         {files.Count}{(metainfo.IsMultiFile ? "" : " (single-file torrent)")}");
         int width = files.Max(f => f.Length).ToString(c).Length;

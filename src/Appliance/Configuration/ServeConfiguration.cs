@@ -68,6 +68,7 @@ public static class ServeConfiguration
         _ = o.GetListenEndPoint();
         if (o.Tracker) _ = o.GetTrackerEndPoint();
         _ = o.GetMetricsEndPoint();
+        _ = o.GetWebSeedEndPoint();
         _ = o.ReadAdminToken();
         Require(o.MaxConnections > 0, "MaxConnections", "must be positive");
         Require(o.MaxConnectionsPerIp > 0, "MaxConnectionsPerIp", "must be positive");
@@ -82,6 +83,10 @@ public static class ServeConfiguration
         Require(o.DhtPort is null or (> 0 and < 65536), "DhtPort", "must be a port number");
         Require(o.MaxConcurrentAnnounces > 0, "MaxConcurrentAnnounces", "must be positive");
         Require(o.TrackerRateLimit >= 0, "TrackerRateLimit", "must be 0 (no limit) or announces per second");
+        Require(o.WebSeedMaxConnections > 0, "WebSeedMaxConnections", "must be positive");
+        Require(o.WebSeedMaxConnectionsPerIp > 0, "WebSeedMaxConnectionsPerIp", "must be positive");
+        Require(o.WebSeedIdleTimeoutSeconds > 0, "WebSeedIdleTimeoutSeconds", "must be positive");
+        Require(o.WebSeedSendTimeoutSeconds > 0, "WebSeedSendTimeoutSeconds", "must be positive");
         Require(o.PerTorrentMetrics >= 0, "PerTorrentMetrics", "must be 0 (off) or a count");
         Require(o.ShutdownDeadlineSeconds > 0, "ShutdownDeadlineSeconds", "must be positive");
         Require(Enum.TryParse<Microsoft.Extensions.Logging.LogLevel>(o.LogLevel, ignoreCase: true, out _), "LogLevel", "must be Trace, Debug, Information, Warning, Error or Critical");

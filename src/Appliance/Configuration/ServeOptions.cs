@@ -69,6 +69,20 @@ public sealed class ServeOptions
 
     public int MaxConcurrentAnnounces { get; set; } = 32;
 
+    /// <summary>HOST:PORT of the BEP 19 web seed (the seeded files over HTTP); empty or absent turns it off (the default).</summary>
+    public string? WebSeedListen { get; set; }
+
+    public int WebSeedMaxConnections { get; set; } = 1024;
+
+    /// <summary>Web seed connections from one address (IPv6: one /64). libtorrent opens one per web seed, aria2 up to its --split.</summary>
+    public int WebSeedMaxConnectionsPerIp { get; set; } = 16;
+
+    /// <summary>How long a web seed connection may wait for its next request.</summary>
+    public int WebSeedIdleTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>How long a web seed response may go without the client taking a byte before the connection is closed.</summary>
+    public int WebSeedSendTimeoutSeconds { get; set; } = 30;
+
     /// <summary>HOST:PORT for /metrics, /healthz, /readyz and the admin API; empty turns it off.</summary>
     public string? MetricsListen { get; set; } = "127.0.0.1:" + DefaultMetricsPort;
 
@@ -93,6 +107,7 @@ public sealed class ServeOptions
 
     public IPEndPoint GetListenEndPoint() => EndPoints.Parse(Listen, "Listen");
     public IPEndPoint GetTrackerEndPoint() => EndPoints.Parse(TrackerListen, "TrackerListen");
+    public IPEndPoint? GetWebSeedEndPoint() => string.IsNullOrEmpty(WebSeedListen) ? null : EndPoints.Parse(WebSeedListen, "WebSeedListen");
     public IPEndPoint? GetMetricsEndPoint() => string.IsNullOrEmpty(MetricsListen) ? null : EndPoints.Parse(MetricsListen, "MetricsListen");
     public int GetDhtPort() => DhtPort ?? GetListenEndPoint().Port;
 

@@ -24,6 +24,8 @@ public static class Composition
         if (dht is not null) host.Add(dht);
         var utp = UtpComponent.Create(options, seeding, dht, loggers, output);
         if (utp is not null) host.Add(utp);
+        var webSeed = WebSeedComponent.Create(options, seeding, loggers, output);
+        if (webSeed is not null) host.Add(webSeed);
         var watcher = new ContentWatcher(seeding.Registry, seeding.Loader, loggers.CreateLogger<ContentWatcher>(), seeding.PrintSeeding);
         host.Add(watcher);
         if (metrics is not null)
@@ -33,6 +35,7 @@ public static class Composition
             metrics.ExportTrackers(trackerCounters);
             if (dht is not null) metrics.ExportDht(dht.Counters, dht.Counters6);
             if (utp is not null) metrics.ExportUtp(utp.Counters);
+            if (webSeed is not null) metrics.ExportWebSeed(webSeed.Counters);
             new AdminApi(seeding.Registry, watcher, loggers.CreateLogger<AdminApi>(), options.ReadAdminToken(), options.GetMetricsEndPoint()?.Address)
                 .Map(metrics.Routes);
         }

@@ -7,6 +7,7 @@ using Appliance.Metrics.Counters;
 using Appliance.Metrics.Export;
 using Appliance.Metrics.Runtime;
 using Appliance.Networking.Http;
+using Appliance.Networking.Http.Files;
 using Appliance.Seeding;
 using Appliance.Seeding.Torrents;
 using Appliance.Trackers;
@@ -224,6 +225,21 @@ public sealed class MetricsComponent : IApplianceComponent
         e.AddCounter(MetricNames.UtpResets, "uTP resets by direction", "direction", ["sent", "received"], i => i == 0 ? counters.ResetsSent : counters.ResetsReceived);
         e.AddCounter(MetricNames.UtpDroppedPackets, "uTP packets ignored: malformed, unknown connection, or acknowledging data never sent", () => counters.Dropped);
         e.AddHistogram(MetricNames.UtpRtt, "uTP round-trip times", counters.Rtt);
+    }
+
+    /// <summary>The web seed's HTTP traffic, apart from the peer-wire metrics: bytes, responses by status class, connections.</summary>
+    public void ExportWebSeed(HttpFileCounters counters)
+    {
+        var e = Exporter;
+        e.AddCounter(MetricNames.WebSeedSentBytes, "File bytes sent to web seed (HTTP) clients", () => counters.BodyBytesSent);
+        e.AddCounter(MetricNames.WebSeedRequests, "Web seed responses by status class", "status", ["2xx", "3xx", "4xx", "5xx"], counters.Responses.ReadAt);
+        e.AddGauge(MetricNames.WebSeedConnections, "Web seed connections open now", () => counters.Connections);
+        e.AddCounter(MetricNames.WebSeedConnectionsAccepted, "Web seed connections accepted", () => counters.ConnectionsAccepted);
+        e.AddCounter(MetricNames.WebSeedConnectionsRefused, "Web seed connections turned away by a limit", "limit", ["total", "per_ip"],
+            i => i == 0 ? counters.RefusedTotalLimit : counters.RefusedAddressLimit);
+        e.AddCounter(MetricNames.WebSeedTimeouts, "Web seed connections closed by a deadline, by phase", "phase", ["idle", "head", "send"], counters.Timeouts.ReadAt);
+        e.AddCounter(MetricNames.WebSeedSendsStalled, "Times a web seed response found the client's socket buffer full and waited for room", () => counters.SendsStalled);
+        e.AddCounter(MetricNames.WebSeedFileErrors, "Files that ended before their size while served (the torrent is then faulted)", () => counters.FileErrors);
     }
 
     public void ExportVerification(VerificationProgress progress)

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using Appliance.Configuration;
 using Appliance.Seeding.Torrents;
@@ -43,14 +42,7 @@ public sealed class TrackerComponent : IApplianceComponent
     }
 
     /// <summary>The announce URL for a tracker bound to <paramref name="bound"/> (wildcards become the announce host or 127.0.0.1).</summary>
-    public static string AnnounceUrlFor(IPEndPoint bound, string? announceHost)
-    {
-        string host = !string.IsNullOrEmpty(announceHost) ? announceHost
-            : bound.Address.Equals(IPAddress.Any) || bound.Address.Equals(IPAddress.IPv6Any) ? "127.0.0.1"
-            : bound.Address.ToString();
-        if (host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('[')) host = "[" + host + "]";
-        return string.Create(CultureInfo.InvariantCulture, $"http://{host}:{bound.Port}/announce");
-    }
+    public static string AnnounceUrlFor(IPEndPoint bound, string? announceHost) => AdvertisedUrl.For(bound, announceHost, "/announce");
 
     public Task StartAsync(CancellationToken cancellationToken)
     {

@@ -55,6 +55,37 @@ public sealed class CreateCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Create_with_web_seeds_writes_the_same_bytes_as_mktorrent()
+    {
+        string folder = SampleContent.WriteMultiFile(_temp.Path);
+        foreach (string[] seeds in new[] { new[] { "http://seed.example:8080/" }, new[] { "http://seed.example:8080/", "https://mirror.example/pub/" } })
+        {
+            string ours = _temp.Combine("ours.torrent"), theirs = _temp.Combine("mktorrent.torrent");
+            using var create = await ApplianceBinary.RunAsync(["create", folder, "-o", ours, "--piece-length", "32K", "--created-by", "mktorrent 1.1",
+                .. seeds.SelectMany(s => new[] { "--web-seed", s })], MetainfoTools.Timeout);
+            Assert.True(create.ExitCode == 0, create.AllOutput);
+            await MetainfoTools.RunOkAsync("mktorrent", ["-d", "-l", "15", .. seeds.SelectMany(s => new[] { "-w", s }), "-o", theirs, folder]);
+            Assert.Equal(await File.ReadAllBytesAsync(theirs), await File.ReadAllBytesAsync(ours));
+            Assert.Equal(seeds, TorrentMetainfo.Load(ours).WebSeeds);
+            using var info = await ApplianceBinary.RunAsync(["info", ours], MetainfoTools.Timeout);
+            Assert.Contains("web seeds:\n  " + string.Join("\n  ", seeds) + "\n", info.StandardOutput, StringComparison.Ordinal);
+            File.Delete(ours);
+            File.Delete(theirs);
+        }
+    }
+
+    [Theory]
+    [InlineData("seed.example/files")]
+    [InlineData("file:///etc/passwd")]
+    public async Task Create_with_a_web_seed_that_is_not_an_http_url_is_a_usage_error(string url)
+    {
+        string file = SampleContent.WriteFile(_temp.Combine("f.bin"), 20_000);
+        using var create = await ApplianceBinary.RunAsync(["create", file, "-o", _temp.Combine("x.torrent"), "--web-seed", url], MetainfoTools.Timeout);
+        Assert.Equal(2, create.ExitCode);
+        Assert.Contains("--web-seed", create.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Create_with_date_stores_the_creation_time()
     {
         string file = SampleContent.WriteFile(_temp.Combine("f.bin"), 20_000);

@@ -10,55 +10,6 @@ namespace Appliance.Interop.Tests.Seeding;
 [Trait("Category", "Interop")]
 public sealed class LibtorrentV2Tests
 {
-    private const string Creator = """
-        import sys, os, libtorrent as lt
-        src, out, mode, piece = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-        fs = lt.file_storage()
-        lt.add_files(fs, src)
-        flags = {'hybrid': 0, 'v2': lt.create_torrent.v2_only}[mode]
-        t = lt.create_torrent(fs, piece, flags=flags)
-        lt.set_piece_hashes(t, os.path.dirname(os.path.abspath(src)))
-        open(out, 'wb').write(lt.bencode(t.generate()))
-        ti = lt.torrent_info(out)
-        print(ti.info_hashes().v1 if mode == 'hybrid' else '', ti.info_hashes().v2)
-        """;
-
-    // Adds a .torrent file or a magnet link, connects to our port only (or, with port 0, to what its trackers return),
-    // waits for it to finish: libtorrent checks every piece (SHA-1 for v1, the merkle tree for v2).
-    private const string Leecher = """
-        import sys, time
-        import libtorrent as lt
-        source, save, port, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-        s = lt.session({
-            'listen_interfaces': '127.0.0.1:0',
-            'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
-            'allow_multiple_connections_per_ip': True, 'enable_outgoing_utp': False, 'enable_incoming_utp': False,
-            'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.peer_notification,
-        })
-        if source.startswith('magnet:'):
-            p = lt.parse_magnet_uri(source)
-            p.save_path = save
-            h = s.add_torrent(p)
-        else:
-            h = s.add_torrent({'ti': lt.torrent_info(source), 'save_path': save})
-        if port:
-            h.connect_peer(('127.0.0.1', port))
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            st = h.status()
-            if st.is_seeding:
-                print('seeding', st.total_wanted, flush=True)
-                sys.exit(0)
-            if st.num_peers == 0 and port:
-                h.connect_peer(('127.0.0.1', port))
-            for a in s.pop_alerts():
-                print('alert', a.message(), flush=True)
-            time.sleep(0.1)
-        st = h.status()
-        print('timeout', st.state, st.progress, st.num_peers, st.errc.message(), flush=True)
-        sys.exit(1)
-        """;
-
     [Theory]
     [InlineData("hybrid", "mmap", false)]
     [InlineData("hybrid", "pread", false)]
@@ -95,7 +46,7 @@ public sealed class LibtorrentV2Tests
         string torrent = Path.Combine(content, "sample.torrent");
         string scriptDir = temp.CreateSubdirectory("scripts");
         string creator = Path.Combine(scriptDir, "create.py");
-        await File.WriteAllTextAsync(creator, Creator);
+        await File.WriteAllTextAsync(creator, LibtorrentScripts.Creator);
         using var create = await ExternalProcess.RunAsync("/usr/bin/python3", [creator, source, torrent, format, pieceLength.ToString(CultureInfo.InvariantCulture)],
             TimeSpan.FromSeconds(60));
         Assert.True(create.ExitCode == 0, create.AllOutput);
@@ -128,7 +79,7 @@ public sealed class LibtorrentV2Tests
 
         string download = temp.CreateSubdirectory("download");
         string script = Path.Combine(scriptDir, "leecher.py");
-        await File.WriteAllTextAsync(script, Leecher);
+        await File.WriteAllTextAsync(script, LibtorrentScripts.Leecher);
         using var leecher = await ExternalProcess.RunAsync("/usr/bin/python3",
             [script, target, download, port.ToString(CultureInfo.InvariantCulture), "60"], TimeSpan.FromSeconds(90));
         Assert.True(leecher.ExitCode == 0, leecher.AllOutput + "\n--- appliance ---\n" + appliance.AllOutput);
@@ -151,7 +102,7 @@ public sealed class LibtorrentV2Tests
         string torrent = Path.Combine(content, "sample.torrent");
         string scriptDir = temp.CreateSubdirectory("scripts");
         string creator = Path.Combine(scriptDir, "create.py");
-        await File.WriteAllTextAsync(creator, Creator);
+        await File.WriteAllTextAsync(creator, LibtorrentScripts.Creator);
         // Pieces larger than any file: no hash requests, so libtorrent 2.0.8's hybrid hash race (see above) cannot hit.
         using var create = await ExternalProcess.RunAsync("/usr/bin/python3", [creator, source, torrent, "hybrid", "1048576"], TimeSpan.FromSeconds(60));
         Assert.True(create.ExitCode == 0, create.AllOutput);
@@ -171,7 +122,7 @@ public sealed class LibtorrentV2Tests
         string magnet = $"magnet:?xt={xt}&dn=sample&tr={Uri.EscapeDataString($"http://127.0.0.1:{trackerPort}/announce")}";
         string download = temp.CreateSubdirectory("download");
         string script = Path.Combine(scriptDir, "leecher.py");
-        await File.WriteAllTextAsync(script, Leecher);
+        await File.WriteAllTextAsync(script, LibtorrentScripts.Leecher);
         using var leecher = await ExternalProcess.RunAsync("/usr/bin/python3", [script, magnet, download, "0", "60"], TimeSpan.FromSeconds(90));
         Assert.True(leecher.ExitCode == 0, leecher.AllOutput + "\n--- appliance ---\n" + appliance.AllOutput);
         Assert.True(SampleContent.SameTree(source, Path.Combine(download, "sample"), out string difference), difference);

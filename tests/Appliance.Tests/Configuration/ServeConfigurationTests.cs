@@ -85,6 +85,20 @@ public sealed class ServeConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void The_web_seed_is_off_by_default_and_set_by_flag_or_environment()
+    {
+        Assert.Null(Build(["--content", _content]).GetWebSeedEndPoint());
+        var options = Build(["--content", _content, "--web-seed-listen", "127.0.0.1:8080", "--web-seed-max-connections-per-ip", "4"]);
+        Assert.Equal(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 8080), options.GetWebSeedEndPoint());
+        Assert.Equal(4, options.WebSeedMaxConnectionsPerIp);
+        Assert.Equal(1024, options.WebSeedMaxConnections);
+        var fromEnvironment = ServeConfiguration.Build(new Dictionary<string, string?> { ["Content"] = _content },
+            new Dictionary<string, string?> { ["APPLIANCE_WEBSEEDLISTEN"] = "[::]:8081", ["APPLIANCE_WEBSEEDSENDTIMEOUTSECONDS"] = "5" });
+        Assert.Equal(8081, fromEnvironment.GetWebSeedEndPoint()!.Port);
+        Assert.Equal(5, fromEnvironment.WebSeedSendTimeoutSeconds);
+    }
+
+    [Fact]
     public void Utp_is_on_by_default_and_no_utp_turns_it_off()
     {
         Assert.True(Build(["--content", _content]).Utp);
@@ -114,6 +128,9 @@ public sealed class ServeConfigurationTests : IDisposable
     [InlineData("--shutdown-deadline", "0", "ShutdownDeadlineSeconds")]
     [InlineData("--storage", "tape", "Storage")]
     [InlineData("--max-request-length", "1000000", "MaxRequestLength")]
+    [InlineData("--web-seed-listen", "localhost:80", "WebSeedListen")]
+    [InlineData("--web-seed-max-connections", "0", "WebSeedMaxConnections")]
+    [InlineData("--web-seed-max-connections-per-ip", "-1", "WebSeedMaxConnectionsPerIp")]
     public void Invalid_value_fails_naming_the_key(string flag, string value, string key)
     {
         var error = Assert.Throws<OptionsException>(() => Build(["--content", _content, flag, value]));

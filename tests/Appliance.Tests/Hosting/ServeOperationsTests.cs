@@ -33,7 +33,7 @@ public sealed class ServeOperationsTests : IDisposable
     {
         var torrent = AddTorrent("alpha", 200_000);
         // The DHT node is on (loopback, no bootstrap: it only waits to be contacted) so its metrics are exported too.
-        using var serve = Start(out var client, withDht: true, "--per-torrent-metrics", "3");
+        using var serve = Start(out var client, withDht: true, "--per-torrent-metrics", "3", "--web-seed-listen", $"127.0.0.1:{Ports.FreeTcp()}");
         await ServeProcessTests.WaitReadyAsync(client, serve, Patience);
         string text = await client.GetStringAsync("/metrics");
 
@@ -142,6 +142,36 @@ public sealed class ServeOperationsTests : IDisposable
         await serve.WaitForLineAsync(l => l.StartsWith("seeding " + delta.InfoHash.ToHex(), StringComparison.Ordinal), Patience);
         File.Delete(Path.Combine(_content, "delta"));
         await WaitUntilAsync(async () => (await StatesAsync(client)).GetValueOrDefault(delta.InfoHash.ToHex()) != "seeding", "delta unloaded after its content was deleted");
+        await StopAsync(serve);
+    }
+
+    [Fact]
+    public async Task Web_seed_serves_the_files_of_torrents_as_they_come_and_go()
+    {
+        AddTorrent("alpha", 120_000);
+        int webSeedPort = Ports.FreeTcp();
+        using var serve = Start(out var client, "--web-seed-listen", $"127.0.0.1:{webSeedPort}");
+        await ServeProcessTests.WaitReadyAsync(client, serve, Patience);
+        await serve.WaitForLineAsync(l => l == $"web seed listening on 127.0.0.1:{webSeedPort} http://127.0.0.1:{webSeedPort}/", Patience);
+        using var http = await RawHttpClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, webSeedPort));
+
+        var alpha = await http.GetAsync("/alpha", "Range: bytes=100-199");
+        Assert.Equal(206, alpha.Status);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(_content, "alpha")).AsSpan(100, 100).ToArray(), alpha.Body);
+        Assert.Equal(404, (await http.GetAsync("/beta")).Status);
+
+        var beta = AddTorrent("beta", 60_000);
+        await serve.WaitForLineAsync(l => l.StartsWith("seeding " + beta.InfoHash.ToHex(), StringComparison.Ordinal), Patience);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(_content, "beta")), (await http.GetAsync("/beta")).Body);
+
+        File.Delete(Path.Combine(_torrents, "alpha.torrent"));
+        await WaitUntilAsync(async () => (await http.GetAsync("/alpha")).Status == 404, "alpha no longer served");
+
+        string metrics = await client.GetStringAsync("/metrics");
+        Assert.True(MetricsExporterTests.Sample(metrics, MetricNames.WebSeedSentBytes) >= 100 + 60_000);
+        Assert.Equal(1, MetricsExporterTests.Sample(metrics, MetricNames.WebSeedConnections));
+        Assert.True(MetricsExporterTests.Sample(metrics, MetricNames.WebSeedRequests + "{status=\"2xx\"}") >= 2);
+        Assert.True(MetricsExporterTests.Sample(metrics, MetricNames.WebSeedRequests + "{status=\"4xx\"}") >= 2);
         await StopAsync(serve);
     }
 

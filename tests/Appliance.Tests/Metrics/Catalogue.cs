@@ -22,6 +22,8 @@ internal static partial class Catalogue
         MetricNames.UtpConnections, MetricNames.UtpConnectionsAccepted, MetricNames.UtpConnectionsRefused, MetricNames.UtpPackets,
         MetricNames.UtpSentBytes, MetricNames.UtpRetransmits, MetricNames.UtpTimeouts, MetricNames.UtpResets,
         MetricNames.UtpDroppedPackets, MetricNames.UtpRtt,
+        MetricNames.WebSeedSentBytes, MetricNames.WebSeedRequests, MetricNames.WebSeedConnections, MetricNames.WebSeedConnectionsAccepted,
+        MetricNames.WebSeedConnectionsRefused, MetricNames.WebSeedTimeouts, MetricNames.WebSeedSendsStalled, MetricNames.WebSeedFileErrors,
         MetricNames.TorrentUploadedBytes, MetricNames.TorrentPeersConnected, MetricNames.ProcessAllocatedBytes,
         MetricNames.ProcessGcCollections, MetricNames.ProcessGcHeapBytes, MetricNames.ProcessGcPauseSeconds,
         MetricNames.ProcessCpuSeconds, MetricNames.ProcessResidentMemoryBytes, MetricNames.ProcessThreads,
