@@ -96,9 +96,10 @@ case "$JOIN" in v1|v2) ;; *) echo "compare.sh: --join is v1 or v2" >&2; exit 2 ;
 [[ "$JOIN" == v2 && "$FORMAT" != hybrid ]] && { echo "compare.sh: --join v2 needs --format hybrid" >&2; exit 2; }
 if [[ -z "$FILES" ]]; then if [[ "$FORMAT" == hybrid ]]; then FILES=8; else FILES=1; fi; fi
 [[ "$FILES" =~ ^[1-9][0-9]*$ && "$FILES" -le 1000 ]] || { echo "compare.sh: --files is 1..1000" >&2; exit 2; }
-# The default run keeps its report name; any other torrent or join says so in the name, so variants sit side by side.
+# The default run keeps its report name; any other torrent, join or encryption says so in the name, so variants sit side by side.
 VARIANT=""
 [[ "$FORMAT" != v1 || "$FILES" != 1 || "$JOIN" != v1 ]] && VARIANT="-$FORMAT-${FILES}files-join-$JOIN"
+[[ "$RC4" == 1 ]] && VARIANT="$VARIANT-rc4"
 
 WORK="${WORK:-$(mktemp -d /tmp/appliance-compare.XXXXXX)}"
 mkdir -p "$WORK"/{content,torrents,results,logs}
@@ -365,5 +366,5 @@ mkdir -p "$REPORT_DIR"
   --command "bench/scripts/compare.sh $ARGS_GIVEN" --peers "$PEERS" --rounds "$ROUNDS" --duration "$DURATION" --warmup "$WARMUP" \
   --pipeline "$PIPELINE" --size-mib "$SIZE_MIB" --piece-kib "$PIECE_KIB" --idle "$IDLE" --note "$NOTE" \
   --verify "$VERIFY" --recv-buffer "$RECV_BUFFER" --lt-set "$LT_SET" --iperf-len "$IPERF_LEN" \
-  --format "$FORMAT" --join "$JOIN" --files "$FILES" --torrent-summary "$(cat "$WORK/torrent.txt")"
+  --format "$FORMAT" --join "$JOIN" --files "$FILES" --encryption "$([[ "$RC4" == 1 ]] && echo rc4 || echo plaintext)" --torrent-summary "$(cat "$WORK/torrent.txt")"
 log "report: $REPORT_DIR/$DATE-seeding-vs-libtorrent$VARIANT.md (raw results in $RESULTS)"

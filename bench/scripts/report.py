@@ -170,6 +170,7 @@ def main():
     ap.add_argument("--iperf-len", default="128K")
     ap.add_argument("--format", default="v1", choices=["v1", "hybrid"])
     ap.add_argument("--join", default="v1", choices=["v1", "v2"])
+    ap.add_argument("--encryption", default="plaintext", choices=["plaintext", "rc4"])
     ap.add_argument("--files", default="1")
     ap.add_argument("--torrent-summary", default="")
     a = ap.parse_args()
@@ -192,6 +193,8 @@ def main():
     variant = ""
     if a.format != "v1" or a.join != "v1" or a.files != "1":
         variant = f", {a.format} torrent of {a.files} file(s), joined by its {a.join} info-hash"
+    if a.encryption == "rc4":
+        variant += ", every peer MSE/PE-encrypted with RC4"
     L.append(f"# Seeding throughput: appliance vs libtorrent ({date}{variant})")
     L.append("")
     lt_settings = "`high_performance_seed()` settings" + (f" with {', '.join('`' + kv + '`' for kv in a.lt_set.split())} on top" if a.lt_set.strip() else "")
@@ -414,7 +417,7 @@ def main():
         "appliance": [get("appliance", n, "tput") for n in peers],
         "libtorrent": [get("libtorrent", n, "tput") for n in peers],
         "iperf3": [ip[n] for n in peers],
-    }, f"Seeding throughput vs peers ({date}{f', {a.format}, {a.join} join' if variant else ''}, medians, 2-core shared VM)")
+    }, f"Seeding throughput vs peers ({date}{f', {a.format}, {a.join} join' if variant else ''}{', RC4' if a.encryption == 'rc4' else ''}, medians, 2-core shared VM)")
     print(text)
     return 0
 
