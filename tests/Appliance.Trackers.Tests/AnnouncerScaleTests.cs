@@ -32,6 +32,7 @@ public sealed class AnnouncerScaleTests
     public async Task Http_announces_of_many_torrents_share_a_few_kept_alive_connections_and_respect_the_cap()
     {
         const int Torrents = 1000, Cap = 4;
+        int inFlightWhileRunning;
         await using var tracker = new CountingHttpTracker();
         var counters = new TrackerCounters();
         await using (var announcer = new Announcer(Options(Cap), counters))
@@ -43,13 +44,17 @@ public sealed class AnnouncerScaleTests
             // A scheduled scrape follows (the first is due at once here), in batches, through the same cap.
             await WaitUntilAsync(() => Volatile.Read(ref counters.ScrapesOk) >= 1, TimeSpan.FromSeconds(60),
                 () => $"{counters.ScrapesOk} scrapes");
+            inFlightWhileRunning = tracker.MaxInFlight;
         }
         Assert.Equal(Torrents, tracker.StartedTorrents);
         Assert.Equal(0, counters.AnnouncesTimedOut);
         // The tracker counts a connection open until it reads the client's FIN; on a loaded machine a connection the
         // client already closed can still be counted when its replacement arrives. Requests in flight are exact.
         Assert.InRange(tracker.MaxOpenConnections, 1, Cap + 1);
-        Assert.InRange(tracker.MaxInFlight, 1, Cap);
+        Assert.InRange(inFlightWhileRunning, 1, Cap);
+        // Stopping cancels a scrape batch that may be in flight: the tracker is still answering it when the event=stopped
+        // requests take its slot, so across the stop it can see one more (seen once in a fresh-clone CI run).
+        Assert.InRange(tracker.MaxInFlight, 1, Cap + 1);
         // Keep-alive: thousands of requests (announces, scrapes, stops) over a handful of connections.
         Assert.True(tracker.ConnectionsAccepted <= 2 * Cap, $"{tracker.ConnectionsAccepted} connections for {tracker.Announces} announces");
         Assert.True(tracker.Announces >= 2 * Torrents, "event=stopped for every torrent at shutdown");
