@@ -46,6 +46,8 @@ public sealed class UtpListenerTests : IDisposable
         SendPacket(UtpPacketType.Data, connectionId: 43, seq: 2, ack: (ushort)(state.SequenceNumber - 1), payload: "hi"u8);
         Assert.Equal(2, Receive().AckNumber);
         Assert.True(_acceptor.Accepted.Wait(Timeout));
+        // The listener counts the connection after the acceptor took it, on its receive thread: wait for that, bounded.
+        Assert.True(SpinWait.SpinUntil(() => _counters.ConnectionsAccepted >= 1, Timeout), "the accepted connection was not counted");
         Assert.Equal(1, _counters.ConnectionsAccepted);
     }
 
