@@ -185,6 +185,29 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
         if (_refusalLog.TryEnter(out long suppressed)) SeedingLog.ConnectionRefused(Logger, remote, reason, suppressed);
     }
 
+    private int _heldHandshakes;
+
+    /// <summary>Handshakes waiting right now for their torrent to finish loading.</summary>
+    public int HeldHandshakes => Volatile.Read(ref _heldHandshakes);
+
+    /// <summary>
+    /// A handshake for a torrent that is still loading (first start verifies content) waits for it rather than being
+    /// refused: a refused client backs off for far longer than the load takes. Bounded by <see cref="SeedingOptions.MaxHeldHandshakes"/>.
+    /// </summary>
+    internal Task? TryHold(Protocol.Metainfo.InfoHash infoHash)
+    {
+        if (_stopRequested) return null;
+        if (Interlocked.Increment(ref _heldHandshakes) > Options.MaxHeldHandshakes || Registry.WhenLoaded(infoHash) is not { } loaded)
+        {
+            Interlocked.Decrement(ref _heldHandshakes);
+            return null;
+        }
+        Counters.HandshakeHeld();
+        return loaded;
+    }
+
+    internal void ReleaseHold() => Interlocked.Decrement(ref _heldHandshakes);
+
     internal void OnSessionEnded(PeerSession session)
     {
         _sessions.TryRemove(session.Id, out _);

@@ -99,12 +99,13 @@ public sealed class MetricsComponent : IApplianceComponent
             i => counters.Rejected((RejectReason)i));
         e.AddGauge(MetricNames.PeersConnected, "Peer connections open now", () => counters.PeersConnected);
         e.AddCounter(MetricNames.ConnectionsAccepted, "Peer connections accepted", () => counters.ConnectionsAccepted);
-        e.AddCounter(MetricNames.Handshakes, "Incoming handshakes by outcome", "result", ["accepted", "unknown_torrent", "invalid", "timeout"], i => i switch
+        e.AddCounter(MetricNames.Handshakes, "Incoming handshakes by outcome", "result", ["accepted", "unknown_torrent", "invalid", "timeout", "held"], i => i switch
         {
             0 => counters.HandshakesAccepted,
             1 => counters.HandshakesUnknownTorrent,
             2 => counters.HandshakesInvalid,
-            _ => counters.HandshakesTimedOut,
+            3 => counters.HandshakesTimedOut,
+            _ => counters.HandshakesHeld,
         });
         e.AddCounter(MetricNames.ConnectionsRefused, "Connections turned away by a limit", "limit", ["total", "per_ip"],
             i => i == 0 ? counters.ConnectionsRefusedTotalLimit : counters.ConnectionsRefusedAddressLimit);
