@@ -69,6 +69,14 @@ public sealed class ContentWatcher : IApplianceComponent, IDisposable
     public IReadOnlyList<(string TorrentPath, string Reason)> Refused() =>
         [.. _refused.Select(r => (r.Key, r.Value.Reason)).OrderBy(r => r.Key, StringComparer.Ordinal)];
 
+    /// <summary>
+    /// Torrents refused for a passing lack of resources (file descriptors, memory) and waiting for their retry: the library
+    /// is not what the operator asked for, so the box is not ready.
+    /// </summary>
+    public int TransientRefusals => _firstScanDone
+        ? _refused.Values.Count(r => r.RetryAt is not null)
+        : _loader.StartupRefusals.Values.Count(r => r.Transient);
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         bool shared = string.Equals(Path.GetFullPath(_loader.ContentFolder), Path.GetFullPath(_loader.TorrentsFolder), StringComparison.Ordinal);
