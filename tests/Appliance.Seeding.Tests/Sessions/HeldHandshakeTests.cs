@@ -25,14 +25,6 @@ public sealed class HeldHandshakeTests
         seeder.Registry.EndLoading(seeder.Metainfo);
     }
 
-    private static async Task DownloadEveryBlockAsync(TestSeeder seeder, FakePeer peer)
-    {
-        await peer.ReadHandshakeAsync();
-        await peer.SendSimpleAsync(PeerMessageId.Interested);
-        await peer.ReadUntilAsync(PeerMessageId.Unchoke);
-        await seeder.RequestEveryBlockAndVerifyAsync(peer);
-    }
-
     [Fact]
     public async Task Handshake_for_a_torrent_still_loading_is_held_and_answered_once_it_has_loaded()
     {
@@ -43,7 +35,7 @@ public sealed class HeldHandshakeTests
 
         FinishLoading(seeder, loaded: true);
 
-        await DownloadEveryBlockAsync(seeder, peer);
+        await seeder.DownloadEveryBlockAsync(peer);
         Assert.Equal(1, seeder.Counters.HandshakesHeld);
         Assert.Equal(1, seeder.Counters.HandshakesAccepted);
         Assert.Equal(0, seeder.Counters.HandshakesUnknownTorrent);
@@ -60,7 +52,7 @@ public sealed class HeldHandshakeTests
 
         FinishLoading(seeder, loaded: true);
 
-        await DownloadEveryBlockAsync(seeder, peer);
+        await seeder.DownloadEveryBlockAsync(peer);
     }
 
     [Fact]
@@ -106,6 +98,6 @@ public sealed class HeldHandshakeTests
         Assert.Equal(1, seeder.Counters.HandshakesUnknownTorrent);
 
         FinishLoading(seeder, loaded: true);
-        await DownloadEveryBlockAsync(seeder, held);
+        await seeder.DownloadEveryBlockAsync(held);
     }
 }
