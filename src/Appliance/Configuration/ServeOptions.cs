@@ -64,6 +64,9 @@ public sealed class ServeOptions
     /// <summary>Announces per second the embedded tracker accepts from one address (IPv6: one /64); 0 turns the limit off.</summary>
     public int TrackerRateLimit { get; set; } = 200;
 
+    /// <summary>UDP sockets (and receive threads) of the embedded tracker, sharing its port with SO_REUSEPORT.</summary>
+    public int TrackerUdpWorkers { get; set; } = 1;
+
     /// <summary>Address the embedded tracker and magnet links advertise; defaults to the listen address or 127.0.0.1.</summary>
     public string? AnnounceHost { get; set; }
 
