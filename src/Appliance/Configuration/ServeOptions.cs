@@ -1,4 +1,5 @@
 using System.Net;
+using Appliance.Storage;
 
 namespace Appliance.Configuration;
 
@@ -107,6 +108,13 @@ public sealed class ServeOptions
 
     public string GetTorrentsFolder() => Torrents ?? Content;
     public string GetStateFolder() => State ?? Path.Combine(Content, ".appliance");
+
+    public StorageKind GetStorageKind() => Storage.ToLowerInvariant() switch
+    {
+        "mmap" or "mapped" => StorageKind.Mapped,
+        "pread" => StorageKind.Pread,
+        _ => throw new OptionsException($"Storage: '{Storage}' is not 'mmap' or 'pread'"),
+    };
 
     public IPEndPoint GetListenEndPoint() => EndPoints.Parse(Listen, "Listen");
     public IPEndPoint GetTrackerEndPoint() => EndPoints.Parse(TrackerListen, "TrackerListen");
