@@ -1,4 +1,5 @@
 using System.Net;
+using Appliance.Networking.Tcp;
 using Appliance.Protocol.PeerWire;
 using Appliance.Seeding.Torrents;
 using Appliance.Seeding.Transport;
@@ -13,7 +14,7 @@ namespace Appliance.Seeding.Sessions;
 /// it waits with a zero-byte receive and owns no outbox, request ring or send batch. The bytes travel over a
 /// <see cref="PeerTransport"/> (TCP or uTP), so the protocol below is the same for both.
 /// </summary>
-internal sealed partial class PeerSession
+internal sealed partial class PeerSession : ITcpServerConnection
 {
     private readonly SeedingServer _server;
     private readonly PeerTransport _transport;
@@ -112,6 +113,8 @@ internal sealed partial class PeerSession
         Volatile.Read(ref _closedWhileHeld)?.TrySetResult();
         return true;
     }
+
+    void ITcpServerConnection.Close(string reason) => Close(reason);
 
     private async Task ReceiveLoopAsync()
     {

@@ -1,9 +1,8 @@
 using System.Collections.Concurrent;
 using Appliance.Protocol.Metainfo;
-using Appliance.Seeding.Torrents;
 using Microsoft.Extensions.Logging;
 
-namespace Appliance.Hosting;
+namespace Appliance.Seeding.Torrents;
 
 /// <summary>
 /// Picks up torrents and content added to or removed from the folders while serving, without a restart:
@@ -13,7 +12,7 @@ namespace Appliance.Hosting;
 /// storage faulted, and retries a refused torrent only once its .torrent or its content changed (so a corrupt
 /// torrent is not re-hashed every period). The admin API adds and removes through it too.
 /// </summary>
-public sealed class ContentWatcher : IApplianceComponent, IDisposable
+public sealed class ContentWatcher : IDisposable
 {
     public static readonly TimeSpan DefaultRescanInterval = TimeSpan.FromSeconds(30);
 
@@ -54,8 +53,6 @@ public sealed class ContentWatcher : IApplianceComponent, IDisposable
         _clock = clock ?? TimeProvider.System;
         _createdUtc = _clock.GetUtcNow().UtcDateTime;
     }
-
-    public string Name => "content-watcher";
 
     public string TorrentsFolder => _loader.TorrentsFolder;
 

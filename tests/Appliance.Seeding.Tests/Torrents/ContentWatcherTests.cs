@@ -1,11 +1,10 @@
-using Appliance.Hosting;
 using Appliance.Protocol.Metainfo;
 using Appliance.Seeding.Torrents;
 using Appliance.Storage;
 using Appliance.TestKit;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Appliance.Tests.Hosting;
+namespace Appliance.Seeding.Tests.Torrents;
 
 public sealed class ContentWatcherTests : IDisposable
 {
