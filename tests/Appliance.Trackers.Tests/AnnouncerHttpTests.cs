@@ -1,3 +1,4 @@
+using Appliance.TestKit;
 using System.Text;
 using Appliance.Protocol.Metainfo;
 using Appliance.Trackers.Announcing;

@@ -1,3 +1,4 @@
+using Appliance.TestKit;
 using Appliance.Protocol.Metainfo;
 using Appliance.Trackers.Announcing;
 

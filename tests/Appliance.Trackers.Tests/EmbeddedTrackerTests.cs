@@ -1,3 +1,4 @@
+using Appliance.TestKit;
 using System.Buffers.Binary;
 using System.Net;
 using Appliance.Protocol.Metainfo;

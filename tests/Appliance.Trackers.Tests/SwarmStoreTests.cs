@@ -1,3 +1,4 @@
+using Appliance.TestKit;
 using System.Net;
 using Appliance.Protocol.Metainfo;
 using Appliance.Protocol.TrackerWire;

@@ -1,3 +1,4 @@
+using Appliance.TestKit;
 using Appliance.Protocol.TrackerWire;
 using Appliance.Trackers.Announcing;
 using Microsoft.Extensions.Logging;

@@ -1,18 +1,10 @@
+using Appliance.TestKit;
 using Appliance.Networking.Logging;
 
 namespace Appliance.Networking.Tests.Logging;
 
 public sealed class LogThrottleTests
 {
-    private sealed class ManualTime : TimeProvider
-    {
-        private DateTimeOffset _now = DateTimeOffset.UnixEpoch;
-
-        public void Advance(TimeSpan by) => _now += by;
-
-        public override DateTimeOffset GetUtcNow() => _now;
-    }
-
     [Fact]
     public void One_line_per_interval_then_the_count_of_those_held_back()
     {

@@ -108,7 +108,7 @@ public sealed class ContentWatcherTests : IDisposable
         var metainfo = TestTorrents.Write(data, Path.Combine(torrents, "c.torrent"));
         var registry = new TorrentRegistry();
         var opener = new CountingStorageOpener(Path.Combine(temp.Path, "state"), failFirstOpen: true);
-        var clock = new ManualClock(DateTimeOffset.UnixEpoch);
+        var clock = new ManualTime(DateTimeOffset.UnixEpoch);
         using var watcher = new ContentWatcher(registry, new TorrentFolderLoader(registry, opener, torrents, content, NullLogger.Instance),
             NullLogger.Instance, clock: clock);
 
