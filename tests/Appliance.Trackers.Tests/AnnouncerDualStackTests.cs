@@ -85,14 +85,9 @@ public sealed class AnnouncerDualStackTests
     public async Task Dual_stack_tracker_hears_one_announce_from_each_family_and_a_stop_from_each(string scheme)
     {
         await using var trackers = await TrackerPair.StartAsync();
-        var counters = new TrackerCounters();
-        var announcer = new Announcer(Options(BothFamilies), counters);
+        var (announcer, counters) = await AnnouncerHttpTests.AnnounceOnceAsync(Options(BothFamilies), null, [[Url(scheme, trackers.Port)]]);
         await using (announcer)
         {
-            announcer.Add(AnnouncerHttpTests.Hash, [[Url(scheme, trackers.Port)]], () => 0);
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await announcer.AnnounceNowAsync(AnnouncerHttpTests.Hash, cts.Token);
-
             Assert.Equal(1, trackers.V4!.Store.PeerCount);
             Assert.Equal(1, trackers.V6.Store.PeerCount);
             var v4 = announcer.GetSchedule(AnnouncerHttpTests.Hash, AddressFamily.InterNetwork)!;
@@ -102,7 +97,7 @@ public sealed class AnnouncerDualStackTests
             Assert.Equal(1, scheme == "http" ? counters.Ipv4Announces.HttpOk : counters.Ipv4Announces.UdpOk);
             Assert.Equal(1, scheme == "http" ? counters.Ipv6Announces.HttpOk : counters.Ipv6Announces.UdpOk);
 
-            await announcer.StopAsync(cts.Token);
+            await announcer.StopAsync(CancellationToken.None);
             Assert.Equal(0, trackers.V4.Store.PeerCount); // event=stopped took us out of each family's swarm
             Assert.Equal(0, trackers.V6.Store.PeerCount);
         }
@@ -112,12 +107,9 @@ public sealed class AnnouncerDualStackTests
     public async Task Http_failure_over_one_family_backs_off_that_family_only()
     {
         await using var trackers = await TrackerPair.StartAsync(withIpv4: false); // 127.0.0.1:P refuses connections
-        var counters = new TrackerCounters();
         var time = new ManualTime();
-        await using var announcer = new Announcer(Options(BothFamilies), counters, time: time);
-        announcer.Add(AnnouncerHttpTests.Hash, [[Url("http", trackers.Port)]], () => 0);
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await announcer.AnnounceNowAsync(AnnouncerHttpTests.Hash, cts.Token);
+        var (announcer, counters) = await AnnouncerHttpTests.AnnounceOnceAsync(Options(BothFamilies), time, [[Url("http", trackers.Port)]]);
+        await using var owned = announcer;
 
         var v4 = announcer.GetSchedule(AnnouncerHttpTests.Hash, AddressFamily.InterNetwork)!;
         var v6 = announcer.GetSchedule(AnnouncerHttpTests.Hash, AddressFamily.InterNetworkV6)!;
@@ -157,12 +149,9 @@ public sealed class AnnouncerDualStackTests
     public async Task Tracker_with_only_an_ipv4_address_gets_only_ipv4_announces(string scheme)
     {
         await using var trackers = await TrackerPair.StartAsync();
-        var counters = new TrackerCounters();
         var time = new ManualTime();
-        await using var announcer = new Announcer(Options([IPAddress.Loopback]), counters, time: time);
-        announcer.Add(AnnouncerHttpTests.Hash, [[Url(scheme, trackers.Port)]], () => 0);
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await announcer.AnnounceNowAsync(AnnouncerHttpTests.Hash, cts.Token);
+        var (announcer, counters) = await AnnouncerHttpTests.AnnounceOnceAsync(Options([IPAddress.Loopback]), time, [[Url(scheme, trackers.Port)]]);
+        await using var owned = announcer;
 
         Assert.Equal(1, trackers.V4!.Store.PeerCount);
         Assert.Equal(0, trackers.V6.Store.PeerCount);
@@ -178,10 +167,9 @@ public sealed class AnnouncerDualStackTests
     public async Task Ipv4_listener_announces_over_ipv4_only_to_a_dual_stack_tracker()
     {
         await using var trackers = await TrackerPair.StartAsync();
-        await using var announcer = new Announcer(Options(BothFamilies, families: [AddressFamily.InterNetwork]), new TrackerCounters());
-        announcer.Add(AnnouncerHttpTests.Hash, [[Url("udp", trackers.Port)]], () => 0);
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await announcer.AnnounceNowAsync(AnnouncerHttpTests.Hash, cts.Token);
+        var (announcer, _) = await AnnouncerHttpTests.AnnounceOnceAsync(Options(BothFamilies, families: [AddressFamily.InterNetwork]), null,
+            [[Url("udp", trackers.Port)]]);
+        await using var owned = announcer;
         Assert.Equal(1, trackers.V4!.Store.PeerCount);
         Assert.Equal(0, trackers.V6.Store.PeerCount);
         Assert.Null(announcer.GetSchedule(AnnouncerHttpTests.Hash, AddressFamily.InterNetworkV6));
