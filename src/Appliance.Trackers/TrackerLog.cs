@@ -8,17 +8,20 @@ internal static partial class TrackerLog
     [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "embedded tracker listening on {EndPoint} (HTTP /announce /scrape and UDP), open={Open}")]
     public static partial void EmbeddedListening(ILogger logger, EndPoint endPoint, bool open);
 
-    [LoggerMessage(EventId = 4010, Level = LogLevel.Debug, Message = "announced {InfoHash} to {Tracker}: {Peers} peers, next in {Interval}s")]
-    public static partial void Announced(ILogger logger, string infoHash, string tracker, int peers, int interval);
+    [LoggerMessage(EventId = 4010, Level = LogLevel.Debug, Message = "announced {InfoHash} to {Tracker} over {Family}: {Peers} peers, next in {Interval}s")]
+    public static partial void Announced(ILogger logger, string infoHash, string tracker, string family, int peers, int interval);
 
-    [LoggerMessage(EventId = 4011, Level = LogLevel.Warning, Message = "tracker {Tracker} failed for {InfoHash}: {Reason}")]
-    public static partial void TrackerFailed(ILogger logger, string tracker, string infoHash, string reason);
+    [LoggerMessage(EventId = 4011, Level = LogLevel.Warning, Message = "tracker {Tracker} failed over {Family} for {InfoHash}: {Reason}")]
+    public static partial void TrackerFailed(ILogger logger, string tracker, string family, string infoHash, string reason);
 
-    [LoggerMessage(EventId = 4016, Level = LogLevel.Warning, Message = "no tracker answered for {InfoHash}; backing off {Delay}s")]
-    public static partial void AnnounceFailed(ILogger logger, string infoHash, int delay);
+    [LoggerMessage(EventId = 4016, Level = LogLevel.Warning, Message = "no tracker answered for {InfoHash} over {Family}; backing off {Delay}s")]
+    public static partial void AnnounceFailed(ILogger logger, string infoHash, string family, int delay);
 
-    [LoggerMessage(EventId = 4012, Level = LogLevel.Warning, Message = "tracker {Tracker} refused {InfoHash}: {Reason}")]
-    public static partial void AnnounceRefused(ILogger logger, string tracker, string infoHash, string reason);
+    [LoggerMessage(EventId = 4018, Level = LogLevel.Debug, Message = "no tracker of {InfoHash} has an {Family} address; looking again in {Delay}s")]
+    public static partial void NoTrackerInFamily(ILogger logger, string infoHash, string family, int delay);
+
+    [LoggerMessage(EventId = 4012, Level = LogLevel.Warning, Message = "tracker {Tracker} refused {InfoHash} over {Family}: {Reason}")]
+    public static partial void AnnounceRefused(ILogger logger, string tracker, string family, string infoHash, string reason);
 
     [LoggerMessage(EventId = 4013, Level = LogLevel.Information, Message = "tracker {Tracker} warns for {InfoHash}: {Warning}")]
     public static partial void AnnounceWarning(ILogger logger, string tracker, string infoHash, string warning);

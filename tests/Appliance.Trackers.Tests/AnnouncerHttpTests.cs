@@ -26,7 +26,7 @@ public sealed class AnnouncerHttpTests
         StopTimeout = TimeSpan.FromSeconds(5),
     };
 
-    private static async Task<(Announcer Announcer, TrackerCounters Counters)> AnnounceOnceAsync(AnnouncerOptions options, ManualTime time,
+    internal static async Task<(Announcer Announcer, TrackerCounters Counters)> AnnounceOnceAsync(AnnouncerOptions options, TimeProvider? time,
         IReadOnlyList<IReadOnlyList<string>> tiers, long uploaded = 12345)
     {
         var counters = new TrackerCounters();

@@ -26,6 +26,9 @@ public sealed record AnnounceRequest
     /// <summary>An address the client asks the tracker to use instead of the packet's source (optional).</summary>
     public IPAddress? IPAddress { get; init; }
 
+    /// <summary>BEP 7 (HTTP only): more addresses of ours, sent as <c>ipv4=</c> or <c>ipv6=</c> by family.</summary>
+    public IReadOnlyList<IPAddress> AlsoAt { get; init; } = [];
+
     /// <summary>HTTP: whether the client asked for compact peers (compact=1, or absent which we treat as compact).</summary>
     public bool Compact { get; init; } = true;
 

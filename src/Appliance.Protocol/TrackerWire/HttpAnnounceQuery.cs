@@ -31,6 +31,11 @@ public static class HttpAnnounceQuery
         if (request.Event.ToQueryValue() is { } e) text.Append("&event=").Append(e);
         if (!string.IsNullOrEmpty(request.TrackerId)) text.Append("&trackerid=").Append(Uri.EscapeDataString(request.TrackerId));
         if (request.IPAddress is not null) text.Append("&ip=").Append(Uri.EscapeDataString(request.IPAddress.ToString()));
+        foreach (var address in request.AlsoAt)
+        {
+            bool v6 = address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && !address.IsIPv4MappedToIPv6;
+            text.Append(v6 ? "&ipv6=" : "&ipv4=").Append(Uri.EscapeDataString((v6 ? address : address.MapToIPv4()).ToString()));
+        }
         return text.ToString();
     }
 

@@ -1,9 +1,10 @@
+using System.Net.Sockets;
 using Appliance.Protocol.Metainfo;
 using Appliance.Protocol.TrackerWire;
 
 namespace Appliance.Trackers.Announcing;
 
-/// <summary>One tracker URL of a torrent with what we remember about it.</summary>
+/// <summary>One tracker URL of a torrent, over one address family, with what we remember about it.</summary>
 public sealed class TrackerEndpointState(string url)
 {
     public string Url { get; } = url;
@@ -22,9 +23,10 @@ public sealed class TrackerEndpointState(string url)
 }
 
 /// <summary>
-/// The announce policy of one torrent, free of I/O: multitracker tiers (BEP 12: shuffled within a tier, tried in order,
-/// the tracker that answers moves to the front of its tier), the next announce time from interval / min interval with
-/// jitter, and exponential back-off when every tracker fails.
+/// The announce policy of one torrent over one address family, free of I/O: multitracker tiers (BEP 12: shuffled within a
+/// tier, tried in order, the tracker that answers moves to the front of its tier), the next announce time from interval /
+/// min interval with jitter, and exponential back-off when every tracker fails. A torrent has one per family we listen
+/// on (as libtorrent has one announce endpoint per listen socket): the families' trackers, events and back-off are apart.
 /// </summary>
 public sealed class AnnounceSchedule
 {
@@ -32,9 +34,11 @@ public sealed class AnnounceSchedule
     private readonly AnnouncerOptions _options;
     private readonly Random _random;
 
-    public AnnounceSchedule(InfoHash infoHash, IReadOnlyList<IReadOnlyList<string>> tiers, AnnouncerOptions options, Random random)
+    public AnnounceSchedule(InfoHash infoHash, IReadOnlyList<IReadOnlyList<string>> tiers, AnnouncerOptions options, Random random,
+        AddressFamily family = AddressFamily.InterNetwork)
     {
         InfoHash = infoHash;
+        Family = family;
         _options = options;
         _random = random;
         _tiers = [];
@@ -52,6 +56,8 @@ public sealed class AnnounceSchedule
     }
 
     public InfoHash InfoHash { get; }
+
+    public AddressFamily Family { get; }
 
     public DateTimeOffset NextAnnounce { get; set; }
 
@@ -105,6 +111,17 @@ public sealed class AnnounceSchedule
         // Up to 10% earlier than asked, never below the floor: spreads torrents that were added together.
         var delay = interval - TimeSpan.FromMilliseconds(_random.NextDouble() * interval.TotalMilliseconds * 0.1);
         if (delay < floor) delay = floor;
+        NextAnnounce = now + delay;
+        return delay;
+    }
+
+    /// <summary>
+    /// No tracker has an address in this family (an A record only, for the IPv6 schedule): nothing failed, so no back-off;
+    /// look again after the default interval, as DNS may change.
+    /// </summary>
+    public TimeSpan NoTrackerInFamily(DateTimeOffset now)
+    {
+        var delay = _options.DefaultInterval + TimeSpan.FromMilliseconds(_random.NextDouble() * _options.DefaultInterval.TotalMilliseconds * 0.1);
         NextAnnounce = now + delay;
         return delay;
     }

@@ -1,3 +1,6 @@
+using System.Net;
+using System.Net.Sockets;
+
 namespace Appliance.Trackers.Announcing;
 
 public sealed class AnnouncerOptions
@@ -10,6 +13,24 @@ public sealed class AnnouncerOptions
 
     public int NumWant { get; init; } = 0;
 
+    /// <summary>
+    /// The address families the peer port listens on. Each announces on its own (its own schedule, back-off and events),
+    /// to the tracker hosts that have an address of that family: a dual-stack listener announces over IPv4 and IPv6.
+    /// </summary>
+    public IReadOnlyList<AddressFamily> Families { get; init; } = [AddressFamily.InterNetwork, AddressFamily.InterNetworkV6];
+
+    /// <summary>
+    /// BEP 7: specific addresses the peer port listens on, sent to HTTP trackers as <c>ipv4=</c> / <c>ipv6=</c> so a
+    /// tracker reached over one family also learns the other. Only worth setting with global addresses.
+    /// </summary>
+    public IReadOnlyList<IPAddress> AnnouncedAddresses { get; init; } = [];
+
+    /// <summary>Host name lookup (tests inject one); null: the system resolver.</summary>
+    public Func<string, CancellationToken, Task<IPAddress[]>>? Resolve { get; init; }
+
+    /// <summary>How long a tracker host's addresses are reused before they are looked up again.</summary>
+    public TimeSpan DnsLifetime { get; init; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Requests in flight at once over all tracker hosts (sockets in use).</summary>
     public int MaxConcurrentAnnounces { get; init; } = 512;
 
@@ -17,7 +38,8 @@ public sealed class AnnouncerOptions
     /// wait in the queue. Large, so torrents waiting for a slow tracker do not hold up the others.</summary>
     public int MaxStartedAnnounces { get; init; } = 16_384;
 
-    /// <summary>Requests in flight at once to one tracker host: HTTP connections (kept alive, reused) or UDP requests.</summary>
+    /// <summary>Requests in flight at once to one tracker host over one address family: HTTP connections (kept alive,
+    /// reused) or UDP requests.</summary>
     public int MaxConcurrentPerTracker { get; init; } = 32;
 
     /// <summary>Used when a tracker gives no usable interval.</summary>

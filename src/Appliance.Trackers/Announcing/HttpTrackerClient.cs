@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Appliance.Protocol.Metainfo;
 using Appliance.Protocol.TrackerWire;
 
@@ -7,52 +8,112 @@ namespace Appliance.Trackers.Announcing;
 /// <summary>HTTP(S) announces and scrapes (BEP 3, 23, 7, 48) with bounded redirects, time and response size.</summary>
 public sealed class HttpTrackerClient : IDisposable
 {
-    private readonly HttpClient _client;
+    // One client per address family: a pooled connection must never carry the other family's announce.
+    private readonly HttpClient _v4;
+    private readonly HttpClient _v6;
     private readonly AnnouncerOptions _options;
+    private readonly TrackerResolver _resolver;
     private long _resets;
 
-    public HttpTrackerClient(AnnouncerOptions options)
+    public HttpTrackerClient(AnnouncerOptions options, TrackerResolver? resolver = null)
     {
         _options = options;
+        _resolver = resolver ?? new TrackerResolver(options);
+        _v4 = CreateClient(AddressFamily.InterNetwork);
+        _v6 = CreateClient(AddressFamily.InterNetworkV6);
+    }
+
+    private HttpClient CreateClient(AddressFamily family)
+    {
         var handler = new SocketsHttpHandler
         {
             AllowAutoRedirect = true,
-            MaxAutomaticRedirections = Math.Max(1, options.MaxHttpRedirects),
-            ConnectTimeout = options.HttpTimeout,
+            MaxAutomaticRedirections = Math.Max(1, _options.MaxHttpRedirects),
+            ConnectTimeout = _options.HttpTimeout,
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
             // One connection per concurrent request to a tracker, kept alive and reused for the next announces.
-            MaxConnectionsPerServer = Math.Max(1, options.MaxConcurrentPerTracker),
+            MaxConnectionsPerServer = Math.Max(1, _options.MaxConcurrentPerTracker),
             AutomaticDecompression = DecompressionMethods.GZip | DecompressionMethods.Deflate,
             UseCookies = false,
             UseProxy = false,
             MaxResponseHeadersLength = 64,
+            // The URL (so the Host header and TLS name) stays the tracker's name; the connection goes to its address in this family.
+            ConnectCallback = (context, cancellationToken) => ConnectAsync(context.DnsEndPoint, family, cancellationToken),
         };
-        _client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
-        _client.DefaultRequestHeaders.UserAgent.ParseAdd("Appliance/1.0");
+        var client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        client.DefaultRequestHeaders.UserAgent.ParseAdd("Appliance/1.0");
+        return client;
     }
+
+    private async ValueTask<Stream> ConnectAsync(DnsEndPoint target, AddressFamily family, CancellationToken cancellationToken)
+    {
+        var addresses = await _resolver.ResolveAsync(target.Host, family, cancellationToken).ConfigureAwait(false);
+        if (addresses.Length == 0) throw new TrackerException($"{target.Host} has no {FamilyName(family)} address");
+        SocketException? last = null;
+        foreach (var address in addresses)
+        {
+            var socket = new Socket(family, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(new IPEndPoint(address, target.Port), cancellationToken).ConfigureAwait(false);
+                return new NetworkStream(socket, ownsSocket: true);
+            }
+            catch (SocketException e)
+            {
+                socket.Dispose();
+                last = e;
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }
+        throw last!;
+    }
+
+    internal static string FamilyName(AddressFamily family) => family == AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4";
 
     /// <summary>Requests retried because the tracker reset the connection.</summary>
     public long Resets => Interlocked.Read(ref _resets);
 
-    public async Task<AnnounceResponse> AnnounceAsync(string announceUrl, AnnounceRequest request, CancellationToken cancellationToken)
+    /// <summary>Announces over the tracker's IPv4 address if it has one, else its IPv6 one.</summary>
+    public async Task<AnnounceResponse> AnnounceAsync(string announceUrl, AnnounceRequest request, CancellationToken cancellationToken) =>
+        await AnnounceAsync(announceUrl, await PreferredFamilyAsync(announceUrl, cancellationToken).ConfigureAwait(false), request, cancellationToken).ConfigureAwait(false);
+
+    public async Task<AnnounceResponse> AnnounceAsync(string announceUrl, AddressFamily family, AnnounceRequest request, CancellationToken cancellationToken)
     {
-        var body = await GetAsync(HttpAnnounceQuery.Build(announceUrl, request), cancellationToken).ConfigureAwait(false);
+        var body = await GetAsync(ClientFor(family), HttpAnnounceQuery.Build(announceUrl, request), cancellationToken).ConfigureAwait(false);
         if (!HttpTrackerResponse.TryParseAnnounce(body, out var response, out string error)) throw new TrackerException(error);
         return response!;
     }
 
-    public async Task<Dictionary<InfoHash, ScrapeCounts>> ScrapeAsync(string announceUrl, IReadOnlyList<InfoHash> hashes, CancellationToken cancellationToken)
+    public async Task<Dictionary<InfoHash, ScrapeCounts>> ScrapeAsync(string announceUrl, IReadOnlyList<InfoHash> hashes, CancellationToken cancellationToken) =>
+        await ScrapeAsync(announceUrl, await PreferredFamilyAsync(announceUrl, cancellationToken).ConfigureAwait(false), hashes, cancellationToken).ConfigureAwait(false);
+
+    public async Task<Dictionary<InfoHash, ScrapeCounts>> ScrapeAsync(string announceUrl, AddressFamily family, IReadOnlyList<InfoHash> hashes,
+        CancellationToken cancellationToken)
     {
         string scrapeUrl = HttpAnnounceQuery.ScrapeUrl(announceUrl) ?? throw new TrackerException("tracker has no scrape URL (BEP 48)");
-        var body = await GetAsync(HttpAnnounceQuery.BuildScrape(scrapeUrl, hashes), cancellationToken).ConfigureAwait(false);
+        var body = await GetAsync(ClientFor(family), HttpAnnounceQuery.BuildScrape(scrapeUrl, hashes), cancellationToken).ConfigureAwait(false);
         var counts = new Dictionary<InfoHash, ScrapeCounts>();
         if (!HttpTrackerResponse.TryParseScrape(body, counts, out string? failure, out string error)) throw new TrackerException(error);
         if (failure is not null) throw new TrackerException("scrape refused: " + failure);
         return counts;
     }
 
-    private async Task<ReadOnlyMemory<byte>> GetAsync(string url, CancellationToken cancellationToken)
+    private HttpClient ClientFor(AddressFamily family) => family == AddressFamily.InterNetworkV6 ? _v6 : _v4;
+
+    private async Task<AddressFamily> PreferredFamilyAsync(string url, CancellationToken cancellationToken)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri)) throw new TrackerException("bad tracker URL");
+        var addresses = await _resolver.ResolveAsync(uri.Host, cancellationToken).ConfigureAwait(false);
+        if (addresses.Length == 0) throw new TrackerException($"{uri.Host} has no address");
+        return addresses.Any(a => TrackerResolver.FamilyOf(a) == AddressFamily.InterNetwork) ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6;
+    }
+
+    private async Task<ReadOnlyMemory<byte>> GetAsync(HttpClient client, string url, CancellationToken cancellationToken)
     {
         // opentracker closes every connection after its answer, without saying so, and under load resets some before we
         // read the answer (a few percent of loopback announces here): a reset or refused connection is retried at once, up to
@@ -61,7 +122,7 @@ public sealed class HttpTrackerClient : IDisposable
         {
             try
             {
-                return await GetOnceAsync(url, cancellationToken).ConfigureAwait(false);
+                return await GetOnceAsync(client, url, cancellationToken).ConfigureAwait(false);
             }
             catch (TrackerException e) when (attempt < 5 && e.InnerException is HttpRequestException { InnerException: IOException or System.Net.Sockets.SocketException })
             {
@@ -70,13 +131,13 @@ public sealed class HttpTrackerClient : IDisposable
         }
     }
 
-    private async Task<ReadOnlyMemory<byte>> GetOnceAsync(string url, CancellationToken cancellationToken)
+    private async Task<ReadOnlyMemory<byte>> GetOnceAsync(HttpClient client, string url, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.HttpTimeout);
         try
         {
-            using var response = await _client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+            using var response = await client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
             if (response.Content.Headers.ContentLength > _options.MaxHttpResponseBytes)
                 throw new TrackerException($"response of {response.Content.Headers.ContentLength} bytes exceeds the {_options.MaxHttpResponseBytes}-byte limit");
             var body = await ReadBoundedAsync(response.Content, timeout.Token).ConfigureAwait(false);
@@ -120,5 +181,9 @@ public sealed class HttpTrackerClient : IDisposable
         return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
     }
 
-    public void Dispose() => _client.Dispose();
+    public void Dispose()
+    {
+        _v4.Dispose();
+        _v6.Dispose();
+    }
 }

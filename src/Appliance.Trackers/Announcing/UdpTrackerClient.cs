@@ -7,8 +7,10 @@ using Appliance.Protocol.TrackerWire;
 namespace Appliance.Trackers.Announcing;
 
 /// <summary>
-/// BEP 15 client over one UDP socket shared by every torrent: one connection id per tracker (reused for a minute by all
-/// torrents), transaction ids checked against the sender, retransmission after Base·2^n.
+/// BEP 15 client over one UDP socket shared by every torrent (dual-stack where IPv6 is available, so an IPv4 tracker is
+/// sent IPv4 datagrams from an IPv4 source): one connection id per tracker address (reused for a minute by all torrents;
+/// a dual-stack tracker has one per family, as its ids are tied to our source address), transaction ids checked against
+/// the sender, retransmission after Base·2^n.
 /// </summary>
 public sealed class UdpTrackerClient : IAsyncDisposable
 {
@@ -18,15 +20,17 @@ public sealed class UdpTrackerClient : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly Socket _socket;
     private readonly ConcurrentDictionary<int, Pending> _pending = new();
-    private readonly ConcurrentDictionary<string, TrackerConnection> _connections = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<IPEndPoint, TrackerConnection> _connections = new();
+    private readonly TrackerResolver _resolver;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _receiveLoop;
     private long _unmatched;
 
-    public UdpTrackerClient(AnnouncerOptions options, TimeProvider? time = null)
+    public UdpTrackerClient(AnnouncerOptions options, TimeProvider? time = null, TrackerResolver? resolver = null)
     {
         _options = options;
         _time = time ?? TimeProvider.System;
+        _resolver = resolver ?? new TrackerResolver(options, _time);
         _socket = CreateSocket();
         _receiveLoop = ReceiveLoopAsync();
     }
@@ -53,9 +57,14 @@ public sealed class UdpTrackerClient : IAsyncDisposable
         }
     }
 
-    public async Task<AnnounceResponse> AnnounceAsync(string url, AnnounceRequest request, CancellationToken cancellationToken)
+    /// <summary>Announces to the tracker's IPv4 address if it has one, else to its IPv6 one.</summary>
+    public Task<AnnounceResponse> AnnounceAsync(string url, AnnounceRequest request, CancellationToken cancellationToken) =>
+        AnnounceAsync(url, null, request, cancellationToken);
+
+    /// <summary>Announces to the tracker's address in <paramref name="family"/> (BEP 15: an IPv6 tracker answers with 18-byte peers).</summary>
+    public async Task<AnnounceResponse> AnnounceAsync(string url, AddressFamily? family, AnnounceRequest request, CancellationToken cancellationToken)
     {
-        var connection = await ResolveAsync(url, cancellationToken).ConfigureAwait(false);
+        var connection = await ResolveAsync(url, family, cancellationToken).ConfigureAwait(false);
         var packet = new byte[UdpTrackerPacket.AnnounceRequestLength];
         var reply = await TransactAsync(connection, packet, (cid, tid) => UdpTrackerPacket.WriteAnnounceRequest(packet, cid, tid, request), cancellationToken).ConfigureAwait(false);
         UdpTrackerPacket.TryReadResponseHeader(reply, out var action, out _);
@@ -65,10 +74,13 @@ public sealed class UdpTrackerClient : IAsyncDisposable
         return response!;
     }
 
-    public async Task<Dictionary<InfoHash, ScrapeCounts>> ScrapeAsync(string url, IReadOnlyList<InfoHash> hashes, CancellationToken cancellationToken)
+    public Task<Dictionary<InfoHash, ScrapeCounts>> ScrapeAsync(string url, IReadOnlyList<InfoHash> hashes, CancellationToken cancellationToken) =>
+        ScrapeAsync(url, null, hashes, cancellationToken);
+
+    public async Task<Dictionary<InfoHash, ScrapeCounts>> ScrapeAsync(string url, AddressFamily? family, IReadOnlyList<InfoHash> hashes, CancellationToken cancellationToken)
     {
         var asked = hashes.Take(UdpTrackerPacket.MaxScrapeHashes).ToArray();
-        var connection = await ResolveAsync(url, cancellationToken).ConfigureAwait(false);
+        var connection = await ResolveAsync(url, family, cancellationToken).ConfigureAwait(false);
         var packet = new byte[UdpTrackerPacket.ScrapeRequestHeaderLength + asked.Length * InfoHash.Length];
         var reply = await TransactAsync(connection, packet, (cid, tid) => UdpTrackerPacket.WriteScrapeRequest(packet, cid, tid, asked), cancellationToken).ConfigureAwait(false);
         UdpTrackerPacket.TryReadResponseHeader(reply, out var action, out _);
@@ -144,28 +156,21 @@ public sealed class UdpTrackerClient : IAsyncDisposable
         }
     }
 
-    private async Task<TrackerConnection> ResolveAsync(string url, CancellationToken cancellationToken)
+    private async Task<TrackerConnection> ResolveAsync(string url, AddressFamily? family, CancellationToken cancellationToken)
     {
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != "udp" || uri.Port <= 0)
             throw new TrackerException($"not a udp://host:port tracker URL");
-        string key = uri.Host + ":" + uri.Port;
-        if (_connections.TryGetValue(key, out var existing)) return existing;
-        IPAddress[] addresses;
-        try
-        {
-            addresses = IPAddress.TryParse(uri.Host.Trim('[', ']'), out var literal)
-                ? [literal]
-                : await Dns.GetHostAddressesAsync(uri.DnsSafeHost, cancellationToken).ConfigureAwait(false);
-        }
-        catch (SocketException e)
-        {
-            throw new TrackerException($"cannot resolve {uri.Host}: {e.SocketErrorCode}", e);
-        }
-        var address = addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
-            ?? throw new TrackerException($"{uri.Host} has no address");
+        var addresses = await _resolver.ResolveAsync(uri.Host, cancellationToken).ConfigureAwait(false);
+        var address = family is { } wanted
+            ? addresses.FirstOrDefault(a => TrackerResolver.FamilyOf(a) == wanted)
+                ?? throw new TrackerException($"{uri.Host} has no {HttpTrackerClient.FamilyName(wanted)} address")
+            : addresses.FirstOrDefault(a => TrackerResolver.FamilyOf(a) == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
+                ?? throw new TrackerException($"{uri.Host} has no address");
+        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
         if (address.AddressFamily == AddressFamily.InterNetworkV6 && _socket.AddressFamily != AddressFamily.InterNetworkV6)
-            throw new TrackerException($"{uri.Host} is IPv6 only and IPv6 is unavailable");
-        return _connections.GetOrAdd(key, _ => new TrackerConnection(new IPEndPoint(address, uri.Port), _time));
+            throw new TrackerException($"cannot reach {uri.Host} over IPv6: IPv6 is unavailable");
+        var endPoint = new IPEndPoint(address, uri.Port);
+        return _connections.GetOrAdd(endPoint, e => new TrackerConnection(e, _time));
     }
 
     private async Task ReceiveLoopAsync()

@@ -32,7 +32,7 @@ public static class ServeFlags
         new("--tracker-rate-limit", "TrackerRateLimit", "announces per second the embedded tracker accepts per address, IPv6 per /64 (default 200; 0 = no limit)", "N"),
         new("--tracker-udp-workers", "TrackerUdpWorkers", "embedded tracker UDP sockets sharing the port (SO_REUSEPORT), a thread each (default 1)", "N"),
         new("--announce-host", "AnnounceHost", "address put in magnet links and the embedded tracker (default: listen address)", "HOST"),
-        new("--max-concurrent-announces", "MaxConcurrentAnnounces", "tracker requests in flight at once per tracker, host and port (default 32)", "N"),
+        new("--max-concurrent-announces", "MaxConcurrentAnnounces", "tracker requests in flight at once per tracker (host and port) and address family (default 32)", "N"),
         new("--web-seed-listen", "WebSeedListen", "BEP 19 web seed: the seeded torrents' files over HTTP at /NAME[/PATH] (default off)", "HOST:PORT"),
         new("--web-seed-max-connections", "WebSeedMaxConnections", "web seed connections in total (default 1024)", "N"),
         new("--web-seed-max-connections-per-ip", "WebSeedMaxConnectionsPerIp", "web seed connections from one IP, IPv6 per /64 (default 16)", "N"),

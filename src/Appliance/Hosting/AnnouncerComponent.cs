@@ -39,10 +39,14 @@ public sealed class AnnouncerComponent : IApplianceComponent
     public Task StartAsync(CancellationToken cancellationToken)
     {
         int port = _seeding.AdvertisedEndPoint?.Port ?? _options.GetListenEndPoint().Port;
+        var listen = _seeding.Server.LocalEndPoint ?? _options.GetListenEndPoint();
         var announcer = new Announcer(new AnnouncerOptions
         {
             PeerId = NewPeerId(),
             Port = port,
+            // Each family the peer port accepts announces on its own, so IPv6-only peers at a dual-stack tracker learn of us too.
+            Families = ListenAddresses.Families(listen),
+            AnnouncedAddresses = ListenAddresses.Announced(listen),
             MaxConcurrentPerTracker = Math.Max(1, _options.MaxConcurrentAnnounces),
         }, _counters, _logger);
         Announcer = announcer;

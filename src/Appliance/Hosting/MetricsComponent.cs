@@ -143,14 +143,19 @@ public sealed class MetricsComponent : IApplianceComponent
     public void ExportTrackers(TrackerCounters counters)
     {
         var e = Exporter;
-        // The announcer counts transport outcomes (ok/failed) and, among them, refusals and timeouts.
-        e.AddCounter(MetricNames.TrackerAnnounces, "Announces to trackers by outcome", "result", ["success", "refused", "timeout", "error"], i =>
+        // The announcer counts transport outcomes (ok/failed) and, among them, refusals and timeouts, per address family.
+        string[] results = ["success", "refused", "timeout", "error"];
+        AnnounceCounters[] families = [counters.Ipv4Announces, counters.Ipv6Announces];
+        string[] familyNames = ["ipv4", "ipv6"];
+        var series = results.SelectMany(r => familyNames.Select(f => new[] { r, f })).ToArray();
+        e.AddCounter(MetricNames.TrackerAnnounces, "Announces to trackers by outcome and address family", ["result", "family"], series, i =>
         {
-            long ok = Volatile.Read(ref counters.HttpAnnouncesOk) + Volatile.Read(ref counters.UdpAnnouncesOk);
-            long failed = Volatile.Read(ref counters.HttpAnnouncesFailed) + Volatile.Read(ref counters.UdpAnnouncesFailed);
-            long refusedCount = Volatile.Read(ref counters.AnnouncesRefused);
-            long timedOut = Volatile.Read(ref counters.AnnouncesTimedOut);
-            return i switch
+            var c = families[i % families.Length];
+            long ok = Volatile.Read(ref c.HttpOk) + Volatile.Read(ref c.UdpOk);
+            long failed = Volatile.Read(ref c.HttpFailed) + Volatile.Read(ref c.UdpFailed);
+            long refusedCount = Volatile.Read(ref c.Refused);
+            long timedOut = Volatile.Read(ref c.TimedOut);
+            return (i / families.Length) switch
             {
                 0 => Math.Max(0, ok - refusedCount),
                 1 => refusedCount,

@@ -68,6 +68,40 @@ public sealed class ServeProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Dual_stack_listener_announces_over_each_family_and_counts_them_apart()
+    {
+        // One tier reachable over IPv4 only, one over IPv6 only: with the peer port on [::] each family announces to its own.
+        string content = _temp.CreateSubdirectory("content");
+        string data = Path.Combine(content, "dual.bin");
+        await File.WriteAllBytesAsync(data, new byte[64 * 1024]);
+        int trackerPort = Ports.FreeTcpAndUdp();
+        TestTorrents.Write(data, Path.Combine(content, "dual.torrent"),
+            trackers: [$"http://127.0.0.1:{trackerPort}/announce", $"udp://[::1]:{trackerPort}"]);
+        int metricsPort = Ports.FreeTcp();
+        using var serve = ApplianceBinary.Start(["serve", "--content", content, "--listen", $"[::]:{Ports.FreeTcpAndUdp()}",
+            "--tracker-listen", $"[::]:{trackerPort}", "--no-dht", "--metrics-listen", $"127.0.0.1:{metricsPort}"]);
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{metricsPort}"), Timeout = TimeSpan.FromSeconds(5) };
+        await WaitReadyAsync(client, serve, TimeSpan.FromSeconds(60));
+
+        string[] expected =
+        [
+            "appliance_tracker_announces_total{result=\"success\",family=\"ipv4\"} 1",
+            "appliance_tracker_announces_total{result=\"success\",family=\"ipv6\"} 1",
+            "appliance_tracker_announces_total{result=\"error\",family=\"ipv6\"} 0",
+        ];
+        string text = "";
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (DateTime.UtcNow < deadline && !expected.All(e => text.Contains(e, StringComparison.Ordinal)))
+        {
+            await Task.Delay(200);
+            text = await client.GetStringAsync("/metrics");
+        }
+        foreach (var line in expected) Assert.Contains(line, text, StringComparison.Ordinal);
+        serve.Terminate();
+        await serve.WaitForExitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
     public async Task Sigterm_stops_serve_gracefully_with_exit_code_0()
     {
         string content = _temp.CreateSubdirectory("content");
