@@ -85,6 +85,8 @@ public static class MetricNames
     public const string ProcessGcPauseSeconds = "appliance_process_gc_pause_seconds_total";
     public const string ProcessCpuSeconds = "appliance_process_cpu_seconds_total";
     public const string ProcessResidentMemoryBytes = "appliance_process_resident_memory_bytes";
+    public const string ProcessAnonymousMemoryBytes = "appliance_process_anonymous_memory_bytes";
+    public const string ProcessMappedFileResidentBytes = "appliance_process_mapped_file_resident_bytes";
     public const string ProcessThreads = "appliance_process_threads";
     public const string ProcessThreadPoolThreads = "appliance_process_threadpool_threads";
     public const string ProcessOpenFds = "appliance_process_open_fds";

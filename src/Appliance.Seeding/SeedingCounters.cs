@@ -17,6 +17,7 @@ public sealed class SeedingCounters
     private long _handshakesUnknownTorrent;
     private long _handshakesInvalid;
     private long _handshakesTimedOut;
+    private long _handshakesHeld;
     private long _connectionsAccepted;
     private long _connectionsRefusedTotalLimit;
     private long _connectionsRefusedAddressLimit;
@@ -53,6 +54,9 @@ public sealed class SeedingCounters
     public long HandshakesUnknownTorrent => Interlocked.Read(ref _handshakesUnknownTorrent);
     public long HandshakesInvalid => Interlocked.Read(ref _handshakesInvalid);
     public long HandshakesTimedOut => Interlocked.Read(ref _handshakesTimedOut);
+
+    /// <summary>Handshakes for a torrent still loading, held until it was ready (then counted again as accepted or refused).</summary>
+    public long HandshakesHeld => Interlocked.Read(ref _handshakesHeld);
     public long ConnectionsAccepted => Interlocked.Read(ref _connectionsAccepted);
     public long ConnectionsRefusedTotalLimit => Interlocked.Read(ref _connectionsRefusedTotalLimit);
     public long ConnectionsRefusedAddressLimit => Interlocked.Read(ref _connectionsRefusedAddressLimit);
@@ -102,6 +106,7 @@ public sealed class SeedingCounters
     internal void HandshakeUnknownTorrent() => Interlocked.Increment(ref _handshakesUnknownTorrent);
     internal void HandshakeInvalid() => Interlocked.Increment(ref _handshakesInvalid);
     internal void HandshakeTimedOut() => Interlocked.Increment(ref _handshakesTimedOut);
+    internal void HandshakeHeld() => Interlocked.Increment(ref _handshakesHeld);
     internal void ConnectionAccepted() { Interlocked.Increment(ref _connectionsAccepted); Interlocked.Increment(ref _peersConnected); }
     internal void ConnectionClosed() => Interlocked.Decrement(ref _peersConnected);
     internal void ConnectionRefused(bool totalLimit) => Interlocked.Increment(ref totalLimit ? ref _connectionsRefusedTotalLimit : ref _connectionsRefusedAddressLimit);

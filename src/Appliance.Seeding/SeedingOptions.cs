@@ -23,6 +23,9 @@ public sealed record SeedingOptions
     public int MaxOutstandingRequests { get; init; } = 500;
     public int MaxMessageLength { get; init; } = 1024 * 1024;
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Handshakes held at once for torrents still loading (each waits at most <see cref="HandshakeTimeout"/>); more are refused.</summary>
+    public int MaxHeldHandshakes { get; init; } = 4096;
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
     /// <summary>A peer whose pending send makes no progress this long (it does not read) is closed.</summary>

@@ -8,9 +8,6 @@ internal static partial class TrackerLog
     [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "embedded tracker listening on {EndPoint} (HTTP /announce /scrape and UDP), open={Open}")]
     public static partial void EmbeddedListening(ILogger logger, EndPoint endPoint, bool open);
 
-    [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "embedded tracker UDP receive failed")]
-    public static partial void UdpReceiveFailed(ILogger logger, Exception exception);
-
     [LoggerMessage(EventId = 4010, Level = LogLevel.Debug, Message = "announced {InfoHash} to {Tracker}: {Peers} peers, next in {Interval}s")]
     public static partial void Announced(ILogger logger, string infoHash, string tracker, int peers, int interval);
 

@@ -19,7 +19,7 @@ public sealed class EmbeddedTrackerTests
         {
             try
             {
-                tracker.Start(udpReceiveLoops: 1);
+                tracker.Start(udpWorkers: 1);
                 return tracker;
             }
             catch (System.Net.Sockets.SocketException) when (attempt < 5)

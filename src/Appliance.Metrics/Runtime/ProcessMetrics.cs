@@ -30,7 +30,15 @@ public static class ProcessMetrics
         exporter.AddCounter(MetricNames.ProcessGcPauseSeconds, "Time the runtime paused threads for garbage collection",
             () => GC.GetTotalPauseDuration().TotalSeconds);
         exporter.AddCounter(MetricNames.ProcessCpuSeconds, "User and system CPU time of the process", () => Environment.CpuUsage.TotalTime.TotalSeconds);
-        exporter.AddGauge(MetricNames.ProcessResidentMemoryBytes, "Resident set size", ReadResidentBytes);
+        exporter.AddGauge(MetricNames.ProcessResidentMemoryBytes,
+            "Resident set size, including pages of mapped content files that the kernel can drop at will; alert on the anonymous figure instead",
+            ReadResidentBytes);
+        exporter.AddGauge(MetricNames.ProcessAnonymousMemoryBytes,
+            "Resident memory the process itself owns (managed heap, native buffers, stacks): RssAnon of /proc/self/status",
+            () => ReadStatusKilobytes("RssAnon:") * 1024);
+        exporter.AddGauge(MetricNames.ProcessMappedFileResidentBytes,
+            "Resident pages of mapped files (served content and the binary): page cache the kernel reclaims under pressure, RssFile of /proc/self/status",
+            () => ReadStatusKilobytes("RssFile:") * 1024);
         exporter.AddGauge(MetricNames.ProcessThreads, "Operating-system threads of the process", ReadThreadCount);
         exporter.AddGauge(MetricNames.ProcessThreadPoolThreads, "Thread-pool worker threads", () => ThreadPool.ThreadCount);
         exporter.AddGauge(MetricNames.ProcessOpenFds, "Open file descriptors", ReadOpenFds);
@@ -48,17 +56,21 @@ public static class ProcessMetrics
             : Environment.WorkingSet;
     }
 
-    internal static double ReadThreadCount()
+    internal static double ReadThreadCount() => ReadStatusNumber("Threads:");
+
+    /// <summary>A "Name:   N kB" line of /proc/self/status, in kilobytes; NaN where the kernel does not report it.</summary>
+    internal static double ReadStatusKilobytes(string field) => ReadStatusNumber(field);
+
+    private static double ReadStatusNumber(string field)
     {
         string? status = ReadProc("/proc/self/status");
         if (status is null) return double.NaN;
         foreach (var line in status.Split('\n'))
         {
-            if (line.StartsWith("Threads:", StringComparison.Ordinal)
-                && long.TryParse(line.AsSpan(8).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long threads))
-            {
-                return threads;
-            }
+            if (!line.StartsWith(field, StringComparison.Ordinal)) continue;
+            var value = line.AsSpan(field.Length).Trim();
+            if (value.EndsWith(" kB", StringComparison.Ordinal)) value = value[..^3];
+            return long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long number) ? number : double.NaN;
         }
         return double.NaN;
     }

@@ -1,12 +1,10 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Appliance.Networking.Logging;
 using Appliance.Networking.Tcp;
-using Microsoft.Win32.SafeHandles;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -17,23 +15,19 @@ namespace Appliance.Networking.Http;
 /// requests are dispatched by exact path through an <see cref="HttpRouteTable"/>, keep-alive is supported.
 /// Generic: the embedded tracker, /metrics and the admin API each run one.
 /// </summary>
-public sealed class HttpServer : IAsyncDisposable
+public sealed class HttpServer : IConnectionHandler, IAsyncDisposable
 {
     private const int InlineBodyLimit = 16 * 1024;
+    private const string StopReason = "server stopping";
 
     private readonly string _name;
     private readonly IPEndPoint _endPoint;
     private readonly HttpRouteTable _routes;
     private readonly HttpServerOptions _options;
     private readonly ILogger _logger;
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly ConcurrentDictionary<Socket, Task> _connections = new();
+    private readonly TcpServerLifecycle<HttpServerConnection> _lifecycle = new(StopReason, TimeSpan.Zero, StopReason);
     private readonly ConnectionLimiter _limiter;
     private readonly LogThrottle _refusals = new(TimeSpan.FromSeconds(10));
-    private readonly LogThrottle _acceptFailures = new(TimeSpan.FromSeconds(10));
-    private SafeFileHandle? _spare = OpenSpare();
-    private Socket? _listener;
-    private Task _acceptLoop = Task.CompletedTask;
 
     public HttpServer(string name, IPEndPoint endPoint, HttpRouteTable routes, HttpServerOptions? options = null, ILogger? logger = null)
     {
@@ -46,132 +40,56 @@ public sealed class HttpServer : IAsyncDisposable
     }
 
     /// <summary>The bound address (useful when started on port 0).</summary>
-    public IPEndPoint LocalEndPoint => (IPEndPoint)(_listener?.LocalEndPoint ?? throw new InvalidOperationException("the server is not started"));
+    public IPEndPoint LocalEndPoint => _lifecycle.LocalEndPoint;
 
-    public int ConnectionCount => _connections.Count;
+    public int ConnectionCount => _lifecycle.Count;
 
     /// <summary>Binds and starts accepting; throws if the address cannot be bound.</summary>
     public void Start()
     {
-        if (_listener is not null) throw new InvalidOperationException("already started");
-        var listener = new Socket(_endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            if (_endPoint.AddressFamily == AddressFamily.InterNetworkV6 && _endPoint.Address.Equals(IPAddress.IPv6Any)) listener.DualMode = true;
-            listener.Bind(_endPoint);
-            listener.Listen(512);
-        }
-        catch
-        {
-            listener.Dispose();
-            throw;
-        }
-        _listener = listener;
-        HttpServerLog.Listening(_logger, _name, listener.LocalEndPoint!);
-        _acceptLoop = AcceptLoopAsync(listener);
+        if (_lifecycle.AcceptLoop is not null) throw new InvalidOperationException("already started");
+        // A descriptor in reserve: out of descriptors, a health probe is still accepted and answered.
+        var acceptLoop = new TcpAcceptLoop(_endPoint, _limiter, this, _logger, backlog: 512, keepReserveDescriptor: true);
+        HttpServerLog.Listening(_logger, _name, _lifecycle.Start(acceptLoop));
     }
 
+    /// <summary>Stops accepting and closes every connection; returns when all have ended or the token is cancelled.</summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
-        if (_stopping.IsCancellationRequested) return;
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        _listener?.Dispose();
-        foreach (var socket in _connections.Keys) socket.Dispose();
-        var all = _connections.Values.Append(_acceptLoop).ToArray();
         try
         {
-            await Task.WhenAll(all).WaitAsync(cancellationToken).ConfigureAwait(false);
+            await _lifecycle.StopAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync() => _lifecycle.DisposeAsync();
+
+    void IConnectionHandler.OnAccepted(Socket socket, IPEndPoint remote, bool onReserve)
     {
-        await StopAsync().ConfigureAwait(false);
-        _stopping.Dispose();
-        Interlocked.Exchange(ref _spare, null)?.Dispose();
+        // Once the ordinary slots (or the descriptors) are taken, a new connection may only reach reserved routes.
+        bool reservedOnly = onReserve || _limiter.Total > _options.MaxConnections;
+        var connection = new HttpServerConnection(socket, remote, _lifecycle.NextId(), reservedOnly, onReserve);
+        _lifecycle.Add(connection);
+        _ = ServeAsync(connection, _lifecycle.Stopping);
     }
 
-    private async Task AcceptLoopAsync(Socket listener)
+    void IConnectionHandler.OnRefused(IPEndPoint remote, AdmitResult reason)
     {
-        await Task.Yield();
-        bool atDescriptorLimit = false;
-        while (!_stopping.IsCancellationRequested)
-        {
-            Socket socket;
-            try
-            {
-                socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            catch (ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException e)
-            {
-                // Out of descriptors: give up the one held in reserve so the waiting connection (a health probe,
-                // perhaps) is accepted and answered; it is taken back when that connection closes.
-                if (e.SocketErrorCode == SocketError.TooManyOpenSockets && Interlocked.Exchange(ref _spare, null) is { } spare)
-                {
-                    spare.Dispose();
-                    atDescriptorLimit = true;
-                    continue;
-                }
-                // Per-connection failures (reset before accept, fd exhaustion): back off briefly and keep serving.
-                if (_acceptFailures.TryEnter(out long suppressed)) HttpServerLog.AcceptFailed(_logger, _name, suppressed, e);
-                try { await Task.Delay(50, _stopping.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
-                if (Volatile.Read(ref _spare) is null) Interlocked.CompareExchange(ref _spare, OpenSpare(), null)?.Dispose();
-                continue;
-            }
-            IPEndPoint remote;
-            try
-            {
-                remote = (IPEndPoint)socket.RemoteEndPoint!;
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                // Reset between accept and here: nothing to serve.
-                socket.Dispose();
-                if (atDescriptorLimit) RestoreSpare();
-                atDescriptorLimit = false;
-                continue;
-            }
-            var address = remote.Address;
-            // Decided before admitting: once the ordinary slots (or the descriptors) are taken, a new connection may
-            // only reach reserved routes.
-            bool fromSpare = atDescriptorLimit;
-            atDescriptorLimit = false;
-            bool reservedOnly = fromSpare || _limiter.Total >= _options.MaxConnections;
-            var admitted = _limiter.TryAdmit(address);
-            if (admitted != AdmitResult.Admitted)
-            {
-                if (_refusals.TryEnter(out long suppressed))
-                {
-                    if (admitted == AdmitResult.TotalLimit) HttpServerLog.ConnectionLimit(_logger, _name, _options.MaxConnections + _options.ReservedConnections, suppressed);
-                    else HttpServerLog.AddressLimit(_logger, _name, address, _options.MaxConnectionsPerAddress, suppressed);
-                }
-                socket.Dispose();
-                if (fromSpare) RestoreSpare();
-                continue;
-            }
-            socket.NoDelay = true;
-            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _connections[socket] = ServeAsync(socket, remote, reservedOnly, fromSpare, started.Task);
-            started.SetResult();
-        }
+        if (!_refusals.TryEnter(out long suppressed)) return;
+        if (reason == AdmitResult.TotalLimit) HttpServerLog.ConnectionLimit(_logger, _name, _options.MaxConnections + _options.ReservedConnections, suppressed);
+        else HttpServerLog.AddressLimit(_logger, _name, remote.Address, _options.MaxConnectionsPerAddress, suppressed);
     }
 
-    private async Task ServeAsync(Socket socket, IPEndPoint remote, bool reservedOnly, bool fromSpare, Task registered)
+    private async Task ServeAsync(HttpServerConnection connection, CancellationToken stopping)
     {
-        await registered.ConfigureAwait(false);
+        // Off the accept loop: a request already waiting would otherwise be served on it.
         await Task.Yield();
+        var socket = connection.Socket;
+        var remote = connection.Remote;
+        bool reservedOnly = connection.ReservedOnly;
         byte[] buffer = ArrayPool<byte>.Shared.Rent(_options.MaxRequestHeadBytes);
         var head = new HttpRequestHead();
         var response = new HttpResponse();
@@ -179,9 +97,9 @@ public sealed class HttpServer : IAsyncDisposable
         {
             int filled = 0;
             int maxRequests = reservedOnly ? 1 : _options.MaxRequestsPerConnection;
-            for (int served = 0; served < maxRequests && !_stopping.IsCancellationRequested; served++)
+            for (int served = 0; served < maxRequests && !stopping.IsCancellationRequested; served++)
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
                 timeout.CancelAfter(_options.RequestTimeout);
                 var token = timeout.Token;
 
@@ -246,27 +164,9 @@ public sealed class HttpServer : IAsyncDisposable
             ArrayPool<byte>.Shared.Return(buffer);
             try { socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { } catch (ObjectDisposedException) { }
             socket.Dispose();
-            _connections.TryRemove(socket, out _);
-            _limiter.Release(remote.Address);
-            if (fromSpare) RestoreSpare();
+            if (connection.OnReserve) _lifecycle.AcceptLoop?.ReturnReserve();
+            _lifecycle.Remove(connection);
         }
-    }
-
-    private static SafeFileHandle? OpenSpare()
-    {
-        try
-        {
-            return File.OpenHandle("/dev/null", FileMode.Open, FileAccess.Read);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
-
-    private void RestoreSpare()
-    {
-        if (Volatile.Read(ref _spare) is null) Interlocked.CompareExchange(ref _spare, OpenSpare(), null)?.Dispose();
     }
 
     /// <summary>The route that will read the body and handle the request, or null with the refusal written to the response.</summary>

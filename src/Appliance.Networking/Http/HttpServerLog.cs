@@ -17,9 +17,6 @@ internal static partial class HttpServerLog
     [LoggerMessage(EventId = 2504, Level = LogLevel.Warning, Message = "HTTP server '{Name}': connection limit {Limit} reached, closing new connection ({Suppressed} more not logged)")]
     public static partial void ConnectionLimit(ILogger logger, string name, int limit, long suppressed);
 
-    [LoggerMessage(EventId = 2505, Level = LogLevel.Warning, Message = "HTTP server '{Name}': accept failed, retrying ({Suppressed} more not logged)")]
-    public static partial void AcceptFailed(ILogger logger, string name, long suppressed, Exception exception);
-
     [LoggerMessage(EventId = 2506, Level = LogLevel.Warning, Message = "HTTP server '{Name}': {Address} already holds {Limit} connections, closing its new one ({Suppressed} more not logged)")]
     public static partial void AddressLimit(ILogger logger, string name, IPAddress address, int limit, long suppressed);
 }

@@ -1,14 +1,19 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
 
 namespace Appliance.Networking.Tcp;
 
 /// <summary>What a server does with each admitted or refused connection.</summary>
 public interface IConnectionHandler
 {
-    /// <summary>Takes ownership of <paramref name="socket"/>; must call <see cref="TcpAcceptLoop.Release"/> once it is closed.</summary>
-    void OnAccepted(Socket socket, IPEndPoint remote);
+    /// <summary>
+    /// Takes ownership of <paramref name="socket"/>; must call <see cref="TcpAcceptLoop.Release"/> once it is closed, and
+    /// <see cref="TcpAcceptLoop.ReturnReserve"/> too when <paramref name="onReserve"/> says it was accepted on the
+    /// descriptor held in reserve (the process is out of descriptors: serve it briefly).
+    /// </summary>
+    void OnAccepted(Socket socket, IPEndPoint remote, bool onReserve);
 
     void OnRefused(IPEndPoint remote, AdmitResult reason);
 }
@@ -17,6 +22,8 @@ public interface IConnectionHandler
 /// Accepts TCP connections on a raw listening socket with one reusable awaitable, admits them under the
 /// connection limits, and hands them over. Accept errors are sorted into fatal (stop the loop), transient
 /// resource shortage (back off, then retry) and per-connection noise (ignore), each logged with its reason.
+/// Optionally it holds one descriptor in reserve: out of descriptors, it gives that up so the waiting connection
+/// (a health probe, perhaps) is still accepted, and takes it back once that connection has closed.
 /// </summary>
 public sealed class TcpAcceptLoop : IAsyncDisposable
 {
@@ -28,9 +35,12 @@ public sealed class TcpAcceptLoop : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Socket _listener;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly bool _keepReserve;
+    private SafeFileHandle? _reserve;
     private Task _loop = Task.CompletedTask;
 
-    public TcpAcceptLoop(IPEndPoint endPoint, ConnectionLimiter limiter, IConnectionHandler handler, ILogger logger, int backlog = 1024)
+    public TcpAcceptLoop(IPEndPoint endPoint, ConnectionLimiter limiter, IConnectionHandler handler, ILogger logger, int backlog = 1024,
+        bool keepReserveDescriptor = false)
     {
         _handler = handler;
         _limiter = limiter;
@@ -50,6 +60,8 @@ public sealed class TcpAcceptLoop : IAsyncDisposable
             throw;
         }
         LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
+        _keepReserve = keepReserveDescriptor;
+        if (_keepReserve) _reserve = OpenReserve();
     }
 
     /// <summary>The bound address (with the real port when 0 was asked for).</summary>
@@ -62,11 +74,19 @@ public sealed class TcpAcceptLoop : IAsyncDisposable
     /// <summary>Frees the limiter slot of a connection the handler has closed.</summary>
     public void Release(IPAddress address) => _limiter.Release(address);
 
+    /// <summary>A connection accepted on the reserve descriptor has closed: the reserve is taken back.</summary>
+    public void ReturnReserve()
+    {
+        if (_keepReserve && !_stopping.IsCancellationRequested && Volatile.Read(ref _reserve) is null)
+            Interlocked.CompareExchange(ref _reserve, OpenReserve(), null)?.Dispose();
+    }
+
     public async Task StopAsync()
     {
         if (!_stopping.IsCancellationRequested) await _stopping.CancelAsync().ConfigureAwait(false);
         _listener.Dispose();
         await _loop.ConfigureAwait(false);
+        Interlocked.Exchange(ref _reserve, null)?.Dispose();
     }
 
     public async ValueTask DisposeAsync()
@@ -78,6 +98,7 @@ public sealed class TcpAcceptLoop : IAsyncDisposable
     private async Task RunAsync()
     {
         using var accept = new SocketAwaitableEventArgs();
+        bool onReserve = false;
         while (!_stopping.IsCancellationRequested)
         {
             SocketResult result;
@@ -91,7 +112,14 @@ public sealed class TcpAcceptLoop : IAsyncDisposable
             }
             if (result.Succeeded)
             {
-                Admit(accept.AcceptSocket!);
+                Admit(accept.AcceptSocket!, onReserve);
+                onReserve = false;
+                continue;
+            }
+            if (result.Error == SocketError.TooManyOpenSockets && Interlocked.Exchange(ref _reserve, null) is { } reserve)
+            {
+                reserve.Dispose();
+                onReserve = true;
                 continue;
             }
             switch (Classify(result.Error))
@@ -103,6 +131,7 @@ public sealed class TcpAcceptLoop : IAsyncDisposable
                     if (_backOffLog.TryEnter(out long suppressed)) TcpLog.AcceptBackingOff(_logger, result.Error, BackOff.TotalMilliseconds, suppressed);
                     try { await Task.Delay(BackOff, _stopping.Token).ConfigureAwait(false); }
                     catch (OperationCanceledException) { return; }
+                    ReturnReserve();
                     break;
                 default:
                     if (!_stopping.IsCancellationRequested) TcpLog.AcceptFatal(_logger, result.Error, LocalEndPoint);
@@ -111,11 +140,12 @@ public sealed class TcpAcceptLoop : IAsyncDisposable
         }
     }
 
-    private void Admit(Socket socket)
+    private void Admit(Socket socket, bool onReserve)
     {
         if (socket.RemoteEndPoint is not IPEndPoint remote)
         {
             socket.Dispose();
+            if (onReserve) ReturnReserve();
             return;
         }
         var outcome = _limiter.TryAdmit(remote.Address);
@@ -123,18 +153,32 @@ public sealed class TcpAcceptLoop : IAsyncDisposable
         {
             _handler.OnRefused(remote, outcome);
             socket.Dispose();
+            if (onReserve) ReturnReserve();
             return;
         }
         socket.NoDelay = true;
         try
         {
-            _handler.OnAccepted(socket, remote);
+            _handler.OnAccepted(socket, remote, onReserve);
         }
         catch (Exception e)
         {
             TcpLog.HandlerFailed(_logger, remote, e);
             socket.Dispose();
             _limiter.Release(remote.Address);
+            if (onReserve) ReturnReserve();
+        }
+    }
+
+    private static SafeFileHandle? OpenReserve()
+    {
+        try
+        {
+            return File.OpenHandle("/dev/null", FileMode.Open, FileAccess.Read);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 

@@ -108,6 +108,7 @@ internal static partial class BatchedReceive
                         UdpLog.DatagramFailed(logger, local, e.Message);
                     }
                 }
+                handler.OnBatchEnd();
             }
         }
         finally

@@ -10,6 +10,11 @@ public interface IDatagramHandler
 {
     /// <summary><paramref name="source"/> is reused for the next datagram: copy what must outlive the call.</summary>
     void OnDatagram(ReadOnlySpan<byte> datagram, SocketAddress source);
+
+    /// <summary>Called after the datagrams of one received batch: the moment to send replies gathered meanwhile.</summary>
+    void OnBatchEnd()
+    {
+    }
 }
 
 /// <summary>
@@ -24,23 +29,35 @@ public sealed class DatagramEndpoint : IDisposable
     /// <summary>Larger than any datagram we accept (uTP fits a 1500-byte path, KRPC stays under 1.5 KiB).</summary>
     public const int MaxDatagram = 2048;
 
+    /// <summary>Datagrams handed to the handler between two <see cref="IDatagramHandler.OnBatchEnd"/> calls, at most.</summary>
+    public const int ReceiveBatch = BatchedReceive.Batch;
+
     private const int SocketBufferBytes = 4 * 1024 * 1024;
+    private const int SolSocket = 1;
+    private const int SoReusePort = 15;
 
     private readonly Socket _socket;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private Thread? _receiver;
     private IDatagramHandler? _handler;
+    private SocketAddress? _fallbackDestination;
     private int _disposed;
 
     /// <param name="ipv6Only">An IPv6 socket that leaves IPv4 to another socket on the same port number (a DHT node per family, BEP 32).</param>
-    public DatagramEndpoint(IPEndPoint endPoint, ILogger? logger = null, bool ipv6Only = false)
+    /// <param name="reusePort">
+    /// SO_REUSEPORT (Linux): several endpoints, each with its own receive thread, bind the same port, and the kernel
+    /// spreads incoming datagrams across them by source address (so one client's datagrams keep to one endpoint).
+    /// </param>
+    public DatagramEndpoint(IPEndPoint endPoint, ILogger? logger = null, bool ipv6Only = false, bool reusePort = false)
     {
+        if (reusePort && !SupportsReusePort) throw new PlatformNotSupportedException("SO_REUSEPORT needs Linux");
         _logger = logger ?? NullLogger.Instance;
         _socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
             if (endPoint.AddressFamily == AddressFamily.InterNetworkV6) _socket.DualMode = !ipv6Only && endPoint.Address.Equals(IPAddress.IPv6Any);
+            if (reusePort) _socket.SetRawSocketOption(SolSocket, SoReusePort, BitConverter.GetBytes(1));
             _socket.Bind(endPoint);
             // Lets the receive thread notice a stop even where closing a socket does not wake a blocked receive.
             _socket.ReceiveTimeout = 1000;
@@ -59,6 +76,9 @@ public sealed class DatagramEndpoint : IDisposable
     public IPEndPoint LocalEndPoint { get; }
 
     public AddressFamily AddressFamily => LocalEndPoint.AddressFamily;
+
+    /// <summary>Whether endpoints may share a port with <c>reusePort</c>.</summary>
+    public static bool SupportsReusePort => OperatingSystem.IsLinux();
 
     /// <summary>Starts the receive thread; every datagram goes to <paramref name="handler"/>.</summary>
     public void Start(IDatagramHandler handler, string threadName)
@@ -101,6 +121,27 @@ public sealed class DatagramEndpoint : IDisposable
         BatchedSend.Send(_socket, datagrams, lengths, destination);
     }
 
+    /// <summary>
+    /// Sends every datagram of <paramref name="batch"/> to its own destination, with one <c>sendmmsg</c> (Linux); waits
+    /// for room in the socket buffer, skips a datagram the kernel refuses. Leaves the batch as it was.
+    /// </summary>
+    public void Send(DatagramBatch batch)
+    {
+        if (BatchedSend.IsSupported)
+        {
+            BatchedSend.Send(_socket, batch);
+            return;
+        }
+        _fallbackDestination ??= new SocketAddress(_socket.AddressFamily);
+        for (int i = 0; i < batch.Count; i++)
+        {
+            var name = batch.Destination(i);
+            name.CopyTo(_fallbackDestination.Buffer.Span);
+            _fallbackDestination.Size = name.Length;
+            Send(batch.Datagram(i), _fallbackDestination);
+        }
+    }
+
     private void ReceiveLoop()
     {
         if (BatchedReceive.IsSupported)
@@ -135,6 +176,7 @@ public sealed class DatagramEndpoint : IDisposable
             try
             {
                 handler.OnDatagram(buffer.AsSpan(0, length), from);
+                handler.OnBatchEnd();
             }
             catch (Exception e) when (e is InvalidOperationException or ArgumentException or IndexOutOfRangeException)
             {

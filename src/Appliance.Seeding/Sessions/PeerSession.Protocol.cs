@@ -92,6 +92,12 @@ internal sealed partial class PeerSession
         if (status == HandshakeStatus.NeedMoreData) return 0;
         if (!_server.Registry.TryGet(handshake.InfoHash, out var torrent))
         {
+            if (!_heldOnce && _server.TryHold(handshake.InfoHash) is { } loaded)
+            {
+                _held = loaded; // the receive loop waits for the torrent, then offers the same bytes again
+                _heldOnce = true;
+                return 0;
+            }
             _server.Counters.HandshakeUnknownTorrent();
             violation = "unknown info-hash " + handshake.InfoHash.ToHex();
             return HandshakeRefused;

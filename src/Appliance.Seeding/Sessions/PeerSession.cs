@@ -1,5 +1,6 @@
 using System.Net;
 using Appliance.Networking.Signals;
+using Appliance.Networking.Tcp;
 using Appliance.Protocol.PeerWire;
 using Appliance.Seeding.Torrents;
 using Appliance.Seeding.Transport;
@@ -14,7 +15,7 @@ namespace Appliance.Seeding.Sessions;
 /// it waits with a zero-byte receive and owns no outbox, request ring or send batch. The bytes travel over a
 /// <see cref="PeerTransport"/> (TCP or uTP), so the protocol below is the same for both.
 /// </summary>
-internal sealed partial class PeerSession
+internal sealed partial class PeerSession : ITcpServerConnection
 {
     private readonly SeedingServer _server;
     private readonly PeerTransport _transport;
@@ -33,6 +34,9 @@ internal sealed partial class PeerSession
     private long _skip; // bytes of an ignored message still to discard from the stream
 
     private SeededTorrent? _torrent;
+    private Task? _held; // set by a handshake for a torrent still loading: completes when loading ended
+    private bool _heldOnce;
+    private TaskCompletionSource? _closedWhileHeld;
     private bool _fast;
     private bool _extensions;
     private bool _joinedByV2; // came with a v2 info-hash (a v2-only torrent's, or a hybrid's second one)
@@ -107,8 +111,11 @@ internal sealed partial class PeerSession
         _closeReason = reason;
         _transport.Close();
         _sendSignal.Set();
+        Volatile.Read(ref _closedWhileHeld)?.TrySetResult();
         return true;
     }
+
+    void ITcpServerConnection.Close(string reason) => Close(reason);
 
     private async Task ReceiveLoopAsync()
     {
@@ -140,6 +147,12 @@ internal sealed partial class PeerSession
                 _lastReceivedAt = _server.Time.GetTimestamp();
 
                 int consumed = Receive(buffer.AsSpan(0, filled), out bool keepBuffer);
+                if (consumed == 0 && _held is { } loading)
+                {
+                    _held = null;
+                    if (!await WaitForLoadingTorrentAsync(loading).ConfigureAwait(false)) break;
+                    consumed = Receive(buffer.AsSpan(0, filled), out keepBuffer);
+                }
                 if (consumed < 0) break;
                 filled -= consumed;
                 if (filled > 0 && consumed > 0) buffer.AsSpan(consumed, filled).CopyTo(buffer);
@@ -165,6 +178,28 @@ internal sealed partial class PeerSession
         {
             if (buffer is not null) pool.Return(buffer);
             LoopEnded();
+        }
+    }
+
+    /// <summary>Holds a handshake until its torrent has loaded, within the handshake timeout; false when the session closed instead.</summary>
+    private async Task<bool> WaitForLoadingTorrentAsync(Task loading)
+    {
+        try
+        {
+            var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _closedWhileHeld, closed);
+            if (IsClosed) return false; // closed before Close could see the source
+            var remaining = _server.Options.HandshakeTimeout - _server.Time.GetElapsedTime(_createdAt);
+            var first = await Task.WhenAny(loading, closed.Task, Task.Delay(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, _server.Time))
+                .ConfigureAwait(false);
+            if (first == loading) return !IsClosed;
+            if (first != closed.Task && Close("handshake timeout: the torrent was still loading")) _server.Counters.HandshakeTimedOut();
+            return false;
+        }
+        finally
+        {
+            Volatile.Write(ref _closedWhileHeld, null);
+            _server.ReleaseHold();
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Appliance.Networking.Buffers;
@@ -25,18 +24,12 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     public const int SmallBufferSize = 32 * 1024;
     public const int ReadBufferSize = 256 * 1024;
 
-    private readonly ConcurrentDictionary<long, PeerSession> _sessions = new();
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly TaskCompletionSource _allClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private TcpAcceptLoop? _acceptLoop;
-    private Task _timers = Task.CompletedTask;
-    private long _nextId;
+    private readonly TcpServerLifecycle<PeerSession> _sessions;
     private int _unchoked;
     private long _round;
     private UtpSessionAcceptor? _utpAcceptor;
     private int _refillPending;
     private readonly Lock _chokerGate = new();
-    private bool _stopRequested;
     private readonly Networking.Logging.LogThrottle _refusalLog = new(TimeSpan.FromSeconds(10));
 
     public SeedingServer(SeedingOptions options, TorrentRegistry registry, SeedingCounters counters, ILogger logger, TimeProvider? time = null)
@@ -47,6 +40,8 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
         Counters = counters;
         Logger = logger;
         Time = time ?? TimeProvider.System;
+        // Peers that still have blocks queued at the drain deadline (slow readers) are cut off.
+        _sessions = new TcpServerLifecycle<PeerSession>("shutting down", options.DrainTimeout, "shutting down: drain deadline passed");
         PeerId = PeerId.CreateOurs();
         RateLimiter = new UploadRateLimiter(options.UploadRateLimit, Time);
         Registry.Removed += torrent => CloseSessionsOf(torrent, "torrent removed");
@@ -66,7 +61,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     public SeedingCounters Counters { get; }
     public PeerId PeerId { get; }
     public int SessionCount => _sessions.Count;
-    internal ICollection<PeerSession> Sessions => _sessions.Values;
+    internal ICollection<PeerSession> Sessions => _sessions.Connections;
 
     /// <summary>Peers unchoked right now.</summary>
     public int UnchokedCount => Volatile.Read(ref _unchoked);
@@ -85,7 +80,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     internal int BatchBlockLimit => UnchokedCount > CrowdedPeers ? CrowdedBatchBlocks : SendBatch.MaxBlocks;
 
     /// <summary>The bound listen address (after <see cref="Start"/>).</summary>
-    public IPEndPoint? LocalEndPoint => _acceptLoop?.LocalEndPoint;
+    public IPEndPoint? LocalEndPoint => _sessions.AcceptLoop?.LocalEndPoint;
 
     internal ILogger Logger { get; }
 
@@ -101,60 +96,24 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     public IPEndPoint Start()
     {
         var limiter = new ConnectionLimiter(Options.MaxConnections, Options.MaxConnectionsPerIp);
-        _acceptLoop = new TcpAcceptLoop(Options.ListenEndPoint, limiter, this, Logger);
-        _acceptLoop.Start();
-        _timers = Task.WhenAll(Task.Run(() => ChokeLoopAsync(_stopping.Token)), Task.Run(() => SweepLoopAsync(_stopping.Token)));
-        SeedingLog.Listening(Logger, _acceptLoop.LocalEndPoint);
-        return _acceptLoop.LocalEndPoint;
+        var bound = _sessions.Start(new TcpAcceptLoop(Options.ListenEndPoint, limiter, this, Logger), ChokeLoopAsync, SweepLoopAsync);
+        SeedingLog.Listening(Logger, bound);
+        return bound;
     }
 
-    /// <summary>Stops accepting, closes every session and waits (within the token's deadline) until all have released their resources.</summary>
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        // Draining starts before the first await, so a request that arrives once StopAsync was called is refused.
-        _stopRequested = true;
-        foreach (var session in _sessions.Values) session.BeginDrain();
-        if (!_stopping.IsCancellationRequested) await _stopping.CancelAsync().ConfigureAwait(false);
-        if (_acceptLoop is not null) await _acceptLoop.StopAsync().ConfigureAwait(false);
-        if (_sessions.IsEmpty) _allClosed.TrySetResult();
-        try
-        {
-            using var drain = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            drain.CancelAfter(Options.DrainTimeout);
-            try
-            {
-                await _allClosed.Task.WaitAsync(drain.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // Peers that still had blocks queued at the drain deadline (slow readers) are cut off.
-                foreach (var session in _sessions.Values) session.Close("shutting down: drain deadline passed");
-                await _allClosed.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            await _timers.ConfigureAwait(false);
-        }
-    }
+    /// <summary>
+    /// Stops accepting, lets every session send what it has queued (within <see cref="SeedingOptions.DrainTimeout"/>),
+    /// closes the rest and waits (within the token's deadline) until all have released their resources.
+    /// </summary>
+    public Task StopAsync(CancellationToken cancellationToken) => _sessions.StopAsync(cancellationToken);
 
-    public async ValueTask DisposeAsync()
-    {
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        try { await StopAsync(deadline.Token).ConfigureAwait(false); }
-        catch (OperationCanceledException) { }
-        _stopping.Dispose();
-    }
+    public ValueTask DisposeAsync() => _sessions.DisposeAsync();
 
-    void IConnectionHandler.OnAccepted(Socket socket, IPEndPoint remote)
+    void IConnectionHandler.OnAccepted(Socket socket, IPEndPoint remote, bool onReserve)
     {
         Counters.ConnectionAccepted();
-        var session = new PeerSession(this, new EncryptedTransport(new TcpPeerTransport(socket, remote), _encryption), Interlocked.Increment(ref _nextId));
-        _sessions[session.Id] = session;
-        if (_stopRequested)
-        {
-            session.Close("shutting down");
-        }
+        var session = new PeerSession(this, new EncryptedTransport(new TcpPeerTransport(socket, remote), _encryption), _sessions.NextId());
+        _sessions.Add(session);
         session.Start();
     }
 
@@ -164,8 +123,8 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     /// <summary>A connection that arrived over another transport (uTP): admitted under the same limits as TCP ones.</summary>
     internal bool TryAccept(PeerTransport transport)
     {
-        if (_acceptLoop is null || _stopRequested) return false;
-        var admitted = _acceptLoop.Limiter.TryAdmit(transport.Remote.Address);
+        if (_sessions.AcceptLoop is not { } acceptLoop || _sessions.IsStopping) return false;
+        var admitted = acceptLoop.Limiter.TryAdmit(transport.Remote.Address);
         if (admitted != AdmitResult.Admitted)
         {
             ((IConnectionHandler)this).OnRefused(transport.Remote, admitted);
@@ -173,8 +132,8 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
         }
         Counters.ConnectionAccepted();
         // MSE/PE runs over uTP as over TCP: libtorrent's default policy tries an encrypted handshake first on either.
-        var session = new PeerSession(this, new EncryptedTransport(transport, _encryption), Interlocked.Increment(ref _nextId));
-        _sessions[session.Id] = session;
+        var session = new PeerSession(this, new EncryptedTransport(transport, _encryption), _sessions.NextId());
+        _sessions.Add(session);
         session.Start();
         return true;
     }
@@ -185,13 +144,34 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
         if (_refusalLog.TryEnter(out long suppressed)) SeedingLog.ConnectionRefused(Logger, remote, reason, suppressed);
     }
 
+    private int _heldHandshakes;
+
+    /// <summary>Handshakes waiting right now for their torrent to finish loading.</summary>
+    public int HeldHandshakes => Volatile.Read(ref _heldHandshakes);
+
+    /// <summary>
+    /// A handshake for a torrent that is still loading (first start verifies content) waits for it rather than being
+    /// refused: a refused client backs off for far longer than the load takes. Bounded by <see cref="SeedingOptions.MaxHeldHandshakes"/>.
+    /// </summary>
+    internal Task? TryHold(Protocol.Metainfo.InfoHash infoHash)
+    {
+        if (_stopRequested) return null;
+        if (Interlocked.Increment(ref _heldHandshakes) > Options.MaxHeldHandshakes || Registry.WhenLoaded(infoHash) is not { } loaded)
+        {
+            Interlocked.Decrement(ref _heldHandshakes);
+            return null;
+        }
+        Counters.HandshakeHeld();
+        return loaded;
+    }
+
+    internal void ReleaseHold() => Interlocked.Decrement(ref _heldHandshakes);
+
     internal void OnSessionEnded(PeerSession session)
     {
-        _sessions.TryRemove(session.Id, out _);
-        _acceptLoop?.Release(session.Remote.Address);
         Counters.ConnectionClosed();
         SeedingLog.PeerDisconnected(Logger, session.Remote, session.CloseReason ?? "closed");
-        if (_stopRequested && _sessions.IsEmpty) _allClosed.TrySetResult();
+        _sessions.Remove(session);
     }
 
     /// <summary>A store stopped serving: its peers are disconnected, every other torrent keeps going.</summary>
@@ -204,7 +184,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
 
     private void CloseSessionsOf(SeededTorrent torrent, string reason)
     {
-        foreach (var session in _sessions.Values)
+        foreach (var session in _sessions.Connections)
         {
             if (session.Torrent == torrent) session.Close(reason);
         }
@@ -229,7 +209,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     {
         lock (_chokerGate)
         {
-            var sessions = _sessions.Values.ToList();
+            var sessions = _sessions.Connections.ToList();
             var unchoke = Choker.Decide(ChokerView(sessions), Options.UploadSlots, Interlocked.Increment(ref _round));
             foreach (var session in sessions)
             {
@@ -248,7 +228,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     /// </summary>
     internal void RequestRefill()
     {
-        if (Options.UploadSlots <= 0 || _stopRequested) return;
+        if (Options.UploadSlots <= 0 || _sessions.IsStopping) return;
         if (Interlocked.Exchange(ref _refillPending, 1) == 0)
             ThreadPool.UnsafeQueueUserWorkItem(static server => server.RunRefill(), this, preferLocal: false);
     }
@@ -258,7 +238,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
         Volatile.Write(ref _refillPending, 0);
         lock (_chokerGate)
         {
-            var sessions = _sessions.Values.ToList();
+            var sessions = _sessions.Connections.ToList();
             var changes = Choker.Refill(ChokerView(sessions), Options.UploadSlots);
             if (changes.IsEmpty) return;
             foreach (var session in sessions)
@@ -308,7 +288,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {
                 long now = Time.GetTimestamp();
-                foreach (var session in _sessions.Values) session.Sweep(now);
+                foreach (var session in _sessions.Connections) session.Sweep(now);
                 // Snubbed peers give their slots to waiting ones here, between rounds.
                 RequestRefill();
             }

@@ -19,18 +19,102 @@ public sealed class TorrentFolderLoader(
     public string TorrentsFolder { get; } = torrentsFolder;
     public string ContentFolder { get; } = contentFolder;
 
-    /// <summary>Loads every *.torrent of the folder (not recursive) with bounded parallelism; returns each outcome.</summary>
+    /// <summary>
+    /// Loads every *.torrent of the folder (not recursive) with bounded parallelism; returns each outcome. Every .torrent
+    /// is parsed first (cheap) and announced to the registry as loading, so a peer that dials for one of them while the
+    /// content is still being opened or verified is held rather than refused, and its torrent is loaded next.
+    /// </summary>
     public async Task<IReadOnlyList<TorrentLoadResult>> LoadAllAsync(CancellationToken cancellationToken)
     {
         string[] paths = Directory.Exists(TorrentsFolder)
             ? [.. Directory.EnumerateFiles(TorrentsFolder, "*.torrent", SearchOption.TopDirectoryOnly).Order(StringComparer.Ordinal)]
             : [];
         var results = new TorrentLoadResult[paths.Length];
-        await Parallel.ForEachAsync(Enumerable.Range(0, paths.Length),
-            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parallelism), CancellationToken = cancellationToken },
-            async (i, ct) => results[i] = await LoadFileAsync(paths[i], ct).ConfigureAwait(false)).ConfigureAwait(false);
-        StartupRefusals = results.Where(r => !r.Loaded).ToDictionary(r => r.TorrentPath, StringComparer.Ordinal);
+        var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parallelism), CancellationToken = cancellationToken };
+
+        var announced = new TorrentMetainfo?[paths.Length];
+        await Parallel.ForAsync(0, paths.Length, options, (i, _) =>
+        {
+            announced[i] = TryReadMetainfo(paths[i]); // a bad file is refused, with its reason, when its turn comes
+            return ValueTask.CompletedTask;
+        }).ConfigureAwait(false);
+        var indexByHash = new Dictionary<InfoHash, int>();
+        for (int i = 0; i < paths.Length; i++)
+        {
+            if (announced[i] is not { } metainfo) continue;
+            if (indexByHash.TryAdd(metainfo.InfoHash, i)) registry.BeginLoading(metainfo);
+            else announced[i] = null; // a duplicate: the first file of that info-hash owns the announcement
+        }
+
+        var queue = new LoadQueue(paths.Length);
+        void OnAwaited(InfoHash infoHash)
+        {
+            if (indexByHash.TryGetValue(infoHash, out int index)) queue.Prefer(index);
+        }
+        registry.Awaited += OnAwaited;
+        try
+        {
+            await Parallel.ForAsync(0, Math.Min(Math.Max(1, parallelism), Math.Max(1, paths.Length)), options, async (_, ct) =>
+            {
+                while (queue.TryTake(out int i))
+                {
+                    try
+                    {
+                        results[i] = await LoadFileAsync(paths[i], ct).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        if (announced[i] is { } metainfo) registry.EndLoading(metainfo);
+                    }
+                }
+            }).ConfigureAwait(false);
+        }
+        finally
+        {
+            registry.Awaited -= OnAwaited;
+            foreach (var metainfo in announced)
+            {
+                if (metainfo is not null) registry.EndLoading(metainfo); // cancelled part-way: nobody waits for the rest
+            }
+        }
+        StartupRefusals = results.Where(r => r is not null && !r.Loaded).ToDictionary(r => r.TorrentPath, StringComparer.Ordinal);
         return results;
+    }
+
+    private static TorrentMetainfo? TryReadMetainfo(string path)
+    {
+        try
+        {
+            return ReadMetainfo(path);
+        }
+        catch (Exception e) when (e is MetainfoException or IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Hands out indexes in folder order, except that the ones a peer waits for go first; each index once.</summary>
+    private sealed class LoadQueue(int count)
+    {
+        private readonly ConcurrentQueue<int> _preferred = new();
+        private readonly int[] _taken = new int[count];
+        private int _next = -1;
+
+        public void Prefer(int index) => _preferred.Enqueue(index);
+
+        public bool TryTake(out int index)
+        {
+            while (_preferred.TryDequeue(out index))
+            {
+                if (Interlocked.Exchange(ref _taken[index], 1) == 0) return true;
+            }
+            while ((index = Interlocked.Increment(ref _next)) < _taken.Length)
+            {
+                if (Interlocked.Exchange(ref _taken[index], 1) == 0) return true;
+            }
+            index = -1;
+            return false;
+        }
     }
 
     /// <summary>The files <see cref="LoadAllAsync"/> refused, by full path (a folder watcher takes over from there).</summary>

@@ -50,17 +50,17 @@ public sealed class EmbeddedTracker : IAsyncDisposable
     public void RegisterSelf(InfoHash hash, IPEndPoint self) => _store.RegisterSelf(hash, PeerAddress.FromEndPoint(self));
 
     /// <summary>
-    /// Binds HTTP (TCP) and UDP on the same port; with port 0, the UDP socket takes the port TCP got. By default one UDP
-    /// thread per four cores: on the 2-core benchmark one thread gave more announces per CPU-second than two (shared
-    /// counters and socket contention), see perf-reports.
+    /// Binds HTTP (TCP) and UDP on the same port; with port 0, the UDP socket takes the port TCP got. UDP runs on
+    /// <paramref name="udpWorkers"/> sockets sharing the port (SO_REUSEPORT), a receive thread each; one by default: on
+    /// the 2-core benchmark one thread gave more announces per CPU-second than two, see perf-reports.
     /// </summary>
-    public void Start(int? udpReceiveLoops = null)
+    public void Start(int udpWorkers = 1)
     {
         _http.Start();
         var udpEndPoint = new IPEndPoint(_endPoint.Address, _http.LocalEndPoint.Port);
         try
         {
-            _udp.Start(udpEndPoint, udpReceiveLoops ?? Math.Max(1, Environment.ProcessorCount / 4));
+            _udp.Start(udpEndPoint, udpWorkers);
         }
         catch
         {

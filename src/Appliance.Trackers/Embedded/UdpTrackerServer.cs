@@ -1,13 +1,15 @@
 using System.Net;
 using System.Net.Sockets;
+using Appliance.Networking.Udp;
 using Appliance.Protocol.TrackerWire;
 using Microsoft.Extensions.Logging;
 
 namespace Appliance.Trackers.Embedded;
 
 /// <summary>
-/// The BEP 15 front end of the embedded tracker. <see cref="Handle"/> is the whole protocol (packet in, reply out);
-/// the receive loops around it only move datagrams and allocate nothing per packet.
+/// The BEP 15 front end of the embedded tracker. <see cref="Handle"/> is the whole protocol (packet in, reply out); the
+/// shared <see cref="DatagramEndpoint"/> moves the datagrams in batches (<c>recvmmsg</c>, and <c>sendmmsg</c> for the
+/// replies, see <see cref="UdpTrackerWorker"/>) and nothing is allocated per packet.
 /// </summary>
 public sealed class UdpTrackerServer : IAsyncDisposable
 {
@@ -17,9 +19,7 @@ public sealed class UdpTrackerServer : IAsyncDisposable
     private readonly ConnectionIdIssuer _ids;
     private readonly TrackerCounters _counters;
     private readonly ILogger _logger;
-    private readonly CancellationTokenSource _stopping = new();
-    private Socket? _socket;
-    private Task[] _loops = [];
+    private DatagramEndpoint[] _endpoints = [];
 
     public UdpTrackerServer(SwarmStore store, ConnectionIdIssuer ids, TrackerCounters counters, ILogger logger)
     {
@@ -29,95 +29,52 @@ public sealed class UdpTrackerServer : IAsyncDisposable
         _logger = logger;
     }
 
-    public IPEndPoint LocalEndPoint => (IPEndPoint)(_socket?.LocalEndPoint ?? throw new InvalidOperationException("not started"));
+    public IPEndPoint LocalEndPoint => _endpoints.Length > 0 ? _endpoints[0].LocalEndPoint : throw new InvalidOperationException("not started");
 
-    public void Start(IPEndPoint endPoint, int receiveLoops)
+    /// <summary>
+    /// Binds <paramref name="workers"/> sockets to the port, each with its own receive thread. More than one shares the
+    /// port with SO_REUSEPORT (Linux), and the kernel spreads clients across them by source address.
+    /// </summary>
+    public void Start(IPEndPoint endPoint, int workers)
     {
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        if (_endpoints.Length > 0) throw new InvalidOperationException("already started");
+        workers = Math.Max(1, workers);
+        if (workers > 1 && !DatagramEndpoint.SupportsReusePort) workers = 1;
+        var endpoints = new List<DatagramEndpoint>(workers);
         try
         {
-            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.Address.Equals(IPAddress.IPv6Any)) socket.DualMode = true;
-            socket.ReceiveBufferSize = 4 * 1024 * 1024;
-            socket.Bind(endPoint);
+            for (int i = 0; i < workers; i++)
+            {
+                // The first socket takes the port (when 0 was asked for), the others join it.
+                var at = i == 0 ? endPoint : new IPEndPoint(endPoint.Address, endpoints[0].LocalEndPoint.Port);
+                endpoints.Add(new DatagramEndpoint(at, _logger, reusePort: workers > 1));
+            }
         }
         catch
         {
-            socket.Dispose();
+            foreach (var endpoint in endpoints) endpoint.Dispose();
             throw;
         }
-        socket.ReceiveTimeout = 500;
-        _socket = socket;
-        _loops = Enumerable.Range(0, Math.Max(1, receiveLoops)).Select(i =>
-        {
-            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            var thread = new Thread(() =>
-            {
-                try { ReceiveLoop(socket); }
-                finally { done.TrySetResult(); }
-            })
-            { IsBackground = true, Name = "tracker-udp-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture) };
-            thread.Start();
-            return done.Task;
-        }).ToArray();
+        _endpoints = [.. endpoints];
+        for (int i = 0; i < _endpoints.Length; i++)
+            _endpoints[i].Start(new UdpTrackerWorker(this, _endpoints[i]), "tracker-udp-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
+    /// <summary>Closes the sockets and waits (within the token) for the receive threads to end.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (_stopping.IsCancellationRequested) return;
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        _socket?.Dispose();
+        var endpoints = Interlocked.Exchange(ref _endpoints, []);
+        if (endpoints.Length == 0) return;
         try
         {
-            await Task.WhenAll(_loops).WaitAsync(cancellationToken).ConfigureAwait(false);
+            await Task.WhenAll(endpoints.Select(endpoint => Task.Run(endpoint.Dispose, CancellationToken.None))).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync(CancellationToken.None).ConfigureAwait(false);
-        _stopping.Dispose();
-    }
-
-    // A blocking loop per dedicated thread: for small request/reply datagrams this costs far less per packet than
-    // async receive and send (no completion dispatch, no state machine), which is what tracker throughput is made of.
-    private void ReceiveLoop(Socket socket)
-    {
-        var receive = new byte[2048];
-        var reply = new byte[MaxReplyBytes];
-        var address = new SocketAddress(socket.AddressFamily);
-        while (!_stopping.IsCancellationRequested)
-        {
-            try
-            {
-                int n = socket.ReceiveFrom(receive, SocketFlags.None, address);
-                if (!TryReadSource(address, out var source)) continue;
-                int length = Handle(receive.AsSpan(0, n), source, reply);
-                if (length > 0) socket.SendTo(reply.AsSpan(0, length), SocketFlags.None, address);
-            }
-            catch (ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException e) when (e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
-            {
-                // periodic wake-up to notice a stop
-            }
-            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.MessageSize or SocketError.HostUnreachable
-                or SocketError.NetworkUnreachable or SocketError.ConnectionRefused)
-            {
-                // ICMP errors from one client's earlier reply, or an oversized datagram: that client's problem only.
-            }
-            catch (SocketException e)
-            {
-                if (_stopping.IsCancellationRequested) return;
-                TrackerLog.UdpReceiveFailed(_logger, e);
-                Thread.Sleep(10);
-            }
-        }
-    }
+    public ValueTask DisposeAsync() => new(StopAsync(CancellationToken.None));
 
     /// <summary>Reads the source address from the raw sockaddr (Linux layout) without allocating an IPEndPoint.</summary>
     internal static bool TryReadSource(SocketAddress address, out PeerAddress source)

@@ -30,6 +30,7 @@ public static class ServeFlags
         new("--no-tracker", "Tracker", "turn the embedded tracker off", FixedValue: "false"),
         new("--open-tracker", "OpenTracker", "embedded tracker tracks any info-hash, not only ours", FixedValue: "true"),
         new("--tracker-rate-limit", "TrackerRateLimit", "announces per second the embedded tracker accepts per address, IPv6 per /64 (default 200; 0 = no limit)", "N"),
+        new("--tracker-udp-workers", "TrackerUdpWorkers", "embedded tracker UDP sockets sharing the port (SO_REUSEPORT), a thread each (default 1)", "N"),
         new("--announce-host", "AnnounceHost", "address put in magnet links and the embedded tracker (default: listen address)", "HOST"),
         new("--max-concurrent-announces", "MaxConcurrentAnnounces", "tracker requests in flight at once per tracker, host and port (default 32)", "N"),
         new("--web-seed-listen", "WebSeedListen", "BEP 19 web seed: the seeded torrents' files over HTTP at /NAME[/PATH] (default off)", "HOST:PORT"),

@@ -83,6 +83,7 @@ public static class ServeConfiguration
         Require(o.DhtPort is null or (> 0 and < 65536), "DhtPort", "must be a port number");
         Require(o.MaxConcurrentAnnounces > 0, "MaxConcurrentAnnounces", "must be positive");
         Require(o.TrackerRateLimit >= 0, "TrackerRateLimit", "must be 0 (no limit) or announces per second");
+        Require(o.TrackerUdpWorkers is > 0 and <= 64, "TrackerUdpWorkers", "must be 1 to 64");
         Require(o.WebSeedMaxConnections > 0, "WebSeedMaxConnections", "must be positive");
         Require(o.WebSeedMaxConnectionsPerIp > 0, "WebSeedMaxConnectionsPerIp", "must be positive");
         Require(o.WebSeedIdleTimeoutSeconds > 0, "WebSeedIdleTimeoutSeconds", "must be positive");

@@ -1,4 +1,5 @@
 using System.Net;
+using Appliance.Storage;
 
 namespace Appliance.Configuration;
 
@@ -64,6 +65,9 @@ public sealed class ServeOptions
     /// <summary>Announces per second the embedded tracker accepts from one address (IPv6: one /64); 0 turns the limit off.</summary>
     public int TrackerRateLimit { get; set; } = 200;
 
+    /// <summary>UDP sockets (and receive threads) of the embedded tracker, sharing its port with SO_REUSEPORT.</summary>
+    public int TrackerUdpWorkers { get; set; } = 1;
+
     /// <summary>Address the embedded tracker and magnet links advertise; defaults to the listen address or 127.0.0.1.</summary>
     public string? AnnounceHost { get; set; }
 
@@ -104,6 +108,13 @@ public sealed class ServeOptions
 
     public string GetTorrentsFolder() => Torrents ?? Content;
     public string GetStateFolder() => State ?? Path.Combine(Content, ".appliance");
+
+    public StorageKind GetStorageKind() => Storage.ToLowerInvariant() switch
+    {
+        "mmap" or "mapped" => StorageKind.Mapped,
+        "pread" => StorageKind.Pread,
+        _ => throw new OptionsException($"Storage: '{Storage}' is not 'mmap' or 'pread'"),
+    };
 
     public IPEndPoint GetListenEndPoint() => EndPoints.Parse(Listen, "Listen");
     public IPEndPoint GetTrackerEndPoint() => EndPoints.Parse(TrackerListen, "TrackerListen");

@@ -1,4 +1,5 @@
 using Appliance.Configuration;
+using Appliance.Seeding.Torrents;
 using Microsoft.Extensions.Logging;
 
 namespace Appliance.Hosting;
@@ -27,7 +28,7 @@ public static class Composition
         var webSeed = WebSeedComponent.Create(options, seeding, loggers, output);
         if (webSeed is not null) host.Add(webSeed);
         var watcher = new ContentWatcher(seeding.Registry, seeding.Loader, loggers.CreateLogger<ContentWatcher>(), seeding.PrintSeeding);
-        host.Add(watcher);
+        host.Add(new ContentWatcherComponent(watcher));
         if (metrics is not null)
         {
             metrics.ExportSeeding(seeding.Counters, seeding.Registry, watcher, options.PerTorrentMetrics);

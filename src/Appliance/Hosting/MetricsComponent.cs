@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using Appliance.Configuration;
 using Appliance.Dht;
@@ -28,6 +29,7 @@ public sealed class MetricsComponent : IApplianceComponent
     private readonly ILogger _logger;
     private HttpServer? _server;
     private volatile bool _ready;
+    private (TorrentRegistry Registry, ContentWatcher? Watcher)? _library;
 
     public MetricsComponent(IPEndPoint endPoint, ILogger logger, MetricsExporter? exporter = null)
     {
@@ -85,6 +87,7 @@ public sealed class MetricsComponent : IApplianceComponent
     /// <summary>Exports the seeder's counters, torrents by state and, when <paramref name="perTorrent"/> &gt; 0, the top torrents.</summary>
     public void ExportSeeding(SeedingCounters counters, TorrentRegistry registry, ContentWatcher? watcher, int perTorrent)
     {
+        _library = (registry, watcher);
         var e = Exporter;
         e.AddCounter(MetricNames.UploadedBytes, "Payload bytes of blocks sent to peers", () => counters.BytesUploaded);
         e.AddCounter(MetricNames.BlocksServed, "Blocks (piece messages) sent to peers", () => counters.BlocksServed);
@@ -99,12 +102,13 @@ public sealed class MetricsComponent : IApplianceComponent
             i => counters.Rejected((RejectReason)i));
         e.AddGauge(MetricNames.PeersConnected, "Peer connections open now", () => counters.PeersConnected);
         e.AddCounter(MetricNames.ConnectionsAccepted, "Peer connections accepted", () => counters.ConnectionsAccepted);
-        e.AddCounter(MetricNames.Handshakes, "Incoming handshakes by outcome", "result", ["accepted", "unknown_torrent", "invalid", "timeout"], i => i switch
+        e.AddCounter(MetricNames.Handshakes, "Incoming handshakes by outcome", "result", ["accepted", "unknown_torrent", "invalid", "timeout", "held"], i => i switch
         {
             0 => counters.HandshakesAccepted,
             1 => counters.HandshakesUnknownTorrent,
             2 => counters.HandshakesInvalid,
-            _ => counters.HandshakesTimedOut,
+            3 => counters.HandshakesTimedOut,
+            _ => counters.HandshakesHeld,
         });
         e.AddCounter(MetricNames.ConnectionsRefused, "Connections turned away by a limit", "limit", ["total", "per_ip"],
             i => i == 0 ? counters.ConnectionsRefusedTotalLimit : counters.ConnectionsRefusedAddressLimit);
@@ -122,6 +126,7 @@ public sealed class MetricsComponent : IApplianceComponent
         var seeding = states.WithLabels("seeding");
         var faulted = states.WithLabels("faulted");
         var refused = states.WithLabels("refused");
+        var loading = states.WithLabels("loading");
         e.OnCollect(() =>
         {
             var snapshot = registry.Snapshot();
@@ -129,6 +134,7 @@ public sealed class MetricsComponent : IApplianceComponent
             seeding.Set(snapshot.Count - broken);
             faulted.Set(broken);
             refused.Set(watcher?.Refused().Count ?? 0);
+            loading.Set(registry.LoadingCount);
         });
 
         if (perTorrent > 0) ExportTopTorrents(registry, perTorrent);
@@ -341,16 +347,32 @@ public sealed class MetricsComponent : IApplianceComponent
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// 200 once every component started, unless torrents are refused for want of descriptors or memory (retried until they
+    /// load): a box that could not load its library is not ready. The body counts torrents seeded, loading and refused.
+    /// </summary>
     private ValueTask ServeReadiness(HttpRequest request, HttpResponse response, CancellationToken cancellationToken)
     {
-        if (_ready)
-        {
-            response.Write("ready\n");
-        }
-        else
+        int shortOfResources = _library?.Watcher?.TransientRefusals ?? 0;
+        if (!_ready)
         {
             response.StatusCode = 503;
             response.Write("starting or stopping\n");
+        }
+        else if (shortOfResources > 0)
+        {
+            response.StatusCode = 503;
+            response.Write(string.Create(CultureInfo.InvariantCulture,
+                $"not ready: {shortOfResources} torrent(s) refused for want of file descriptors or memory (retrying; see the log)\n"));
+        }
+        else
+        {
+            response.Write("ready\n");
+        }
+        if (_library is { } library)
+        {
+            response.Write(string.Create(CultureInfo.InvariantCulture,
+                $"torrents {library.Registry.Count}\nloading {library.Registry.LoadingCount}\nrefused {library.Watcher?.Refused().Count ?? 0}\n"));
         }
         return ValueTask.CompletedTask;
     }

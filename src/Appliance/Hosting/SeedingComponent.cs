@@ -71,7 +71,7 @@ public sealed class SeedingComponent : IApplianceComponent
         };
         var logger = loggers.CreateLogger("Appliance.Seeding");
         var server = new SeedingServer(seeding, new TorrentRegistry(), new SeedingCounters(), logger);
-        var opener = new SeedingStorageOpener(options.GetStateFolder(), SeedingStorageOpener.ParseKind(options.Storage), logger, verification);
+        var opener = new SeedingStorageOpener(options.GetStateFolder(), options.GetStorageKind(), logger, verification);
         var loader = new TorrentFolderLoader(server.Registry, opener, options.GetTorrentsFolder(), options.Content, logger,
             parallelism: Math.Max(1, Environment.ProcessorCount));
         return new SeedingComponent(server, loader, output, options.AnnounceHost);

@@ -17,9 +17,11 @@ public sealed class TrackerComponent : IApplianceComponent
     private readonly SeedingComponent _seeding;
     private readonly TextWriter _output;
     private readonly string? _announceHost;
+    private readonly int _udpWorkers;
 
-    private TrackerComponent(EmbeddedTracker tracker, SeedingComponent seeding, TextWriter output, string? announceHost)
+    private TrackerComponent(EmbeddedTracker tracker, SeedingComponent seeding, TextWriter output, string? announceHost, int udpWorkers)
     {
+        _udpWorkers = udpWorkers;
         Tracker = tracker;
         _seeding = seeding;
         _output = output;
@@ -38,7 +40,7 @@ public sealed class TrackerComponent : IApplianceComponent
         if (!options.Tracker) return null;
         var tracker = new EmbeddedTracker(options.GetTrackerEndPoint(), SwarmStoreOptions.Defaults(options.OpenTracker, options.TrackerRateLimit), counters,
             loggers.CreateLogger("Appliance.Trackers.Embedded"));
-        return new TrackerComponent(tracker, seeding, output, options.AnnounceHost);
+        return new TrackerComponent(tracker, seeding, output, options.AnnounceHost, options.TrackerUdpWorkers);
     }
 
     /// <summary>The announce URL for a tracker bound to <paramref name="bound"/> (wildcards become the announce host or 127.0.0.1).</summary>
@@ -46,7 +48,7 @@ public sealed class TrackerComponent : IApplianceComponent
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        Tracker.Start();
+        Tracker.Start(_udpWorkers);
         _seeding.Registry.Added += OnAdded;
         _seeding.Registry.Removed += OnRemoved;
         foreach (var torrent in _seeding.Registry.Snapshot()) OnAdded(torrent);

@@ -16,31 +16,6 @@ public sealed class PrometheusScrapeTests
     private const string PrometheusBinary = "/usr/bin/prometheus";
     private const int ContentSize = 3 * 1024 * 1024 + 12_345;
 
-    // A leecher that connects only to the appliance (no DHT, no LSD, no uTP) and exits once it has everything.
-    private const string Leecher = """
-        import sys, time
-        import libtorrent as lt
-        torrent, save, port, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-        s = lt.session({
-            'listen_interfaces': '127.0.0.1:0',
-            'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
-            'enable_outgoing_utp': False, 'enable_incoming_utp': False,
-        })
-        h = s.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': save})
-        h.connect_peer(('127.0.0.1', port))
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            st = h.status()
-            if st.is_seeding:
-                print('downloaded', st.total_wanted, flush=True)
-                sys.exit(0)
-            if st.num_peers == 0:
-                h.connect_peer(('127.0.0.1', port))
-            time.sleep(0.1)
-        print('timeout', h.status().progress, flush=True)
-        sys.exit(1)
-        """;
-
     [Fact]
     public async Task Prometheus_scrapes_the_appliance_and_sees_the_download_in_uploaded_bytes()
     {
@@ -84,10 +59,8 @@ public sealed class PrometheusScrapeTests
         double before = await WaitForValueAsync(api, prometheus, "appliance_uploaded_bytes_total", _ => true, TimeSpan.FromSeconds(30));
 
         string download = temp.CreateSubdirectory("download");
-        string script = Path.Combine(temp.Path, "leecher.py");
-        await File.WriteAllTextAsync(script, Leecher);
-        using (var leecher = await ExternalProcess.RunAsync("/usr/bin/python3",
-                   [script, torrent, download, peerPort.ToString(CultureInfo.InvariantCulture), "60"], TimeSpan.FromSeconds(90)))
+        // A leecher that connects only to the appliance (no DHT, no LSD, no uTP) and exits once it has everything.
+        using (var leecher = await Libtorrent.LeechAsync(temp.Path, torrent, download, new Libtorrent.LeecherOptions { PeerPort = peerPort }))
         {
             Assert.True(leecher.ExitCode == 0, leecher.AllOutput + "\n--- appliance ---\n" + appliance.AllOutput);
         }

@@ -7,39 +7,6 @@ namespace Appliance.Interop.Tests.Seeding;
 [Trait("Category", "Interop")]
 public sealed class LibtorrentDownloadTests
 {
-    // Inline libtorrent leecher: adds the torrent, connects to our port only, waits for seeding, prints the outcome.
-    // uTP is off because we speak TCP only (libtorrent would try uTP first and fall back slowly). With libtorrent's
-    // default encryption policy it opens with an encrypted handshake offering both methods and gets plaintext after it.
-    private const string Leecher = """
-        import sys, time
-        import libtorrent as lt
-        torrent, save, port, timeout, host, level = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5], int(sys.argv[6])
-        # level 0: libtorrent's default policy; 1 (plaintext after an obfuscated handshake) or 2 (RC4): encryption forced.
-        forced = {'out_enc_policy': 0, 'in_enc_policy': 0, 'allowed_enc_level': level, 'prefer_rc4': level == 2} if level else {}
-        s = lt.session({**forced,
-            'listen_interfaces': ('[::1]:0' if ':' in host else '127.0.0.1:0'),
-            'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
-            'allow_multiple_connections_per_ip': True, 'enable_outgoing_utp': False, 'enable_incoming_utp': False,
-            'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.peer_notification,
-        })
-        h = s.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': save})
-        h.connect_peer((host, port))
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            st = h.status()
-            if st.is_seeding:
-                print('seeding', st.total_wanted, flush=True)
-                sys.exit(0)
-            if st.num_peers == 0:
-                h.connect_peer((host, port))
-            for a in s.pop_alerts():
-                print('alert', a.message(), flush=True)
-            time.sleep(0.1)
-        st = h.status()
-        print('timeout', st.state, st.progress, st.num_peers, flush=True)
-        sys.exit(1)
-        """;
-
     [Theory]
     [InlineData("mmap", "127.0.0.1")]
     [InlineData("pread", "127.0.0.1")]
@@ -71,12 +38,16 @@ public sealed class LibtorrentDownloadTests
         await appliance.WaitForLineAsync(l => l.StartsWith("listening on ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
 
         string download = temp.CreateSubdirectory("download");
-        string script = Path.Combine(temp.Path, "leecher.py");
-        await File.WriteAllTextAsync(script, Leecher);
-        using var leecher = await ExternalProcess.RunAsync("/usr/bin/python3",
-            [script, Path.Combine(content, "sample.torrent"), download, port.ToString(CultureInfo.InvariantCulture), "60", client,
-                encryptionLevel.ToString(CultureInfo.InvariantCulture)],
-            TimeSpan.FromSeconds(90));
+        // Over TCP. Level 0 is libtorrent's default encryption policy: it opens with an encrypted handshake offering both
+        // methods and gets plaintext after it; 1 (plaintext after an obfuscated handshake) or 2 (RC4) force encryption.
+        using var leecher = await Libtorrent.LeechAsync(temp.Path, Path.Combine(content, "sample.torrent"), download, new Libtorrent.LeecherOptions
+        {
+            PeerHost = client,
+            PeerPort = port,
+            ListenHost = client,
+            Encryption = encryptionLevel switch { 1 => Libtorrent.Encryption.ForcedPlaintext, 2 => Libtorrent.Encryption.ForcedRc4, _ => Libtorrent.Encryption.Default },
+            Alerts = Libtorrent.Alerts.Peer,
+        });
         Assert.True(leecher.ExitCode == 0, leecher.AllOutput + "\n--- appliance ---\n" + appliance.AllOutput);
         Assert.True(SampleContent.SameTree(source, Path.Combine(download, "sample"), out string difference), difference);
 

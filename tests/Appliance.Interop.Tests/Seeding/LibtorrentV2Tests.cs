@@ -45,10 +45,7 @@ public sealed class LibtorrentV2Tests
     {
         string torrent = Path.Combine(content, "sample.torrent");
         string scriptDir = temp.CreateSubdirectory("scripts");
-        string creator = Path.Combine(scriptDir, "create.py");
-        await File.WriteAllTextAsync(creator, LibtorrentScripts.Creator);
-        using var create = await ExternalProcess.RunAsync("/usr/bin/python3", [creator, source, torrent, format, pieceLength.ToString(CultureInfo.InvariantCulture)],
-            TimeSpan.FromSeconds(60));
+        using var create = await Libtorrent.CreateTorrentAsync(scriptDir, source, torrent, format, pieceLength, webSeed: null, TimeSpan.FromSeconds(60));
         Assert.True(create.ExitCode == 0, create.AllOutput);
         string[] hashes = create.StandardOutput.Split(' ', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         string v2Hash = hashes[^1];
@@ -78,10 +75,8 @@ public sealed class LibtorrentV2Tests
         }
 
         string download = temp.CreateSubdirectory("download");
-        string script = Path.Combine(scriptDir, "leecher.py");
-        await File.WriteAllTextAsync(script, LibtorrentScripts.Leecher);
-        using var leecher = await ExternalProcess.RunAsync("/usr/bin/python3",
-            [script, target, download, port.ToString(CultureInfo.InvariantCulture), "60"], TimeSpan.FromSeconds(90));
+        using var leecher = await Libtorrent.LeechAsync(scriptDir, target, download,
+            new Libtorrent.LeecherOptions { PeerPort = port, Alerts = Libtorrent.Alerts.Peer });
         Assert.True(leecher.ExitCode == 0, leecher.AllOutput + "\n--- appliance ---\n" + appliance.AllOutput);
         Assert.True(SampleContent.SameTree(source, Path.Combine(download, "sample"), out string difference), difference);
         Assert.False(Directory.Exists(Path.Combine(content, "sample", ".pad")), "a pad file was written to disk");
@@ -101,10 +96,8 @@ public sealed class LibtorrentV2Tests
         string source = SampleContent.WriteMultiFile(content, "sample");
         string torrent = Path.Combine(content, "sample.torrent");
         string scriptDir = temp.CreateSubdirectory("scripts");
-        string creator = Path.Combine(scriptDir, "create.py");
-        await File.WriteAllTextAsync(creator, LibtorrentScripts.Creator);
         // Pieces larger than any file: no hash requests, so libtorrent 2.0.8's hybrid hash race (see above) cannot hit.
-        using var create = await ExternalProcess.RunAsync("/usr/bin/python3", [creator, source, torrent, "hybrid", "1048576"], TimeSpan.FromSeconds(60));
+        using var create = await Libtorrent.CreateTorrentAsync(scriptDir, source, torrent, "hybrid", 1048576, webSeed: null, TimeSpan.FromSeconds(60));
         Assert.True(create.ExitCode == 0, create.AllOutput);
         string[] hashes = create.StandardOutput.Split(' ', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
@@ -121,9 +114,7 @@ public sealed class LibtorrentV2Tests
         string xt = hashKind == "btih" ? "urn:btih:" + hashes[0] : "urn:btmh:1220" + hashes[1];
         string magnet = $"magnet:?xt={xt}&dn=sample&tr={Uri.EscapeDataString($"http://127.0.0.1:{trackerPort}/announce")}";
         string download = temp.CreateSubdirectory("download");
-        string script = Path.Combine(scriptDir, "leecher.py");
-        await File.WriteAllTextAsync(script, LibtorrentScripts.Leecher);
-        using var leecher = await ExternalProcess.RunAsync("/usr/bin/python3", [script, magnet, download, "0", "60"], TimeSpan.FromSeconds(90));
+        using var leecher = await Libtorrent.LeechAsync(scriptDir, magnet, download, new Libtorrent.LeecherOptions { Alerts = Libtorrent.Alerts.Peer });
         Assert.True(leecher.ExitCode == 0, leecher.AllOutput + "\n--- appliance ---\n" + appliance.AllOutput);
         Assert.True(SampleContent.SameTree(source, Path.Combine(download, "sample"), out string difference), difference);
 

@@ -35,11 +35,7 @@ public sealed class UtpHostileTests
         var attack = Task.Run(() => Attack(target, stop.Token));
 
         string download = temp.CreateSubdirectory("download");
-        string script = Path.Combine(temp.Path, "leecher.py");
-        await File.WriteAllTextAsync(script, UtpOnlyLeecher.Script);
-        using var leecher = await ExternalProcess.RunAsync("/usr/bin/python3",
-            [script, Path.Combine(content, "sample.torrent"), download, port.ToString(CultureInfo.InvariantCulture), "120"],
-            TimeSpan.FromSeconds(150));
+        using var leecher = await Libtorrent.LeechAsync(temp.Path, Path.Combine(content, "sample.torrent"), download, Libtorrent.UtpOnly(port, TimeSpan.FromSeconds(120)));
         await stop.CancelAsync();
         long sent = await attack;
 

@@ -32,11 +32,7 @@ public sealed class UtpImpairedPathTests
 
         using var relay = new ImpairedRelay(new IPEndPoint(IPAddress.Loopback, port), seed: 7);
         string download = temp.CreateSubdirectory("download");
-        string script = Path.Combine(temp.Path, "leecher.py");
-        await File.WriteAllTextAsync(script, UtpOnlyLeecher.Script);
-        using var leecher = await ExternalProcess.RunAsync("/usr/bin/python3",
-            [script, Path.Combine(content, "sample.torrent"), download, relay.Port.ToString(CultureInfo.InvariantCulture), "240"],
-            TimeSpan.FromSeconds(270));
+        using var leecher = await Libtorrent.LeechAsync(temp.Path, Path.Combine(content, "sample.torrent"), download, Libtorrent.UtpOnly(relay.Port, TimeSpan.FromSeconds(240)));
 
         using var http = new HttpClient();
         string metrics = await http.GetStringAsync(new Uri($"http://127.0.0.1:{metricsPort}/metrics"));

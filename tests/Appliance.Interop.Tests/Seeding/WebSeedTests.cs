@@ -72,9 +72,8 @@ public sealed partial class WebSeedTests : IDisposable
     {
         using var serve = await ServeAsync(seeded: 1);
         string download = _temp.CreateSubdirectory("download");
-        string script = _temp.Combine("leecher.py");
-        await File.WriteAllTextAsync(script, LibtorrentScripts.Leecher);
-        using (var leecher = await ExternalProcess.RunAsync("/usr/bin/python3", [script, torrent, download, "0", "60"], Patience))
+        // No peer: the torrent's web seed is the only source.
+        using (var leecher = await Libtorrent.LeechAsync(_temp.Path, torrent, download, new Libtorrent.LeecherOptions { Alerts = Libtorrent.Alerts.Peer }))
             Assert.True(leecher.ExitCode == 0, leecher.AllOutput + "\n--- appliance ---\n" + serve.AllOutput);
         string downloaded = Path.Combine(download, Path.GetFileName(source));
         if (Directory.Exists(source)) Assert.True(SampleContent.SameTree(source, downloaded, out string difference), difference);
@@ -125,9 +124,7 @@ public sealed partial class WebSeedTests : IDisposable
         // libtorrent's creator pads every file to a piece boundary (BEP 47); a web-seed client never asks for pad files.
         string source = SampleContent.WriteMultiFile(_content, "sample", scale: 2);
         string torrent = Path.Combine(_torrents, "sample.torrent");
-        string creator = _temp.Combine("create.py");
-        await File.WriteAllTextAsync(creator, LibtorrentScripts.Creator);
-        using (var create = await ExternalProcess.RunAsync("/usr/bin/python3", [creator, source, torrent, "hybrid", "32768", BaseUrl], Patience))
+        using (var create = await Libtorrent.CreateTorrentAsync(_temp.Path, source, torrent, "hybrid", 32768, BaseUrl, Patience))
             Assert.True(create.ExitCode == 0, create.AllOutput);
         await LibtorrentDownloadsFromTheWebSeedAloneAsync(torrent, source, SampleContent.MultiFileLayout.Sum(f => 2L * f.Size));
     }

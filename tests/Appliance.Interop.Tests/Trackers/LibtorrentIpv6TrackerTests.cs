@@ -10,31 +10,6 @@ namespace Appliance.Interop.Tests.Trackers;
 [Trait("Category", "Interop")]
 public sealed class LibtorrentIpv6TrackerTests
 {
-    private const string Leecher = """
-        import sys, time
-        import libtorrent as lt
-        torrent, save, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
-        s = lt.session({
-            'listen_interfaces': '[::1]:0',
-            'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
-            'allow_multiple_connections_per_ip': True, 'enable_outgoing_utp': False, 'enable_incoming_utp': False,
-            'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.tracker_notification,
-        })
-        h = s.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': save})
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            st = h.status()
-            if st.is_seeding:
-                print('seeding', st.total_wanted, flush=True)
-                sys.exit(0)
-            for a in s.pop_alerts():
-                print('alert', a.message(), flush=True)
-            time.sleep(0.1)
-        st = h.status()
-        print('timeout', st.state, st.progress, st.num_peers, flush=True)
-        sys.exit(1)
-        """;
-
     [Theory]
     [InlineData("http")]
     [InlineData("udp")]
@@ -56,9 +31,9 @@ public sealed class LibtorrentIpv6TrackerTests
         await appliance.WaitForLineAsync(l => l.StartsWith("tracker listening on ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
 
         string download = temp.CreateSubdirectory("download");
-        string script = Path.Combine(temp.Path, "leecher.py");
-        await File.WriteAllTextAsync(script, Leecher);
-        using var leecher = await ExternalProcess.RunAsync("/usr/bin/python3", [script, torrent, download, "60"], TimeSpan.FromSeconds(90));
+        // No peer given: the leecher learns of us only from the tracker.
+        using var leecher = await Libtorrent.LeechAsync(temp.Path, torrent, download,
+            new Libtorrent.LeecherOptions { ListenHost = "::1", Alerts = Libtorrent.Alerts.Tracker });
         Assert.True(leecher.ExitCode == 0, leecher.AllOutput + "\n--- appliance ---\n" + appliance.AllOutput);
         Assert.True(SampleContent.SameTree(source, Path.Combine(download, "sample"), out string difference), difference);
 

@@ -12,7 +12,7 @@ public sealed class TcpAcceptLoopTests
     {
         public ConcurrentQueue<Socket> Accepted { get; } = new();
         public ConcurrentQueue<AdmitResult> Refused { get; } = new();
-        public void OnAccepted(Socket socket, IPEndPoint remote) => Accepted.Enqueue(socket);
+        public void OnAccepted(Socket socket, IPEndPoint remote, bool onReserve) => Accepted.Enqueue(socket);
         public void OnRefused(IPEndPoint remote, AdmitResult reason) => Refused.Enqueue(reason);
     }
 

@@ -117,6 +117,91 @@ public sealed class DatagramEndpointTests
         Assert.True(Environment.TickCount64 - started < 5000);
     }
 
+    [Fact]
+    public void Replies_gathered_over_a_batch_reach_each_source_and_the_receive_thread_allocates_nothing_per_datagram()
+    {
+        const int Senders = 4, Rounds = 2000, InFlight = 8;
+        using var endpoint = new DatagramEndpoint(new IPEndPoint(IPAddress.Loopback, 0));
+        var echo = new Echo(endpoint, Senders * Rounds * InFlight);
+        endpoint.Start(echo, "endpoint-test");
+        DatagramClients.Run(endpoint.LocalEndPoint, Senders, Rounds, InFlight,
+            (client, sequence, request) =>
+            {
+                BinaryPrimitives.WriteInt32BigEndian(request, client * 1_000_000 + sequence);
+                return 100;
+            },
+            (client, reply) => reply.Length == 100 && BinaryPrimitives.ReadInt32BigEndian(reply) / 1_000_000 == client ? null : "an answer meant for another");
+        Assert.True(echo.Done.Wait(TimeSpan.FromSeconds(30)));
+        Assert.True(echo.Batches < echo.Count, $"{echo.Batches} batches for {echo.Count} datagrams");
+        // Per datagram anything at all would come to hundreds of kilobytes; what remains is a one-time runtime allocation.
+        Assert.InRange(echo.AllocatedAfterWarmUp, 0, 256);
+    }
+
+    [Fact]
+    public void Endpoints_sharing_a_port_with_reuse_port_each_take_a_share_of_the_sources()
+    {
+        const int Sources = 64;
+        using var first = new DatagramEndpoint(new IPEndPoint(IPAddress.Loopback, 0), reusePort: true);
+        using var second = new DatagramEndpoint(first.LocalEndPoint, reusePort: true);
+        var a = new Recorder(Sources);
+        var b = new Recorder(Sources);
+        first.Start(a, "endpoint-test-a");
+        second.Start(b, "endpoint-test-b");
+        var target = first.LocalEndPoint.Serialize();
+        var datagram = new byte[100];
+        for (int i = 0; i < Sources; i++)
+        {
+            using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            sender.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            BinaryPrimitives.WriteUInt16BigEndian(datagram, (ushort)((IPEndPoint)sender.LocalEndPoint!).Port);
+            sender.SendTo(datagram, SocketFlags.None, target);
+        }
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (Volatile.Read(ref a.Count) + Volatile.Read(ref b.Count) < Sources && DateTime.UtcNow < deadline) Thread.Sleep(10);
+        Assert.Equal(Sources, a.Count + b.Count);
+        // The kernel hashes each source to one socket: 64 sources all on one of two sockets would be a 1 in 2^63 chance.
+        Assert.True(a.Count > 0 && b.Count > 0, $"{a.Count} and {b.Count}");
+        Assert.Equal(0, a.Mismatches + b.Mismatches);
+    }
+
+    [Fact]
+    public void A_port_taken_without_reuse_port_cannot_be_shared()
+    {
+        using var first = new DatagramEndpoint(new IPEndPoint(IPAddress.Loopback, 0));
+        Assert.Throws<SocketException>(() => new DatagramEndpoint(first.LocalEndPoint, reusePort: true));
+    }
+
+    /// <summary>Answers each datagram with the same bytes through a <see cref="DatagramBatch"/>, sent at the end of each received batch.</summary>
+    private sealed class Echo(DatagramEndpoint endpoint, int expected) : IDatagramHandler
+    {
+        private readonly DatagramBatch _replies = new(DatagramEndpoint.ReceiveBatch, DatagramEndpoint.MaxDatagram);
+        private long _warm;
+        public int Count;
+        public int Batches;
+        public long AllocatedAfterWarmUp = -1;
+        public ManualResetEventSlim Done { get; } = new();
+
+        public void OnDatagram(ReadOnlySpan<byte> datagram, SocketAddress source)
+        {
+            datagram.CopyTo(_replies.Next);
+            _replies.Add(datagram.Length, source);
+            Count++;
+            if (Count == 1000) _warm = GC.GetAllocatedBytesForCurrentThread();
+        }
+
+        public void OnBatchEnd()
+        {
+            Batches++;
+            endpoint.Send(_replies);
+            _replies.Clear();
+            if (Count == expected && !Done.IsSet)
+            {
+                AllocatedAfterWarmUp = GC.GetAllocatedBytesForCurrentThread() - _warm;
+                Done.Set();
+            }
+        }
+    }
+
     /// <summary>Checks each datagram names its sender (the first two bytes carry the sender's port) and measures the receive thread's allocations.</summary>
     private sealed class Recorder(int expected) : IDatagramHandler
     {

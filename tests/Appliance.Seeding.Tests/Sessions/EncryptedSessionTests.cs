@@ -15,14 +15,6 @@ public sealed class EncryptedSessionTests
 {
     private static readonly SeedingOptions Unlimited = new() { UploadSlots = 0 };
 
-    private static async Task DownloadEveryBlockAsync(TestSeeder seeder, FakePeer peer)
-    {
-        await peer.ReadHandshakeAsync();
-        await peer.SendSimpleAsync(PeerMessageId.Interested);
-        await peer.ReadUntilAsync(PeerMessageId.Unchoke);
-        await seeder.RequestEveryBlockAndVerifyAsync(peer);
-    }
-
     [Theory]
     [InlineData(EncryptionPolicy.Allow, CryptoMethods.Rc4, true, CryptoMethods.Rc4)]
     [InlineData(EncryptionPolicy.Allow, CryptoMethods.Rc4, false, CryptoMethods.Rc4)]
@@ -36,7 +28,7 @@ public sealed class EncryptedSessionTests
             FakePeer.HandshakeBytes(seeder.Metainfo.InfoHash, fast: true, extensions: true));
         Assert.Equal(expected, peer.Encryption);
 
-        await DownloadEveryBlockAsync(seeder, peer);
+        await seeder.DownloadEveryBlockAsync(peer);
         Assert.Equal(1, await Eventually.SettledAsync(1L, () => expected == CryptoMethods.Rc4 ? seeder.Server.EncryptionCounters.HandshakesRc4 : seeder.Server.EncryptionCounters.HandshakesPlaintext));
         // Counted once the send returned, which may be after the peer read the last byte.
         Assert.Equal(seeder.Data.Length, await Eventually.SettledAsync((long)seeder.Data.Length, () => seeder.Torrent.UploadedBytes));
@@ -48,7 +40,7 @@ public sealed class EncryptedSessionTests
         await using var seeder = new TestSeeder(Unlimited);
         using var peer = await FakePeer.ConnectEncryptedAsync(seeder.EndPoint, seeder.Metainfo.InfoHash, CryptoMethods.Rc4, []);
         await peer.SendHandshakeAsync(seeder.Metainfo.InfoHash, fast: true, extensions: false);
-        await DownloadEveryBlockAsync(seeder, peer);
+        await seeder.DownloadEveryBlockAsync(peer);
     }
 
     [Fact]
@@ -69,7 +61,7 @@ public sealed class EncryptedSessionTests
         await using var seeder = new TestSeeder(Unlimited);
         using var peer = await FakePeer.ConnectAsync(seeder.EndPoint);
         await peer.SendHandshakeAsync(seeder.Metainfo.InfoHash, fast: true, extensions: true);
-        await DownloadEveryBlockAsync(seeder, peer);
+        await seeder.DownloadEveryBlockAsync(peer);
     }
 
     [Fact]
@@ -101,7 +93,7 @@ public sealed class EncryptedSessionTests
             await WaitForAsync(() => seeder.Server.SessionCount == 0);
             using var peer = await FakePeer.ConnectEncryptedAsync(seeder.EndPoint, seeder.Metainfo.InfoHash, CryptoMethods.Rc4,
                 FakePeer.HandshakeBytes(seeder.Metainfo.InfoHash, fast: true, extensions: true));
-            await DownloadEveryBlockAsync(seeder, peer);
+            await seeder.DownloadEveryBlockAsync(peer);
         }
         finally
         {
@@ -133,7 +125,7 @@ public sealed class EncryptedSessionTests
 
             using var peer = await FakePeer.ConnectEncryptedAsync(seeder.EndPoint, seeder.Metainfo.InfoHash, CryptoMethods.Rc4,
                 FakePeer.HandshakeBytes(seeder.Metainfo.InfoHash, fast: true, extensions: true));
-            await DownloadEveryBlockAsync(seeder, peer);
+            await seeder.DownloadEveryBlockAsync(peer);
         }
         finally
         {

@@ -47,6 +47,15 @@ internal sealed class TestSeeder : IAsyncDisposable
         return peer;
     }
 
+    /// <summary>After the peer's handshake went out: reads ours, says interested, waits for unchoke, then fetches and checks everything.</summary>
+    public async Task DownloadEveryBlockAsync(FakePeer peer)
+    {
+        await peer.ReadHandshakeAsync();
+        await peer.SendSimpleAsync(PeerMessageId.Interested);
+        await peer.ReadUntilAsync(PeerMessageId.Unchoke);
+        await RequestEveryBlockAndVerifyAsync(peer);
+    }
+
     /// <summary>
     /// Requests every block of the torrent in one pipelined write (the short last block too) and checks each piece
     /// message against the data; returns the number of blocks.

@@ -111,4 +111,57 @@ public sealed class TorrentFolderLoaderTests
         Assert.Equal(1, registry.Count);
         Assert.Single(results, r => r.RefusedReason is not null && r.RefusedReason.StartsWith("already seeded", StringComparison.Ordinal));
     }
+
+    /// <summary>Holds the first open until released, then opens from memory like <see cref="MemoryOpener"/>.</summary>
+    private sealed class FirstOpenWaits : IPieceStoreOpener
+    {
+        private readonly MemoryOpener _inner = new();
+        private int _opens;
+
+        public TaskCompletionSource FirstEntered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async Task<PieceStoreOpening> OpenAsync(TorrentMetainfo metainfo, string contentFolder, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref _opens) == 1)
+            {
+                FirstEntered.TrySetResult();
+                await Release.Task.WaitAsync(cancellationToken);
+            }
+            return await _inner.OpenAsync(metainfo, contentFolder, cancellationToken);
+        }
+    }
+
+    [Fact]
+    public async Task A_torrent_a_peer_waits_for_is_loaded_before_the_rest_of_the_folder()
+    {
+        using var temp = new TempDirectory("loader-priority");
+        var metainfos = new List<TorrentMetainfo>();
+        for (int i = 0; i < 10; i++)
+        {
+            string data = SampleContent.WriteFile(temp.Combine($"file{i}.bin"), 20_000 + i, seed: i);
+            metainfos.Add(TestTorrents.Write(data, temp.Combine($"t{i}.torrent")));
+        }
+        var registry = new TorrentRegistry();
+        var opener = new FirstOpenWaits();
+        var loader = new TorrentFolderLoader(registry, opener, temp.Path, temp.Path, NullLogger.Instance, parallelism: 1);
+
+        var loading = loader.LoadAllAsync(CancellationToken.None);
+        await opener.FirstEntered.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(10, registry.LoadingCount);
+        var waited = registry.WhenLoaded(metainfos[7].InfoHash);
+        Assert.NotNull(waited);
+        Assert.Null(registry.WhenLoaded(InfoHash.Compute("not in the folder"u8)));
+        opener.Release.TrySetResult();
+        await loading.WaitAsync(TimeSpan.FromSeconds(60));
+
+        await waited.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(10, registry.Count);
+        Assert.True(registry.TryGet(metainfos[7].InfoHash, out var first));
+        Assert.Equal(2, first.LoadOrder); // right after the one that was already opening
+        Assert.True(registry.TryGet(metainfos[1].InfoHash, out var next));
+        Assert.Equal(3, next.LoadOrder);
+        Assert.Equal(0, registry.LoadingCount);
+        Assert.Null(registry.WhenLoaded(metainfos[7].InfoHash));
+    }
 }

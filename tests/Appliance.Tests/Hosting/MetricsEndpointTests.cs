@@ -1,6 +1,9 @@
 using System.Net;
 using Appliance.Hosting;
 using Appliance.Metrics;
+using Appliance.Seeding;
+using Appliance.Seeding.Torrents;
+using Appliance.TestKit;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Appliance.Tests.Hosting;
@@ -50,6 +53,47 @@ public class MetricsEndpointTests
         finally
         {
             await component.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task Readyz_is_503_while_a_torrent_is_refused_for_want_of_descriptors_and_200_once_its_retry_loads_it()
+    {
+        using var temp = new TempDirectory("readyz-transient");
+        string content = temp.CreateSubdirectory("content");
+        string torrents = temp.CreateSubdirectory("torrents");
+        TestTorrents.Write(SampleContent.WriteFile(Path.Combine(content, "c.bin"), 30_000, seed: 6), Path.Combine(torrents, "c.torrent"));
+        var registry = new TorrentRegistry();
+        var clock = new ContentWatcherTests.ManualClock(DateTimeOffset.UnixEpoch);
+        var opener = new ContentWatcherTests.ExhaustedOnceOpener(Path.Combine(temp.Path, "state"));
+        using var watcher = new ContentWatcher(registry, new TorrentFolderLoader(registry, opener, torrents, content, NullLogger.Instance),
+            NullLogger.Instance, clock: clock);
+        var component = new MetricsComponent(new IPEndPoint(IPAddress.Loopback, 0), NullLogger.Instance);
+        component.ExportSeeding(new SeedingCounters(), registry, watcher, perTorrent: 0);
+        await component.StartAsync(CancellationToken.None);
+        try
+        {
+            using var client = Client(component);
+            await component.Readiness.StartAsync(CancellationToken.None);
+            await watcher.ScanAsync(CancellationToken.None);
+            using (var refused = await client.GetAsync("/readyz"))
+            {
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+                string body = await refused.Content.ReadAsStringAsync();
+                Assert.Contains("1 torrent(s) refused for want of file descriptors", body, StringComparison.Ordinal);
+                Assert.Contains("refused 1\n", body, StringComparison.Ordinal);
+            }
+
+            clock.Advance(TimeSpan.FromSeconds(6));
+            await watcher.ScanAsync(CancellationToken.None);
+            using var ready = await client.GetAsync("/readyz");
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+            Assert.Equal("ready\ntorrents 1\nloading 0\nrefused 0\n", await ready.Content.ReadAsStringAsync());
+        }
+        finally
+        {
+            await component.StopAsync(CancellationToken.None);
+            foreach (var torrent in registry.Snapshot()) torrent.Store.Dispose();
         }
     }
 

@@ -26,7 +26,8 @@ internal static partial class Catalogue
         MetricNames.WebSeedConnectionsRefused, MetricNames.WebSeedTimeouts, MetricNames.WebSeedSendsStalled, MetricNames.WebSeedFileErrors,
         MetricNames.TorrentUploadedBytes, MetricNames.TorrentPeersConnected, MetricNames.ProcessAllocatedBytes,
         MetricNames.ProcessGcCollections, MetricNames.ProcessGcHeapBytes, MetricNames.ProcessGcPauseSeconds,
-        MetricNames.ProcessCpuSeconds, MetricNames.ProcessResidentMemoryBytes, MetricNames.ProcessThreads,
+        MetricNames.ProcessCpuSeconds, MetricNames.ProcessResidentMemoryBytes, MetricNames.ProcessAnonymousMemoryBytes,
+        MetricNames.ProcessMappedFileResidentBytes, MetricNames.ProcessThreads,
         MetricNames.ProcessThreadPoolThreads, MetricNames.ProcessOpenFds, MetricNames.ProcessStartTime, MetricNames.BuildInfo,
     ];
 

@@ -113,6 +113,36 @@ public class MetricsExporterTests
         Assert.True(Sample(text, MetricNames.ProcessCpuSeconds) > 0);
         Assert.True(Sample(text, MetricNames.ProcessStartTime) > 1_600_000_000);
         Assert.Contains(MetricNames.ProcessGcCollections + "{generation=\"2\"}", text, StringComparison.Ordinal);
+        Assert.True(Sample(text, MetricNames.ProcessAnonymousMemoryBytes) > 1_000_000);
+        Assert.True(Sample(text, MetricNames.ProcessMappedFileResidentBytes) > 1_000_000);
+    }
+
+    [Fact]
+    public async Task Reading_a_mapped_file_shows_in_mapped_file_memory_not_in_anonymous_memory()
+    {
+        using var temp = new TempDirectory();
+        string path = Path.Combine(temp.Path, "content.bin");
+        const int size = 128 << 20;
+        using (var file = File.Create(path))
+        {
+            var chunk = new byte[1 << 20];
+            Random.Shared.NextBytes(chunk);
+            for (int i = 0; i < size / chunk.Length; i++) file.Write(chunk);
+        }
+        var exporter = new MetricsExporter();
+        ProcessMetrics.Register(exporter);
+        string before = await exporter.ExportTextAsync();
+
+        using var mapped = System.IO.MemoryMappedFiles.MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, System.IO.MemoryMappedFiles.MemoryMappedFileAccess.Read);
+        using var view = mapped.CreateViewAccessor(0, size, System.IO.MemoryMappedFiles.MemoryMappedFileAccess.Read);
+        long sum = 0;
+        for (long offset = 0; offset < size; offset += Environment.SystemPageSize) sum += view.ReadByte(offset);
+        string after = await exporter.ExportTextAsync();
+
+        double mappedGrowth = Sample(after, MetricNames.ProcessMappedFileResidentBytes) - Sample(before, MetricNames.ProcessMappedFileResidentBytes);
+        double anonymousGrowth = Sample(after, MetricNames.ProcessAnonymousMemoryBytes) - Sample(before, MetricNames.ProcessAnonymousMemoryBytes);
+        Assert.True(mappedGrowth >= 100 << 20, $"mapped file memory grew {mappedGrowth} bytes after touching {size} mapped bytes (sum {sum})");
+        Assert.True(anonymousGrowth < 64 << 20, $"anonymous memory grew {anonymousGrowth} bytes from reading a mapped file");
     }
 
     [Fact]

@@ -182,7 +182,7 @@ public sealed class UdpTrackerEndpointFuzzTests
                 new TrackerCounters());
             try
             {
-                tracker.Start(udpReceiveLoops: 1);
+                tracker.Start(udpWorkers: 1);
                 return tracker;
             }
             catch (SocketException) when (attempt < 5)

@@ -12,7 +12,7 @@ namespace Appliance.Networking.Http.Files;
 /// whose only awaits are socket operations on two reusable awaitables, so a steady stream of requests allocates nothing.
 /// An idle connection holds no request buffer (it waits with a zero-byte receive).
 /// </summary>
-internal sealed class HttpFileConnection
+internal sealed class HttpFileConnection : ITcpServerConnection
 {
     private static readonly byte[] OctetStream = "application/octet-stream"u8.ToArray();
     private static readonly byte[] PlainText = "text/plain; charset=utf-8"u8.ToArray();
@@ -159,6 +159,9 @@ internal sealed class HttpFileConnection
             _server.OnClosed(this);
         }
     }
+
+    /// <summary>Nothing is worth finishing when the server stops: responses in flight are cut.</summary>
+    public void BeginDrain() => Close("server stopping");
 
     /// <summary>Closes the socket (pending operations end); the loop then releases everything. Any thread, any number of times.</summary>
     public void Close(string reason)

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Appliance.Networking.Buffers;
@@ -20,16 +19,12 @@ public sealed class HttpFileServer : IConnectionHandler, IAsyncDisposable
     /// <summary>Room for the largest response head (and the short body of an error response).</summary>
     internal const int ResponseHeadBytes = 1024;
 
+    private const string StopReason = "server stopping";
+
     private readonly string _name;
     private readonly IPEndPoint _endPoint;
-    private readonly ConcurrentDictionary<long, HttpFileConnection> _connections = new();
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly TaskCompletionSource _allClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TcpServerLifecycle<HttpFileConnection> _lifecycle = new(StopReason, TimeSpan.Zero, StopReason);
     private readonly LogThrottle _refusalLog = new(TimeSpan.FromSeconds(10));
-    private TcpAcceptLoop? _acceptLoop;
-    private Task _sweep = Task.CompletedTask;
-    private long _nextId;
-    private volatile bool _stopRequested;
 
     public HttpFileServer(string name, IPEndPoint endPoint, IHttpFileSource files, HttpFileServerOptions options, HttpFileCounters counters,
         ILogger logger, TimeProvider? time = null)
@@ -50,15 +45,15 @@ public sealed class HttpFileServer : IConnectionHandler, IAsyncDisposable
     public HttpFileCounters Counters { get; }
 
     /// <summary>The bound address (after <see cref="Start"/>).</summary>
-    public IPEndPoint LocalEndPoint => _acceptLoop?.LocalEndPoint ?? throw new InvalidOperationException("the server is not started");
+    public IPEndPoint LocalEndPoint => _lifecycle.LocalEndPoint;
 
-    public int ConnectionCount => _connections.Count;
+    public int ConnectionCount => _lifecycle.Count;
 
     internal IHttpFileSource Files { get; }
     internal ILogger Logger { get; }
     internal TimeProvider Time { get; }
     internal string Name => _name;
-    internal bool IsStopping => _stopRequested;
+    internal bool IsStopping => _lifecycle.IsStopping;
 
     /// <summary>Request heads: rented when a request starts arriving, returned once no request bytes are buffered.</summary>
     internal PinnedBufferPool RequestBuffers { get; }
@@ -70,49 +65,26 @@ public sealed class HttpFileServer : IConnectionHandler, IAsyncDisposable
     public IPEndPoint Start()
     {
         if (!SendFile.IsSupported) throw new PlatformNotSupportedException("the HTTP file server needs sendfile(2) (Linux)");
-        if (_acceptLoop is not null) throw new InvalidOperationException("already started");
-        _acceptLoop = new TcpAcceptLoop(_endPoint, new ConnectionLimiter(Options.MaxConnections, Options.MaxConnectionsPerAddress), this, Logger);
-        _acceptLoop.Start();
-        _sweep = Task.Run(() => SweepLoopAsync(_stopping.Token));
-        HttpFileLog.Listening(Logger, _name, _acceptLoop.LocalEndPoint);
-        return _acceptLoop.LocalEndPoint;
+        if (_lifecycle.AcceptLoop is not null) throw new InvalidOperationException("already started");
+        var acceptLoop = new TcpAcceptLoop(_endPoint, new ConnectionLimiter(Options.MaxConnections, Options.MaxConnectionsPerAddress), this, Logger);
+        var bound = _lifecycle.Start(acceptLoop, SweepLoopAsync);
+        HttpFileLog.Listening(Logger, _name, bound);
+        return bound;
     }
 
     /// <summary>Stops accepting, closes every connection (responses in flight are cut) and waits until all have ended.</summary>
-    public async Task StopAsync(CancellationToken cancellationToken = default)
-    {
-        _stopRequested = true;
-        if (!_stopping.IsCancellationRequested) await _stopping.CancelAsync().ConfigureAwait(false);
-        if (_acceptLoop is not null) await _acceptLoop.StopAsync().ConfigureAwait(false);
-        foreach (var connection in _connections.Values) connection.Close("server stopping");
-        if (_connections.IsEmpty) _allClosed.TrySetResult();
-        try
-        {
-            await _allClosed.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            await _sweep.ConfigureAwait(false);
-        }
-    }
+    public Task StopAsync(CancellationToken cancellationToken = default) => _lifecycle.StopAsync(cancellationToken);
 
-    public async ValueTask DisposeAsync()
-    {
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        try { await StopAsync(deadline.Token).ConfigureAwait(false); }
-        catch (OperationCanceledException) { }
-        _stopping.Dispose();
-    }
+    public ValueTask DisposeAsync() => _lifecycle.DisposeAsync();
 
-    void IConnectionHandler.OnAccepted(Socket socket, IPEndPoint remote)
+    void IConnectionHandler.OnAccepted(Socket socket, IPEndPoint remote, bool onReserve)
     {
         // sendfile(2) has no MSG_DONTWAIT: the descriptor itself must be non-blocking, or a full socket buffer would
         // park a pool thread inside the call.
         socket.Blocking = false;
         Counters.Accepted();
-        var connection = new HttpFileConnection(this, socket, remote, Interlocked.Increment(ref _nextId));
-        _connections[connection.Id] = connection;
-        if (_stopRequested) connection.Close("server stopping");
+        var connection = new HttpFileConnection(this, socket, remote, _lifecycle.NextId());
+        _lifecycle.Add(connection);
         // Off the accept loop: a request already waiting would otherwise be served on it.
         ThreadPool.UnsafeQueueUserWorkItem(static c => _ = c.RunAsync(), connection, preferLocal: false);
     }
@@ -126,10 +98,8 @@ public sealed class HttpFileServer : IConnectionHandler, IAsyncDisposable
 
     internal void OnClosed(HttpFileConnection connection)
     {
-        _connections.TryRemove(connection.Id, out _);
-        _acceptLoop?.Release(connection.Remote.Address);
         Counters.Closed();
-        if (_stopRequested && _connections.IsEmpty) _allClosed.TrySetResult();
+        _lifecycle.Remove(connection);
     }
 
     /// <summary>Converts a timeout to a timestamp offset on <see cref="Time"/>'s clock.</summary>
@@ -143,7 +113,7 @@ public sealed class HttpFileServer : IConnectionHandler, IAsyncDisposable
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {
                 long now = Time.GetTimestamp();
-                foreach (var connection in _connections.Values) connection.Sweep(now);
+                foreach (var connection in _lifecycle.Connections) connection.Sweep(now);
             }
         }
         catch (OperationCanceledException)

@@ -1,21 +1,13 @@
 using Appliance.Protocol.Metainfo;
-using Appliance.Seeding.Torrents;
 using Appliance.Storage;
 using Microsoft.Extensions.Logging;
 
-namespace Appliance.Hosting;
+namespace Appliance.Seeding.Torrents;
 
 /// <summary>Adapts the storage layer's opener (verification, fast resume, mmap or pread) to what the seeding loader asks for.</summary>
 public sealed partial class SeedingStorageOpener(string stateFolder, StorageKind kind, ILogger logger,
     Metrics.Counters.VerificationProgress? verification = null) : IPieceStoreOpener
 {
-    public static StorageKind ParseKind(string storage) => storage.ToLowerInvariant() switch
-    {
-        "mmap" or "mapped" => StorageKind.Mapped,
-        "pread" => StorageKind.Pread,
-        _ => throw new Configuration.OptionsException($"Storage: '{storage}' is not 'mmap' or 'pread'"),
-    };
-
     public async Task<PieceStoreOpening> OpenAsync(TorrentMetainfo metainfo, string contentFolder, CancellationToken cancellationToken)
     {
         using var progress = verification?.Begin(metainfo.TotalLength);

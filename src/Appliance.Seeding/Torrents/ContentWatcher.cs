@@ -1,9 +1,8 @@
 using System.Collections.Concurrent;
 using Appliance.Protocol.Metainfo;
-using Appliance.Seeding.Torrents;
 using Microsoft.Extensions.Logging;
 
-namespace Appliance.Hosting;
+namespace Appliance.Seeding.Torrents;
 
 /// <summary>
 /// Picks up torrents and content added to or removed from the folders while serving, without a restart:
@@ -13,7 +12,7 @@ namespace Appliance.Hosting;
 /// storage faulted, and retries a refused torrent only once its .torrent or its content changed (so a corrupt
 /// torrent is not re-hashed every period). The admin API adds and removes through it too.
 /// </summary>
-public sealed class ContentWatcher : IApplianceComponent, IDisposable
+public sealed class ContentWatcher : IDisposable
 {
     public static readonly TimeSpan DefaultRescanInterval = TimeSpan.FromSeconds(30);
 
@@ -55,8 +54,6 @@ public sealed class ContentWatcher : IApplianceComponent, IDisposable
         _createdUtc = _clock.GetUtcNow().UtcDateTime;
     }
 
-    public string Name => "content-watcher";
-
     public string TorrentsFolder => _loader.TorrentsFolder;
 
     /// <summary>Cancelled when the watcher stops: background work started through it (admin API) ends with it.</summary>
@@ -68,6 +65,14 @@ public sealed class ContentWatcher : IApplianceComponent, IDisposable
     /// <summary>Torrent files present but not seeded, with the reason as told to API callers (the log has the details).</summary>
     public IReadOnlyList<(string TorrentPath, string Reason)> Refused() =>
         [.. _refused.Select(r => (r.Key, r.Value.Reason)).OrderBy(r => r.Key, StringComparer.Ordinal)];
+
+    /// <summary>
+    /// Torrents refused for a passing lack of resources (file descriptors, memory) and waiting for their retry: the library
+    /// is not what the operator asked for, so the box is not ready.
+    /// </summary>
+    public int TransientRefusals => _firstScanDone
+        ? _refused.Values.Count(r => r.RetryAt is not null)
+        : _loader.StartupRefusals.Values.Count(r => r.Transient);
 
     public Task StartAsync(CancellationToken cancellationToken)
     {

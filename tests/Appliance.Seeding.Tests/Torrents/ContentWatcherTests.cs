@@ -1,11 +1,10 @@
-using Appliance.Hosting;
 using Appliance.Protocol.Metainfo;
 using Appliance.Seeding.Torrents;
 using Appliance.Storage;
 using Appliance.TestKit;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Appliance.Tests.Hosting;
+namespace Appliance.Seeding.Tests.Torrents;
 
 public sealed class ContentWatcherTests : IDisposable
 {
@@ -116,6 +115,7 @@ public sealed class ContentWatcherTests : IDisposable
         await watcher.ScanAsync(CancellationToken.None);
         Assert.Equal(0, registry.Count);
         Assert.Contains("retried", Assert.Single(watcher.Refused()).Reason, StringComparison.Ordinal);
+        Assert.Equal(1, watcher.TransientRefusals); // /readyz says 503 meanwhile
         await watcher.ScanAsync(CancellationToken.None);
         Assert.Equal(1, opener.Opens); // not before its back-off
 
@@ -125,10 +125,11 @@ public sealed class ContentWatcherTests : IDisposable
         Assert.True(registry.TryGet(metainfo.InfoHash, out var torrent));
         torrent.Store.Dispose();
         Assert.Empty(watcher.Refused());
+        Assert.Equal(0, watcher.TransientRefusals);
     }
 
     /// <summary>Fails its first open as a process out of file descriptors would (EMFILE), then opens for real.</summary>
-    private sealed class ExhaustedOnceOpener(string stateFolder) : IPieceStoreOpener
+    internal sealed class ExhaustedOnceOpener(string stateFolder) : IPieceStoreOpener
     {
         private int _opens;
 
@@ -142,7 +143,7 @@ public sealed class ContentWatcherTests : IDisposable
         }
     }
 
-    private sealed class ManualClock(DateTimeOffset start) : TimeProvider
+    internal sealed class ManualClock(DateTimeOffset start) : TimeProvider
     {
         private DateTimeOffset _now = start;
 

@@ -1,0 +1,64 @@
+#!/usr/bin/python3
+"""Seed every .torrent of a folder with python3-libtorrent, as a first start would: each torrent's data is checked
+(not seed_mode), with libtorrent's default settings but for discovery (no DHT, LSD, UPnP, NAT-PMP), the listen
+address, and with torrents added outside libtorrent's queue (not auto-managed, as qBittorrent adds them with queueing
+turned off): queued, libtorrent checks one torrent at a time and starts more only every auto-manage interval (30 s),
+and seeds at most 5 at once, which no mass seeder would run with. Prints "LISTENING port=<port>" once the listen socket is open, "ALL_SEEDING seconds=<s>" when every torrent
+seeds (seconds since this process started), and runs until SIGTERM/SIGINT or --max-seconds.
+Run with /usr/bin/python3: the Debian binding is built for that interpreter.
+"""
+import argparse
+import os
+import signal
+import time
+
+import libtorrent as lt
+
+STARTED = time.monotonic()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--folder", required=True, help="holds NAME.torrent beside its content")
+    ap.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT")
+    ap.add_argument("--max-seconds", type=float, default=600)
+    args = ap.parse_args()
+
+    session = lt.session({
+        "listen_interfaces": args.listen,
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "allow_multiple_connections_per_ip": True,
+        "alert_mask": lt.alert_category.status | lt.alert_category.error,
+    })
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
+    deadline = STARTED + args.max_seconds
+    while session.listen_port() == 0 and time.monotonic() < deadline and not stopping:
+        time.sleep(0.01)
+    print(f"LISTENING port={session.listen_port()}", flush=True)
+
+    names = sorted(n for n in os.listdir(args.folder) if n.endswith(".torrent"))
+    for name in names:
+        params = lt.add_torrent_params()
+        params.ti = lt.torrent_info(os.path.join(args.folder, name))
+        params.save_path = args.folder
+        params.flags &= ~lt.torrent_flags.auto_managed
+        params.flags &= ~lt.torrent_flags.paused
+        session.async_add_torrent(params)
+
+    announced = False
+    while not stopping and time.monotonic() < deadline:
+        if not announced and len(session.get_torrents()) == len(names) \
+                and not session.get_torrent_status(lambda st: not st.is_seeding, 0):
+            print(f"ALL_SEEDING seconds={time.monotonic() - STARTED:.2f}", flush=True)
+            announced = True
+        session.pop_alerts()
+        time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    main()
