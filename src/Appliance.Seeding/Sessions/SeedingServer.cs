@@ -155,7 +155,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     /// </summary>
     internal Task? TryHold(Protocol.Metainfo.InfoHash infoHash)
     {
-        if (_stopRequested) return null;
+        if (_sessions.IsStopping) return null;
         if (Interlocked.Increment(ref _heldHandshakes) > Options.MaxHeldHandshakes || Registry.WhenLoaded(infoHash) is not { } loaded)
         {
             Interlocked.Decrement(ref _heldHandshakes);

@@ -11,7 +11,7 @@ public sealed class ContentWatcherTests : IDisposable
     private readonly TempDirectory _temp = new("ops-watch");
     private readonly string _content;
     private readonly string _torrents;
-    private readonly CountingOpener _opener;
+    private readonly CountingStorageOpener _opener;
     private readonly TorrentRegistry _registry = new();
     private readonly ContentWatcher _watcher;
 
@@ -19,7 +19,7 @@ public sealed class ContentWatcherTests : IDisposable
     {
         _content = _temp.CreateSubdirectory("content");
         _torrents = _temp.CreateSubdirectory("torrents");
-        _opener = new CountingOpener(Path.Combine(_temp.Path, "state"));
+        _opener = new CountingStorageOpener(Path.Combine(_temp.Path, "state"));
         var loader = new TorrentFolderLoader(_registry, _opener, _torrents, _content, NullLogger.Instance);
         // Created "long ago": every file counts as new, as if it appeared after the seeder's start-up load.
         _watcher = new ContentWatcher(_registry, loader, NullLogger.Instance, clock: new FixedClock(DateTimeOffset.UnixEpoch));
@@ -107,7 +107,7 @@ public sealed class ContentWatcherTests : IDisposable
         string data = SampleContent.WriteFile(Path.Combine(content, "c.bin"), 30_000, seed: 6);
         var metainfo = TestTorrents.Write(data, Path.Combine(torrents, "c.torrent"));
         var registry = new TorrentRegistry();
-        var opener = new ExhaustedOnceOpener(Path.Combine(temp.Path, "state"));
+        var opener = new CountingStorageOpener(Path.Combine(temp.Path, "state"), failFirstOpen: true);
         var clock = new ManualClock(DateTimeOffset.UnixEpoch);
         using var watcher = new ContentWatcher(registry, new TorrentFolderLoader(registry, opener, torrents, content, NullLogger.Instance),
             NullLogger.Instance, clock: clock);
@@ -126,45 +126,6 @@ public sealed class ContentWatcherTests : IDisposable
         torrent.Store.Dispose();
         Assert.Empty(watcher.Refused());
         Assert.Equal(0, watcher.TransientRefusals);
-    }
-
-    /// <summary>Fails its first open as a process out of file descriptors would (EMFILE), then opens for real.</summary>
-    internal sealed class ExhaustedOnceOpener(string stateFolder) : IPieceStoreOpener
-    {
-        private int _opens;
-
-        public int Opens => Volatile.Read(ref _opens);
-
-        public async Task<PieceStoreOpening> OpenAsync(TorrentMetainfo metainfo, string contentFolder, CancellationToken cancellationToken)
-        {
-            if (Interlocked.Increment(ref _opens) == 1) throw new IOException("Too many open files", 24);
-            var result = await StorageOpener.OpenAsync(metainfo, contentFolder, stateFolder, StorageKind.Pread, null, cancellationToken);
-            return result.Store is null ? PieceStoreOpening.Refused(result.RefusedReason ?? "refused") : new PieceStoreOpening(result.Store, null);
-        }
-    }
-
-    internal sealed class ManualClock(DateTimeOffset start) : TimeProvider
-    {
-        private DateTimeOffset _now = start;
-
-        public void Advance(TimeSpan by) => _now += by;
-
-        public override DateTimeOffset GetUtcNow() => _now;
-    }
-
-    /// <summary>The real storage opener, counting how often a torrent's data is opened (and verified).</summary>
-    private sealed class CountingOpener(string stateFolder) : IPieceStoreOpener
-    {
-        private int _opens;
-
-        public int Opens => Volatile.Read(ref _opens);
-
-        public async Task<PieceStoreOpening> OpenAsync(TorrentMetainfo metainfo, string contentFolder, CancellationToken cancellationToken)
-        {
-            Interlocked.Increment(ref _opens);
-            var result = await StorageOpener.OpenAsync(metainfo, contentFolder, stateFolder, StorageKind.Pread, null, cancellationToken);
-            return result.Store is null ? PieceStoreOpening.Refused(result.RefusedReason ?? "refused") : new PieceStoreOpening(result.Store, null);
-        }
     }
 
     private sealed class FixedClock(DateTimeOffset now) : TimeProvider

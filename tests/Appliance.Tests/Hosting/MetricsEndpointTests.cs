@@ -64,8 +64,8 @@ public class MetricsEndpointTests
         string torrents = temp.CreateSubdirectory("torrents");
         TestTorrents.Write(SampleContent.WriteFile(Path.Combine(content, "c.bin"), 30_000, seed: 6), Path.Combine(torrents, "c.torrent"));
         var registry = new TorrentRegistry();
-        var clock = new ContentWatcherTests.ManualClock(DateTimeOffset.UnixEpoch);
-        var opener = new ContentWatcherTests.ExhaustedOnceOpener(Path.Combine(temp.Path, "state"));
+        var clock = new ManualClock(DateTimeOffset.UnixEpoch);
+        var opener = new CountingStorageOpener(Path.Combine(temp.Path, "state"), failFirstOpen: true);
         using var watcher = new ContentWatcher(registry, new TorrentFolderLoader(registry, opener, torrents, content, NullLogger.Instance),
             NullLogger.Instance, clock: clock);
         var component = new MetricsComponent(new IPEndPoint(IPAddress.Loopback, 0), NullLogger.Instance);
