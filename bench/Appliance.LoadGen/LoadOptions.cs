@@ -36,6 +36,9 @@ public sealed class LoadOptions
     /// <summary>Measure the handshake rate instead of downloading (see <see cref="HandshakeLoad"/>).</summary>
     public bool Handshakes { get; private set; }
 
+    /// <summary>TCP, or uTP (BEP 29) to the seeder's peer port (UDP), each peer from a UDP port of its own.</summary>
+    public TransportKind Transport { get; private set; } = TransportKind.Tcp;
+
     /// <summary>Which info-hash of a hybrid torrent the handshakes carry.</summary>
     public JoinKind Join { get; private set; } = JoinKind.V1;
 
@@ -43,7 +46,7 @@ public sealed class LoadOptions
         usage: loadgen --torrent FILE --target HOST:PORT [--peers N] [--pipeline Q] [--duration S] [--warmup S]
                        [--seeder-pid PID] [--metrics URL] [--alloc-metric NAME] [--json OUT] [--label NAME]
                        [--per-ip N] [--recv-buffer BYTES] [--so-rcvbuf BYTES] [--connect-concurrency N]
-                       [--verify sha1|reference] [--complete] [--rc4] [--join v1|v2]
+                       [--verify sha1|reference] [--complete] [--rc4] [--join v1|v2] [--transport tcp|utp]
                loadgen --handshakes --torrent FILE --target HOST:PORT [--peers N] [--rc4] [--join v1|v2] [--per-ip N] [--duration S] [--seeder-pid PID]
                loadgen --idle N --torrent FILE --target HOST:PORT [--duration S] [--seeder-pid PID] [--json OUT]
 
@@ -66,6 +69,8 @@ public sealed class LoadOptions
           --join v1|v2         handshake with the v1 info-hash (default) or, for a hybrid torrent, the v2 one (BEP 52:
                                SHA-256 cut to 20 bytes, v2 reserved bit set); pieces are verified with the v1 SHA-1
                                hashes either way (a hybrid's pieces include its pad files' zeros)
+          --transport tcp|utp  tcp (default), or utp: each peer dials the seeder's peer port over uTP (BEP 29) from a
+                               UDP port of its own, then the same peer wire (load and complete modes; --so-rcvbuf is TCP only)
           --idle N             open N handshaked, silent connections and report the seeder's RSS growth
           --handshakes         handshake rate: --peers workers each connect, handshake (MSE/PE first with --rc4), wait
                                for the seeder's handshake, close and repeat, a new source address every --per-ip
@@ -123,6 +128,7 @@ public sealed class LoadOptions
                 case "--so-rcvbuf": o.SocketReceiveBufferBytes = Int(0, 256 * 1024 * 1024); break;
                 case "--connect-concurrency": o.ConnectConcurrency = Int(1, 10_000); break;
                 case "--verify": o.Verify = Choice(("sha1", VerifyMode.Sha1), ("reference", VerifyMode.Reference)); break;
+                case "--transport": o.Transport = Choice(("tcp", TransportKind.Tcp), ("utp", TransportKind.Utp)); break;
                 case "--join": o.Join = Choice(("v1", JoinKind.V1), ("v2", JoinKind.V2)); break;
                 case "--complete": o.Complete = true; break;
                 case "--rc4": o.Rc4 = true; break;
@@ -132,6 +138,10 @@ public sealed class LoadOptions
             }
         }
         if (o.TorrentPath.Length == 0) throw new ArgumentException("--torrent is required");
+        // uTP peers each own a UDP port with two threads: fine for the swarms measured (up to a few hundred), not for
+        // ten thousand idle connections or a stream of short-lived ones.
+        if (o.Transport == TransportKind.Utp && (o.IdleConnections > 0 || o.Handshakes))
+            throw new ArgumentException("--transport utp is for the load and complete modes, not --idle or --handshakes");
         return o;
     }
 

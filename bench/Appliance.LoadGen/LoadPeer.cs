@@ -34,7 +34,7 @@ public sealed class LoadPeer : IDisposable
     private readonly Request[] _outstanding;
     private readonly List<PieceVerifier> _active = [];
     private readonly Stack<PieceVerifier> _spare = new();
-    private Socket? _socket;
+    private PeerLink? _link;
     private int _head;
     private int _count;
     private int _nextPiece;
@@ -89,21 +89,10 @@ public sealed class LoadPeer : IDisposable
         _nextPiece = startPiece;
     }
 
-    public async Task ConnectAsync(IPEndPoint target, IPAddress? source, int soRcvBuf, CancellationToken ct)
+    /// <summary>Connects over TCP, or over uTP with <paramref name="transport"/> <see cref="TransportKind.Utp"/>; the peer wire is the same.</summary>
+    public async Task ConnectAsync(IPEndPoint target, IPAddress? source, int soRcvBuf, CancellationToken ct, TransportKind transport = TransportKind.Tcp)
     {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            if (soRcvBuf > 0) socket.ReceiveBufferSize = soRcvBuf;
-            if (source is not null) socket.Bind(new IPEndPoint(source, 0));
-            await socket.ConnectAsync(target, ct).ConfigureAwait(false);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-        _socket = socket;
+        _link = await PeerLink.ConnectAsync(transport, target, source, soRcvBuf, ct).ConfigureAwait(false);
         Connected = true;
     }
 
@@ -143,11 +132,11 @@ public sealed class LoadPeer : IDisposable
     /// </summary>
     public async Task HandshakeOnlyAsync(CancellationToken ct)
     {
-        var socket = _socket ?? throw new InvalidOperationException("not connected");
+        var link = _link ?? throw new InvalidOperationException("not connected");
         var length = WriteHandshake(_send, _infoHash, NewPeerId(), _v2);
-        if (_rc4) await EncryptedHandshakeAsync(socket, _send.AsMemory(0, length), ct).ConfigureAwait(false);
-        else await SendAllAsync(socket, length, ct).ConfigureAwait(false);
-        await ReadExactlyAsync(socket, _receive.AsMemory(0, HandshakeLength), ct).ConfigureAwait(false);
+        if (_rc4) await EncryptedHandshakeAsync(link, _send.AsMemory(0, length), ct).ConfigureAwait(false);
+        else await SendAllAsync(link, length, ct).ConfigureAwait(false);
+        await ReadExactlyAsync(link, _receive.AsMemory(0, HandshakeLength), ct).ConfigureAwait(false);
         _decryptor?.Apply(_receive.AsSpan(0, HandshakeLength));
         if (_receive[0] != 19 || new InfoHash(_receive.AsSpan(28, 20)) != _infoHash)
             throw new InvalidDataException("the seeder's handshake does not name our torrent");
@@ -156,7 +145,7 @@ public sealed class LoadPeer : IDisposable
     /// <summary>Runs until cancelled or the connection fails; never throws.</summary>
     public async Task RunAsync(bool interested, CancellationToken ct)
     {
-        var socket = _socket ?? throw new InvalidOperationException("not connected");
+        var link = _link ?? throw new InvalidOperationException("not connected");
         try
         {
             var length = WriteHandshake(_send, _infoHash, NewPeerId(), _v2);
@@ -164,7 +153,7 @@ public sealed class LoadPeer : IDisposable
             {
                 // The initial payload carries the BitTorrent handshake alone: libtorrent refuses an IA longer than the
                 // 68-byte handshake ("invalid encryption handshake"), so interested follows as the first encrypted message.
-                await EncryptedHandshakeAsync(socket, _send.AsMemory(0, length), ct).ConfigureAwait(false);
+                await EncryptedHandshakeAsync(link, _send.AsMemory(0, length), ct).ConfigureAwait(false);
                 length = 0;
             }
             if (interested)
@@ -173,13 +162,13 @@ public sealed class LoadPeer : IDisposable
                 _send[length + 4] = 2;
                 length += 5;
             }
-            if (length > 0) await SendAllAsync(socket, length, ct).ConfigureAwait(false);
+            if (length > 0) await SendAllAsync(link, length, ct).ConfigureAwait(false);
 
             var start = 0;
             var end = 0;
             while (!ct.IsCancellationRequested)
             {
-                var received = await socket.ReceiveAsync(_receive.AsMemory(end), SocketFlags.None, ct).ConfigureAwait(false);
+                var received = await link.ReceiveAsync(_receive.AsMemory(end), ct).ConfigureAwait(false);
                 if (received == 0)
                 {
                     if (IsComplete) return;
@@ -208,7 +197,7 @@ public sealed class LoadPeer : IDisposable
                 if (_unchoked && interested)
                 {
                     var bytes = FillRequests(now);
-                    if (bytes > 0) await SendAllAsync(socket, bytes, ct).ConfigureAwait(false);
+                    if (bytes > 0) await SendAllAsync(link, bytes, ct).ConfigureAwait(false);
                 }
             }
         }
@@ -224,12 +213,10 @@ public sealed class LoadPeer : IDisposable
         }
     }
 
-    private async ValueTask SendAllAsync(Socket socket, int length, CancellationToken ct)
+    private ValueTask SendAllAsync(PeerLink link, int length, CancellationToken ct)
     {
         _encryptor?.Apply(_send.AsSpan(0, length));
-        var sent = 0;
-        while (sent < length)
-            sent += await socket.SendAsync(_send.AsMemory(sent, length - sent), SocketFlags.None, ct).ConfigureAwait(false);
+        return link.SendAsync(_send.AsMemory(0, length), ct);
     }
 
     /// <summary>
@@ -237,15 +224,15 @@ public sealed class LoadPeer : IDisposable
     /// crypto_provide and <paramref name="initialPayload"/> (our handshake); the answer's PadB is skipped by finding the
     /// encrypted VC. Afterwards every send is encrypted and every receive decrypted. Byte-wise reads: setup only.
     /// </summary>
-    private async ValueTask EncryptedHandshakeAsync(Socket socket, ReadOnlyMemory<byte> initialPayload, CancellationToken ct)
+    private async ValueTask EncryptedHandshakeAsync(PeerLink link, ReadOnlyMemory<byte> initialPayload, CancellationToken ct)
     {
         var privateKey = new byte[MseKeyExchange.PrivateKeyLength];
         MseKeyExchange.CreatePrivateKey(privateKey);
         var ya = new byte[MseKeyExchange.KeyLength];
         MseKeyExchange.PublicKey(privateKey, ya);
-        await socket.SendAsync(ya, SocketFlags.None, ct).ConfigureAwait(false);
+        await link.SendAsync(ya, ct).ConfigureAwait(false);
         var yb = new byte[MseKeyExchange.KeyLength];
-        await ReadExactlyAsync(socket, yb, ct).ConfigureAwait(false);
+        await ReadExactlyAsync(link, yb, ct).ConfigureAwait(false);
         var secret = new byte[MseKeyExchange.KeyLength];
         if (!MseKeyExchange.TrySharedSecret(privateKey, yb, secret)) throw new SocketException((int)SocketError.ProtocolNotSupported);
 
@@ -266,7 +253,7 @@ public sealed class LoadPeer : IDisposable
         MseKeyExchange.Hash("keyB"u8, secret, skey, key);
         var decryptor = new Rc4(key);
         _encryptor.Apply(step3.AsSpan(40));
-        await socket.SendAsync(step3, SocketFlags.None, ct).ConfigureAwait(false);
+        await link.SendAsync(step3, ct).ConfigureAwait(false);
 
         var vc = new byte[8];
         decryptor.Apply(vc);
@@ -275,26 +262,26 @@ public sealed class LoadPeer : IDisposable
         for (var read = 0; read < 8 || !window.AsSpan().SequenceEqual(vc); read++)
         {
             if (read > 512 + 8) throw new SocketException((int)SocketError.ProtocolNotSupported);
-            await ReadExactlyAsync(socket, one, ct).ConfigureAwait(false);
+            await ReadExactlyAsync(link, one, ct).ConfigureAwait(false);
             window.AsSpan(1).CopyTo(window);
             window[7] = one[0];
         }
         var select = new byte[6];
-        await ReadExactlyAsync(socket, select, ct).ConfigureAwait(false);
+        await ReadExactlyAsync(link, select, ct).ConfigureAwait(false);
         decryptor.Apply(select);
         if (BinaryPrimitives.ReadUInt32BigEndian(select) != (uint)CryptoMethods.Rc4) throw new SocketException((int)SocketError.ProtocolNotSupported);
         var padD = new byte[BinaryPrimitives.ReadUInt16BigEndian(select.AsSpan(4))];
-        await ReadExactlyAsync(socket, padD, ct).ConfigureAwait(false);
+        await ReadExactlyAsync(link, padD, ct).ConfigureAwait(false);
         decryptor.Apply(padD);
         _decryptor = decryptor;
     }
 
-    private static async ValueTask ReadExactlyAsync(Socket socket, Memory<byte> buffer, CancellationToken ct)
+    private static async ValueTask ReadExactlyAsync(PeerLink link, Memory<byte> buffer, CancellationToken ct)
     {
         var read = 0;
         while (read < buffer.Length)
         {
-            var n = await socket.ReceiveAsync(buffer[read..], SocketFlags.None, ct).ConfigureAwait(false);
+            var n = await link.ReceiveAsync(buffer[read..], ct).ConfigureAwait(false);
             if (n == 0) throw new SocketException((int)SocketError.ConnectionReset);
             read += n;
         }
@@ -504,8 +491,7 @@ public sealed class LoadPeer : IDisposable
 
     public void Close()
     {
-        try { _socket?.Dispose(); }
-        catch (ObjectDisposedException) { }
+        _link?.Dispose();
     }
 
     public void Dispose()

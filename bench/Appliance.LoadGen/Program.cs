@@ -105,6 +105,7 @@ public static class Program
         {
             ["mode"] = "load",
             ["label"] = o.Label,
+            ["transport"] = Transport(o),
             ["torrent_format"] = Format(torrent),
             ["join"] = o.Join == JoinKind.V2 ? "v2" : "v1",
             ["peers"] = o.Peers,
@@ -184,6 +185,7 @@ public static class Program
         {
             ["mode"] = "complete",
             ["label"] = o.Label,
+            ["transport"] = Transport(o),
             ["torrent_format"] = Format(torrent),
             ["join"] = o.Join == JoinKind.V2 ? "v2" : "v1",
             ["peers"] = o.Peers,
@@ -290,7 +292,7 @@ public static class Program
                         timeout.CancelAfter(TimeSpan.FromSeconds(5));
                         try
                         {
-                            await peers[index].ConnectAsync(o.Target, o.SourceAddress(index), o.SocketReceiveBufferBytes, timeout.Token).ConfigureAwait(false);
+                            await peers[index].ConnectAsync(o.Target, o.SourceAddress(index), o.SocketReceiveBufferBytes, timeout.Token, o.Transport).ConfigureAwait(false);
                             Interlocked.Increment(ref connected);
                             return;
                         }
@@ -309,6 +311,8 @@ public static class Program
         await Task.WhenAll(tasks).ConfigureAwait(false);
         return connected;
     }
+
+    private static string Transport(LoadOptions o) => o.Transport == TransportKind.Utp ? "utp" : "tcp";
 
     private static string Format(TorrentMetainfo torrent) => torrent.Format switch
     {
@@ -344,7 +348,7 @@ public static class Program
         if (result["mode"] is "complete")
         {
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{o.Label}: N={o.Peers} complete {result["peers_completed"]}/{o.Peers} in {(double)result["wall_s"]!:F2} s, {(double)result["throughput_Bps"]! / 1e6:F0} MB/s, " +
+                $"{o.Label}: {result["transport"]} N={o.Peers} complete {result["peers_completed"]}/{o.Peers} in {(double)result["wall_s"]!:F2} s, {(double)result["throughput_Bps"]! / 1e6:F0} MB/s, " +
                 $"median/slowest {result["completion_median_s"]}/{result["completion_slowest_s"]} s, seeder cpu {result["seeder_cpu_s"]} s"));
         }
         if (result["mode"] is "handshakes")
@@ -356,7 +360,7 @@ public static class Program
         if (result["mode"] is "load")
         {
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{o.Label}: N={o.Peers} Q={o.Pipeline} {(double)result["throughput_Bps"]! / 1e9:F3} GB/s, p50/p99/p999 {result["latency_p50_us"]}/{result["latency_p99_us"]}/{result["latency_p999_us"]} us, " +
+                $"{o.Label}: {result["transport"]} N={o.Peers} Q={o.Pipeline} {(double)result["throughput_Bps"]! / 1e9:F3} GB/s, p50/p99/p999 {result["latency_p50_us"]}/{result["latency_p99_us"]}/{result["latency_p999_us"]} us, " +
                 $"connections {result["connections_unchoked"]}/{o.Peers}, verify failures {result["verify_failures"]}, seeder cpu {result["seeder_cpu_s"]} s"));
         }
     }

@@ -9,7 +9,7 @@
 #                            [--appliance PATH | --publish] [--work DIR] [--report-dir perf-reports] [--date YYYY-MM-DD]
 #                            [--skip-appliance] [--skip-libtorrent] [--skip-iperf] [--skip-idle] [--note TEXT]
 #                            [--verify reference|sha1] [--recv-buffer BYTES] [--lt-set "KEY=VALUE ..."] [--iperf-len SIZE]
-#                            [--rc4] [--format v1|hybrid] [--join v1|v2] [--files N]
+#                            [--rc4] [--format v1|hybrid] [--join v1|v2] [--files N] [--utp]
 #
 # --verify and --recv-buffer go to LoadGen (defaults: reference, 1 MiB); --lt-set overrides libtorrent settings on
 # top of high_performance_seed() (default: the fastest we found on a 2-core box, see LT_SET below; "" = stock).
@@ -18,6 +18,10 @@
 # from --files N files (default 1 for v1, 8 for hybrid) that end mid-piece, so each gets a pad file; --join v2
 # makes LoadGen join by the hybrid's v2 info-hash (SHA-256 cut to 20 bytes). Same sizes, same verification (the v1
 # pieces, pad zeros included). Reports other than v1/1 file/v1 join get the variant in their file name.
+# --utp measures uTP seeding (issue 11): every LoadGen peer dials over uTP (BEP 29, LoadGen --transport utp) from a UDP
+# port of its own, the appliance serves uTP on its listen port (on by default) and libtorrent gets enable_incoming_utp;
+# peer counts default to "1 8 64"; iperf3 (a TCP ceiling) and the idle test (LoadGen's idle mode is TCP only) are
+# skipped; the report is named ...-seeding-vs-libtorrent[-variant]-utp.
 #
 # Every process it starts is stopped on exit. Nothing leaves 127.0.0.0/8.
 set -euo pipefail
@@ -25,7 +29,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SCRIPTS="$ROOT/bench/scripts"
 ROUNDS=3
-PEERS="1 8 64 512"
+PEERS=""
 DURATION=10
 WARMUP=3
 PIPELINE=32
@@ -46,6 +50,7 @@ NOTE=""
 PY=/usr/bin/python3
 VERIFY=reference
 RC4=0
+UTP=0
 FORMAT=v1
 JOIN=v1
 FILES=""
@@ -86,7 +91,8 @@ while [[ $# -gt 0 ]]; do
     --format) FORMAT="$2"; shift 2 ;;
     --join) JOIN="$2"; shift 2 ;;
     --files) FILES="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --utp) UTP=1; shift ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -100,6 +106,16 @@ if [[ -z "$FILES" ]]; then if [[ "$FORMAT" == hybrid ]]; then FILES=8; else FILE
 VARIANT=""
 [[ "$FORMAT" != v1 || "$FILES" != 1 || "$JOIN" != v1 ]] && VARIANT="-$FORMAT-${FILES}files-join-$JOIN"
 [[ "$RC4" == 1 ]] && VARIANT="$VARIANT-rc4"
+TRANSPORT=tcp
+if [[ "$UTP" == 1 ]]; then
+  TRANSPORT=utp
+  VARIANT="$VARIANT-utp"
+  PEERS="${PEERS:-1 8 64}"
+  LT_SET="$LT_SET enable_incoming_utp=true"
+  SKIP_IPERF=1
+  SKIP_IDLE=1
+fi
+PEERS="${PEERS:-1 8 64 512}"
 
 WORK="${WORK:-$(mktemp -d /tmp/appliance-compare.XXXXXX)}"
 mkdir -p "$WORK"/{content,torrents,results,logs}
@@ -224,7 +240,8 @@ start_appliance() { # $1 = log name, then extra flags
       note "appliance ($name) exited during start-up: $(tail -3 "$LOGS/$name.err" | tr '\n' ' ')"
       APP_PID=""; return 1
     fi
-    if grep -qi "$INFO_HASH" "$LOGS/$name.out" "$LOGS/$name.err" 2>/dev/null && port_open "$APP_PORT"; then
+    if grep -qi "$INFO_HASH" "$LOGS/$name.out" "$LOGS/$name.err" 2>/dev/null && port_open "$APP_PORT" \
+       && { [[ "$UTP" == 0 ]] || grep -q "^utp listening on" "$LOGS/$name.out" "$LOGS/$name.err" 2>/dev/null; }; then
       log "appliance ($name) seeding on 127.0.0.1:$APP_PORT, pid $APP_PID"
       return 0
     fi
@@ -271,7 +288,7 @@ run_load() { # $1 label, $2 port, $3 pid, $4 peers, $5 round, [$6 metrics url]
   # The appliance lets one address start 20 encrypted handshakes at once (then 5 per second): spread RC4 peers over
   # source addresses as a real swarm is, so the gate meant for floods does not refuse the benchmark's own peers.
   [[ "$RC4" == 1 ]] && extra+=(--rc4 --per-ip 16)
-  extra+=(--join "$JOIN")
+  extra+=(--join "$JOIN" --transport "$TRANSPORT")
   "$LOADGEN" --torrent "$TORRENT" --target "127.0.0.1:$port" --peers "$n" --pipeline "$PIPELINE" \
     --duration "$DURATION" --warmup "$WARMUP" --seeder-pid "$pid" --label "$label" --json "$out" \
     --verify "$VERIFY" --recv-buffer "$RECV_BUFFER" "${extra[@]}" \
@@ -291,8 +308,12 @@ uptime > "$WORK/load-start.txt"
 COMMIT_AT_START="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 [[ $SKIP_APPLIANCE -eq 1 && -z "$APPLIANCE" ]] && note "appliance: skipped (--skip-appliance or not built)"
 [[ $SKIP_LIBTORRENT -eq 1 ]] && note "libtorrent: skipped (--skip-libtorrent)"
-[[ $SKIP_IPERF -eq 1 ]] && note "iperf3: skipped (--skip-iperf)"
-[[ $SKIP_IDLE -eq 1 ]] && note "idle connections: skipped (--skip-idle)"
+if [[ "$UTP" == 1 ]]; then
+  log "iperf3 and idle connections: not run with --utp (iperf3 is a TCP ceiling; LoadGen's idle mode is TCP only)"
+else
+  [[ $SKIP_IPERF -eq 1 ]] && note "iperf3: skipped (--skip-iperf)"
+  [[ $SKIP_IDLE -eq 1 ]] && note "idle connections: skipped (--skip-idle)"
+fi
 if [[ $SKIP_APPLIANCE -eq 0 ]]; then start_appliance appliance || SKIP_APPLIANCE=1; fi
 if [[ $SKIP_LIBTORRENT -eq 0 ]]; then start_libtorrent libtorrent || SKIP_LIBTORRENT=1; fi
 if [[ $SKIP_IPERF -eq 0 ]]; then start_iperf || SKIP_IPERF=1; fi
@@ -366,5 +387,5 @@ mkdir -p "$REPORT_DIR"
   --command "bench/scripts/compare.sh $ARGS_GIVEN" --peers "$PEERS" --rounds "$ROUNDS" --duration "$DURATION" --warmup "$WARMUP" \
   --pipeline "$PIPELINE" --size-mib "$SIZE_MIB" --piece-kib "$PIECE_KIB" --idle "$IDLE" --note "$NOTE" \
   --verify "$VERIFY" --recv-buffer "$RECV_BUFFER" --lt-set "$LT_SET" --iperf-len "$IPERF_LEN" \
-  --format "$FORMAT" --join "$JOIN" --files "$FILES" --encryption "$([[ "$RC4" == 1 ]] && echo rc4 || echo plaintext)" --torrent-summary "$(cat "$WORK/torrent.txt")"
+  --format "$FORMAT" --join "$JOIN" --files "$FILES" --encryption "$([[ "$RC4" == 1 ]] && echo rc4 || echo plaintext)" --transport "$TRANSPORT" --torrent-summary "$(cat "$WORK/torrent.txt")"
 log "report: $REPORT_DIR/$DATE-seeding-vs-libtorrent$VARIANT.md (raw results in $RESULTS)"

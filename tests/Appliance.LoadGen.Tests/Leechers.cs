@@ -13,7 +13,7 @@ internal static class Leechers
     public static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
 
     public static async Task<LoadPeer[]> DownloadAsync(TorrentMetainfo torrent, IPEndPoint seeder, int peers, VerifiedCopy? copy, int piecesEach,
-        bool rc4 = false, JoinKind join = JoinKind.V1, bool once = false)
+        bool rc4 = false, JoinKind join = JoinKind.V1, bool once = false, TransportKind transport = TransportKind.Tcp)
     {
         var run = new LoadRun();
         var leechers = new LoadPeer[peers];
@@ -22,7 +22,7 @@ internal static class Leechers
         {
             leechers[i] = new LoadPeer(torrent, run, pipeline: 16, receiveBufferBytes: 256 * 1024, startPiece: i * torrent.PieceCount / peers, copy, rc4, join);
             if (once) leechers[i].DownloadOnce();
-            await leechers[i].ConnectAsync(seeder, source: null, soRcvBuf: 0, stop.Token);
+            await leechers[i].ConnectAsync(seeder, source: null, soRcvBuf: 0, stop.Token, transport);
         }
         var loops = leechers.Select(p => Task.Run(() => p.RunAsync(interested: true, stop.Token))).ToArray();
         while (!stop.IsCancellationRequested && leechers.Any(p => p.Failure is null && (once ? !p.IsComplete : Finished(p) < piecesEach)))

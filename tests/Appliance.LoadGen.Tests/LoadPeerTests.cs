@@ -1,5 +1,7 @@
 using System.Net;
 using Appliance.LoadGen;
+using Appliance.Networking.Udp;
+using Appliance.Networking.Utp;
 using Appliance.Protocol.Metainfo;
 using Appliance.Seeding;
 using Appliance.Seeding.Sessions;
@@ -11,8 +13,9 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Appliance.LoadGen.Tests;
 
 /// <summary>
-/// LoadGen connections against a real seeding server on 127.0.0.1 serving a memory-mapped file: an honest seeder
-/// passes every piece, and a byte that changes on disk after its piece was verified is caught by the byte comparison.
+/// LoadGen connections against a real seeding server on 127.0.0.1 serving a memory-mapped file (TCP, and uTP on the same
+/// port number, as <c>appliance serve</c> runs it): an honest seeder passes every piece, and a byte that changes on disk
+/// after its piece was verified is caught by the byte comparison.
 /// </summary>
 public sealed class LoadPeerTests : IAsyncLifetime
 {
@@ -25,6 +28,8 @@ public sealed class LoadPeerTests : IAsyncLifetime
     private TorrentMetainfo _torrent = null!;
     private SeedingServer _server = null!;
     private IPEndPoint _endPoint = null!;
+    private DatagramEndpoint _utpPort = null!;
+    private UtpListener _utp = null!;
 
     public async Task InitializeAsync()
     {
@@ -38,10 +43,16 @@ public sealed class LoadPeerTests : IAsyncLifetime
         _server = new SeedingServer(new SeedingOptions { ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), UploadSlots = Peers },
             registry, new SeedingCounters(), NullLogger.Instance);
         _endPoint = _server.Start();
+        _utpPort = new DatagramEndpoint(_endPoint);
+        _utp = new UtpListener(_utpPort, _server.UtpAcceptor, new UtpCounters());
+        _utp.Start();
+        _utpPort.Start(_utp, "loadgen-test-utp");
     }
 
     public async Task DisposeAsync()
     {
+        _utp.Dispose();
+        _utpPort.Dispose();
         await _server.DisposeAsync();
         _temp.Dispose();
     }
@@ -163,8 +174,31 @@ public sealed class LoadPeerTests : IAsyncLifetime
         Assert.Equal(Peers, _server.EncryptionCounters.HandshakesRc4);
     }
 
-    private Task<LoadPeer[]> DownloadAsync(VerifiedCopy? copy, int piecesEach, bool rc4 = false) =>
-        Leechers.DownloadAsync(_torrent, _endPoint, Peers, copy, piecesEach, rc4);
+    [Fact]
+    public async Task Utp_connections_download_and_verify_every_piece_from_the_seeders_utp_port()
+    {
+        var peers = await DownloadAsync(copy: null, piecesEach: _torrent.PieceCount, transport: TransportKind.Utp);
+
+        Assert.All(peers, p => Assert.Null(p.Failure));
+        Assert.All(peers, p => Assert.True(p.PiecesVerified >= _torrent.PieceCount));
+        Assert.Equal(0, peers.Sum(p => p.VerifyFailures));
+        Assert.Equal(0, peers.Sum(p => p.UnexpectedBlocks));
+        Assert.Equal(Peers, _utp.Counters.ConnectionsAccepted); // they came over uTP, not TCP
+    }
+
+    [Fact]
+    public async Task Rc4_over_utp_downloads_and_verifies_every_piece()
+    {
+        var peers = await DownloadAsync(copy: null, piecesEach: _torrent.PieceCount, rc4: true, transport: TransportKind.Utp);
+
+        Assert.All(peers, p => Assert.Null(p.Failure));
+        Assert.Equal(0, peers.Sum(p => p.VerifyFailures));
+        Assert.Equal(Peers, _server.EncryptionCounters.HandshakesRc4);
+        Assert.Equal(Peers, _utp.Counters.ConnectionsAccepted);
+    }
+
+    private Task<LoadPeer[]> DownloadAsync(VerifiedCopy? copy, int piecesEach, bool rc4 = false, TransportKind transport = TransportKind.Tcp) =>
+        Leechers.DownloadAsync(_torrent, _endPoint, Peers, copy, piecesEach, rc4, transport: transport);
 
     private static long Finished(LoadPeer p) => Leechers.Finished(p);
 }

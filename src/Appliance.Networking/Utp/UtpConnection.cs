@@ -33,11 +33,15 @@ public enum UtpState : byte
     /// <summary>Closed by us: queued data and then our FIN still go out until acknowledged or timed out.</summary>
     Closing,
     Closed,
+
+    /// <summary>We dialed: our SYN is out (resent on timeout) and the peer's STATE has not come yet.</summary>
+    SynSent,
 }
 
 /// <summary>
-/// One incoming uTP connection (BEP 29), seed side: the state machine with no socket and no clock of its own. The
-/// listener feeds it parsed packets and ticks with the time in microseconds; it answers through <see cref="IUtpOutput"/>.
+/// One uTP connection (BEP 29), accepted (the seed side) or dialed (<see cref="Dial"/>): the state machine with no socket
+/// and no clock of its own. The listener feeds it parsed packets and ticks with the time in microseconds; it answers
+/// through <see cref="IUtpOutput"/>.
 /// Sending: bytes written are cut into packets held in a ring until acknowledged (cumulative and selective ACK), sent as
 /// the LEDBAT window and the peer's receive window allow, resent on timeout or after three duplicate acks. Receiving:
 /// in-order payload goes to a bounded byte ring (its free space is the window we advertise), early packets wait in a
@@ -130,23 +134,56 @@ public sealed class UtpConnection
 
     /// <summary>Accepts a SYN: our send id is its connection id, we receive on that id + 1 (BEP 29).</summary>
     public UtpConnection(IUtpOutput output, PinnedBufferPool packets, UtpCounters counters, UtpHeader syn, ushort initialSeq, bool ipv6, long nowMicros, object? tag = null)
+        : this(output, packets, counters, recvId: (ushort)(syn.ConnectionId + 1), sendId: syn.ConnectionId, initialSeq, ipv6, nowMicros, tag)
+    {
+        _ackNr = syn.SequenceNumber;
+        _replyMicros = (uint)nowMicros - syn.TimestampMicros;
+        _peerWindow = (int)Math.Min(syn.WindowSize, int.MaxValue);
+        State = UtpState.SynReceived;
+        lock (_gate) SendState(nowMicros);
+    }
+
+    private UtpConnection(IUtpOutput output, PinnedBufferPool packets, UtpCounters counters, ushort recvId, ushort sendId, ushort initialSeq, bool ipv6,
+        long nowMicros, object? tag)
     {
         Tag = tag;
         _output = output;
         _packets = packets;
         _counters = counters;
-        SendId = syn.ConnectionId;
-        RecvId = (ushort)(syn.ConnectionId + 1);
-        _ackNr = syn.SequenceNumber;
+        RecvId = recvId;
+        SendId = sendId;
         _seqNr = _oldest = _nextToSend = initialSeq;
         _lastAck = (ushort)(initialSeq - 1);
         _nextResend = initialSeq;
         _packetCeiling = ipv6 ? MaxPacketSize - 20 : MaxPacketSize;
         _createdAt = _lastReceivedAt = _lastSentAt = nowMicros;
-        _replyMicros = (uint)nowMicros - syn.TimestampMicros;
-        _peerWindow = (int)Math.Min(syn.WindowSize, int.MaxValue);
-        State = UtpState.SynReceived;
-        lock (_gate) SendState(nowMicros);
+    }
+
+    /// <summary>
+    /// Dials: sends a SYN carrying <paramref name="recvId"/> (we send with that id + 1, BEP 29) as sequence number
+    /// <paramref name="initialSeq"/>. The SYN sits in the send ring like data, so it is resent on timeout and its
+    /// acknowledgement is the first RTT sample; the peer's STATE that acknowledges it establishes the connection
+    /// (<see cref="IUtpObserver.Writable"/> tells the observer). No answer within <see cref="HalfOpenTimeoutMicros"/>
+    /// ends it with <see cref="SocketError.TimedOut"/>, a RESET with <see cref="SocketError.ConnectionRefused"/>.
+    /// </summary>
+    public static UtpConnection Dial(IUtpOutput output, PinnedBufferPool packets, UtpCounters counters, ushort recvId, ushort initialSeq, bool ipv6,
+        long nowMicros, object? tag = null, IUtpObserver? observer = null)
+    {
+        var connection = new UtpConnection(output, packets, counters, recvId, (ushort)(recvId + 1), initialSeq, ipv6, nowMicros, tag)
+        {
+            State = UtpState.SynSent,
+            Observer = observer,
+        };
+        lock (connection._gate) connection.SendSyn(nowMicros);
+        return connection;
+    }
+
+    private void SendSyn(long nowMicros)
+    {
+        _ring = new OutPacket[RingSize];
+        _ring[_seqNr & Mask] = new OutPacket { Buffer = _packets.Rent(), Type = UtpPacketType.Syn, Length = UtpHeader.Length };
+        _seqNr++;
+        Flush(nowMicros);
     }
 
     public ushort RecvId { get; }
@@ -168,7 +205,14 @@ public sealed class UtpConnection
     /// <summary>True when a read would return data, the end of the stream, or an error.</summary>
     public bool CanRead { get { lock (_gate) return _receivedCount > 0 || EndOfStream || State is UtpState.Closed or UtpState.Closing; } }
 
-    public bool CanWrite { get { lock (_gate) return State != UtpState.Connected || _unsentBytes < MaxUnsentBytes && Distance(_oldest, _seqNr) < RingSize - 1; } }
+    /// <summary>True when a write would take bytes or fail (the connection ended); false while dialing or while the send backlog is full.</summary>
+    public bool CanWrite
+    {
+        get
+        {
+            lock (_gate) return State != UtpState.SynSent && (State != UtpState.Connected || _unsentBytes < MaxUnsentBytes && Distance(_oldest, _seqNr) < RingSize - 1);
+        }
+    }
 
     private bool EndOfStream => _peerFinished && _receivedCount == 0;
 
@@ -211,14 +255,23 @@ public sealed class UtpConnection
             if (header.Type == UtpPacketType.Reset)
             {
                 _counters.ResetReceived();
-                Terminate(SocketError.ConnectionReset);
+                Terminate(State == UtpState.SynSent ? SocketError.ConnectionRefused : SocketError.ConnectionReset);
                 return false;
+            }
+            bool established = false;
+            if (State == UtpState.SynSent)
+            {
+                // Only a packet that acknowledges our SYN (the oldest in the ring) answers it. The STATE does not use up a
+                // sequence number: the peer's first data packet carries the same number, so it is the next one we expect.
+                if (Distance(_oldest, header.AckNumber) < 0) return false;
+                _ackNr = (ushort)(header.SequenceNumber - 1);
+                State = UtpState.Connected;
+                established = true;
             }
             _lastReceivedAt = nowMicros;
             _replyMicros = (uint)nowMicros - header.TimestampMicros;
             _peerWindow = (int)Math.Min(header.WindowSize, int.MaxValue);
 
-            bool established = false;
             if (State == UtpState.SynReceived && header.Type is UtpPacketType.Data or UtpPacketType.Fin)
             {
                 State = UtpState.Connected;
@@ -254,6 +307,8 @@ public sealed class UtpConnection
                 _receivedStart = (_receivedStart + run) % ReceiveBufferSize;
                 _receivedCount -= run;
             }
+            bool advanced = DeliverEarly();
+            if (advanced) CheckEnd();
             if (_receivedCount == 0)
             {
                 _receivedStart = 0;
@@ -264,8 +319,8 @@ public sealed class UtpConnection
                     _received = null;
                 }
             }
-            // The window reopened after we had advertised (nearly) none: tell the peer.
-            if (wasFull && State == UtpState.Connected) SendState(nowMicros);
+            // The window reopened after we had advertised (nearly) none, or early packets moved the ack: tell the peer.
+            if ((wasFull || advanced) && State == UtpState.Connected) SendState(nowMicros);
             return total;
         }
     }
@@ -318,7 +373,7 @@ public sealed class UtpConnection
         lock (_gate)
         {
             if (State is UtpState.Closed or UtpState.Closing) return;
-            if (State == UtpState.SynReceived || Distance(_oldest, _seqNr) >= RingSize - 1)
+            if (State is UtpState.SynReceived or UtpState.SynSent || Distance(_oldest, _seqNr) >= RingSize - 1)
             {
                 SendReset(nowMicros);
                 Terminate(SocketError.Success);
@@ -353,7 +408,7 @@ public sealed class UtpConnection
         lock (_gate)
         {
             if (State == UtpState.Closed) return;
-            if (State == UtpState.SynReceived && nowMicros - _createdAt > HalfOpenTimeoutMicros)
+            if (State is UtpState.SynReceived or UtpState.SynSent && nowMicros - _createdAt > HalfOpenTimeoutMicros)
             {
                 Terminate(SocketError.TimedOut);
                 return;
@@ -522,17 +577,7 @@ public sealed class UtpConnection
             _ackNr++;
             // A copy of this packet may wait in the reorder buffer (it arrived early, then again in order): drop it.
             DropEarly(_ackNr);
-            // Early packets that are now in order follow.
-            while (_reorderCount > 0)
-            {
-                ushort next = (ushort)(_ackNr + 1);
-                int slot = next % ReorderSlots;
-                var early = _reorder[slot];
-                if (early is null || _reorderSeq[slot] != next) break;
-                if (!Deliver(early.AsSpan(0, _reorderLength[slot]))) break;
-                DropEarly(next);
-                _ackNr++;
-            }
+            DeliverEarly();
             CheckEnd();
             return;
         }
@@ -549,6 +594,27 @@ public sealed class UtpConnection
         _reorderLength[index] = payload.Length;
         _reorderSeq[index] = header.SequenceNumber;
         _reorderCount++;
+    }
+
+    /// <summary>
+    /// Early packets that are now in order follow, as far as the receive buffer has room; the rest wait for the reader
+    /// (<see cref="Read"/> calls this again). They must not wait for a resend: the peer had them selectively acknowledged
+    /// and released them. Returns true when the ack number moved.
+    /// </summary>
+    private bool DeliverEarly()
+    {
+        ushort before = _ackNr;
+        while (_reorderCount > 0)
+        {
+            ushort next = (ushort)(_ackNr + 1);
+            int slot = next % ReorderSlots;
+            var early = _reorder[slot];
+            if (early is null || _reorderSeq[slot] != next) break;
+            if (!Deliver(early.AsSpan(0, _reorderLength[slot]))) break;
+            DropEarly(next);
+            _ackNr++;
+        }
+        return _ackNr != before;
     }
 
     private void DropEarly(ushort seq)
@@ -640,7 +706,9 @@ public sealed class UtpConnection
 
     private void Transmit(ref OutPacket packet, ushort seq, long nowMicros, bool batched = false)
     {
-        new UtpHeader(packet.Type, SendId, (uint)nowMicros, _replyMicros, WindowLeft, seq, _ackNr).WriteTo(packet.Buffer);
+        // A SYN names the id we receive on; every other packet the id the peer receives on.
+        ushort connectionId = packet.Type == UtpPacketType.Syn ? RecvId : SendId;
+        new UtpHeader(packet.Type, connectionId, (uint)nowMicros, _replyMicros, WindowLeft, seq, _ackNr).WriteTo(packet.Buffer);
         if (batched)
         {
             _pending[_pendingCount] = packet.Buffer!;

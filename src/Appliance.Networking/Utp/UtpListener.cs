@@ -15,11 +15,12 @@ public interface IUtpAcceptor
 }
 
 /// <summary>
-/// The uTP side of a UDP port, incoming connections only: routes each packet to its connection by (source address,
-/// connection id), opens a connection per SYN under half-open caps (per source, and overall with the oldest evicted
-/// first, so a flood cannot lock real peers out), answers packets for connections it does not know
-/// with a RESET (so a confused peer stops waiting and falls back to TCP at once), and ticks every connection's timers
-/// from one thread every <see cref="TickMilliseconds"/> (no timer per packet or per connection).
+/// The uTP side of a UDP port: routes each packet to its connection by (source address, connection id), opens a
+/// connection per SYN under half-open caps (per source, and overall with the oldest evicted first, so a flood cannot
+/// lock real peers out), answers packets for connections it does not know with a RESET (so a confused peer stops
+/// waiting and falls back to TCP at once), and ticks every connection's timers from one thread every
+/// <see cref="TickMilliseconds"/> (no timer per packet or per connection). The seeder only accepts; <see cref="Connect"/>
+/// dials out from the same port (the load generator, tests).
 /// </summary>
 public sealed class UtpListener : IDatagramHandler, IUtpOutput, IDisposable
 {
@@ -29,7 +30,7 @@ public sealed class UtpListener : IDatagramHandler, IUtpOutput, IDisposable
     public const int MaxHalfOpenPerSource = 4;
 
     private readonly DatagramEndpoint _endpoint;
-    private readonly IUtpAcceptor _acceptor;
+    private readonly IUtpAcceptor? _acceptor;
     private readonly int _maxHalfOpen;
     private readonly int _maxConnections;
     private readonly Lock _gate = new();
@@ -44,7 +45,8 @@ public sealed class UtpListener : IDatagramHandler, IUtpOutput, IDisposable
     private int _halfOpen;
     private int _disposed;
 
-    public UtpListener(DatagramEndpoint endpoint, IUtpAcceptor acceptor, UtpCounters counters, int maxHalfOpen = 64, int maxConnections = 10_000)
+    /// <param name="acceptor">What incoming connections become; null for a port that only dials (incoming SYNs are reset).</param>
+    public UtpListener(DatagramEndpoint endpoint, IUtpAcceptor? acceptor, UtpCounters counters, int maxHalfOpen = 64, int maxConnections = 10_000)
     {
         _endpoint = endpoint;
         _acceptor = acceptor;
@@ -89,17 +91,18 @@ public sealed class UtpListener : IDatagramHandler, IUtpOutput, IDisposable
         lock (_gate) _connections.TryGetValue(key, out entry);
         if (entry is null)
         {
-            if (header.Type == UtpPacketType.Syn) Open(key, header, source, now);
+            if (header.Type == UtpPacketType.Syn && _acceptor is not null) Open(key, header, source, now);
+            else if (header.Type == UtpPacketType.Syn) ResetUnknown(header, source, now, header.ConnectionId);
             else if (header.Type != UtpPacketType.Reset) ResetUnknown(header, source, now);
             else Counters.Drop();
             return;
         }
         var connection = entry.Connection;
         bool established = connection.OnPacket(header, sack, datagram[payloadOffset..], now);
-        if (established)
+        if (established && !entry.Dialed)
         {
             lock (_gate) LeaveHalfOpen(entry);
-            if (_acceptor.TryAccept(connection, entry.Remote)) Counters.Accepted();
+            if (_acceptor!.TryAccept(connection, entry.Remote)) Counters.Accepted();
             else
             {
                 Counters.Refused(halfOpen: false);
@@ -153,6 +156,42 @@ public sealed class UtpListener : IDatagramHandler, IUtpOutput, IDisposable
             evicted.Connection.Abort(now);
             Counters.Closed();
         }
+    }
+
+    /// <summary>
+    /// Dials <paramref name="remote"/> from this port: the returned connection is <see cref="UtpState.SynSent"/> until the
+    /// peer answers (<paramref name="observer"/>, set before the SYN leaves, hears <see cref="IUtpObserver.Writable"/> then),
+    /// and ends on a RESET or after <see cref="UtpConnection.HalfOpenTimeoutMicros"/>. The receive id is random among
+    /// those free for that peer. Throws <see cref="SocketException"/> when the connection cap is reached or the address
+    /// family does not fit the port.
+    /// </summary>
+    public UtpConnection Connect(IPEndPoint remote, IUtpObserver? observer = null)
+    {
+        if (_endpoint.AddressFamily == AddressFamily.InterNetworkV6 && remote.AddressFamily == AddressFamily.InterNetwork)
+            remote = new IPEndPoint(remote.Address.MapToIPv6(), remote.Port);
+        if (remote.AddressFamily != _endpoint.AddressFamily) throw new SocketException((int)SocketError.AddressFamilyNotSupported);
+        var address = remote.Serialize();
+        long now = NowMicros;
+        lock (_gate)
+        {
+            if (_connections.Count >= _maxConnections) throw new SocketException((int)SocketError.TooManyOpenSockets);
+            // 16-bit ids: a free one is found at once unless tens of thousands of connections go to this one peer.
+            for (int attempt = 0; attempt < 64; attempt++)
+            {
+                var id = (ushort)Random.Shared.Next(0x10000);
+                if (!TryKey(address, id, out var key)) throw new SocketException((int)SocketError.AddressFamilyNotSupported);
+                if (_connections.ContainsKey(key)) continue;
+                var entry = new Entry(key, address, remote) { Dialed = true };
+                // Under the lock, so the answer to the SYN cannot arrive before the connection is in the table.
+                entry.Connection = UtpConnection.Dial(this, _packets, Counters, id, (ushort)Random.Shared.Next(0x10000),
+                    remote.AddressFamily == AddressFamily.InterNetworkV6, now, entry, observer);
+                _connections[key] = entry;
+                _entries.Add(entry);
+                Counters.Opened();
+                return entry.Connection;
+            }
+        }
+        throw new SocketException((int)SocketError.TooManyOpenSockets);
     }
 
     /// <summary>
@@ -262,6 +301,9 @@ public sealed class UtpListener : IDatagramHandler, IUtpOutput, IDisposable
         public SocketAddress Address { get; } = address;
         public IPEndPoint Remote { get; } = remote;
         public UtpConnection Connection { get; set; } = null!;
+
+        /// <summary>Ours (<see cref="Connect"/>): established without the acceptor and outside the half-open caps.</summary>
+        public bool Dialed { get; init; }
 
         /// <summary>Its place among the half-open connections, oldest first; null once established.</summary>
         public LinkedListNode<Entry>? HalfOpenNode { get; set; }

@@ -1,4 +1,5 @@
 using System.Net;
+using Appliance.Networking.Signals;
 using Appliance.Networking.Tcp;
 using Appliance.Protocol.PeerWire;
 using Appliance.Seeding.Torrents;

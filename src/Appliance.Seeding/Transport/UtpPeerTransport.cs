@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using Appliance.Networking.Signals;
 using Appliance.Networking.Tcp;
 using Appliance.Networking.Utp;
 using Appliance.Seeding.Sessions;

@@ -284,6 +284,104 @@ public sealed class UtpConnectionTests
         Assert.Equal(UtpState.Connected, c.State);
     }
 
+    [Fact]
+    public void Early_packets_the_full_receive_buffer_held_back_follow_when_the_reader_makes_room()
+    {
+        // Regression: they stayed in the reorder buffer for ever, while the peer, which had them selectively
+        // acknowledged, never sent them again; a dialer uploading and downloading at once stalled on it.
+        var c = Accept();
+        Send(c, UtpPacketType.Data, 2, OurFirstSeq - 1, new byte[UtpConnection.ReceiveBufferSize - 1500]);
+        Send(c, UtpPacketType.Data, 4, OurFirstSeq - 1, Enumerable.Repeat((byte)4, 1000).ToArray());
+        Send(c, UtpPacketType.Data, 5, OurFirstSeq - 1, Enumerable.Repeat((byte)5, 1000).ToArray());
+        Send(c, UtpPacketType.Data, 3, OurFirstSeq - 1, Enumerable.Repeat((byte)3, 400).ToArray());
+        Assert.Equal(4, _wire.Last.AckNumber); // 5 has no room yet
+
+        var buffer = new byte[UtpConnection.ReceiveBufferSize];
+        int first = c.Read(buffer, _now);
+        Assert.Equal(UtpConnection.ReceiveBufferSize - 100, first);
+        Assert.Equal(5, _wire.Last.AckNumber); // the reader made room: 5 followed and the peer is told
+        Assert.Equal(1000, c.Read(buffer, _now));
+        Assert.All(buffer[..1000], b => Assert.Equal(5, b));
+    }
+
+    // Dialing: we receive on DialRecvId and send with DialRecvId + 1; our SYN is sequence number OurFirstSeq.
+    private const ushort DialRecvId = 3000;
+    private const ushort PeerFirstSeq = 7000;
+
+    private UtpConnection Dial() =>
+        UtpConnection.Dial(_wire, _packets, _counters, DialRecvId, OurFirstSeq, ipv6: false, _now);
+
+    private bool Answer(UtpConnection c, UtpPacketType type, ushort seq, ushort ack, ReadOnlySpan<byte> payload = default) =>
+        c.OnPacket(new UtpHeader(type, DialRecvId, (uint)_now, 1000, BigWindow, seq, ack), default, payload, _now);
+
+    [Fact]
+    public void Dialing_sends_a_syn_naming_our_receive_id_and_the_state_that_acks_it_establishes_the_connection()
+    {
+        var c = Dial();
+        var syn = _wire.Last;
+        Assert.Equal(UtpPacketType.Syn, syn.Type);
+        Assert.Equal(DialRecvId, syn.ConnectionId);
+        Assert.Equal(OurFirstSeq, syn.SequenceNumber);
+        Assert.Equal(UtpState.SynSent, c.State);
+        Assert.False(c.CanWrite);
+        Assert.Equal(-1, c.Write("early"u8, _now));
+
+        Assert.False(Answer(c, UtpPacketType.State, PeerFirstSeq, OurFirstSeq - 1)); // acks something before our SYN
+        Assert.Equal(UtpState.SynSent, c.State);
+        Assert.True(Answer(c, UtpPacketType.State, PeerFirstSeq, OurFirstSeq));
+        Assert.Equal(UtpState.Connected, c.State);
+        Assert.True(c.CanWrite);
+        Assert.Equal(0, _packets.Rented); // the acknowledged SYN's buffer came back
+    }
+
+    [Fact]
+    public void Dialed_connection_carries_data_both_ways_with_the_ids_and_numbers_bep_29_gives()
+    {
+        var c = Dial();
+        Answer(c, UtpPacketType.State, PeerFirstSeq, OurFirstSeq);
+        Assert.Equal(5, c.Write("hello"u8, _now));
+        var data = _wire.Last;
+        Assert.Equal(UtpPacketType.Data, data.Type);
+        Assert.Equal(DialRecvId + 1, data.ConnectionId);
+        Assert.Equal(OurFirstSeq + 1, data.SequenceNumber);
+        Assert.Equal(PeerFirstSeq - 1, data.AckNumber); // the peer's STATE used no sequence number
+
+        // The peer's first data packet carries the number its STATE carried.
+        Answer(c, UtpPacketType.Data, PeerFirstSeq, OurFirstSeq + 1, "world"u8);
+        var buffer = new byte[16];
+        Assert.Equal("world"u8.ToArray(), buffer[..c.Read(buffer, _now)]);
+        Assert.Equal(PeerFirstSeq, _wire.Last.AckNumber);
+        Assert.Equal(DialRecvId + 1, _wire.Last.ConnectionId);
+    }
+
+    [Fact]
+    public void Unanswered_syn_is_resent_after_the_timeout_and_the_dial_gives_up_timed_out()
+    {
+        var c = Dial();
+        _now += UtpCongestion.InitialRtoMicros + 1;
+        c.OnTick(_now);
+        Assert.Equal(2, _wire.Headers().Count(h => h.Type == UtpPacketType.Syn && h.SequenceNumber == OurFirstSeq && h.ConnectionId == DialRecvId));
+        for (int i = 0; i < 100 && c.State != UtpState.Closed; i++)
+        {
+            _now += 500_000;
+            c.OnTick(_now);
+        }
+        Assert.Equal(UtpState.Closed, c.State);
+        Assert.Equal(SocketError.TimedOut, c.Error);
+        Assert.Equal(0, _packets.Rented);
+    }
+
+    [Fact]
+    public void Reset_in_answer_to_our_syn_refuses_the_dial()
+    {
+        var c = Dial();
+        Answer(c, UtpPacketType.Reset, 1, OurFirstSeq);
+        Assert.Equal(UtpState.Closed, c.State);
+        Assert.Equal(SocketError.ConnectionRefused, c.Error);
+        Assert.True(c.TryGetEnd(out var error));
+        Assert.Equal(SocketError.ConnectionRefused, error);
+    }
+
     private UtpConnection Established(uint window = BigWindow)
     {
         var c = Accept();

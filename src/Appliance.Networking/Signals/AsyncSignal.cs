@@ -1,14 +1,14 @@
 using System.Threading.Tasks.Sources;
 
-namespace Appliance.Seeding.Sessions;
+namespace Appliance.Networking.Signals;
 
 /// <summary>
-/// An allocation-free auto-reset event for one waiter (the session's send loop) and any number of setters.
+/// An allocation-free auto-reset event for one waiter at a time (a peer session's send loop, a uTP reader or writer) and any number of setters.
 /// A set with no waiter is remembered once. The waiter is resumed on the thread pool through this object as an
 /// <see cref="IThreadPoolWorkItem"/> (queueing a delegate, as ManualResetValueTaskSourceCore does when asked to run
 /// continuations asynchronously, allocates a work item per wake-up), so a setter never runs the sender inline.
 /// </summary>
-internal sealed class AsyncSignal : IValueTaskSource, IThreadPoolWorkItem
+public sealed class AsyncSignal : IValueTaskSource, IThreadPoolWorkItem
 {
     private const int Idle = 0;
     private const int Signaled = 1;
