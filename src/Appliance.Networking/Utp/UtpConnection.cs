@@ -461,6 +461,7 @@ public sealed class UtpConnection
         while (_oldest != _nextToSend && Distance(_oldest, ack) >= 0)
         {
             ackedBytes += Acknowledge(_oldest, nowMicros);
+            Release(_oldest); // a packet sacked earlier was acknowledged then but kept its buffer until it became the oldest
             _oldest++;
             progressed = true;
         }

@@ -157,6 +157,23 @@ public sealed class UtpConnectionTests
     }
 
     [Fact]
+    public void Packets_selectively_acked_before_the_cumulative_ack_reaches_them_give_their_buffers_back()
+    {
+        var c = Established();
+        c.Write(new byte[30_000], _now);
+        ushort acked = AckEverything(c);
+        Assert.Equal(0, _packets.Rented);
+        int mark = _wire.Count;
+        c.Write(new byte[6000], _now);
+        int sent = _wire.Count - mark;
+        Assert.True(sent >= 5, $"{sent} packets in flight");
+        Send(c, UtpPacketType.State, 2, acked, sack: [0b1110]); // a hole at acked+1 and +2, then three sacked
+        Send(c, UtpPacketType.State, 2, (ushort)(acked + sent)); // the hole is filled: everything is acknowledged
+
+        Assert.Equal(0, _packets.Rented); // the sacked packets' buffers too, not only those the cumulative ack released
+    }
+
+    [Fact]
     public void Ack_of_data_never_sent_is_ignored()
     {
         var c = Established();
