@@ -27,6 +27,7 @@ public static class Composition
         if (utp is not null) host.Add(utp);
         var webSeed = WebSeedComponent.Create(options, seeding, loggers, output);
         if (webSeed is not null) host.Add(webSeed);
+        host.Add(new LibraryComponent(seeding));
         var watcher = new ContentWatcher(seeding.Registry, seeding.Loader, loggers.CreateLogger<ContentWatcher>(), seeding.PrintSeeding);
         host.Add(new ContentWatcherComponent(watcher));
         if (metrics is not null)

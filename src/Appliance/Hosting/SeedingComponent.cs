@@ -77,7 +77,7 @@ public sealed class SeedingComponent : IApplianceComponent
         return new SeedingComponent(server, loader, output, options.AnnounceHost);
     }
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    public Task StartAsync(CancellationToken cancellationToken)
     {
         var local = Server.Start();
         var advertisedAddress = _announceHost is not null && IPAddress.TryParse(_announceHost, out var host) ? host
@@ -87,13 +87,22 @@ public sealed class SeedingComponent : IApplianceComponent
         AdvertisedEndPoints = local.Address.Equals(IPAddress.IPv6Any) && advertisedAddress.AddressFamily == AddressFamily.InterNetwork
             ? [AdvertisedEndPoint, new IPEndPoint(IPAddress.IPv6Loopback, local.Port)]
             : [AdvertisedEndPoint];
+        return Task.CompletedTask;
+    }
 
+    /// <summary>
+    /// Loads the torrents folder (the <see cref="LibraryComponent"/> runs it once the other listeners are up, so a peer
+    /// that dials during a long first start reaches a held handshake on TCP and on uTP), prints a <c>seeding</c> line per
+    /// torrent, then <c>listening on &lt;addr&gt;</c>.
+    /// </summary>
+    public async Task LoadLibraryAsync(CancellationToken cancellationToken)
+    {
         var results = await Loader.LoadAllAsync(cancellationToken).ConfigureAwait(false);
         foreach (var result in results)
         {
             if (result.Torrent is { } torrent) PrintSeeding(torrent);
         }
-        _output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"listening on {local}"));
+        _output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"listening on {Server.LocalEndPoint}"));
         _output.Flush();
     }
 
