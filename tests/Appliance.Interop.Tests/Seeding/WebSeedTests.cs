@@ -44,8 +44,9 @@ public sealed partial class WebSeedTests : IDisposable
             "serve", "--content", _content, "--torrents", _torrents, "--listen", $"127.0.0.1:{Ports.FreeTcp()}", "--no-dht", "--no-tracker", "--no-utp",
             "--metrics-listen", $"127.0.0.1:{_metricsPort}", "--web-seed-listen", $"127.0.0.1:{_webSeedPort}",
         ]);
-        // The web seed starts after the seeder has loaded the torrents folder: every "seeding" line is out by then.
         await serve.WaitForLineAsync(l => l.StartsWith("web seed listening on 127.0.0.1:" + _webSeedPort + " " + BaseUrl, StringComparison.Ordinal), Patience);
+        // The torrents folder loads after every listener started; the seeder's "listening on" line follows the last "seeding" line.
+        await serve.WaitForLineAsync(l => l.StartsWith("listening on ", StringComparison.Ordinal), Patience);
         Assert.True(serve.StandardOutput.Split('\n').Count(l => l.StartsWith("seeding ", StringComparison.Ordinal)) == seeded, serve.AllOutput);
         return serve;
     }
