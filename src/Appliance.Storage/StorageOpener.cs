@@ -144,7 +144,7 @@ public static class StorageOpener
                 }
             }
 
-            // Nothing hashed means nothing changed: skip the write (and its fsync), which matters with thousands of torrents.
+            // Nothing hashed means nothing changed: skip the write, which matters with thousands of torrents.
             if (hashedCount > 0 || resume is null)
             {
                 try
