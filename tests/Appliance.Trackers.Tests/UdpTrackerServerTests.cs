@@ -99,8 +99,9 @@ public sealed class UdpTrackerServerTests
             (client, sequence, request) => UdpTrackerPacket.WriteConnectRequest(request, client * 1_000_000 + sequence % InFlight),
             (client, reply) => reply.Length == 16 && BinaryPrimitives.ReadInt32BigEndian(reply[4..]) / 1_000_000 == client ? null : "an answer meant for another");
         Assert.True(measured.Done.Wait(TimeSpan.FromSeconds(30)));
-        // Anything per packet would come to hundreds of kilobytes; what remains is a one-time runtime allocation.
-        Assert.InRange(measured.AllocatedAfterWarmUp, 0, 256);
+        // Anything per packet would come to more than a megabyte (48,000 x 24 B); what may remain is one-time runtime work
+        // on the thread (once seen as 8 KB on a loaded machine).
+        Assert.InRange(measured.AllocatedAfterWarmUp, 0, 32 * 1024);
     }
 
     private static long Connect(Socket socket, IPEndPoint target, int transactionId, byte[] reply)

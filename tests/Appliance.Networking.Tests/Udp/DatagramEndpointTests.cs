@@ -33,8 +33,9 @@ public sealed class DatagramEndpointTests
             }
             Assert.True(handler.Done.Wait(TimeSpan.FromSeconds(30)), $"{handler.Count} of {3 * PerSender} datagrams arrived");
             Assert.Equal(0, handler.Mismatches);
-            // One object per datagram would be hundreds of kilobytes; what remains is a one-time runtime allocation.
-            Assert.InRange(handler.AllocatedAfterWarmUp, 0, 256);
+            // One object per datagram would be hundreds of kilobytes (12,000 x 24 B at least); what may remain is one-time
+            // runtime work on the thread, once seen as 8 KB on a machine loaded to 19.
+            Assert.InRange(handler.AllocatedAfterWarmUp, 0, 32 * 1024);
         }
         finally
         {
@@ -133,8 +134,9 @@ public sealed class DatagramEndpointTests
             (client, reply) => reply.Length == 100 && BinaryPrimitives.ReadInt32BigEndian(reply) / 1_000_000 == client ? null : "an answer meant for another");
         Assert.True(echo.Done.Wait(TimeSpan.FromSeconds(30)));
         Assert.True(echo.Batches < echo.Count, $"{echo.Batches} batches for {echo.Count} datagrams");
-        // Per datagram anything at all would come to hundreds of kilobytes; what remains is a one-time runtime allocation.
-        Assert.InRange(echo.AllocatedAfterWarmUp, 0, 256);
+        // Per datagram anything at all would come to hundreds of kilobytes; what may remain is one-time runtime work on
+        // the thread (once seen as 8 KB on a loaded machine).
+        Assert.InRange(echo.AllocatedAfterWarmUp, 0, 32 * 1024);
     }
 
     [Fact]
