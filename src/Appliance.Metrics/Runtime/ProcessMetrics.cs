@@ -35,10 +35,10 @@ public static class ProcessMetrics
             ReadResidentBytes);
         exporter.AddGauge(MetricNames.ProcessAnonymousMemoryBytes,
             "Resident memory the process itself owns (managed heap, native buffers, stacks): RssAnon of /proc/self/status",
-            () => ReadStatusKilobytes("RssAnon:") * 1024);
+            () => ReadStatusNumber("RssAnon:") * 1024);
         exporter.AddGauge(MetricNames.ProcessMappedFileResidentBytes,
             "Resident pages of mapped files (served content and the binary): page cache the kernel reclaims under pressure, RssFile of /proc/self/status",
-            () => ReadStatusKilobytes("RssFile:") * 1024);
+            () => ReadStatusNumber("RssFile:") * 1024);
         exporter.AddGauge(MetricNames.ProcessThreads, "Operating-system threads of the process", ReadThreadCount);
         exporter.AddGauge(MetricNames.ProcessThreadPoolThreads, "Thread-pool worker threads", () => ThreadPool.ThreadCount);
         exporter.AddGauge(MetricNames.ProcessOpenFds, "Open file descriptors", ReadOpenFds);
@@ -58,9 +58,7 @@ public static class ProcessMetrics
 
     internal static double ReadThreadCount() => ReadStatusNumber("Threads:");
 
-    /// <summary>A "Name:   N kB" line of /proc/self/status, in kilobytes; NaN where the kernel does not report it.</summary>
-    internal static double ReadStatusKilobytes(string field) => ReadStatusNumber(field);
-
+    /// <summary>The number on a "Name:   N" or "Name:   N kB" line of /proc/self/status; NaN where the kernel does not report it.</summary>
     private static double ReadStatusNumber(string field)
     {
         string? status = ReadProc("/proc/self/status");

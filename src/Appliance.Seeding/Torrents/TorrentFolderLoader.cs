@@ -60,7 +60,7 @@ public sealed class TorrentFolderLoader(
                 {
                     try
                     {
-                        results[i] = await LoadFileAsync(paths[i], ct).ConfigureAwait(false);
+                        results[i] = await LoadFileAsync(paths[i], announced[i], ct).ConfigureAwait(false);
                     }
                     finally
                     {
@@ -121,14 +121,18 @@ public sealed class TorrentFolderLoader(
     public IReadOnlyDictionary<string, TorrentLoadResult> StartupRefusals { get; private set; } = new Dictionary<string, TorrentLoadResult>();
 
     /// <summary>Loads one .torrent; loading a file already loaded (same path and info-hash) is a no-op success.</summary>
-    public async Task<TorrentLoadResult> LoadFileAsync(string torrentPath, CancellationToken cancellationToken)
+    public Task<TorrentLoadResult> LoadFileAsync(string torrentPath, CancellationToken cancellationToken) =>
+        LoadFileAsync(torrentPath, parsed: null, cancellationToken);
+
+    /// <summary>As above; <paramref name="parsed"/> is the file's metainfo when the caller has just read it (start-up parses the folder first).</summary>
+    private async Task<TorrentLoadResult> LoadFileAsync(string torrentPath, TorrentMetainfo? parsed, CancellationToken cancellationToken)
     {
         string path = Path.GetFullPath(torrentPath);
         var gate = _pathLocks.GetOrAdd(path, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return await LoadLockedAsync(path, cancellationToken).ConfigureAwait(false);
+            return await LoadLockedAsync(path, parsed, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -145,12 +149,12 @@ public sealed class TorrentFolderLoader(
     public const string TransientRefusal = "temporarily unable to open it (out of file descriptors or memory); it is retried";
 
     /// <summary>Every failure refuses this file only: a bad, unreadable or special file never stops the others.</summary>
-    private async Task<TorrentLoadResult> LoadLockedAsync(string path, CancellationToken cancellationToken)
+    private async Task<TorrentLoadResult> LoadLockedAsync(string path, TorrentMetainfo? parsed, CancellationToken cancellationToken)
     {
         TorrentMetainfo metainfo;
         try
         {
-            metainfo = ReadMetainfo(path);
+            metainfo = parsed ?? ReadMetainfo(path);
         }
         catch (MetainfoException e)
         {
