@@ -96,7 +96,10 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
     public IPEndPoint Start()
     {
         var limiter = new ConnectionLimiter(Options.MaxConnections, Options.MaxConnectionsPerIp);
-        var bound = _sessions.Start(new TcpAcceptLoop(Options.ListenEndPoint, limiter, this, Logger), ChokeLoopAsync, SweepLoopAsync);
+        var bound = _sessions.Start(new TcpAcceptLoop(Options.ListenEndPoint, limiter, this, Logger),
+            // Unlimited slots: peers are unchoked the moment they are interested; nothing to rotate.
+            PeriodicLoop.Every(Options.ChokeInterval, Time, () => { if (Options.UploadSlots > 0) RunChokerRound(); }),
+            PeriodicLoop.Every(Options.SweepInterval, Time, Sweep));
         SeedingLog.Listening(Logger, bound);
         return bound;
     }
@@ -264,37 +267,11 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
         return peers;
     }
 
-    private async Task ChokeLoopAsync(CancellationToken cancellationToken)
+    private void Sweep()
     {
-        using var timer = new PeriodicTimer(Options.ChokeInterval, Time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
-            {
-                // Unlimited slots: peers are unchoked the moment they are interested; nothing to rotate.
-                if (Options.UploadSlots > 0) RunChokerRound();
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
-
-    private async Task SweepLoopAsync(CancellationToken cancellationToken)
-    {
-        using var timer = new PeriodicTimer(Options.SweepInterval, Time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
-            {
-                long now = Time.GetTimestamp();
-                foreach (var session in _sessions.Connections) session.Sweep(now);
-                // Snubbed peers give their slots to waiting ones here, between rounds.
-                RequestRefill();
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        long now = Time.GetTimestamp();
+        foreach (var session in _sessions.Connections) session.Sweep(now);
+        // Snubbed peers give their slots to waiting ones here, between rounds.
+        RequestRefill();
     }
 }

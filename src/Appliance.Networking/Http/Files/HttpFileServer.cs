@@ -67,7 +67,7 @@ public sealed class HttpFileServer : IConnectionHandler, IAsyncDisposable
         if (!SendFile.IsSupported) throw new PlatformNotSupportedException("the HTTP file server needs sendfile(2) (Linux)");
         if (_lifecycle.AcceptLoop is not null) throw new InvalidOperationException("already started");
         var acceptLoop = new TcpAcceptLoop(_endPoint, new ConnectionLimiter(Options.MaxConnections, Options.MaxConnectionsPerAddress), this, Logger);
-        var bound = _lifecycle.Start(acceptLoop, SweepLoopAsync);
+        var bound = _lifecycle.Start(acceptLoop, PeriodicLoop.Every(Options.SweepInterval, Time, Sweep));
         HttpFileLog.Listening(Logger, _name, bound);
         return bound;
     }
@@ -105,19 +105,9 @@ public sealed class HttpFileServer : IConnectionHandler, IAsyncDisposable
     /// <summary>Converts a timeout to a timestamp offset on <see cref="Time"/>'s clock.</summary>
     internal long Ticks(TimeSpan timeout) => (long)(timeout.TotalSeconds * Time.TimestampFrequency);
 
-    private async Task SweepLoopAsync(CancellationToken cancellationToken)
+    private void Sweep()
     {
-        using var timer = new PeriodicTimer(Options.SweepInterval, Time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
-            {
-                long now = Time.GetTimestamp();
-                foreach (var connection in _lifecycle.Connections) connection.Sweep(now);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        long now = Time.GetTimestamp();
+        foreach (var connection in _lifecycle.Connections) connection.Sweep(now);
     }
 }
