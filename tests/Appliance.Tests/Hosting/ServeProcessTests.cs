@@ -132,7 +132,21 @@ public sealed class ServeProcessTests : IDisposable
         using var serve = ApplianceBinary.Start(["serve", "--content", content, "--listen", $"127.0.0.1:{peerPort}", "--no-tracker", "--no-dht",
             "--metrics-listen", $"127.0.0.1:{metricsPort}"], new Dictionary<string, string> { ["DOTNET_TieredCompilation"] = "0" });
         using (var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{metricsPort}"), Timeout = TimeSpan.FromSeconds(5) })
+        {
             await WaitReadyAsync(client, serve, TimeSpan.FromSeconds(60));
+            // Ready does not wait for the library: a torrent still loading when the descriptors run out could not open its
+            // file, and its held peers would be dropped, so the process would never fill up (seen in CI on a slow machine).
+            await WaitForBodyAsync(client, "/readyz", "torrents 1\nloading 0\n", serve, TimeSpan.FromSeconds(60));
+        }
+        // One handshaken peer first, so whatever the JIT-hosted build loads lazily on that path is loaded while it can be.
+        using (var warmUp = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp))
+        {
+            await warmUp.ConnectAsync(new IPEndPoint(IPAddress.Loopback, peerPort));
+            await warmUp.SendAsync(handshake);
+            var reply = new byte[Protocol.PeerWire.Handshake.Length];
+            using var within = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await warmUp.ReceiveAsync(reply, System.Net.Sockets.SocketFlags.None, within.Token);
+        }
 
         // Lower the running process's descriptor limit just above what it holds, then let peers take the rest.
         string fds = $"/proc/{serve.Id}/fd";
@@ -150,7 +164,13 @@ public sealed class ServeProcessTests : IDisposable
                 await peer.ConnectAsync(new IPEndPoint(IPAddress.Loopback, peerPort), deadline.Token);
                 await peer.SendAsync(handshake, deadline.Token); // a handshaken peer stays; a silent one would be closed and free its descriptor
             }
-            while (await OpenDescriptorsAsync(serve, fds) < limit) await Task.Delay(50, deadline.Token);
+            int open;
+            while ((open = await OpenDescriptorsAsync(serve, fds)) < limit)
+            {
+                if (deadline.IsCancellationRequested)
+                    Assert.Fail($"serve holds {open} descriptors, never the {limit} allowed\n{string.Join('\n', DescribeDescriptors(fds))}\n{serve.AllOutput}");
+                await Task.Delay(50, CancellationToken.None);
+            }
 
             using var answerWithin = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
@@ -174,13 +194,39 @@ public sealed class ServeProcessTests : IDisposable
     {
         try
         {
-            if (!serve.HasExited) return Directory.GetFiles(fds).Length;
+            // Every entry: GetFiles would leave out a descriptor open on a directory and so never see the limit reached.
+            if (!serve.HasExited) return Directory.GetFileSystemEntries(fds).Length;
         }
         catch (DirectoryNotFoundException)
         {
         }
         await serve.WaitForExitAsync(TimeSpan.FromSeconds(30));
         throw new InvalidOperationException($"serve exited with {serve.ExitCode} while out of descriptors\n{serve.AllOutput}");
+    }
+
+    private static IEnumerable<string> DescribeDescriptors(string fds)
+    {
+        foreach (var entry in Directory.GetFileSystemEntries(fds))
+        {
+            string? target = null;
+            try { target = new FileInfo(entry).LinkTarget; }
+            catch (IOException) { }
+            yield return $"{Path.GetFileName(entry)} -> {target}";
+        }
+    }
+
+    private static async Task WaitForBodyAsync(HttpClient client, string path, string expected, ExternalProcess serve, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        string body = "";
+        while (DateTime.UtcNow < deadline)
+        {
+            if (serve.HasExited) throw new InvalidOperationException($"serve exited with {serve.ExitCode}\n{serve.AllOutput}");
+            using (var response = await client.GetAsync(path)) body = await response.Content.ReadAsStringAsync();
+            if (body.Contains(expected, StringComparison.Ordinal)) return;
+            await Task.Delay(100);
+        }
+        Assert.Fail($"{path} never said '{expected}'; last: {body}\n{serve.AllOutput}");
     }
 
     [Fact]
