@@ -78,3 +78,47 @@ status=0; wait $pid || status=$?
 pid=0
 [ "$status" -eq 0 ] || { echo "serve exited with $status after SIGTERM"; cat "$work/serve.err"; exit 1; }
 echo "smoke: clean exit on SIGTERM"
+
+# Out of file descriptors, the binary we ship keeps answering /healthz (its HTTP listener holds one descriptor in reserve)
+# and keeps running. This runs against the AOT binary rather than in xunit: the JIT-hosted build's runtime needs a new
+# pipe for every thread it starts and aborts ("Out of memory.") when it cannot get one, which a many-core CI machine
+# hits as soon as its thread pool grows; Native AOT has no such per-thread descriptor.
+peer=$(port); metrics=$(port)
+"$bin" serve --content "$work/content" --listen "127.0.0.1:$peer" --no-tracker --no-dht \
+  --metrics-listen "127.0.0.1:$metrics" > "$work/fd.out" 2> "$work/fd.err" &
+pid=$!
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$metrics/readyz" 2>/dev/null | grep -q "^loading 0" && break; sleep 0.1; done
+curl -fsS "http://127.0.0.1:$metrics/readyz" | grep -q "^loading 0" || { echo "serve never loaded its torrents"; cat "$work/fd.err"; exit 1; }
+python3 - "$work/content/pack.torrent" "$peer" "$metrics" "$pid" <<'PY'
+import hashlib, os, socket, subprocess, sys, time
+torrent, peer, metrics, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+data = open(torrent, "rb").read()
+info_hash = hashlib.sha1(data[data.index(b"4:info") + 6:-1]).digest()
+handshake = b"\x13BitTorrent protocol" + bytes(8) + info_hash + b"-SMOKE0-" + os.urandom(12)
+fds = f"/proc/{pid}/fd"
+# Just above what the process holds now; 32 handshaken peers (which stay) then take the rest.
+limit = len(os.listdir(fds)) + 8
+subprocess.run(["prlimit", "--pid", str(pid), f"--nofile={limit}:{limit}"], check=True)
+peers = []
+for _ in range(32):
+    s = socket.create_connection(("127.0.0.1", peer), timeout=10)
+    s.sendall(handshake)
+    peers.append(s)
+deadline = time.monotonic() + 60
+while len(os.listdir(fds)) < limit:
+    if time.monotonic() > deadline: raise SystemExit(f"serve never used the {limit} descriptors allowed")
+    time.sleep(0.05)
+probe = socket.create_connection(("127.0.0.1", metrics), timeout=30)
+probe.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+answer = b""
+while chunk := probe.recv(1024): answer += chunk
+assert answer.startswith(b"HTTP/1.1 200"), answer[:100]
+for s in peers: s.close()
+print(f"smoke: /healthz answered with all {limit} descriptors in use")
+PY
+kill -0 $pid || { echo "serve died while out of descriptors"; cat "$work/fd.err"; exit 1; }
+kill -TERM $pid
+status=0; wait $pid || status=$?
+pid=0
+[ "$status" -eq 0 ] || { echo "serve exited with $status after SIGTERM (after running out of descriptors)"; cat "$work/fd.err"; exit 1; }
+echo "smoke: still running after running out of descriptors; clean exit on SIGTERM"
