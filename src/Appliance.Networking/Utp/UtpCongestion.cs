@@ -4,8 +4,10 @@ namespace Appliance.Networking.Utp;
 /// A uTP connection's congestion window and retransmission timer, as plain arithmetic over a caller's clock
 /// (microseconds), so it is tested without sockets. LEDBAT (BEP 29): the window grows while the one-way queuing delay
 /// the peer reports stays under the 100 ms target and shrinks above it, by at most <see cref="MaxGainPerRtt"/> bytes a
-/// round trip; it halves on loss and drops to one packet on a timeout. A slow start doubles it each round trip until the
-/// first loss or the first time the delay reaches the target. RTT and RTO follow TCP (RFC 6298) with uTP's 500 ms floor.
+/// round trip; it halves on loss. A slow start doubles it each round trip until the first loss, the first time the delay
+/// reaches the target, or the slow-start threshold. A timeout drops it to one packet and slow-starts it again up to half
+/// the window it had (as TCP does, RFC 5681), rather than leaving one packet to grow by LEDBAT's few kilobytes a round
+/// trip. RTT and RTO follow TCP (RFC 6298) with uTP's 500 ms floor.
 /// </summary>
 public sealed class UtpCongestion(int maxWindow)
 {
@@ -29,6 +31,9 @@ public sealed class UtpCongestion(int maxWindow)
     public int MaxWindow { get; } = maxWindow;
 
     public bool SlowStart { get; private set; } = true;
+
+    /// <summary>Where a slow start after a timeout ends: half the window the timeout found.</summary>
+    public int SlowStartThreshold { get; private set; } = int.MaxValue;
 
     public int RttMicros { get; private set; }
     public int RttVarianceMicros { get; private set; }
@@ -67,9 +72,9 @@ public sealed class UtpCongestion(int maxWindow)
         int offTarget = TargetDelayMicros - QueuingDelayMicros;
         if (SlowStart)
         {
-            if (offTarget > 0)
+            if (offTarget > 0 && Window < SlowStartThreshold)
             {
-                Window = Math.Min(MaxWindow, Window + ackedBytes);
+                Window = Math.Min(Math.Min(MaxWindow, SlowStartThreshold), Window + ackedBytes);
                 return;
             }
             SlowStart = false;
@@ -86,10 +91,11 @@ public sealed class UtpCongestion(int maxWindow)
         Window = Math.Max(UtpConnection.MaxPacketSize, Window / 2);
     }
 
-    /// <summary>The retransmission timer fired: one packet may be in flight and the timer backs off.</summary>
+    /// <summary>The retransmission timer fired: one packet may be in flight, slow start to half the old window, and the timer backs off.</summary>
     public void OnTimeout()
     {
-        SlowStart = false;
+        SlowStartThreshold = Math.Max(2 * UtpConnection.MaxPacketSize, Window / 2);
+        SlowStart = true;
         Window = UtpConnection.MaxPacketSize;
         RtoMicros = Math.Min(MaxRtoMicros, RtoMicros * 2);
     }

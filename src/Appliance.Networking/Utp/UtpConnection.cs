@@ -90,6 +90,11 @@ public sealed class UtpConnection
     private ushort _oldest;
     private ushort _nextToSend;
     private int _inFlight;
+    // Bytes sent and not yet cumulatively acknowledged, selectively acknowledged ones included: the receiver must hold
+    // all of them once the holes fill, so this (not _inFlight) is what its advertised window bounds.
+    private int _outstanding;
+    // While the peer's window is closed, one packet may probe it at this time (0: no probe scheduled).
+    private long _windowProbeAt;
     private int _unsentBytes;
     private int _peerWindow = ReceiveBufferSize;
     private ushort _lastAck;
@@ -270,14 +275,16 @@ public sealed class UtpConnection
             }
             _lastReceivedAt = nowMicros;
             _replyMicros = (uint)nowMicros - header.TimestampMicros;
+            int previousWindow = _peerWindow;
             _peerWindow = (int)Math.Min(header.WindowSize, int.MaxValue);
+            if (_peerWindow >= _packetSize) _windowProbeAt = 0;
 
             if (State == UtpState.SynReceived && header.Type is UtpPacketType.Data or UtpPacketType.Fin)
             {
                 State = UtpState.Connected;
                 established = true;
             }
-            HandleAcks(header, sack, payload.Length, nowMicros);
+            HandleAcks(header, sack, payload.Length, windowUpdate: _peerWindow != previousWindow, nowMicros);
             bool mustAck = header.Type is UtpPacketType.Data or UtpPacketType.Fin;
             if (mustAck) HandleIncoming(header, payload);
             if (State == UtpState.Closed) return false;
@@ -421,6 +428,16 @@ public sealed class UtpConnection
             }
             if (nowMicros >= _timeoutAt)
             {
+                if (_peerWindow < _packetSize)
+                {
+                    // The peer's window is closed: what went out waits for its reader, not for the network. Probe with the
+                    // oldest packet; neither the congestion window nor the timeout count changes (an absent peer still
+                    // ends by the idle timeout).
+                    Resend(_oldest, nowMicros);
+                    _timeoutAt = nowMicros + _congestion.RtoMicros;
+                    Flush(nowMicros);
+                    return;
+                }
                 if (++_timeouts > MaxTimeouts)
                 {
                     SendReset(nowMicros);
@@ -453,13 +470,14 @@ public sealed class UtpConnection
     // After a timeout, packets not yet resent (SentAt == 0) go again from here as the window allows.
     private ushort _nextResend;
 
-    private void HandleAcks(in UtpHeader header, ReadOnlySpan<byte> sack, int payloadLength, long nowMicros)
+    private void HandleAcks(in UtpHeader header, ReadOnlySpan<byte> sack, int payloadLength, bool windowUpdate, long nowMicros)
     {
         int ackedBytes = 0;
         ushort ack = header.AckNumber;
         bool progressed = false;
         while (_oldest != _nextToSend && Distance(_oldest, ack) >= 0)
         {
+            _outstanding -= _ring[_oldest & Mask].Length;
             ackedBytes += Acknowledge(_oldest, nowMicros);
             Release(_oldest); // a packet sacked earlier was acknowledged then but kept its buffer until it became the oldest
             _oldest++;
@@ -480,13 +498,14 @@ public sealed class UtpConnection
                 }
                 else if (sackedPast >= 3 && !_ring[seq & Mask].Acked)
                 {
-                    LostPacket(seq, nowMicros);
+                    LostPacket(seq, sack, ack, nowMicros);
                 }
             }
-            if (sackedPast >= 3 && _oldest != _nextToSend && !_ring[_oldest & Mask].Acked) LostPacket(_oldest, nowMicros);
+            if (sackedPast >= 3 && _oldest != _nextToSend && !_ring[_oldest & Mask].Acked) LostPacket(_oldest, sack, ack, nowMicros);
         }
         while (_oldest != _nextToSend && _ring[_oldest & Mask].Acked)
         {
+            _outstanding -= _ring[_oldest & Mask].Length;
             Release(_oldest);
             _oldest++;
             progressed = true;
@@ -498,9 +517,12 @@ public sealed class UtpConnection
             _timeouts = 0;
             _lastAck = ack;
         }
-        else if (ack == _lastAck && payloadLength == 0 && header.Type == UtpPacketType.State && _oldest != _nextToSend)
+        // A repeated ack is a sign of loss only as TCP counts it (RFC 5681): not a window update (the reader made room),
+        // and not while the peer's window is closed (our probe found no room: flow control, not congestion).
+        else if (ack == _lastAck && payloadLength == 0 && header.Type == UtpPacketType.State && _oldest != _nextToSend
+            && !windowUpdate && _peerWindow >= _packetSize)
         {
-            if (++_duplicateAcks == 3) LostPacket(_oldest, nowMicros);
+            if (++_duplicateAcks == 3) LostPacket(_oldest, default, ack, nowMicros);
         }
         if (_inRecovery && Distance(_lossRecoveryUntil, _oldest) >= 0) _inRecovery = false;
         if (ackedBytes > 0) _congestion.OnAck(ackedBytes, header.TimestampDifferenceMicros, nowMicros);
@@ -543,10 +565,15 @@ public sealed class UtpConnection
         packet.Acked = true;
     }
 
-    private void LostPacket(ushort seq, long nowMicros)
+    /// <summary>
+    /// A packet is taken as lost: resent at once. Once only, unless <paramref name="sack"/> shows three packets sent after
+    /// its resend already arrived, so the resend was lost too (without this, a lost resend waits for the timeout).
+    /// </summary>
+    private void LostPacket(ushort seq, ReadOnlySpan<byte> sack, ushort ack, long nowMicros)
     {
         ref var packet = ref _ring[seq & Mask];
-        if (packet.FastResent || packet.Acked) return;
+        if (packet.Acked || packet.Buffer is null) return;
+        if (packet.FastResent && !ArrivedSince(packet.SentAt, sack, ack, 3)) return;
         packet.FastResent = true;
         if (seq == _probeSeq) _packetCeiling = _packetSize;
         else if (!_inRecovery)
@@ -558,6 +585,20 @@ public sealed class UtpConnection
         }
         _counters.FastRetransmit();
         Resend(seq, nowMicros);
+    }
+
+    /// <summary>True when at least <paramref name="count"/> selectively acknowledged packets were last sent after <paramref name="sentAt"/>.</summary>
+    private bool ArrivedSince(long sentAt, ReadOnlySpan<byte> sack, ushort ack, int count)
+    {
+        if (sentAt == 0) return false; // taken as lost by a timeout and not resent yet: the resend loop has it
+        int found = 0;
+        for (int i = 0; i < sack.Length * 8 && found < count; i++)
+        {
+            ushort seq = (ushort)(ack + 2 + i);
+            if (Distance(seq, _nextToSend) <= 0) break;
+            if (UtpHeader.SackBit(sack, i) && _ring[seq & Mask].SentAt > sentAt) found++;
+        }
+        return found >= count;
     }
 
     private void HandleIncoming(in UtpHeader header, ReadOnlySpan<byte> payload)
@@ -664,7 +705,8 @@ public sealed class UtpConnection
                 _nextResend++;
                 continue;
             }
-            if (_inFlight > 0 && _inFlight + lost.Length > Math.Min(_congestion.Window, _peerWindow)) return;
+            // Packets taken as lost lie within the window the peer granted when they first went: only congestion bounds them.
+            if (_inFlight > 0 && _inFlight + lost.Length > _congestion.Window) return;
             Resend(_nextResend, nowMicros);
             _nextResend++;
         }
@@ -672,14 +714,35 @@ public sealed class UtpConnection
         {
             ref var packet = ref _ring[_nextToSend & Mask];
             if (_holdLast && _nextToSend == (ushort)(_seqNr - 1) && packet.Length < Capacity(_nextToSend)) break;
-            if (_inFlight > 0 && _inFlight + packet.Length > Math.Min(_congestion.Window, _peerWindow)) break;
+            if (_inFlight > 0 && _inFlight + packet.Length > _congestion.Window) break;
+            if (!PeerHasRoom(packet.Length, nowMicros)) break;
             _unsentBytes -= packet.Length - UtpHeader.Length;
+            _outstanding += packet.Length;
             Transmit(ref packet, _nextToSend, nowMicros, batched: true);
             _nextToSend++;
             _nextResend = _nextToSend;
             if (_timeoutAt == long.MaxValue) _timeoutAt = nowMicros + _congestion.RtoMicros;
         }
         SendPending();
+    }
+
+    /// <summary>
+    /// The peer's receive window bounds everything not yet cumulatively acknowledged. With nothing outstanding and the
+    /// window closed, the peer's next window update opens it; should that update be lost, one packet probes after a
+    /// retransmission timeout.
+    /// </summary>
+    private bool PeerHasRoom(int length, long nowMicros)
+    {
+        if (_outstanding + length <= _peerWindow) return true;
+        if (_outstanding > 0) return false;
+        if (_windowProbeAt == 0)
+        {
+            _windowProbeAt = nowMicros + _congestion.RtoMicros;
+            return false;
+        }
+        if (nowMicros < _windowProbeAt) return false;
+        _windowProbeAt = 0;
+        return true;
     }
 
     // New packets leave in batches of up to PendingMax (one system call each); the lock is held throughout, so no ack
@@ -785,6 +848,7 @@ public sealed class UtpConnection
         _received = null;
         _receivedCount = 0;
         _inFlight = 0;
+        _outstanding = 0;
         _unsentBytes = 0;
         Observer?.Readable();
         Observer?.Writable();

@@ -52,6 +52,24 @@ public sealed class UtpCongestionTests
     }
 
     [Fact]
+    public void After_a_timeout_the_window_slow_starts_back_to_half_what_it_was()
+    {
+        var cc = new UtpCongestion(Max);
+        cc.OnAck(200_000, 1000, 0);
+        int before = cc.Window;
+        cc.OnTimeout();
+        Assert.True(cc.SlowStart);
+        Assert.Equal(before / 2, cc.SlowStartThreshold);
+        int rounds = 0;
+        while (cc.Window < before / 2 && rounds++ < 20) cc.OnAck(cc.Window, 1000, rounds);
+        Assert.Equal(before / 2, cc.Window); // doubled each round trip up to the threshold, not beyond
+        Assert.InRange(rounds, 2, 10);
+        cc.OnAck(cc.Window, 1000, 100);
+        Assert.False(cc.SlowStart); // from there LEDBAT's gain
+        Assert.InRange(cc.Window - before / 2, 1, UtpCongestion.MaxGainPerRtt);
+    }
+
+    [Fact]
     public void Timeout_has_a_floor_of_half_a_second_and_follows_the_round_trip()
     {
         var cc = new UtpCongestion(Max);

@@ -157,6 +157,74 @@ public sealed class UtpConnectionTests
     }
 
     [Fact]
+    public void A_resend_lost_again_is_resent_once_three_packets_sent_after_it_are_selectively_acked()
+    {
+        var c = Established();
+        c.Write(new byte[30_000], _now);
+        ushort acked = AckEverything(c);
+        c.Write(new byte[6000], _now); // ack+1 .. ack+5 in flight
+        int before = _wire.Count;
+        _now += 1000;
+        Send(c, UtpPacketType.State, 2, acked, sack: [0b111]); // the hole is acked+1; acked+2 .. +4 arrived (bit i: ack + 2 + i)
+        Assert.Equal(1, _counters.FastRetransmits);
+        Assert.Equal((ushort)(acked + 1), _wire.Headers().Skip(before).Single(h => h.Type == UtpPacketType.Data).SequenceNumber);
+
+        // The same ack again says nothing new: no second resend.
+        Send(c, UtpPacketType.State, 2, acked, sack: [0b111]);
+        Assert.Equal(1, _counters.FastRetransmits);
+
+        // Three packets sent after the resend arrive, the hole still does not: the resend was lost too.
+        _now += 1000;
+        c.Write(new byte[4000], _now);
+        int mark = _wire.Count;
+        Send(c, UtpPacketType.State, 2, acked, sack: [0b1111_1111]);
+        Assert.Equal(2, _counters.FastRetransmits);
+        Assert.Contains(_wire.Headers().Skip(mark), h => h.Type == UtpPacketType.Data && h.SequenceNumber == (ushort)(acked + 1));
+    }
+
+    [Fact]
+    public void Window_updates_are_not_taken_for_duplicate_acks()
+    {
+        var c = Established();
+        c.Write(new byte[6000], _now);
+        for (int i = 0; i < 4; i++) Send(c, UtpPacketType.State, 2, OurFirstSeq - 1, window: (uint)(20_000 + i * 3000)); // the reader making room
+        Assert.Equal(0, _counters.FastRetransmits);
+    }
+
+    [Fact]
+    public void The_peers_window_bounds_selectively_acked_packets_too_and_a_closed_window_is_probed_without_a_congestion_timeout()
+    {
+        var c = Established();
+        c.Write(new byte[30_000], _now);
+        ushort acked = AckEverything(c);
+        // A 10-packet window, of which the peer holds three early packets behind a hole: they will take room once it fills.
+        uint window = (uint)(10 * c.PacketSize);
+        c.Write(new byte[40_000], _now);
+        Send(c, UtpPacketType.State, 2, acked, window: window);
+        int mark = _wire.Count;
+        Send(c, UtpPacketType.State, 2, acked, sack: [0b1110], window: window);
+        var sent = _wire.Headers().Skip(mark).Where(h => h.Type == UtpPacketType.Data).Select(h => Distance(acked, h.SequenceNumber)).ToList();
+        Assert.All(sent, d => Assert.InRange(d, 1, 10)); // the hole again, nothing beyond ack + window
+
+        // Everything acknowledged, and the window closed: nothing new goes until the probe time, and that is no timeout.
+        ushort last = (ushort)(acked + _wire.Headers().Where(h => h.Type == UtpPacketType.Data).Select(h => Distance(acked, h.SequenceNumber)).Max());
+        Send(c, UtpPacketType.State, 2, last, window: 0);
+        int quiet = _wire.DataPackets().Count;
+        c.OnTick(_now + 1000);
+        Assert.Equal(quiet, _wire.DataPackets().Count);
+        _now += UtpCongestion.InitialRtoMicros + 1;
+        c.OnTick(_now);
+        Assert.Equal(quiet + 1, _wire.DataPackets().Count);
+        Assert.Equal(0, _counters.Timeouts);
+
+        // The reader makes room: the peer's update reopens the flow at once.
+        Send(c, UtpPacketType.State, 2, last, window: BigWindow);
+        Assert.True(_wire.DataPackets().Count > quiet + 1);
+    }
+
+    private static int Distance(ushort from, ushort to) => UtpSequence.Distance(from, to);
+
+    [Fact]
     public void Packets_selectively_acked_before_the_cumulative_ack_reaches_them_give_their_buffers_back()
     {
         var c = Established();
