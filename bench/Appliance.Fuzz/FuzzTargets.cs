@@ -22,6 +22,7 @@ public static class FuzzTargets
         ["bencode"] = Bencode,
         ["metainfo"] = Metainfo,
         ["peer-wire"] = PeerWireTarget.Fuzz,
+        ["hash-answer"] = HashAnswerTarget.Fuzz,
         ["krpc"] = Krpc,
         ["tracker-http"] = TrackerHttp,
         ["tracker-udp"] = TrackerUdp,

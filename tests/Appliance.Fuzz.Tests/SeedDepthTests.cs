@@ -79,4 +79,20 @@ public sealed class SeedDepthTests
         Assert.True(HashRequest.TryParse(data.Slice(PeerMessageHeader.PayloadOffset, HashRequest.PayloadLength), out _));
         PeerWireTarget.Fuzz(data);
     }
+
+    [Theory]
+    [InlineData("whole-piece-layer-to-root", 16)]
+    [InlineData("pair-with-uncles", 5)]
+    [InlineData("upper-layer", 5)]
+    [InlineData("single-hash", 3)]
+    [InlineData("three-piece-file", 4)]
+    [InlineData("one-piece-file-unknown", -1)]
+    [InlineData("raw-root", -1)]
+    [InlineData("below-piece-layer", -1)]
+    [InlineData("too-many", -1)]
+    [InlineData("beyond-layer", -1)]
+    public void Hash_answer_seed_is_answered_or_rejected_as_its_name_says(string seed, int hashes)
+    {
+        Assert.Equal(hashes, HashAnswerTarget.Run(Seed("hash-answer", seed)));
+    }
 }
