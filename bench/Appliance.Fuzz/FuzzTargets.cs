@@ -1,12 +1,12 @@
 using System.Text;
 using Appliance.Fuzz.Encryption;
+using Appliance.Fuzz.PeerWire;
 using Appliance.Fuzz.Utp;
 using Appliance.Networking.Http;
 using Appliance.Networking.Http.Files;
 using Appliance.Protocol.Bencode;
 using Appliance.Protocol.Krpc;
 using Appliance.Protocol.Metainfo;
-using Appliance.Protocol.PeerWire;
 using Appliance.Protocol.TrackerWire;
 
 namespace Appliance.Fuzz;
@@ -21,7 +21,8 @@ public static class FuzzTargets
     {
         ["bencode"] = Bencode,
         ["metainfo"] = Metainfo,
-        ["peer-wire"] = PeerWire,
+        ["peer-wire"] = PeerWireTarget.Fuzz,
+        ["hash-answer"] = HashAnswerTarget.Fuzz,
         ["krpc"] = Krpc,
         ["tracker-http"] = TrackerHttp,
         ["tracker-udp"] = TrackerUdp,
@@ -59,27 +60,6 @@ public static class FuzzTargets
         if (!TorrentMetainfo.TryParse(data.ToArray(), out var metainfo, out _)) return;
         _ = metainfo!.MagnetLink();
         for (int i = 0; i < metainfo.PieceCount; i++) _ = metainfo.PieceSize(i);
-    }
-
-    private static void PeerWire(ReadOnlySpan<byte> data)
-    {
-        if (Handshake.TryParse(data, out _) == HandshakeStatus.Complete) data = data[Handshake.Length..];
-        while (PeerMessageReader.TryReadHeader(data, 1024 * 1024, out var header) == FrameStatus.Complete)
-        {
-            if (header.FrameLength > data.Length) return;
-            var payload = header.IsKeepAlive ? default : data.Slice(PeerMessageHeader.PayloadOffset, header.PayloadLength);
-            switch (header.Id)
-            {
-                case PeerMessageId.Request or PeerMessageId.Cancel or PeerMessageId.RejectRequest:
-                    _ = BlockRequest.TryParse(payload, out _);
-                    break;
-                case PeerMessageId.Extended when !payload.IsEmpty:
-                    _ = ExtensionHandshake.TryParse(payload[1..], out _);
-                    _ = MetadataMessage.TryParse(payload[1..], out _, out _);
-                    break;
-            }
-            data = data[header.FrameLength..];
-        }
     }
 
     private static void Krpc(ReadOnlySpan<byte> data)

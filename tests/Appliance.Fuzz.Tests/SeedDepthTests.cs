@@ -1,7 +1,10 @@
 using Appliance.Fuzz.Encryption;
+using Appliance.Fuzz.PeerWire;
 using Appliance.Fuzz.Utp;
 using Appliance.Networking.Utp;
 using Appliance.Protocol.Encryption;
+using Appliance.Protocol.Metainfo;
+using Appliance.Protocol.PeerWire;
 
 namespace Appliance.Fuzz.Tests;
 
@@ -47,5 +50,49 @@ public sealed class SeedDepthTests
     public void Utp_connection_seed_ends_where_its_name_says(string seed, UtpState expected)
     {
         Assert.Equal(expected, UtpConnectionTarget.Run(Seed("utp-connection", seed)));
+    }
+
+    [Theory]
+    [InlineData("v2-nested-piece-layers", TorrentFormat.V2)]
+    [InlineData("hybrid-pad-nested-piece-layers", TorrentFormat.Hybrid)]
+    public void Metainfo_v2_seeds_reach_file_trees_and_piece_layers(string seed, TorrentFormat format)
+    {
+        Assert.True(TorrentMetainfo.TryParse(Seed("metainfo", seed), out var metainfo, out string? reason), reason);
+        Assert.Equal(format, metainfo!.Format);
+        Assert.Contains(metainfo.Files, file => !file.IsPad && file.PathSegments.Count >= 3);
+        Assert.Contains(metainfo.Files, file => !file.PieceLayer.IsEmpty);
+        // A hybrid names its pad files; a v2 torrent's piece alignment comes out as pad files too.
+        Assert.Contains(metainfo.Files, file => file.IsPad);
+    }
+
+    [Theory]
+    [InlineData("hash-request", PeerMessageId.HashRequest)]
+    [InlineData("hashes", PeerMessageId.Hashes)]
+    [InlineData("hash-reject", PeerMessageId.HashReject)]
+    public void Peer_wire_hash_seeds_hold_a_whole_bep52_message(string seed, PeerMessageId id)
+    {
+        var data = Seed("peer-wire", seed).AsSpan();
+        if (Handshake.TryParse(data, out _) == HandshakeStatus.Complete) data = data[Handshake.Length..];
+        Assert.Equal(FrameStatus.Complete, PeerMessageReader.TryReadHeader(data, int.MaxValue, out var header));
+        Assert.Equal(id, header.Id);
+        Assert.True(header.FrameLength <= data.Length);
+        Assert.True(HashRequest.TryParse(data.Slice(PeerMessageHeader.PayloadOffset, HashRequest.PayloadLength), out _));
+        PeerWireTarget.Fuzz(data);
+    }
+
+    [Theory]
+    [InlineData("whole-piece-layer-to-root", 16)]
+    [InlineData("pair-with-uncles", 5)]
+    [InlineData("upper-layer", 5)]
+    [InlineData("single-hash", 3)]
+    [InlineData("three-piece-file", 4)]
+    [InlineData("one-piece-file-unknown", -1)]
+    [InlineData("raw-root", -1)]
+    [InlineData("below-piece-layer", -1)]
+    [InlineData("too-many", -1)]
+    [InlineData("beyond-layer", -1)]
+    public void Hash_answer_seed_is_answered_or_rejected_as_its_name_says(string seed, int hashes)
+    {
+        Assert.Equal(hashes, HashAnswerTarget.Run(Seed("hash-answer", seed)));
     }
 }
