@@ -78,6 +78,9 @@ public class EmbeddedSessionBenchmarks
             var block = new BlockRequest(i / blocksPerPiece, i % blocksPerPiece * 16384, 16384);
             PeerMessageWriter.WriteBlockMessage(_requestBytes.AsSpan(i * PeerMessageWriter.RequestLength), PeerMessageId.Request, block);
         }
+        // Every request must come back as a block: rejects would make this measure a cheaper path than the one it names.
+        long prepared = RequestsToPreparedBatch();
+        if (prepared < (long)Requests * 16384) throw new InvalidOperationException($"{prepared} bytes prepared for {Requests} blocks of {Torrent}");
     }
 
     [Benchmark(OperationsPerInvoke = Requests)]
