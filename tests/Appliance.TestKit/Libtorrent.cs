@@ -91,15 +91,33 @@ public static class Libtorrent
 
     /// <summary>
     /// libtorrent's torrent creator (qBittorrent's): <paramref name="mode"/> "hybrid" (with BEP 47 pad files) or "v2",
-    /// optionally with a BEP 19 web seed. Standard output is the v1 info-hash (hybrid only) and the v2 one.
+    /// optionally with a BEP 19 web seed and a tracker (<c>announce</c>). Standard output is the v1 info-hash (hybrid only)
+    /// and the v2 one.
     /// </summary>
     public static async Task<ExternalProcess> CreateTorrentAsync(string scriptFolder, string source, string output, string mode, int pieceLength,
-        string? webSeed, TimeSpan timeout)
+        string? webSeed, TimeSpan timeout, string? tracker = null)
     {
         string script = Path.Combine(scriptFolder, "create.py");
         await File.WriteAllTextAsync(script, CreatorScript).ConfigureAwait(false);
-        string[] arguments = [script, source, output, mode, pieceLength.ToString(CultureInfo.InvariantCulture), .. webSeed is null ? [] : new[] { webSeed }];
+        string[] arguments =
+        [
+            script, source, output, mode, pieceLength.ToString(CultureInfo.InvariantCulture),
+            .. webSeed is null ? [] : new[] { "seed", webSeed }, .. tracker is null ? [] : new[] { "tracker", tracker },
+        ];
         return await ExternalProcess.RunAsync(Python, arguments, timeout).ConfigureAwait(false);
+    }
+
+    /// <summary>The info-hashes (hex) a <see cref="CreateTorrentAsync"/> run printed: v1 (null for a v2-only torrent) and v2.</summary>
+    public sealed record CreatedHashes(string? V1, string V2)
+    {
+        /// <summary>The v2 hash cut to 20 bytes, as v2 peers, trackers and the DHT know the torrent (BEP 52).</summary>
+        public string V2Truncated => V2[..40];
+
+        public static CreatedHashes Of(ExternalProcess create)
+        {
+            string[] printed = create.StandardOutput.Split(' ', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            return printed.Length == 2 ? new(printed[0], printed[1]) : new(null, printed[^1]);
+        }
     }
 
     private const string CreatorScript = """
@@ -109,8 +127,11 @@ public static class Libtorrent
         lt.add_files(fs, src)
         flags = {'hybrid': 0, 'v2': lt.create_torrent.v2_only}[mode]
         t = lt.create_torrent(fs, piece, flags=flags)
-        if len(sys.argv) > 5:
-            t.add_url_seed(sys.argv[5])
+        for kind, url in zip(sys.argv[5::2], sys.argv[6::2]):
+            if kind == 'seed':
+                t.add_url_seed(url)
+            else:
+                t.add_tracker(url)
         lt.set_piece_hashes(t, os.path.dirname(os.path.abspath(src)))
         open(out, 'wb').write(lt.bencode(t.generate()))
         ti = lt.torrent_info(out)

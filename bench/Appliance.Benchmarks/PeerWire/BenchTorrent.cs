@@ -38,10 +38,11 @@ internal sealed class BenchTorrent : IDisposable
     }
 
     /// <summary>
-    /// A hybrid torrent (BEP 52) as <c>appliance create --format hybrid</c> makes it, from files that end mid-piece: piece 0
-    /// is a 100,001-byte file and then pad zeros (BEP 47), so its blocks are file segments, zero-page segments or both.
+    /// A hybrid or v2-only torrent (BEP 52) as <c>appliance create --format hybrid|v2</c> makes it, from files that end
+    /// mid-piece: piece 0 is a 100,001-byte file and then zeros (a hybrid's BEP 47 pad file, a v2 torrent's implied
+    /// alignment), so its blocks are file segments, zero-page segments or both.
     /// </summary>
-    public static BenchTorrent CreateHybrid(StorageKind kind, int size = 16 * 1024 * 1024)
+    public static BenchTorrent CreateV2(StorageKind kind, TorrentFormat format, int size = 16 * 1024 * 1024)
     {
         string folder = Path.Combine(Path.GetTempPath(), "appliance-bench-" + Guid.NewGuid().ToString("N"));
         string content = Path.Combine(folder, "hybrid");
@@ -54,7 +55,7 @@ internal sealed class BenchTorrent : IDisposable
             random.NextBytes(data);
             File.WriteAllBytes(Path.Combine(content, $"file-{i}.bin"), data);
         }
-        var (_, metainfo) = TorrentCreator.CreateAsync(content, new CreateOptions { PieceLength = PieceLength, Format = TorrentFormat.Hybrid }, null,
+        var (_, metainfo) = TorrentCreator.CreateAsync(content, new CreateOptions { PieceLength = PieceLength, Format = format }, null,
             CancellationToken.None).GetAwaiter().GetResult();
         var opened = StorageOpener.OpenAsync(metainfo, folder, Path.Combine(folder, ".state"), kind, null, CancellationToken.None).GetAwaiter().GetResult();
         return new BenchTorrent(folder, metainfo, opened.Store ?? throw new InvalidOperationException(opened.RefusedReason));

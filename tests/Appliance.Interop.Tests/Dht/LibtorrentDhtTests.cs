@@ -10,22 +10,40 @@ namespace Appliance.Interop.Tests.Dht;
 [Trait("Category", "Interop")]
 public sealed class LibtorrentDhtTests
 {
-    // A libtorrent session whose only way to find peers is the DHT node at 127.0.0.1:DHT_PORT.
+    // A libtorrent session whose only way to find peers is the DHT node at 127.0.0.1:DHT_PORT (dht_port 0: no node, it
+    // waits to be contacted on listen_port).
     private const string Session = """
         import sys, time
         import libtorrent as lt
-        def dht_session(dht_port, host='127.0.0.1'):
+        def dht_session(dht_port, host='127.0.0.1', listen_port=0):
             ipv6 = ':' in host
             s = lt.session({
-                'listen_interfaces': '[::1]:0' if ipv6 else '127.0.0.1:0',
-                'enable_dht': True, 'dht_bootstrap_nodes': ('[%s]:%d' if ipv6 else '%s:%d') % (host, dht_port),
+                'listen_interfaces': ('[::1]:%d' if ipv6 else '127.0.0.1:%d') % listen_port,
+                'enable_dht': True, 'dht_bootstrap_nodes': ('[%s]:%d' if ipv6 else '%s:%d') % (host, dht_port) if dht_port else '',
                 'dht_restrict_routing_ips': False, 'dht_restrict_search_ips': False,
                 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
                 'allow_multiple_connections_per_ip': True, 'enable_outgoing_utp': False, 'enable_incoming_utp': False,
                 'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.dht_notification,
             })
-            s.add_dht_node((host, dht_port))
+            if dht_port:
+                s.add_dht_node((host, dht_port))
             return s
+        """;
+
+    // A libtorrent DHT node on 127.0.0.1:LISTEN_PORT that prints every announce_peer it accepts: "announce HASH PORT".
+    private const string AnnounceWatcher = Session + """
+
+        listen_port, timeout = int(sys.argv[1]), float(sys.argv[2])
+        s = dht_session(0, listen_port=listen_port)
+        print('listening', s.listen_port(), flush=True)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for a in s.pop_alerts():
+                if isinstance(a, lt.dht_announce_alert):
+                    print('announce', a.info_hash, a.port, flush=True)
+                else:
+                    print('alert', a.message(), flush=True)
+            time.sleep(0.1)
         """;
 
     private const string Leecher = Session + """
@@ -152,5 +170,57 @@ public sealed class LibtorrentDhtTests
             appliance.Terminate();
             await appliance.WaitForExitAsync(TimeSpan.FromSeconds(20));
         }
+    }
+
+    /// <summary>
+    /// A hybrid torrent is one swarm under two keys (BEP 52): v1 clients look it up in the DHT by the SHA-1 info-hash, v2
+    /// clients by the SHA-256 one cut to 20 bytes. The appliance's only DHT contact is a libtorrent node, which must accept
+    /// an announce_peer for each hash (the hashes come from libtorrent's own creator).
+    /// </summary>
+    [Fact]
+    public async Task The_appliance_announces_a_hybrid_torrent_into_the_DHT_under_both_info_hashes()
+    {
+        using var temp = new TempDirectory("dht-hybrid");
+        string content = temp.CreateSubdirectory("content");
+        string source = SampleContent.WriteMultiFile(content, "sample");
+        string scripts = temp.CreateSubdirectory("scripts");
+        using var create = await Libtorrent.CreateTorrentAsync(scripts, source, Path.Combine(content, "sample.torrent"), "hybrid", 32 * 1024,
+            webSeed: null, TimeSpan.FromSeconds(60));
+        Assert.True(create.ExitCode == 0, create.AllOutput);
+        var hashes = Libtorrent.CreatedHashes.Of(create);
+        string[] expected = [hashes.V1!, hashes.V2Truncated];
+
+        int watcherPort = Ports.FreeTcpAndUdp();
+        string script = Path.Combine(scripts, "watcher.py");
+        await File.WriteAllTextAsync(script, AnnounceWatcher);
+        using var watcher = ExternalProcess.Start(Libtorrent.Python, [script, watcherPort.ToString(CultureInfo.InvariantCulture), "150"]);
+        await watcher.WaitForLineAsync(l => l.StartsWith("listening ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+
+        int port = Ports.FreeTcpAndUdp();
+        using var appliance = ApplianceBinary.Start([
+            "serve", "--content", content, "--listen", $"127.0.0.1:{port}", "--dht-bootstrap", $"127.0.0.1:{watcherPort}", "--no-tracker",
+            "--metrics-listen", "", "--state", temp.CreateSubdirectory("state"),
+        ]);
+        try
+        {
+            foreach (string hash in expected)
+            {
+                try
+                {
+                    await watcher.WaitForLineAsync(l => l == $"announce {hash} {port}", TimeSpan.FromSeconds(90));
+                }
+                catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+                {
+                    Assert.Fail($"no announce_peer for {hash}\n{e.Message}\n--- appliance ---\n{appliance.AllOutput}");
+                }
+            }
+        }
+        finally
+        {
+            watcher.Kill();
+            appliance.Terminate();
+            await appliance.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        }
+        Assert.Equal(0, appliance.ExitCode);
     }
 }

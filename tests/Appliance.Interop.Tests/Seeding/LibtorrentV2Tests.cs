@@ -47,14 +47,14 @@ public sealed class LibtorrentV2Tests
         string scriptDir = temp.CreateSubdirectory("scripts");
         using var create = await Libtorrent.CreateTorrentAsync(scriptDir, source, torrent, format, pieceLength, webSeed: null, TimeSpan.FromSeconds(60));
         Assert.True(create.ExitCode == 0, create.AllOutput);
-        string[] hashes = create.StandardOutput.Split(' ', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        string v2Hash = hashes[^1];
+        var hashes = Libtorrent.CreatedHashes.Of(create);
+        string v2Hash = hashes.V2;
 
         using var info = await ApplianceBinary.RunAsync(["info", torrent], TimeSpan.FromSeconds(60));
         Assert.True(info.ExitCode == 0, info.AllOutput);
         Assert.Contains(format == "hybrid" ? "format:        hybrid (v1 + v2)" : "format:        v2 (BEP 52)", info.StandardOutput, StringComparison.Ordinal);
         Assert.Contains("info-hash v2:  " + v2Hash, info.StandardOutput, StringComparison.Ordinal);
-        if (format == "hybrid") Assert.Contains("info-hash:     " + hashes[0], info.StandardOutput, StringComparison.Ordinal);
+        if (format == "hybrid") Assert.Contains("info-hash:     " + hashes.V1, info.StandardOutput, StringComparison.Ordinal);
 
         int port = Ports.FreeTcp();
         using var appliance = ApplianceBinary.Start([
@@ -99,7 +99,7 @@ public sealed class LibtorrentV2Tests
         // Pieces larger than any file: no hash requests, so libtorrent 2.0.8's hybrid hash race (see above) cannot hit.
         using var create = await Libtorrent.CreateTorrentAsync(scriptDir, source, torrent, "hybrid", 1048576, webSeed: null, TimeSpan.FromSeconds(60));
         Assert.True(create.ExitCode == 0, create.AllOutput);
-        string[] hashes = create.StandardOutput.Split(' ', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var hashes = Libtorrent.CreatedHashes.Of(create);
 
         int port = Ports.FreeTcp();
         int trackerPort = Ports.FreeTcpAndUdp();
@@ -111,7 +111,7 @@ public sealed class LibtorrentV2Tests
         await appliance.WaitForLineAsync(l => l.StartsWith("listening on ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
 
         // No peer given: the client learns of us only from the tracker, asked with the one hash the magnet names.
-        string xt = hashKind == "btih" ? "urn:btih:" + hashes[0] : "urn:btmh:1220" + hashes[1];
+        string xt = hashKind == "btih" ? "urn:btih:" + hashes.V1 : "urn:btmh:1220" + hashes.V2;
         string magnet = $"magnet:?xt={xt}&dn=sample&tr={Uri.EscapeDataString($"http://127.0.0.1:{trackerPort}/announce")}";
         string download = temp.CreateSubdirectory("download");
         using var leecher = await Libtorrent.LeechAsync(scriptDir, magnet, download, new Libtorrent.LeecherOptions { Alerts = Libtorrent.Alerts.Peer });

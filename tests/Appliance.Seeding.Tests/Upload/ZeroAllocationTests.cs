@@ -45,20 +45,43 @@ public sealed class ZeroAllocationTests(ITestOutputHelper output)
     [InlineData(Appliance.Storage.StorageKind.Mapped, true)]
     public async Task Serving_a_hybrid_torrent_with_pad_files_allocates_less_than_a_byte_per_block(Appliance.Storage.StorageKind storage, bool joinByV2Hash)
     {
-        // Files that end mid-piece, so pad files follow them: many blocks are part file, part zeros from the zero page.
-        await using var seeder = await FileSeeder.StartAsync(
+        await using var seeder = await StartFilesEndingMidPieceAsync(Appliance.Protocol.Metainfo.TorrentFormat.Hybrid, storage);
+        // A peer that came by the truncated v2 hash (BEP 52) is served from the same v1 piece grid.
+        var infoHash = joinByV2Hash ? seeder.Metainfo.TruncatedInfoHashV2!.Value : seeder.Metainfo.InfoHash;
+        MeasureWholePieces(seeder, infoHash);
+    }
+
+    [Theory]
+    [InlineData(Appliance.Storage.StorageKind.Mapped)]
+    [InlineData(Appliance.Storage.StorageKind.Pread)]
+    public async Task Serving_a_v2_only_torrent_allocates_less_than_a_byte_per_block(Appliance.Storage.StorageKind storage)
+    {
+        // No pad files in the torrent: each file is aligned to pieces by implied zeros, served from the zero page as a hybrid's are.
+        await using var seeder = await StartFilesEndingMidPieceAsync(Appliance.Protocol.Metainfo.TorrentFormat.V2, storage);
+        Assert.Equal(seeder.Metainfo.TruncatedInfoHashV2, seeder.Metainfo.InfoHash); // known by its v2 hash only
+        MeasureWholePieces(seeder, seeder.Metainfo.InfoHash);
+    }
+
+    /// <summary>Files that end mid-piece, so zeros follow them: many blocks are part file, part zeros from the zero page.</summary>
+    private static async Task<FileSeeder> StartFilesEndingMidPieceAsync(Appliance.Protocol.Metainfo.TorrentFormat format, Appliance.Storage.StorageKind storage)
+    {
+        var seeder = await FileSeeder.StartAsync(
             [("d/a.bin", 1_000_001), ("d/b.bin", 700_003), ("d/c.bin", 20_000), ("d/e.bin", 1_500_000)],
-            Appliance.Protocol.Metainfo.TorrentFormat.Hybrid, 256 * 1024, storage, new SeedingOptions
+            format, 256 * 1024, storage, new SeedingOptions
             {
                 UploadSlots = 0,
                 ChokeInterval = TimeSpan.FromHours(1),
                 SweepInterval = TimeSpan.FromHours(1),
             });
+        Assert.Equal(format, seeder.Metainfo.Format);
         Assert.Contains(seeder.Metainfo.Files, f => f.IsPad);
+        return seeder;
+    }
+
+    private void MeasureWholePieces(FileSeeder seeder, Appliance.Protocol.Metainfo.InfoHash infoHash)
+    {
         int pieceLength = seeder.Metainfo.PieceLength;
         int blocksInTorrent = (seeder.Metainfo.PieceCount - 1) * (pieceLength / Block); // whole pieces
-        // A peer that came by the truncated v2 hash (BEP 52) is served from the same v1 piece grid.
-        var infoHash = joinByV2Hash ? seeder.Metainfo.TruncatedInfoHashV2!.Value : seeder.Metainfo.InfoHash;
         Measure(seeder.EndPoint, infoHash, block => (block * Block / pieceLength, block * Block % pieceLength),
             blocksInTorrent, () => seeder.Counters.BatchesSent);
     }
