@@ -29,8 +29,8 @@ public sealed record SeedingOptions
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// A peer that does not read is closed after this: when a send has waited this long for room, or (TCP) when bytes
-    /// our completed sends left in the kernel have waited this long with none acknowledged.
+    /// A peer that does not read is closed after this: when a send has waited this long for room, or when bytes our
+    /// completed sends handed to the kernel (or the uTP connection) have waited this long with none acknowledged.
     /// </summary>
     public TimeSpan SendStallTimeout { get; init; } = TimeSpan.FromMinutes(2);
 

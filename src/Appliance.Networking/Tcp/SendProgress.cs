@@ -5,9 +5,10 @@ namespace Appliance.Networking.Tcp;
 
 /// <summary>
 /// How far the peer has taken what we sent: the bytes it has acknowledged so far, and whether sent bytes still wait on
-/// our side (unacknowledged, or not yet sent because its window is closed). A completed send only means the kernel took
-/// the bytes; a peer that stops reading closes its window and they stay queued here, so this tells a peer that does not
-/// read from one that does even when our sends never have to wait (a socket buffer of megabytes holds many blocks).
+/// our side (unacknowledged, or not yet sent because its window is closed). A peer that stops reading stops
+/// acknowledging, so this tells it from one that reads even when our sends never have to wait. For TCP it comes from the
+/// kernel (<see cref="TryRead"/>): a completed send only means the kernel took the bytes, and a socket buffer of
+/// megabytes holds many blocks; a uTP connection keeps its own (<c>UtpConnection.SendProgress</c>).
 /// </summary>
 public readonly record struct SendProgress(long Acknowledged, bool Pending)
 {

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using Appliance.Networking.Buffers;
+using Appliance.Networking.Tcp;
 
 namespace Appliance.Networking.Utp;
 
@@ -91,6 +92,7 @@ public sealed class UtpConnection
     private ushort _nextToSend;
     private int _inFlight;
     private int _unsentBytes;
+    private long _bytesAcknowledged;
     private int _peerWindow = ReceiveBufferSize;
     private ushort _lastAck;
     private int _duplicateAcks;
@@ -213,6 +215,12 @@ public sealed class UtpConnection
             lock (_gate) return State != UtpState.SynSent && (State != UtpState.Connected || _unsentBytes < MaxUnsentBytes && Distance(_oldest, _seqNr) < RingSize - 1);
         }
     }
+
+    /// <summary>
+    /// How far the peer has taken what was written: bytes of packets it acknowledged so far, and whether written bytes
+    /// still wait (in flight, or unsent behind its closed window). A peer that stops reading stops acknowledging.
+    /// </summary>
+    public SendProgress SendProgress { get { lock (_gate) return new SendProgress(_bytesAcknowledged, _oldest != _seqNr); } }
 
     private bool EndOfStream => _peerFinished && _receivedCount == 0;
 
@@ -503,6 +511,7 @@ public sealed class UtpConnection
             if (++_duplicateAcks == 3) LostPacket(_oldest, nowMicros);
         }
         if (_inRecovery && Distance(_lossRecoveryUntil, _oldest) >= 0) _inRecovery = false;
+        _bytesAcknowledged += ackedBytes;
         if (ackedBytes > 0) _congestion.OnAck(ackedBytes, header.TimestampDifferenceMicros, nowMicros);
         _timeoutAt = _oldest == _nextToSend ? long.MaxValue : progressed ? nowMicros + _congestion.RtoMicros : _timeoutAt;
         if (progressed && CanWriteLocked) Observer?.Writable();
