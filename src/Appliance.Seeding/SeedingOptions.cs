@@ -28,7 +28,10 @@ public sealed record SeedingOptions
     public int MaxHeldHandshakes { get; init; } = 4096;
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>A peer whose pending send makes no progress this long (it does not read) is closed.</summary>
+    /// <summary>
+    /// A peer that does not read is closed after this: when a send has waited this long for room, or when bytes our
+    /// completed sends handed to the kernel (or the uTP connection) have waited this long with none acknowledged.
+    /// </summary>
     public TimeSpan SendStallTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
     /// <summary>BEP 3 suggests a keep-alive every two minutes of silence.</summary>

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using Appliance.Networking.Buffers;
+using Appliance.Networking.Tcp;
 
 namespace Appliance.Networking.Utp;
 
@@ -96,6 +97,7 @@ public sealed class UtpConnection
     // While the peer's window is closed, one packet may probe it at this time (0: no probe scheduled).
     private long _windowProbeAt;
     private int _unsentBytes;
+    private long _bytesAcknowledged;
     private int _peerWindow = ReceiveBufferSize;
     private ushort _lastAck;
     private int _duplicateAcks;
@@ -218,6 +220,12 @@ public sealed class UtpConnection
             lock (_gate) return State != UtpState.SynSent && (State != UtpState.Connected || _unsentBytes < MaxUnsentBytes && Distance(_oldest, _seqNr) < RingSize - 1);
         }
     }
+
+    /// <summary>
+    /// How far the peer has taken what was written: bytes of packets it acknowledged so far, and whether written bytes
+    /// still wait (in flight, or unsent behind its closed window). A peer that stops reading stops acknowledging.
+    /// </summary>
+    public SendProgress SendProgress { get { lock (_gate) return new SendProgress(_bytesAcknowledged, _oldest != _seqNr); } }
 
     private bool EndOfStream => _peerFinished && _receivedCount == 0;
 
@@ -525,6 +533,7 @@ public sealed class UtpConnection
             if (++_duplicateAcks == 3) LostPacket(_oldest, default, ack, nowMicros);
         }
         if (_inRecovery && Distance(_lossRecoveryUntil, _oldest) >= 0) _inRecovery = false;
+        _bytesAcknowledged += ackedBytes;
         if (ackedBytes > 0) _congestion.OnAck(ackedBytes, header.TimestampDifferenceMicros, nowMicros);
         _timeoutAt = _oldest == _nextToSend ? long.MaxValue : progressed ? nowMicros + _congestion.RtoMicros : _timeoutAt;
         if (progressed && CanWriteLocked) Observer?.Writable();

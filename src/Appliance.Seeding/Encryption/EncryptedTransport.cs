@@ -75,6 +75,8 @@ internal sealed class EncryptedTransport : PeerTransport, IValueTaskSource<Socke
         return _inner.SendAsync(batch, waited);
     }
 
+    public override bool TryGetSendProgress(out SendProgress progress) => _inner.TryGetSendProgress(out progress);
+
     public override void Close() => _inner.Close();
 
     public override void Dispose()

@@ -45,6 +45,10 @@ internal sealed partial class PeerSession : ITcpServerConnection
     private long _lastSentAt;
     private long _sendWaitingSince; // when the pending send started waiting for the peer to read; 0 while none waits
     private readonly Action _sendWaited; // made once: the transport calls it when a batch has to wait for the peer
+    // Sweeper only: sent bytes that wait in the kernel unacknowledged (our sends completed, the peer's window closed).
+    private long _unreadSince; // when the sweeper first saw sent bytes waiting with no acknowledgement since; 0 while none wait
+    private long _acknowledgedSeen; // the most bytes the peer had acknowledged at a look
+    private long _sentAtLastLook; // _lastSentAt when the sweeper last looked: nothing sent since and nothing waited means no look
     private int _closed;
     private int _draining;
     private int _loopsRunning;
@@ -57,7 +61,7 @@ internal sealed partial class PeerSession : ITcpServerConnection
         Remote = transport.Remote;
         Id = id;
         _queue = new RequestQueue(server.Options.MaxOutstandingRequests);
-        _createdAt = _lastReceivedAt = _lastSentAt = server.Time.GetTimestamp();
+        _createdAt = _lastReceivedAt = _lastSentAt = _sentAtLastLook = server.Time.GetTimestamp();
         _sendWaited = OnSendWaited;
     }
 
@@ -382,7 +386,7 @@ internal sealed partial class PeerSession : ITcpServerConnection
         _server.OnSessionEnded(this);
     }
 
-    /// <summary>Called by the sweeper: handshake, idle and send-stall timeouts, and keep-alives on a quiet line.</summary>
+    /// <summary>Called by the sweeper (one at a time): handshake, idle and send-stall timeouts, and keep-alives on a quiet line.</summary>
     public void Sweep(long now)
     {
         // A closed session stays listed until both its loops end; the next sweep must not count it again.
@@ -400,9 +404,10 @@ internal sealed partial class PeerSession : ITcpServerConnection
             if (Close("idle timeout")) _server.Counters.IdleDisconnect();
             return;
         }
-        // A peer that keeps sending but never reads would otherwise hold its socket buffers and outbox forever.
+        // A peer that never reads would otherwise hold its socket buffers and outbox forever: caught when our send has
+        // waited too long for room, or, when every send fit in the socket buffer, when what it holds is not taken.
         long waitingSince = Volatile.Read(ref _sendWaitingSince);
-        if (waitingSince != 0 && time.GetElapsedTime(waitingSince, now) > options.SendStallTimeout)
+        if (waitingSince != 0 ? time.GetElapsedTime(waitingSince, now) > options.SendStallTimeout : SentBytesUnread(now))
         {
             if (Close("send stalled: the peer does not read")) _server.Counters.IdleDisconnect();
             return;
@@ -414,6 +419,31 @@ internal sealed partial class PeerSession : ITcpServerConnection
             _lastSentAt = now;
             if (queued) _sendSignal.Set();
         }
+    }
+
+    /// <summary>
+    /// True when bytes our completed sends left in the kernel have waited <see cref="SeedingOptions.SendStallTimeout"/>
+    /// with none acknowledged (the peer's window stays closed). One getsockopt per look, and none for a session that sent
+    /// nothing since a look found nothing waiting, so idle peers cost nothing.
+    /// </summary>
+    private bool SentBytesUnread(long now)
+    {
+        long sentAt = Volatile.Read(ref _lastSentAt);
+        if (_unreadSince == 0 && sentAt == _sentAtLastLook) return false;
+        if (!_transport.TryGetSendProgress(out var progress)) return false;
+        _sentAtLastLook = sentAt;
+        if (!progress.Pending)
+        {
+            _unreadSince = 0;
+            return false;
+        }
+        if (_unreadSince == 0 || progress.Acknowledged > _acknowledgedSeen)
+        {
+            _acknowledgedSeen = Math.Max(_acknowledgedSeen, progress.Acknowledged);
+            _unreadSince = Math.Max(1, now);
+            return false;
+        }
+        return _server.Time.GetElapsedTime(_unreadSince, now) > _server.Options.SendStallTimeout;
     }
 
     /// <summary>The choker's verdict for this round.</summary>

@@ -33,6 +33,17 @@ internal abstract class PeerTransport
     /// </summary>
     public abstract ValueTask<SendOutcome> SendAsync(SendBatch batch, Action? waited);
 
+    /// <summary>
+    /// How far the peer has taken what was sent (bytes it acknowledged, and whether sent bytes still wait for it), read
+    /// without allocating. False when the transport cannot tell: then only a send that has to wait shows a peer that does
+    /// not read.
+    /// </summary>
+    public virtual bool TryGetSendProgress(out SendProgress progress)
+    {
+        progress = default;
+        return false;
+    }
+
     /// <summary>Closes the stream; both loops end. Safe to call more than once, from any thread.</summary>
     public abstract void Close();
 

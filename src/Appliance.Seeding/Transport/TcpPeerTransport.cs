@@ -45,6 +45,8 @@ internal sealed class TcpPeerTransport(Socket socket, IPEndPoint remote) : PeerT
         }
     }
 
+    public override bool TryGetSendProgress(out SendProgress progress) => SendProgress.TryRead(socket, out progress);
+
     public override void Close()
     {
         try { socket.Shutdown(SocketShutdown.Both); }

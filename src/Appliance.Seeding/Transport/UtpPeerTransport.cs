@@ -75,6 +75,12 @@ internal sealed class UtpPeerTransport(UtpConnection connection, IPEndPoint remo
         return SendOutcome.Sent;
     }
 
+    public override bool TryGetSendProgress(out SendProgress progress)
+    {
+        progress = connection.SendProgress;
+        return true;
+    }
+
     public override void Close() => connection.Close(UtpListener.NowMicros);
 
     public override void Dispose()

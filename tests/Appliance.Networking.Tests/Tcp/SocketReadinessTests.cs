@@ -1,6 +1,6 @@
-using System.Net;
 using System.Net.Sockets;
 using Appliance.Networking.Tcp;
+using Appliance.TestKit;
 
 namespace Appliance.Networking.Tests.Tcp;
 
@@ -9,7 +9,7 @@ public sealed class SocketReadinessTests
     [Fact]
     public async Task Reports_nothing_until_bytes_arrive_and_does_not_consume_them()
     {
-        var (client, server) = await ConnectedPairAsync();
+        var (client, server) = await TcpPair.ConnectAsync();
         using (client)
         using (server)
         {
@@ -29,7 +29,7 @@ public sealed class SocketReadinessTests
     [Fact]
     public async Task Reports_the_peers_close_so_the_receive_sees_it()
     {
-        var (client, server) = await ConnectedPairAsync();
+        var (client, server) = await TcpPair.ConnectAsync();
         using (server)
         {
             client.Shutdown(SocketShutdown.Send);
@@ -38,17 +38,6 @@ public sealed class SocketReadinessTests
             while (!SocketReadiness.HasDataOrEnd(server)) await Task.Delay(10, timeout.Token);
             Assert.Equal(0, await server.ReceiveAsync(new byte[4]));
         }
-    }
-
-    private static async Task<(Socket Client, Socket Server)> ConnectedPairAsync()
-    {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(listener.LocalEndPoint!);
-        var server = await listener.AcceptAsync();
-        return (client, server);
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)

@@ -255,6 +255,28 @@ public sealed class UtpConnectionTests
     }
 
     [Fact]
+    public void Send_progress_counts_acknowledged_bytes_and_stays_pending_while_the_peers_window_is_closed()
+    {
+        var c = Established();
+        Assert.False(c.SendProgress.Pending);
+        Assert.Equal(20_000, c.Write(new byte[20_000], _now));
+        Assert.True(c.SendProgress.Pending);
+        ushort last = AckEverything(c);
+        var drained = c.SendProgress;
+        Assert.False(drained.Pending);
+        Assert.True(drained.Acknowledged >= 20_000);
+
+        // The peer stops reading: its window closes, what we write waits, and nothing more is acknowledged.
+        _now += 1000;
+        Send(c, UtpPacketType.State, 2, last, window: 0);
+        Assert.Equal(5000, c.Write(new byte[5000], _now));
+        _now += 1000;
+        Send(c, UtpPacketType.State, 2, last, window: 0);
+        Assert.True(c.SendProgress.Pending);
+        Assert.Equal(drained.Acknowledged, c.SendProgress.Acknowledged);
+    }
+
+    [Fact]
     public void The_peers_window_bounds_what_is_in_flight_and_a_huge_one_is_bounded_by_ours()
     {
         var c = Accept();

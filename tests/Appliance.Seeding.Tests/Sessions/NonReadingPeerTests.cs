@@ -67,6 +67,49 @@ public sealed class NonReadingPeerTests
         Assert.Equal(1, seeder.Counters.DisconnectsIdle);
     }
 
+    private static SeedingOptions StallOptions(TimeSpan sendStallTimeout) => new()
+    {
+        UploadSlots = 0,
+        IdleTimeout = TimeSpan.FromHours(1),
+        KeepAliveInterval = TimeSpan.FromHours(1),
+        SendStallTimeout = sendStallTimeout,
+        SweepInterval = TimeSpan.FromMilliseconds(100),
+    };
+
+    // 32 blocks (512 KiB): far more than a 4 KiB receive window, far less than the send buffer the kernel gives a
+    // loopback connection (it grows to megabytes), so every send of ours completes and the blocks wait in the kernel.
+    private const int BlocksInKernel = 32;
+
+    [Fact]
+    public async Task A_peer_that_stops_reading_is_closed_even_when_every_send_fit_in_the_socket_buffer()
+    {
+        await using var seeder = new TestSeeder(StallOptions(TimeSpan.FromSeconds(1)), size: 16 * 1024 * 1024, pieceLength: 256 * 1024);
+        using var peer = await NonReaderAsync(seeder);
+        await peer.SendAsync(Requests(seeder, 1)[..(BlocksInKernel * PeerMessageWriter.RequestLength)]);
+
+        using var cts = new CancellationTokenSource(Patience);
+        while (seeder.Server.SessionCount > 0) await Task.Delay(20, cts.Token);
+        Assert.Equal(1, seeder.Counters.DisconnectsIdle);
+        Assert.True(seeder.Counters.SendsWouldBlock == 0, "a send waited for the peer: this test is meant for sends that all fit in the kernel");
+    }
+
+    [Fact]
+    public async Task A_slow_reader_that_keeps_reading_is_not_closed()
+    {
+        await using var seeder = new TestSeeder(StallOptions(TimeSpan.FromSeconds(2)), size: 16 * 1024 * 1024, pieceLength: 256 * 1024);
+        using var peer = await NonReaderAsync(seeder);
+        await peer.SendAsync(Requests(seeder, 1)[..(BlocksInKernel * PeerMessageWriter.RequestLength)]);
+
+        // A block every 150 ms, about 5 s in all: longer than the stall timeout, while each read lets more through.
+        for (int block = 0; block < BlocksInKernel; block++)
+        {
+            await peer.ReadUntilAsync(PeerMessageId.Piece);
+            await Task.Delay(150);
+        }
+        Assert.Equal(1, seeder.Server.SessionCount);
+        Assert.Equal(0, seeder.Counters.DisconnectsIdle);
+    }
+
     [Fact]
     public async Task A_peer_with_a_full_outbox_is_still_choked_and_the_slot_count_holds()
     {
