@@ -124,6 +124,8 @@ public sealed class DhtNode : IDatagramSender, IDatagramHandler, IAsyncDisposabl
         }
     }
 
+    void IDatagramHandler.OnBatchEnd() => Passthrough?.OnBatchEnd();
+
     private void OnTick()
     {
         if (_stopping.IsCancellationRequested) return;

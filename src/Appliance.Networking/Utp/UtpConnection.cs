@@ -247,8 +247,13 @@ public sealed class UtpConnection
         }
     }
 
-    /// <summary>Handles one packet addressed to this connection. Returns true when it became established by this packet.</summary>
-    public bool OnPacket(in UtpHeader header, ReadOnlySpan<byte> sack, ReadOnlySpan<byte> payload, long nowMicros)
+    /// <summary>
+    /// Handles one packet addressed to this connection. Returns true when it became established by this packet.
+    /// <paramref name="deferFlush"/>: what an ack lets us send, and our ack of received data, wait for
+    /// <see cref="FlushDeferred"/> (the listener calls it once the received batch is handled), so the packets of one
+    /// batch release one larger send and one ack, not one each.
+    /// </summary>
+    public bool OnPacket(in UtpHeader header, ReadOnlySpan<byte> sack, ReadOnlySpan<byte> payload, long nowMicros, bool deferFlush = false)
     {
         lock (_gate)
         {
@@ -296,13 +301,40 @@ public sealed class UtpConnection
             bool mustAck = header.Type is UtpPacketType.Data or UtpPacketType.Fin;
             if (mustAck) HandleIncoming(header, payload);
             if (State == UtpState.Closed) return false;
-            int sentBefore = _nextToSend;
-            Flush(nowMicros);
-            // Data packets carry our ack; send a bare STATE only when nothing went out.
-            if (mustAck && sentBefore == _nextToSend) SendState(nowMicros);
+            if (deferFlush)
+            {
+                _flushDeferred = true;
+                _ackDeferred |= mustAck;
+            }
+            else
+            {
+                int sentBefore = _nextToSend;
+                Flush(nowMicros);
+                // Data packets carry our ack; send a bare STATE only when nothing went out.
+                if (mustAck && sentBefore == _nextToSend) SendState(nowMicros);
+            }
             if (State == UtpState.Closing && _oldest == _seqNr) Terminate(SocketError.Success);
             if (State == UtpState.Connected && CanWriteLocked) Observer?.Writable();
             return established;
+        }
+    }
+
+    /// <summary>Sends what acks handled with <c>deferFlush</c> let go since the last call.</summary>
+    public void FlushDeferred(long nowMicros)
+    {
+        lock (_gate)
+        {
+            if (!_flushDeferred) return;
+            _flushDeferred = false;
+            bool mustAck = _ackDeferred;
+            _ackDeferred = false;
+            if (State == UtpState.Closed) return;
+            int sentBefore = _nextToSend;
+            Flush(nowMicros);
+            // One ack for the data of the whole batch, as libtorrent does; a data packet that went out carried it.
+            if (mustAck && sentBefore == _nextToSend) SendState(nowMicros);
+            if (State == UtpState.Closing && _oldest == _seqNr) Terminate(SocketError.Success);
+            if (State == UtpState.Connected && CanWriteLocked) Observer?.Writable();
         }
     }
 
@@ -477,6 +509,10 @@ public sealed class UtpConnection
 
     // After a timeout, packets not yet resent (SentAt == 0) go again from here as the window allows.
     private ushort _nextResend;
+
+    // A packet handled with deferFlush left sending (and acknowledging, for data) to FlushDeferred.
+    private bool _flushDeferred;
+    private bool _ackDeferred;
 
     private void HandleAcks(in UtpHeader header, ReadOnlySpan<byte> sack, int payloadLength, bool windowUpdate, long nowMicros)
     {

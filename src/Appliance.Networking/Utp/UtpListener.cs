@@ -41,6 +41,8 @@ public sealed class UtpListener : IDatagramHandler, IUtpOutput, IDisposable
     private readonly PinnedBufferPool _packets = new(UtpConnection.MaxPacketSize, maxRetained: 8192);
     private readonly CancellationTokenSource _stopping = new();
     private Entry[] _tickList = new Entry[64];
+    // Connections with a send deferred to the end of the received batch; the receive thread's alone.
+    private readonly List<Entry> _flushes = [];
     private Thread? _ticker;
     private int _halfOpen;
     private int _disposed;
@@ -98,7 +100,14 @@ public sealed class UtpListener : IDatagramHandler, IUtpOutput, IDisposable
             return;
         }
         var connection = entry.Connection;
-        bool established = connection.OnPacket(header, sack, datagram[payloadOffset..], now);
+        // The packets of one received batch release one send and one ack per connection, at the end of the batch.
+        bool defer = header.Type is UtpPacketType.State or UtpPacketType.Data or UtpPacketType.Fin;
+        bool established = connection.OnPacket(header, sack, datagram[payloadOffset..], now, defer);
+        if (defer && !entry.FlushQueued)
+        {
+            entry.FlushQueued = true;
+            _flushes.Add(entry);
+        }
         if (established && !entry.Dialed)
         {
             lock (_gate) LeaveHalfOpen(entry);
@@ -110,6 +119,19 @@ public sealed class UtpListener : IDatagramHandler, IUtpOutput, IDisposable
             }
         }
         if (connection.IsDone) Remove(entry);
+    }
+
+    public void OnBatchEnd()
+    {
+        if (_flushes.Count == 0) return;
+        long now = NowMicros;
+        foreach (var entry in _flushes)
+        {
+            entry.FlushQueued = false;
+            entry.Connection.FlushDeferred(now);
+            if (entry.Connection.IsDone) Remove(entry);
+        }
+        _flushes.Clear();
     }
 
     private void Open(Key key, in UtpHeader syn, SocketAddress source, long now)
@@ -304,6 +326,9 @@ public sealed class UtpListener : IDatagramHandler, IUtpOutput, IDisposable
 
         /// <summary>Ours (<see cref="Connect"/>): established without the acceptor and outside the half-open caps.</summary>
         public bool Dialed { get; init; }
+
+        /// <summary>In the listener's list of sends deferred to the end of the received batch.</summary>
+        public bool FlushQueued { get; set; }
 
         /// <summary>Its place among the half-open connections, oldest first; null once established.</summary>
         public LinkedListNode<Entry>? HalfOpenNode { get; set; }
