@@ -77,6 +77,12 @@ public sealed class DatagramEndpoint : IDisposable
 
     public AddressFamily AddressFamily => LocalEndPoint.AddressFamily;
 
+    /// <summary>
+    /// Whether <see cref="SendMany"/> hands a run of equal-sized datagrams to the kernel as one segmented message (UDP
+    /// GSO, Linux 4.18+); turned off with the environment variable APPLIANCE_UDP_GSO=0 (to compare).
+    /// </summary>
+    public static bool SegmentsSends => BatchedSend.Segmentation;
+
     /// <summary>Whether endpoints may share a port with <c>reusePort</c>.</summary>
     public static bool SupportsReusePort => OperatingSystem.IsLinux();
 
@@ -108,8 +114,9 @@ public sealed class DatagramEndpoint : IDisposable
     }
 
     /// <summary>
-    /// Sends several datagrams to one destination with one <c>sendmmsg</c> (Linux); those the socket buffer cannot take
-    /// are dropped, like a lost packet. The arrays must live on the pinned object heap (pooled packet buffers).
+    /// Sends several datagrams to one destination with one <c>sendmmsg</c> (Linux), runs of equal size segmented by the
+    /// kernel (<see cref="SegmentsSends"/>); those the socket buffer cannot take are dropped, like a lost packet. The
+    /// arrays must live on the pinned object heap (pooled packet buffers).
     /// </summary>
     public void SendMany(ReadOnlySpan<byte[]> datagrams, ReadOnlySpan<int> lengths, SocketAddress destination)
     {

@@ -70,6 +70,43 @@ public sealed class DatagramEndpointTests
     }
 
     [Fact]
+    public void Runs_of_equal_sized_datagrams_sent_segmented_arrive_as_the_same_datagrams()
+    {
+        if (OperatingSystem.IsLinux()) Assert.True(DatagramEndpoint.SegmentsSends, "the kernel has UDP_SEGMENT (4.18+), so sends to one peer should use it");
+        using var endpoint = new DatagramEndpoint(new IPEndPoint(IPAddress.Loopback, 0));
+        using var receiver = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        receiver.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        receiver.ReceiveTimeout = 10_000;
+        receiver.ReceiveBufferSize = 1 << 20;
+        // Full packets with shorter ones between them (each ends a run), more than one run's 64 segments, a lone packet.
+        int[] lengths = [.. Enumerable.Repeat(1452, 50), 700, .. Enumerable.Repeat(1452, 3), 1452, 300, 1200, 1200, 1300, 20];
+        var datagrams = lengths.Select((_, i) =>
+        {
+            var buffer = GC.AllocateArray<byte>(1500, pinned: true);
+            buffer.AsSpan().Fill((byte)i);
+            return buffer;
+        }).ToArray();
+
+        for (int offset = 0; offset < lengths.Length; offset += BatchedSendSlice)
+        {
+            int count = Math.Min(BatchedSendSlice, lengths.Length - offset);
+            endpoint.SendMany(datagrams.AsSpan(offset, count), lengths.AsSpan(offset, count), ((IPEndPoint)receiver.LocalEndPoint!).Serialize());
+        }
+
+        var received = new byte[65536];
+        for (int i = 0; i < lengths.Length; i++)
+        {
+            int length = receiver.Receive(received);
+            Assert.Equal(lengths[i], length);
+            Assert.True(received.AsSpan(0, length).IndexOfAnyExcept((byte)i) < 0, $"datagram {i} holds bytes of another");
+        }
+        Assert.Equal(0, receiver.Available);
+    }
+
+    // What one uTP flush hands over at most.
+    private const int BatchedSendSlice = 40;
+
+    [Fact]
     public async Task Receiving_goes_on_after_garbage_collections_hand_freed_pinned_memory_to_others()
     {
         // The receive loop's I/O vectors once lived in a pinned array nothing referenced after the setup: a collection

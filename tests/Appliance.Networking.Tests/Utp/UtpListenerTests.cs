@@ -110,13 +110,41 @@ public sealed class UtpListenerTests : IDisposable
         Assert.True(_counters.Dropped >= 500);
     }
 
-    private void SendPacket(UtpPacketType type, ushort connectionId, ushort seq, ushort ack, ReadOnlySpan<byte> payload = default)
+    [Fact]
+    public void Data_of_one_received_batch_is_acknowledged_once_at_the_batch_end()
+    {
+        // A listener fed by hand, as its receive thread feeds it, one batch at a time; what it sends reaches the client.
+        using var endpoint = new DatagramEndpoint(new IPEndPoint(IPAddress.Loopback, 0));
+        using var listener = new UtpListener(endpoint, _acceptor, new UtpCounters());
+        var client = ((IPEndPoint)_client.LocalEndPoint!).Serialize();
+        listener.OnDatagram(Packet(UtpPacketType.Syn, connectionId: 42, seq: 1, ack: 0), client);
+        listener.OnBatchEnd();
+        var state = Receive();
+        Assert.Equal(UtpPacketType.State, state.Type);
+
+        for (ushort seq = 2; seq <= 6; seq++)
+            listener.OnDatagram(Packet(UtpPacketType.Data, connectionId: 43, seq, ack: (ushort)(state.SequenceNumber - 1), payload: "x"u8), client);
+        listener.OnBatchEnd();
+        // A packet for no connection is answered at once: had the batch been acknowledged packet by packet, the
+        // earlier acks would arrive before this reset.
+        listener.OnDatagram(Packet(UtpPacketType.Data, connectionId: 901, seq: 1, ack: 1), client);
+
+        var ack = Receive();
+        Assert.Equal(UtpPacketType.State, ack.Type);
+        Assert.Equal(6, ack.AckNumber);
+        Assert.Equal(UtpPacketType.Reset, Receive().Type);
+    }
+
+    private static byte[] Packet(UtpPacketType type, ushort connectionId, ushort seq, ushort ack, ReadOnlySpan<byte> payload = default)
     {
         var datagram = new byte[UtpHeader.Length + payload.Length];
         new UtpHeader(type, connectionId, 1, 0, 1 << 20, seq, ack).WriteTo(datagram);
         payload.CopyTo(datagram.AsSpan(UtpHeader.Length));
-        _client.SendTo(datagram, _endpoint.LocalEndPoint);
+        return datagram;
     }
+
+    private void SendPacket(UtpPacketType type, ushort connectionId, ushort seq, ushort ack, ReadOnlySpan<byte> payload = default) =>
+        _client.SendTo(Packet(type, connectionId, seq, ack, payload), _endpoint.LocalEndPoint);
 
     private UtpHeader Receive()
     {
