@@ -22,9 +22,16 @@ def main():
     ap.add_argument("--folder", required=True, help="holds NAME.torrent beside its content")
     ap.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT")
     ap.add_argument("--max-seconds", type=float, default=600)
+    ap.add_argument("--high-performance", action="store_true",
+                    help="start from lt.high_performance_seed() instead of the defaults")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a libtorrent setting on top")
     args = ap.parse_args()
 
-    session = lt.session({
+    settings = lt.high_performance_seed() if args.high_performance else {}
+    for kv in args.set:
+        key, value = kv.split("=", 1)
+        settings[key] = int(value) if value.lstrip("-").isdigit() else (value == "true" if value in ("true", "false") else value)
+    settings.update({
         "listen_interfaces": args.listen,
         "enable_dht": False,
         "enable_lsd": False,
@@ -33,6 +40,7 @@ def main():
         "allow_multiple_connections_per_ip": True,
         "alert_mask": lt.alert_category.status | lt.alert_category.error,
     })
+    session = lt.session(settings)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(1))

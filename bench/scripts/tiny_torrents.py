@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Writes COUNT single-file torrents of SIZE random bytes each into FOLDER: tNNNNN.bin beside tNNNNN.torrent (v1,
-no announce), so a seeder started on FOLDER seeds them all. usage: tiny_torrents.py FOLDER COUNT SIZE"""
+no announce unless ANNOUNCE is given), so a seeder started on FOLDER seeds them all; prints nothing.
+usage: tiny_torrents.py FOLDER COUNT SIZE [ANNOUNCE]"""
 import hashlib, os, random, sys
 folder, count, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+announce = sys.argv[4] if len(sys.argv) > 4 else None
 os.makedirs(folder, exist_ok=True)
 piece = 16384
 while piece < size and piece < 4 * 1024 * 1024 and size // piece > 1024: piece *= 2
@@ -19,4 +21,6 @@ for i in range(count):
     with open(os.path.join(folder, name), "wb") as f: f.write(data)
     hashes = b"".join(hashlib.sha1(data[o:o + piece]).digest() for o in range(0, size, piece))
     info = {"length": size, "name": name, "piece length": piece, "pieces": hashes}
-    with open(os.path.join(folder, "t%05d.torrent" % i), "wb") as f: f.write(benc({"info": info}))
+    meta = {"info": info}
+    if announce: meta["announce"] = announce
+    with open(os.path.join(folder, "t%05d.torrent" % i), "wb") as f: f.write(benc(meta))
