@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The appliance against the machine's own limit (issue 14): the same LoadGen load (TCP, every piece verified) against
+# `appliance serve --upload-slots unlimited --no-dht --no-tracker` and against bench/refsend (a minimal C sender that
+# only accepts, answers the handshake with an unchoke, and answers each request with one gathered sendmsg of the
+# piece header and the mapped block: no protocol policy), alternately, ROUNDS times per peer count; medians of
+# throughput and bytes per seeder CPU-second, the appliance as a percentage of refsend, and LoadGen's own CPU (so a
+# report can say when the client was the limit). LoadGen spreads its connections over source addresses 127.0.0.x
+# (--per-ip, default 50), as a real swarm is spread, so the seeder's per-address limits are not what is measured.
+#
+# usage: bench/scripts/vs-reference.sh [--appliance BIN] [--loadgen BIN] [--peers "1 64 512 2000 10000"] [--rounds 3]
+#                                      [--duration 10] [--warmup 3] [--pipeline 128] [--pipeline-at-10000 32]
+#                                      [--size-mib 256] [--refsend-threads N] [--work DIR]
+# Needs cc (refsend is built here), mktorrent, python3-libtorrent (the info-hash), and dist/appliance or --appliance.
+# Every process it starts is stopped on exit; nothing leaves 127.0.0.0/8.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+APPLIANCE="$ROOT/dist/appliance"; LOADGEN=""; PEERS="1 64 512 2000 10000"; ROUNDS=3; DURATION=10; WARMUP=3
+PIPELINE=128; PIPELINE_BIG=32; SIZE_MIB=256; REF_THREADS=$(nproc); WORK=""; PER_IP=50
+while [ $# -gt 0 ]; do
+  case $1 in
+    --appliance) APPLIANCE=$2; shift 2 ;;
+    --loadgen) LOADGEN=$2; shift 2 ;;
+    --peers) PEERS=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --duration) DURATION=$2; shift 2 ;;
+    --warmup) WARMUP=$2; shift 2 ;;
+    --pipeline) PIPELINE=$2; shift 2 ;;
+    --pipeline-at-10000) PIPELINE_BIG=$2; shift 2 ;;
+    --size-mib) SIZE_MIB=$2; shift 2 ;;
+    --refsend-threads) REF_THREADS=$2; shift 2 ;;
+    --work) WORK=$2; shift 2 ;;
+    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[ -x "$APPLIANCE" ] || { echo "no executable at $APPLIANCE (make publish, or --appliance)" >&2; exit 2; }
+WORK=${WORK:-$(mktemp -d /tmp/vs-reference.XXXXXX)}
+mkdir -p "$WORK/content" "$WORK/torrents" "$WORK/results"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+log() { echo "[vs-reference $(date +%T)] $*" >&2; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+log "building refsend"
+cc -O2 -Wall -Wextra -pthread -o "$WORK/refsend" "$ROOT/bench/refsend/refsend.c"
+if [ -z "$LOADGEN" ]; then
+  log "publishing LoadGen (Release)"
+  dotnet publish "$ROOT/bench/Appliance.LoadGen" -c Release -o "$WORK/loadgen" --artifacts-path /tmp/art-vs-reference \
+    > "$WORK/loadgen-build.log" 2>&1 || { tail -20 "$WORK/loadgen-build.log" >&2; exit 1; }
+  LOADGEN="$WORK/loadgen/Appliance.LoadGen"
+fi
+
+SAMPLE="$WORK/content/sample.bin"
+if [ ! -s "$SAMPLE" ] || [ "$(stat -c %s "$SAMPLE")" -ne $((SIZE_MIB * 1024 * 1024)) ]; then
+  log "making $SIZE_MIB MiB of sample content"
+  head -c $((SIZE_MIB * 1024 * 1024)) /dev/urandom > "$SAMPLE"
+fi
+TORRENT="$WORK/torrents/sample.torrent"
+rm -f "$TORRENT"
+mktorrent -l 18 -n sample.bin -o "$TORRENT" "$SAMPLE" > /dev/null
+INFO_HASH=$(/usr/bin/python3 -c "import libtorrent as lt; print(lt.torrent_info('$TORRENT').info_hash())")
+cat "$SAMPLE" > /dev/null # in the page cache for both
+
+PID=""; PORT=""
+start_appliance() {
+  PORT=$(free_port)
+  rm -rf "$WORK/state"
+  "$APPLIANCE" serve --content "$WORK/content" --torrents "$WORK/torrents" --state "$WORK/state" --listen "127.0.0.1:$PORT" \
+    --upload-slots unlimited --no-dht --no-tracker --metrics-listen "127.0.0.1:$(free_port)" \
+    > "$WORK/appliance.out" 2> "$WORK/appliance.err" &
+  PID=$!; PIDS+=("$PID")
+  for _ in $(seq 600); do
+    grep -qi "$INFO_HASH" "$WORK/appliance.out" "$WORK/appliance.err" 2>/dev/null && \
+      python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 1).close()" 2>/dev/null && return 0
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "appliance did not start: $(tail -3 "$WORK/appliance.err")" >&2; exit 1
+}
+start_refsend() {
+  "$WORK/refsend" --file "$SAMPLE" --piece-length 262144 --info-hash "$INFO_HASH" --listen 127.0.0.1:0 \
+    --threads "$REF_THREADS" --seconds 3600 > "$WORK/refsend.out" 2>&1 &
+  PID=$!; PIDS+=("$PID")
+  for _ in $(seq 100); do
+    PORT=$(sed -n 's/^LISTENING port=\([0-9]*\).*/\1/p' "$WORK/refsend.out")
+    [ -n "$PORT" ] && return 0
+    sleep 0.05
+  done
+  echo "refsend did not start: $(cat "$WORK/refsend.out")" >&2; exit 1
+}
+stop_seeder() {
+  kill -TERM "$PID" 2>/dev/null || true
+  timeout 60 tail --pid="$PID" -f /dev/null || kill -KILL "$PID" 2>/dev/null || true
+  wait "$PID" 2>/dev/null || true
+}
+
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
+for n in $PEERS; do
+  q=$PIPELINE; [ "$n" -ge 10000 ] && q=$PIPELINE_BIG
+  for r in $(seq "$ROUNDS"); do
+    if [ $((r % 2)) -eq 1 ]; then order="appliance refsend"; else order="refsend appliance"; fi
+    for seeder in $order; do
+      "start_$seeder"
+      "$LOADGEN" --torrent "$TORRENT" --target "127.0.0.1:$PORT" --peers "$n" --pipeline "$q" --per-ip "$PER_IP" \
+        --duration "$DURATION" --warmup "$WARMUP" --seeder-pid "$PID" --label "$seeder" --verify reference \
+        --json "$WORK/results/$seeder-n$n-r$r.json" > /dev/null 2>> "$WORK/loadgen.log" \
+        || log "loadgen against $seeder N=$n round $r failed (exit $?)"
+      tail -1 "$WORK/loadgen.log" >&2
+      stop_seeder
+    done
+  done
+done
+LOAD_AT_END=$(cut -d' ' -f1-3 /proc/loadavg)
+
+python3 - "$WORK/results" "$LOAD_AT_START" "$LOAD_AT_END" "$PEERS" <<'PY'
+import glob, json, os, re, statistics, sys
+folder, load_start, load_end, peers = sys.argv[1], sys.argv[2], sys.argv[3], [int(p) for p in sys.argv[4].split()]
+runs = {}
+for path in glob.glob(os.path.join(folder, "*.json")):
+    m = re.match(r"(appliance|refsend)-n(\d+)-r(\d+)\.json$", os.path.basename(path))
+    runs.setdefault((m[1], int(m[2])), []).append(json.load(open(path)))
+def med(seeder, n, key):
+    vals = [r[key] for r in runs.get((seeder, n), []) if r.get(key) is not None]
+    return statistics.median(vals) if vals else float("nan")
+print(f"load average at start {load_start}, at end {load_end}")
+print("| peers | Q | appliance GB/s | refsend GB/s | appliance % | appliance GB per CPU-s | refsend GB per CPU-s | appliance % | LoadGen CPU s (appliance / refsend runs) | completed peers (appliance / refsend) |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for n in peers:
+    q = next((r[0]["pipeline"] for k, r in runs.items() if k[1] == n), "?")
+    at, rt = med("appliance", n, "throughput_Bps"), med("refsend", n, "throughput_Bps")
+    ab, rb = med("appliance", n, "bytes_per_seeder_cpu_s"), med("refsend", n, "bytes_per_seeder_cpu_s")
+    al, rl = med("appliance", n, "loadgen_cpu_s"), med("refsend", n, "loadgen_cpu_s")
+    ac, rc = med("appliance", n, "connections_unchoked"), med("refsend", n, "connections_unchoked")
+    pct = lambda a, b: f"{100 * a / b:.0f}%" if b == b and b > 0 and a == a else "n/a"
+    print(f"| {n} | {q} | {at / 1e9:.3f} | {rt / 1e9:.3f} | {pct(at, rt)} | {ab / 1e9:.3f} | {rb / 1e9:.3f} | {pct(ab, rb)} | {al:.1f} / {rl:.1f} | {ac:.0f} / {rc:.0f} |")
+PY
