@@ -14,8 +14,8 @@ public enum MseStatus : byte
 /// <summary>
 /// The receiving side (B) of the MSE/PE handshake as a state machine over received bytes, without I/O:
 /// Ya -> (send Yb, PadB) -> resynchronise on HASH('req1', S) past PadA -> HASH('req2', SKEY) xor HASH('req3', S) names the
-/// torrent -> ENCRYPT(VC, crypto_provide, len(PadC), PadC, len(IA)), ENCRYPT(IA) -> (send ENCRYPT(VC, crypto_select,
-/// len(PadD), PadD)). Every field is bounded; any deviation fails with a reason. Done leaves the decrypted initial
+/// torrent -> ENCRYPT(VC, crypto_provide, len(PadC), PadC, len(IA)) -> (send ENCRYPT(VC, crypto_select, len(PadD),
+/// PadD)) -> ENCRYPT(IA). Every field is bounded; any deviation fails with a reason. Done leaves the decrypted initial
 /// payload (normally the BitTorrent handshake) in <see cref="InitialPayload"/>.
 /// </summary>
 public sealed class MseResponder
@@ -149,13 +149,16 @@ public sealed class MseResponder
                     if (length > MaxInitialPayload) return Fail($"initial payload of {length} bytes");
                     if (_field.Length < length) _field = new byte[length];
                     _toSkip = length;
+                    // Our answer goes before the initial payload arrives: an initiator that sends it in a second segment
+                    // with Nagle on (libtorrent does) waits for our ACK, which a reply carries at once and a delayed
+                    // ACK only after 40 ms.
+                    WriteSelect();
                     Next(Stage.InitialPayload);
                     break;
                 case Stage.InitialPayload:
                     if (!Fill(ref data, _toSkip)) return MseStatus.NeedMoreData;
                     _initialPayload = _field.AsSpan(0, _toSkip).ToArray();
                     Decryptor!.Apply(_initialPayload);
-                    WriteSelect();
                     if (Selected == CryptoMethods.Plaintext)
                     {
                         Decryptor = null;

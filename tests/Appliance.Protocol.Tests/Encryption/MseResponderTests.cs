@@ -96,6 +96,32 @@ public sealed class MseResponderTests
     }
 
     [Fact]
+    public void Crypto_select_is_answered_before_the_initial_payload_arrives()
+    {
+        // libtorrent sends the initial payload in a segment of its own with Nagle on: it waits for our ACK, so our
+        // answer must not wait for that payload (a delayed ACK would hold the connection 40 ms).
+        var responder = Responder(preferRc4: true);
+        var initiator = new MseInitiator();
+        Assert.Equal(MseStatus.NeedMoreData, Feed(responder, initiator.Step1(17), 4096, out _));
+        var yb = responder.Reply[..MseKeyExchange.KeyLength].ToArray();
+        responder.ReplySent();
+        var step3 = initiator.Step3(yb, Seeded, CryptoMethods.Plaintext | CryptoMethods.Rc4, BitTorrentHandshake, padCLength: 5);
+        int withoutPayload = step3.Length - BitTorrentHandshake.Length;
+
+        Assert.Equal(MseStatus.NeedMoreData, Feed(responder, step3[..withoutPayload], 4096, out _));
+        var select = responder.Reply.ToArray();
+        Assert.Equal(14, select.Length);
+        initiator.Decryptor!.Apply(select);
+        Assert.Equal(new byte[8], select[..8]);
+        Assert.Equal((uint)CryptoMethods.Rc4, BinaryPrimitives.ReadUInt32BigEndian(select.AsSpan(8)));
+        responder.ReplySent();
+
+        Assert.Equal(MseStatus.Done, Feed(responder, step3[withoutPayload..], 4096, out _));
+        Assert.Equal(0, responder.Reply.Length);
+        Assert.Equal(BitTorrentHandshake, responder.InitialPayload.ToArray());
+    }
+
+    [Fact]
     public void Rc4_only_initiator_gets_rc4_even_when_plaintext_is_preferred()
     {
         var responder = Responder();
