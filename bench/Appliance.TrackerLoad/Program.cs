@@ -17,6 +17,11 @@ using Appliance.Protocol.TrackerWire;
 //       [--numwant MIN:MAX]        numwant drawn per announce (default 50:50; realistic: 30:50)
 //       [--ports random|stable]    a new random port per announce (default), or one port per worker as a real client has
 //   appliance-trackerload --write-hashes FILE --torrents 1000     (hex info-hashes, for an opentracker whitelist)
+//   appliance-trackerload --target 127.0.0.1:6969 --fill 1000000 --per-swarm 10 --sources 1000 --workers 64
+//                                  stores FILL distinct peers, PER-SWARM in each of FILL/PER-SWARM swarms (the first
+//                                  swarms of --torrents), each announced once (event=started, numwant 0) from its own
+//                                  source address and port 6881, so no per-address limit refuses it; then exits. For
+//                                  the tracker's memory per peer: measure its resident memory before and after.
 
 var settings = ParseArguments(args);
 int torrents = Int(settings, "torrents", 1000);
@@ -46,6 +51,21 @@ if (load.Mix.Length != 3 || load.Mix.Any(w => w < 0) || load.Mix[1] + load.Mix[2
     return 2;
 }
 string label = settings.GetValueOrDefault("label", target.ToString());
+
+if (settings.ContainsKey("fill"))
+{
+    int fill = Int(settings, "fill", 0), perSwarm = Int(settings, "per-swarm", 10);
+    if (perSwarm < 1 || fill % perSwarm != 0 || fill / perSwarm > torrents || load.Sources < perSwarm)
+    {
+        Console.Error.WriteLine("--fill N needs N a multiple of --per-swarm, N/per-swarm <= --torrents, and --sources >= --per-swarm");
+        return 2;
+    }
+    var filling = Stopwatch.StartNew();
+    var filled = await Task.WhenAll(Enumerable.Range(0, workers).Select(w => FillAsync(w, workers, target, hashes, fill / perSwarm, perSwarm, load.Sources)));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"label={label} fill={fill} swarms={fill / perSwarm} stored_ok={filled.Sum(f => f.Ok)} timeouts={filled.Sum(f => f.Timeouts)} errors={filled.Sum(f => f.Errors)} seconds={filling.Elapsed.TotalSeconds:0.00}"));
+    return filled.Sum(f => f.Ok) == fill ? 0 : 1;
+}
 
 double cpuBefore = pid > 0 ? CpuSeconds(pid) : 0;
 var stopwatch = Stopwatch.StartNew();
@@ -138,6 +158,65 @@ static async Task<WorkerResult> RunWorkerAsync(int worker, IPEndPoint target, In
         if (scrape) result.Scrapes++; else result.Announces++;
     }
     return result;
+}
+
+// Worker w announces each swarm w, w + workers, ... once from each of its per-swarm sockets (one source address each).
+static async Task<(long Ok, long Timeouts, long Errors)> FillAsync(int worker, int workers, IPEndPoint target, InfoHash[] hashes, int swarms,
+    int perSwarm, int sources)
+{
+    long ok = 0, timeouts = 0, errors = 0;
+    var sockets = new Socket[perSwarm];
+    var connectionIds = new long[perSwarm];
+    var send = new byte[UdpTrackerPacket.AnnounceRequestLength];
+    var receive = new byte[2048];
+    var peerId = new byte[20];
+    var random = new Random(worker);
+    int tid = random.Next();
+    try
+    {
+        for (int j = 0; j < perSwarm; j++)
+        {
+            int n = 1 + (worker * perSwarm + j) % sources;
+            sockets[j] = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            sockets[j].Bind(new IPEndPoint(new IPAddress([127, 0, (byte)(n >> 8), (byte)n]), 0));
+            sockets[j].Connect(target);
+        }
+        for (int swarm = worker; swarm < swarms; swarm += workers)
+        {
+            for (int j = 0; j < perSwarm; j++)
+            {
+                for (int attempt = 0; attempt < 5; attempt++)
+                {
+                    if (connectionIds[j] == 0)
+                    {
+                        int c = UdpTrackerPacket.WriteConnectRequest(send, ++tid);
+                        int got = await ExchangeAsync(sockets[j], send.AsMemory(0, c), receive, tid, CancellationToken.None);
+                        if (got <= 0 || !UdpTrackerPacket.TryReadConnectResponse(receive.AsSpan(0, got), out connectionIds[j])) { timeouts++; continue; }
+                    }
+                    random.NextBytes(peerId);
+                    var request = new AnnounceRequest
+                    {
+                        InfoHash = hashes[swarm], PeerId = peerId, Port = 6881, Left = 1000, NumWant = 0, Event = AnnounceEvent.Started,
+                    };
+                    int length = UdpTrackerPacket.WriteAnnounceRequest(send, connectionIds[j], ++tid, request);
+                    int reply = await ExchangeAsync(sockets[j], send.AsMemory(0, length), receive, tid, CancellationToken.None);
+                    if (reply == 0) { timeouts++; continue; }
+                    if (UdpTrackerPacket.TryReadResponseHeader(receive.AsSpan(0, reply), out var kind, out _) && kind == UdpTrackerAction.Announce)
+                    {
+                        ok++;
+                        break;
+                    }
+                    errors++;
+                    connectionIds[j] = 0; // an expired or refused connection id: connect again
+                }
+            }
+        }
+    }
+    finally
+    {
+        foreach (var socket in sockets) socket?.Dispose();
+    }
+    return (ok, timeouts, errors);
 }
 
 // Returns the reply length, 0 on a 1 s timeout, -1 when stopping.
