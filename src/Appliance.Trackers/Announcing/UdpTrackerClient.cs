@@ -1,29 +1,28 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using Appliance.Networking.Udp;
 using Appliance.Protocol.Metainfo;
 using Appliance.Protocol.TrackerWire;
 
 namespace Appliance.Trackers.Announcing;
 
 /// <summary>
-/// BEP 15 client over one UDP socket shared by every torrent (dual-stack where IPv6 is available, so an IPv4 tracker is
-/// sent IPv4 datagrams from an IPv4 source): one connection id per tracker address (reused for a minute by all torrents;
+/// BEP 15 client over one UDP port shared by every torrent (a <see cref="DatagramEndpoint"/>, dual-stack where IPv6 is
+/// available, so an IPv4 tracker is sent IPv4 datagrams from an IPv4 source): one connection id per tracker address (reused for a minute by all torrents;
 /// a dual-stack tracker has one per family, as its ids are tied to our source address), transaction ids checked against
 /// the sender, retransmission after Base·2^n.
 /// </summary>
-public sealed class UdpTrackerClient : IAsyncDisposable
+public sealed class UdpTrackerClient : IDatagramHandler, IAsyncDisposable
 {
     public static readonly TimeSpan ConnectionIdLifetime = TimeSpan.FromMinutes(1);
 
     private readonly AnnouncerOptions _options;
     private readonly TimeProvider _time;
-    private readonly Socket _socket;
+    private readonly DatagramEndpoint _endpoint;
     private readonly ConcurrentDictionary<int, Pending> _pending = new();
     private readonly ConcurrentDictionary<IPEndPoint, TrackerConnection> _connections = new();
     private readonly TrackerResolver _resolver;
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly Task _receiveLoop;
     private long _unmatched;
 
     public UdpTrackerClient(AnnouncerOptions options, TimeProvider? time = null, TrackerResolver? resolver = null)
@@ -31,8 +30,8 @@ public sealed class UdpTrackerClient : IAsyncDisposable
         _options = options;
         _time = time ?? TimeProvider.System;
         _resolver = resolver ?? new TrackerResolver(options, _time);
-        _socket = CreateSocket();
-        _receiveLoop = ReceiveLoopAsync();
+        _endpoint = CreateEndpoint();
+        _endpoint.Start(this, "udp-tracker-client");
     }
 
     /// <summary>Datagrams dropped because no request was waiting for their transaction id from that address.</summary>
@@ -41,19 +40,15 @@ public sealed class UdpTrackerClient : IAsyncDisposable
     /// <summary>Connects done so far (one per tracker per minute however many torrents announce).</summary>
     public long Connects;
 
-    private static Socket CreateSocket()
+    private static DatagramEndpoint CreateEndpoint()
     {
         try
         {
-            var dual = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp) { DualMode = true };
-            dual.Bind(new IPEndPoint(IPAddress.IPv6Any, 0));
-            return dual;
+            return new DatagramEndpoint(new IPEndPoint(IPAddress.IPv6Any, 0)); // dual-stack
         }
         catch (SocketException)
         {
-            var v4 = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            v4.Bind(new IPEndPoint(IPAddress.Any, 0));
-            return v4;
+            return new DatagramEndpoint(new IPEndPoint(IPAddress.Any, 0));
         }
     }
 
@@ -125,22 +120,15 @@ public sealed class UdpTrackerClient : IAsyncDisposable
     internal async Task<byte[]?> ExchangeAsync(IPEndPoint endPoint, Func<int, ReadOnlyMemory<byte>> build, TimeSpan timeout, CancellationToken cancellationToken)
     {
         int tid;
-        var pending = new Pending(endPoint);
+        var target = _endpoint.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.AddressFamily == AddressFamily.InterNetwork
+            ? new IPEndPoint(endPoint.Address.MapToIPv6(), endPoint.Port)
+            : endPoint;
+        var pending = new Pending(target.Serialize());
         do tid = Random.Shared.Next(int.MinValue, int.MaxValue);
         while (!_pending.TryAdd(tid, pending));
         try
         {
-            var target = _socket.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.AddressFamily == AddressFamily.InterNetwork
-                ? new IPEndPoint(endPoint.Address.MapToIPv6(), endPoint.Port)
-                : endPoint;
-            try
-            {
-                await _socket.SendToAsync(build(tid), SocketFlags.None, target, cancellationToken).ConfigureAwait(false);
-            }
-            catch (SocketException e)
-            {
-                throw new TrackerException("UDP send failed: " + e.SocketErrorCode, e);
-            }
+            if (!_endpoint.Send(build(tid).Span, pending.Address)) throw new TrackerException("UDP send failed");
             try
             {
                 return await pending.Reply.Task.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(false);
@@ -167,69 +155,49 @@ public sealed class UdpTrackerClient : IAsyncDisposable
             : addresses.FirstOrDefault(a => TrackerResolver.FamilyOf(a) == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
                 ?? throw new TrackerException($"{uri.Host} has no address");
         if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
-        if (address.AddressFamily == AddressFamily.InterNetworkV6 && _socket.AddressFamily != AddressFamily.InterNetworkV6)
+        if (address.AddressFamily == AddressFamily.InterNetworkV6 && _endpoint.AddressFamily != AddressFamily.InterNetworkV6)
             throw new TrackerException($"cannot reach {uri.Host} over IPv6: IPv6 is unavailable");
         var endPoint = new IPEndPoint(address, uri.Port);
         return _connections.GetOrAdd(endPoint, e => new TrackerConnection(e, _time));
     }
 
-    private async Task ReceiveLoopAsync()
+    /// <summary>On the endpoint's receive thread: a reply completes the request with its transaction id, if it came from where that request went.</summary>
+    void IDatagramHandler.OnDatagram(ReadOnlySpan<byte> datagram, SocketAddress source)
     {
-        await Task.Yield();
-        var buffer = new byte[2048];
-        var from = new IPEndPoint(_socket.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
-        while (!_stopping.IsCancellationRequested)
+        if (!UdpTrackerPacket.TryReadResponseHeader(datagram, out _, out int tid)
+            || !_pending.TryGetValue(tid, out var pending)
+            || !SameAddress(source, pending.Address))
         {
-            SocketReceiveFromResult result;
-            try
-            {
-                result = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, from, _stopping.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            catch (ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException)
-            {
-                continue; // ICMP port unreachable from one tracker: its request simply times out
-            }
-            var packet = buffer.AsSpan(0, result.ReceivedBytes);
-            if (!UdpTrackerPacket.TryReadResponseHeader(packet, out _, out int tid)
-                || !_pending.TryGetValue(tid, out var pending)
-                || !SameEndPoint((IPEndPoint)result.RemoteEndPoint, pending.EndPoint))
-            {
-                Interlocked.Increment(ref _unmatched);
-                continue;
-            }
-            pending.Reply.TrySetResult(packet.ToArray());
+            Interlocked.Increment(ref _unmatched);
+            return;
         }
+        pending.Reply.TrySetResult(datagram.ToArray());
     }
 
-    private static bool SameEndPoint(IPEndPoint a, IPEndPoint b)
+    /// <summary>Port and address of two sockaddrs of one family (flow label and scope left aside).</summary>
+    private static bool SameAddress(SocketAddress a, SocketAddress b)
     {
-        var x = a.Address.IsIPv4MappedToIPv6 ? a.Address.MapToIPv4() : a.Address;
-        var y = b.Address.IsIPv4MappedToIPv6 ? b.Address.MapToIPv4() : b.Address;
-        return a.Port == b.Port && x.Equals(y);
+        if (a.Family != b.Family) return false;
+        var x = a.Buffer.Span;
+        var y = b.Buffer.Span;
+        // sockaddr_in: port at 2, address at 4..8; sockaddr_in6: port at 2, address at 8..24.
+        var (start, end) = a.Family == AddressFamily.InterNetworkV6 ? (8, 24) : (4, 8);
+        if (a.Size < end || b.Size < end) return false;
+        return x[2..4].SequenceEqual(y[2..4]) && x[start..end].SequenceEqual(y[start..end]);
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        _socket.Dispose();
-        try { await _receiveLoop.ConfigureAwait(false); } catch (OperationCanceledException) { }
-        _stopping.Dispose();
+        _endpoint.Dispose();
+        foreach (var pending in _pending.Values) pending.Reply.TrySetCanceled();
+        return ValueTask.CompletedTask;
     }
 
-    private sealed class Pending(IPEndPoint endPoint)
+    private sealed class Pending(SocketAddress address)
     {
-        public IPEndPoint EndPoint { get; } = endPoint;
+        public SocketAddress Address { get; } = address;
         public TaskCompletionSource<byte[]> Reply { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
-
     /// <summary>One tracker's connection id, shared by all torrents; only one connect is in flight at a time.</summary>
     private sealed class TrackerConnection(IPEndPoint endPoint, TimeProvider time)
     {
