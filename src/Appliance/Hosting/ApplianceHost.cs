@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Appliance.Hosting;
 
-/// <summary>Runs the composed components until a stop is requested, then shuts them down in reverse order within a deadline.</summary>
+/// <summary>Runs the composed components until a stop is requested, then drains and stops them in reverse order within a deadline.</summary>
 public sealed class ApplianceHost(ServeOptions options, ILogger<ApplianceHost> logger)
 {
     private readonly List<IApplianceComponent> _components = [];
@@ -45,6 +45,19 @@ public sealed class ApplianceHost(ServeOptions options, ILogger<ApplianceHost> l
     {
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(options.ShutdownDeadlineSeconds));
         bool clean = true;
+        for (int i = _started.Count - 1; i >= 0; i--)
+        {
+            var component = _started[i];
+            try
+            {
+                await component.DrainAsync(deadline.Token).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                clean = false;
+                HostLog.StopFailed(logger, component.Name, e);
+            }
+        }
         for (int i = _started.Count - 1; i >= 0; i--)
         {
             var component = _started[i];

@@ -392,9 +392,12 @@ public sealed class MetricsComponent : IApplianceComponent
             return Task.CompletedTask;
         }
 
+        // The first to drain (it started last): load balancers move away from this box while the rest shuts down.
+        public Task DrainAsync(CancellationToken cancellationToken) => StopAsync(cancellationToken);
+
         public Task StopAsync(CancellationToken cancellationToken)
         {
-            owner._ready = false; // first to stop: load balancers drain this box while the rest shuts down
+            owner._ready = false;
             return Task.CompletedTask;
         }
     }

@@ -126,6 +126,9 @@ public sealed class SeedingComponent : IApplianceComponent
         }
     }
 
+    /// <summary>Peer sessions drain while every transport (TCP, and uTP on the DHT's port) is still up.</summary>
+    public Task DrainAsync(CancellationToken cancellationToken) => Server.StopAsync(cancellationToken);
+
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         try

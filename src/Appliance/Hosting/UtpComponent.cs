@@ -76,15 +76,14 @@ public sealed class UtpComponent : IApplianceComponent
         return Task.CompletedTask;
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public Task StopAsync(CancellationToken cancellationToken)
     {
-        // uTP peers' sessions run over these listeners: the seeder drains its sessions (queued blocks still go out)
-        // before the listeners go, or every uTP peer would be reset mid-transfer. Stopping the seeder again later is a no-op.
-        await _seeding.Server.StopAsync(cancellationToken).ConfigureAwait(false);
+        // The seeder drained its sessions, uTP ones included, in the host's drain phase, before this stop.
         if (_dht?.Node is { } node) node.Passthrough = null;
         if (_dht?.Node6 is { } node6) node6.Passthrough = null;
         _listener?.Dispose();
         _listener6?.Dispose();
         _ownEndpoint?.Dispose();
+        return Task.CompletedTask;
     }
 }
