@@ -65,14 +65,19 @@ public readonly record struct ReservedBits(ulong Value)
 {
     public ReservedBits(ReadOnlySpan<byte> bytes) : this(System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(bytes)) { }
 
-    // BEP 10: byte 5, 0x10. BEP 6: byte 7, 0x04.
+    // BEP 10: byte 5, 0x10. BEP 6: byte 7, 0x04. BEP 52: byte 7, 0x10.
     private const ulong ExtensionProtocolBit = 0x10UL << 16;
     private const ulong FastBit = 0x04UL;
+    private const ulong V2Bit = 0x10UL;
 
     public static ReservedBits Ours { get; } = new(ExtensionProtocolBit | FastBit);
 
+    /// <summary>Ours for a torrent with v2 metadata (v2 or hybrid): we answer BEP 52 hash requests for it.</summary>
+    public static ReservedBits OursWithV2 { get; } = new(ExtensionProtocolBit | FastBit | V2Bit);
+
     public bool SupportsExtensionProtocol => (Value & ExtensionProtocolBit) != 0;
     public bool SupportsFast => (Value & FastBit) != 0;
+    public bool SupportsV2 => (Value & V2Bit) != 0;
 
     public void WriteTo(Span<byte> destination) => System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(destination, Value);
 }

@@ -120,8 +120,10 @@ internal sealed partial class PeerSession
             return HandshakeRefused;
         }
         int length = 0;
-        // Answer with the hash the peer came by: a hybrid torrent's v1 or truncated v2 hash (BEP 52).
-        new Handshake(ReservedBits.Ours, handshake.InfoHash, _server.PeerId).WriteTo(span);
+        // Answer with the hash the peer came by: a hybrid torrent's v1 or truncated v2 hash (BEP 52). The v2 bit says we
+        // answer hash requests; libtorrent only reads it on connections it accepts, so a client that dialed us by the v1
+        // hash stays on v1.
+        new Handshake(metainfo.HasV2 ? ReservedBits.OursWithV2 : ReservedBits.Ours, handshake.InfoHash, _server.PeerId).WriteTo(span);
         length += Handshake.Length;
         if (_extensions)
         {

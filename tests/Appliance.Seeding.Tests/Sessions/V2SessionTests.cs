@@ -139,6 +139,21 @@ public sealed class V2SessionTests
         Assert.Equal(0, seeder.Counters.PeersJoined(v2: true));
     }
 
+    [Theory]
+    [InlineData(TorrentFormat.V1, false)]
+    [InlineData(TorrentFormat.V2, true)]
+    [InlineData(TorrentFormat.Hybrid, true)]
+    public async Task Handshake_reply_sets_the_v2_bit_only_for_a_torrent_with_v2_metadata(TorrentFormat format, bool v2)
+    {
+        await using var seeder = await FileSeeder.StartAsync([("file.bin", 3 * Block)], format, Block);
+        var (peer, reply) = await seeder.HandshakeAsync(format == TorrentFormat.V2 ? seeder.Metainfo.TruncatedInfoHashV2 : null);
+        using (peer)
+        {
+            Assert.Equal(v2, reply.Reserved.SupportsV2);
+            Assert.True(reply.Reserved.SupportsFast);
+        }
+    }
+
     [Fact]
     public async Task Malformed_hash_request_disconnects_the_peer()
     {

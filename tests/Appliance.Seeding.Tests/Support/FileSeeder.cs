@@ -1,5 +1,6 @@
 using System.Net;
 using Appliance.Protocol.Metainfo;
+using Appliance.Protocol.PeerWire;
 using Appliance.Seeding.Sessions;
 using Appliance.Seeding.Torrents;
 using Appliance.Storage;
@@ -59,13 +60,16 @@ internal sealed class FileSeeder : IAsyncDisposable
         return seeder;
     }
 
-    public async Task<FakePeer> ConnectAsync(InfoHash? infoHash = null)
+    public async Task<FakePeer> ConnectAsync(InfoHash? infoHash = null) => (await HandshakeAsync(infoHash)).Peer;
+
+    /// <summary>Connects and handshakes; returns the seeder's handshake too.</summary>
+    public async Task<(FakePeer Peer, Handshake Reply)> HandshakeAsync(InfoHash? infoHash = null)
     {
         var peer = await FakePeer.ConnectAsync(EndPoint);
         await peer.SendHandshakeAsync(infoHash ?? Metainfo.InfoHash, fast: true, extensions: false);
         var handshake = await peer.ReadHandshakeAsync();
         Assert.Equal(infoHash ?? Metainfo.InfoHash, handshake.InfoHash);
-        return peer;
+        return (peer, handshake);
     }
 
     public async ValueTask DisposeAsync()
