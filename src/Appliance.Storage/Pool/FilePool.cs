@@ -8,7 +8,7 @@ namespace Appliance.Storage.Pool;
 /// open up to <see cref="Capacity"/>; beyond it the least recently used file nobody is reading is closed (CLOCK: a
 /// lease marks the file recent, the sweep gives recent files a second round). One pool serves all torrents, so a
 /// library of 100,000 files seeds with a few hundred descriptors and mappings. A file leased by a send in flight is
-/// never closed under it: when every open file is leased the pool runs over capacity until leases end.
+/// never closed under it: while sends hold more files than the cap, the pool runs over it and shrinks back as they end.
 /// </summary>
 public sealed class FilePool
 {
@@ -99,7 +99,7 @@ public sealed class FilePool
             OpenFile opened;
             try
             {
-                opened = OpenFile.Open(file.Path, file.Beneath, file.Length, file.Map, WindowShift);
+                opened = OpenFile.Open(this, file.Path, file.Beneath, file.Length, file.Map);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -120,6 +120,17 @@ public sealed class FilePool
                 while (_openCount > Capacity && EvictOne()) { }
             }
             return opened;
+        }
+    }
+
+    internal bool IsOverCapacity => Volatile.Read(ref _openCount) > Capacity;
+
+    /// <summary>Closes idle files while the pool is over its cap (files held by sends in flight took it over).</summary>
+    internal void Trim()
+    {
+        lock (_gate)
+        {
+            while (_openCount > Capacity && EvictOne()) { }
         }
     }
 

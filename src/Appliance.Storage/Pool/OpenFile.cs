@@ -11,10 +11,12 @@ namespace Appliance.Storage.Pool;
 /// </summary>
 internal sealed class OpenFile
 {
+    private readonly FilePool _pool;
     private int _references;
 
-    private OpenFile(SafeFileHandle handle, nint address, long length)
+    private OpenFile(FilePool pool, SafeFileHandle handle, nint address, long length)
     {
+        _pool = pool;
         Handle = handle;
         Address = address;
         Length = length;
@@ -35,10 +37,11 @@ internal sealed class OpenFile
     /// <paramref name="map"/>, maps <paramref name="length"/> bytes of it. Holds two references: the pool's and the
     /// caller's lease. Throws IOException (errno in HResult) or UnauthorizedAccessException.
     /// </summary>
-    public static OpenFile Open(string path, string? beneath, long length, bool map, int windowShift)
+    public static OpenFile Open(FilePool pool, string path, string? beneath, long length, bool map)
     {
+        int windowShift = pool.WindowShift;
         var handle = SafeFile.OpenRegular(path, beneath);
-        if (!map || length == 0) return new OpenFile(handle, 0, length) { _references = 2 };
+        if (!map || length == 0) return new OpenFile(pool, handle, 0, length) { _references = 2 };
         nint address = Libc.mmap(0, (nuint)length, Libc.ProtRead, Libc.MapShared, (int)handle.DangerousGetHandle(), 0);
         if (address == Libc.MapFailed)
         {
@@ -51,7 +54,7 @@ internal sealed class OpenFile
         _ = Libc.madvise(address, (nuint)length, Libc.MadvSequential);
         // A mapping of the layout's length, not the file's current one: pages past a truncated end fail a send with
         // EFAULT (user code never reads them), so a file truncated under us never raises SIGBUS.
-        var opened = new OpenFile(handle, address, length) { _references = 2 };
+        var opened = new OpenFile(pool, handle, address, length) { _references = 2 };
         long windowBytes = 1L << windowShift;
         var windows = new MappedWindow[(int)((length + windowBytes - 1) >> windowShift)];
         for (int w = 0; w < windows.Length; w++)
@@ -78,7 +81,10 @@ internal sealed class OpenFile
 
     public void Release()
     {
-        if (Interlocked.Decrement(ref _references) == 0) Close();
+        int left = Interlocked.Decrement(ref _references);
+        if (left == 0) Close();
+        // Only the pool holds it now: if sends holding files took the pool over its cap, shrink it back.
+        else if (left == 1 && _pool.IsOverCapacity) _pool.Trim();
     }
 
     /// <summary>Drops the pool's reference only if nobody else holds one (eviction): true when it is now closed.</summary>
