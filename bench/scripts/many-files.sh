@@ -91,7 +91,7 @@ run() {
   stop_pid "$SEEDER"
   echo "{\"seeder\": \"$seeder\", \"torrents\": $TORRENTS, \"files\": $FILES, \"nofile\": $NOFILE, \"result\": ${result:-null}, \"open_fds\": $fds, \"rss_mib\": $((rss / 1024)), \"rss_peak_mib\": $((hwm / 1024))}"
   local refused
-  refused=$(grep -ci 'too many open files' "$WORK/$seeder.err" "$WORK/$seeder.out" 2>/dev/null | awk -F: '{s += $NF} END {print s + 0}')
+  refused=$(grep -ci 'too many open files' "$WORK/$seeder.err" "$WORK/$seeder.out" 2>/dev/null | awk -F: '{s += $NF} END {print s + 0}' || true)
   [[ $refused -eq 0 ]] || echo "$seeder: $refused 'Too many open files' lines" >&2
 }
 
