@@ -74,6 +74,13 @@ public static class MetricNames
     public const string WebSeedSendsStalled = "appliance_web_seed_sends_stalled_total";
     public const string WebSeedFileErrors = "appliance_web_seed_file_errors_total";
 
+    // File pool (torrent files opened and mapped on demand)
+    public const string FilePoolCapacity = "appliance_file_pool_capacity";
+    public const string FilePoolOpen = "appliance_file_pool_open_files";
+    public const string FilePoolLookups = "appliance_file_pool_lookups_total";
+    public const string FilePoolEvictions = "appliance_file_pool_evictions_total";
+    public const string FilePoolOpenFailures = "appliance_file_pool_open_failures_total";
+
     // Per torrent (only with PerTorrentMetrics > 0, top N by uploaded bytes)
     public const string TorrentUploadedBytes = "appliance_torrent_uploaded_bytes_total";
     public const string TorrentPeersConnected = "appliance_torrent_peers_connected";

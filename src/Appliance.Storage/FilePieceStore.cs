@@ -5,9 +5,9 @@ using Appliance.Storage.Layout;
 namespace Appliance.Storage;
 
 /// <summary>
-/// What both stores share: the layout, the open file handles, positional reads (<see cref="TryReadBlock"/>)
+/// What both stores share: the layout, the pooled files, positional reads (<see cref="TryReadBlock"/>)
 /// and the fault state. A failed or short read faults the store: the file changed under us, so nothing it
-/// says can be trusted any more.
+/// says can be trusted any more. A file that cannot be reopened fails only the read that needed it.
 /// </summary>
 public abstract class FilePieceStore : PieceStore
 {
@@ -21,7 +21,7 @@ public abstract class FilePieceStore : PieceStore
 
     public FileLayout Layout { get; }
 
-    /// <summary>The open handles of the torrent's files (the web seed sends from them with sendfile).</summary>
+    /// <summary>The torrent's files in the shared pool (the web seed leases their descriptors for sendfile).</summary>
     public FileHandles Files { get; }
 
     public override string? FaultReason => Volatile.Read(ref _faultReason);
@@ -29,9 +29,10 @@ public abstract class FilePieceStore : PieceStore
     public override bool TryReadBlock(int piece, int begin, Span<byte> destination)
     {
         if (IsFaulted || !Layout.IsValidBlock(piece, begin, destination.Length)) return false;
-        string? error = Files.Read(Layout.PieceOffset(piece) + begin, destination);
+        string? error = Files.Read(Layout.PieceOffset(piece) + begin, destination, out bool unavailable);
         if (error is null) return true;
-        Fault(error);
+        // A file that cannot be reopened (deleted, permissions) fails this read only; the pool counts and reports it.
+        if (!unavailable) Fault(error);
         return false;
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Appliance.Protocol.Metainfo;
 
 namespace Appliance.Storage;
@@ -35,6 +36,18 @@ public abstract class PieceStore : IDisposable
     /// serve it with <see cref="TryReadBlock"/> instead. Allocates nothing.
     /// </summary>
     public abstract bool TryGetSegments(int piece, int begin, int length, Span<BlockSegment> segments, out int count);
+
+    /// <summary>
+    /// <see cref="TryGetSegments"/> with each segment already pinned in <paramref name="pins"/> (at least as long as
+    /// <paramref name="segments"/>; the caller disposes the first <paramref name="count"/>). What a send uses: the mapping
+    /// cannot be closed between finding a segment and pinning it. Allocates nothing.
+    /// </summary>
+    public virtual bool TryPinSegments(int piece, int begin, int length, Span<BlockSegment> segments, Span<MemoryHandle> pins, out int count)
+    {
+        if (!TryGetSegments(piece, begin, length, segments, out count)) return false;
+        for (int i = 0; i < count; i++) pins[i] = segments[i].Memory.Pin();
+        return true;
+    }
 
     /// <summary>
     /// Copies (piece, begin, length) into <paramref name="destination"/> with positional reads (never through a mapping,

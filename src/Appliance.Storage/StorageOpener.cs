@@ -3,6 +3,7 @@ using Appliance.Protocol.Metainfo;
 using Appliance.Storage.Files;
 using Appliance.Storage.Layout;
 using Appliance.Storage.Mapping;
+using Appliance.Storage.Pool;
 using Appliance.Storage.Reading;
 using Appliance.Storage.Resume;
 using Appliance.Storage.Verification;
@@ -39,7 +40,7 @@ public static class StorageOpener
     private const int MaxListedProblems = 5;
 
     public static async Task<StorageOpenResult> OpenAsync(TorrentMetainfo metainfo, string contentFolder, string stateFolder,
-        StorageKind kind, IProgress<double>? progress, CancellationToken ct)
+        StorageKind kind, IProgress<double>? progress, CancellationToken ct, FilePool? pool = null)
     {
         var clock = Stopwatch.StartNew();
         var warnings = new List<string>();
@@ -114,15 +115,8 @@ public static class StorageOpener
         }
         bool fromResume = resume is not null;
 
-        FileHandles files;
-        try
-        {
-            files = FileHandles.Open(layout, contentFolder);
-        }
-        catch (IOException e)
-        {
-            return Refuse(e.Message, fromResume) with { Transient = SafeFile.IsTransient(e) };
-        }
+        // Nothing is opened here: hashing and, later, peers open files through the pool when they read them.
+        var files = FileHandles.Open(layout, contentFolder, pool, map: kind == StorageKind.Mapped);
 
         bool handedOver = false;
         try
@@ -166,21 +160,12 @@ public static class StorageOpener
                 return Refuse($"piece {first} (in {where}) {why}; {bad.Count} of {layout.PieceCount} pieces bad", fromResume, hashedCount);
             }
 
-            PieceStore store;
-            try
+            PieceStore store = kind switch
             {
-                store = kind switch
-                {
-                    StorageKind.Mapped => MappedPieceStore.Open(metainfo, files),
-                    StorageKind.Pread => new PreadPieceStore(metainfo, files),
-                    _ => throw new ArgumentOutOfRangeException(nameof(kind)),
-                };
-            }
-            catch (IOException e)
-            {
-                handedOver = true; // the failed store already closed the handles
-                return Refuse(e.Message, fromResume, hashedCount) with { Transient = SafeFile.IsTransient(e) };
-            }
+                StorageKind.Mapped => MappedPieceStore.Open(metainfo, files),
+                StorageKind.Pread => new PreadPieceStore(metainfo, files),
+                _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+            };
             handedOver = true;
             return new StorageOpenResult(store, null, fromResume, hashedCount, clock.Elapsed) { Warnings = warnings };
         }

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Appliance.Storage.Files;
 using Appliance.Storage.Layout;
 using Appliance.Storage.Mapping;
+using Appliance.Storage.Pool;
 using Appliance.TestKit;
 
 namespace Appliance.Storage.Tests;
@@ -51,9 +52,9 @@ public sealed class PieceStoreTests
     public async Task Files_larger_than_one_window_are_served_through_several_windows()
     {
         using var fixture = new StorageFixture(pieceLength: 32 * 1024);
-        using var files = FileHandles.Open(FileLayout.ForTorrent(fixture.Metainfo, fixture.ContentFolder));
         // 8 KiB windows: every 16 KiB block at an odd offset crosses a window boundary.
-        var store = MappedPieceStore.Open(fixture.Metainfo, files, windowBytes: 8 * 1024);
+        var files = FileHandles.Open(FileLayout.ForTorrent(fixture.Metainfo, fixture.ContentFolder), pool: new FilePool(16, windowShift: 13), map: true);
+        var store = MappedPieceStore.Open(fixture.Metainfo, files);
         using (store)
         {
             AssertSegmentsMatch(store, fixture.Concatenated(), blockLength: 10_001);
@@ -140,10 +141,11 @@ public sealed class PieceStoreTests
     }
 
     [Fact]
-    public async Task Mapped_bytes_count_every_non_empty_file()
+    public async Task Mapped_bytes_count_the_files_mapped_now()
     {
         using var fixture = new StorageFixture();
         using var store = await fixture.OpenStoreAsync(StorageKind.Mapped);
+        AssertSegmentsMatch(store, fixture.Concatenated(), blockLength: Block);
         Assert.Equal(fixture.Metainfo.TotalLength, store.MappedBytes);
     }
 

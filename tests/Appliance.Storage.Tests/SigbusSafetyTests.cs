@@ -19,4 +19,16 @@ public sealed class SigbusSafetyTests
         Assert.Contains("segments after fault: False", output, StringComparison.Ordinal);
         Assert.EndsWith("survived", output.TrimEnd(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_file_evicted_from_the_pool_reopened_and_then_truncated_fails_the_send_with_EFAULT_and_the_process_survives()
+    {
+        using var child = await ChildProcess.RunAsync(ChildProcess.ReopenTruncateThenSend, TimeSpan.FromSeconds(60));
+        Assert.True(child.ExitCode == 0, $"child exited with {child.ExitCode}\n{child.AllOutput}");
+        string output = child.StandardOutput;
+        Assert.Contains("reopened: True", output, StringComparison.Ordinal);
+        Assert.Contains("send: Fault", output, StringComparison.Ordinal);
+        Assert.Contains("faulted: sending a block failed: Fault", output, StringComparison.Ordinal);
+        Assert.EndsWith("survived", output.TrimEnd(), StringComparison.Ordinal);
+    }
 }

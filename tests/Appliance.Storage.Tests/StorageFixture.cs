@@ -27,12 +27,12 @@ internal sealed class StorageFixture : IDisposable
     public byte[] Concatenated() =>
         Metainfo.Files.SelectMany(f => File.ReadAllBytes(Path.Combine([TorrentRoot, .. f.PathSegments]))).ToArray();
 
-    public Task<StorageOpenResult> OpenAsync(StorageKind kind, IProgress<double>? progress = null) =>
-        StorageOpener.OpenAsync(Metainfo, ContentFolder, StateFolder, kind, progress, new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+    public Task<StorageOpenResult> OpenAsync(StorageKind kind, IProgress<double>? progress = null, Pool.FilePool? pool = null) =>
+        StorageOpener.OpenAsync(Metainfo, ContentFolder, StateFolder, kind, progress, new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token, pool);
 
-    public async Task<PieceStore> OpenStoreAsync(StorageKind kind)
+    public async Task<PieceStore> OpenStoreAsync(StorageKind kind, Pool.FilePool? pool = null)
     {
-        var result = await OpenAsync(kind);
+        var result = await OpenAsync(kind, pool: pool);
         Assert.True(result.Store is not null, result.RefusedReason);
         return result.Store!;
     }

@@ -91,15 +91,14 @@ internal sealed class SendBatch
             int headerOffset = i * PeerMessageWriter.PieceHeaderLength;
             PeerMessageWriter.WritePieceHeader(_headers.AsSpan(headerOffset), block.Piece, block.Begin, block.Length);
             AddVector(_headers.AsMemory(headerOffset, PeerMessageWriter.PieceHeaderLength), PinnedAddress(_headers, headerOffset));
-            if (mapped && store.TryGetSegments(block.Piece, block.Begin, block.Length, _segments, out int count))
+            // Pinned as they are found: a file the shared pool evicts meanwhile stays mapped until this send is done.
+            if (mapped && store.TryPinSegments(block.Piece, block.Begin, block.Length, _segments, _pins.AsSpan(_pinCount), out int count))
             {
                 for (int s = 0; s < count; s++)
                 {
-                    var memory = _segments[s].Memory;
-                    var pin = memory.Pin();
-                    _pins[_pinCount++] = pin;
-                    unsafe { AddVector(memory, (nint)pin.Pointer); }
+                    unsafe { AddVector(_segments[s].Memory, (nint)_pins[_pinCount + s].Pointer); }
                 }
+                _pinCount += count;
                 continue;
             }
             if (store.IsFaulted) return false;

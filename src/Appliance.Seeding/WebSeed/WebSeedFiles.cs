@@ -11,7 +11,7 @@ namespace Appliance.Seeding.WebSeed;
 /// What the web seed (BEP 19) serves: every file of every seeded torrent, at the URL path a web-seed client builds from
 /// the torrent, <c>/NAME</c> for a single-file torrent and <c>/NAME/PATH</c> for a multi-file one, and nothing else.
 /// Lookups are exact matches against this table, so no spelling of a path reaches a file the torrents do not list; the
-/// bytes come from the handles the store opened (and checked to resolve inside the content folder) at load.
+/// bytes come from the store's pooled files (checked to resolve inside the content folder at every open).
 /// Pad files (BEP 47) are zeros that exist on no disk and are never listed. When two torrents list the same path
 /// (two torrents of one folder: CONTENT/NAME is shared), the one loaded first (<see cref="SeededTorrent.LoadOrder"/>)
 /// serves it, and the next takes over if it is removed or its content faults. Follows the registry's Added and Removed events.
@@ -117,13 +117,17 @@ internal sealed class WebSeedEntry(SeededTorrent torrent, int fileIndex)
             file = HttpFile.Empty(0, this);
             return true;
         }
-        var handle = files.Files[FileIndex];
-        if (handle is null || FileStamp.Read(handle) is not { } stamp) return false;
-        if (stamp.Size != layoutFile.Length)
+        // The lease keeps the descriptor from the pool's eviction until the response holds its own reference.
+        if (!files.Files.TryLease(FileIndex, out var lease, out _)) return false;
+        using (lease)
         {
-            store.Fault($"'{layoutFile.RelativePath}' is now {stamp.Size} bytes, expected {layoutFile.Length}");
-            return false;
+            if (FileStamp.Read(lease.Handle) is not { } stamp) return false;
+            if (stamp.Size != layoutFile.Length)
+            {
+                store.Fault($"'{layoutFile.RelativePath}' is now {stamp.Size} bytes, expected {layoutFile.Length}");
+                return false;
+            }
+            return HttpFile.TryOpen(lease.Handle, stamp.Size, stamp.MtimeNanoseconds, this, out file);
         }
-        return HttpFile.TryOpen(handle, stamp.Size, stamp.MtimeNanoseconds, this, out file);
     }
 }

@@ -23,6 +23,19 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     public static partial int madvise(nint address, nuint length, int advice);
 
+    /// <summary>RLIMIT_NOFILE on x86-64 and arm64.</summary>
+    public const int RlimitNofile = 7;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct ResourceLimit
+    {
+        public ulong Current;
+        public ulong Maximum;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int getrlimit(int resource, out ResourceLimit limit);
+
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int statx(int dirfd, string path, int flags, uint mask, byte* buffer);
 }

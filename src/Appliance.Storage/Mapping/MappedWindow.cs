@@ -1,19 +1,20 @@
 using System.Buffers;
+using Appliance.Storage.Pool;
 
 namespace Appliance.Storage.Mapping;
 
 /// <summary>
 /// A window (at most <see cref="int.MaxValue"/> bytes) of one file's mapping, exposed as Memory&lt;byte&gt;.
 /// Pin() hands out the mapped address and keeps the whole mapping alive until Unpin, so a socket send still
-/// in flight when the store is disposed never sees the pages unmapped under it.
+/// in flight when the file is evicted from the pool or the store is disposed never sees the pages unmapped under it.
 /// </summary>
 internal sealed unsafe class MappedWindow : MemoryManager<byte>
 {
-    private readonly MappedPieceStore _owner;
+    private readonly OpenFile _owner;
     private readonly byte* _address;
     private readonly int _length;
 
-    public MappedWindow(MappedPieceStore owner, nint address, int length)
+    public MappedWindow(OpenFile owner, nint address, int length)
     {
         _owner = owner;
         _address = (byte*)address;
@@ -35,10 +36,13 @@ internal sealed unsafe class MappedWindow : MemoryManager<byte>
         return new MemoryHandle(_address + elementIndex, default, this);
     }
 
-    public override void Unpin() => _owner.ReleaseReference();
+    /// <summary>A pin for a lease the caller already holds on the owning file (it is released by Unpin).</summary>
+    public MemoryHandle PinLeased(int elementIndex) => new(_address + elementIndex, default, this);
+
+    public override void Unpin() => _owner.Release();
 
     protected override void Dispose(bool disposing)
     {
-        // The owning store unmaps; a window has nothing of its own to release.
+        // The owning file unmaps; a window has nothing of its own to release.
     }
 }

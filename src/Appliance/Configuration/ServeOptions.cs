@@ -46,6 +46,9 @@ public sealed class ServeOptions
     /// <summary>"mmap" (default: blocks sent straight from mapped files) or "pread" (for btrfs/ZFS/NFS read-ahead).</summary>
     public string Storage { get; set; } = "mmap";
 
+    /// <summary>Torrent files kept open (and mapped) at once, all torrents together; 0 sizes it from the descriptor and mapping limits.</summary>
+    public int FilePool { get; set; }
+
     /// <summary>"allow" (plaintext and MSE/PE), "prefer" (RC4 when an MSE peer offers it) or "require" (no plaintext handshakes).</summary>
     public string Encryption { get; set; } = "allow";
 

@@ -34,6 +34,7 @@ public static class Composition
         {
             metrics.ExportSeeding(seeding.Counters, seeding.Registry, watcher, options.PerTorrentMetrics);
             metrics.ExportEncryption(seeding.Server.EncryptionCounters);
+            metrics.ExportFilePool(seeding.FilePool);
             metrics.ExportTrackers(trackerCounters);
             if (dht is not null) metrics.ExportDht(dht.Counters, dht.Counters6);
             if (utp is not null) metrics.ExportUtp(utp.Counters);

@@ -239,6 +239,18 @@ public sealed class MetricsComponent : IApplianceComponent
     }
 
     /// <summary>The web seed's HTTP traffic, apart from the peer-wire metrics: bytes, responses by status class, connections.</summary>
+    /// <summary>The shared pool of open (and mapped) torrent files.</summary>
+    public void ExportFilePool(Storage.Pool.FilePool pool)
+    {
+        var e = Exporter;
+        e.AddGauge(MetricNames.FilePoolCapacity, "Torrent files the pool keeps open at most (--file-pool)", () => pool.Capacity);
+        e.AddGauge(MetricNames.FilePoolOpen, "Torrent files open (and mapped) now", () => pool.OpenCount);
+        e.AddCounter(MetricNames.FilePoolLookups, "File lookups by reads and sends: hit (already open) or miss (opened)", "result", ["hit", "miss"],
+            i => i == 0 ? pool.Hits : pool.Misses);
+        e.AddCounter(MetricNames.FilePoolEvictions, "Idle files closed to make room for another", () => pool.Evictions);
+        e.AddCounter(MetricNames.FilePoolOpenFailures, "Files that could not be opened when a read needed them (deleted, permissions); that read fails", () => pool.OpenFailures);
+    }
+
     public void ExportWebSeed(HttpFileCounters counters)
     {
         var e = Exporter;

@@ -6,6 +6,7 @@ using Appliance.Seeding;
 using Appliance.Seeding.Encryption;
 using Appliance.Seeding.Sessions;
 using Appliance.Seeding.Torrents;
+using Appliance.Storage.Pool;
 using Microsoft.Extensions.Logging;
 
 namespace Appliance.Hosting;
@@ -34,6 +35,9 @@ public sealed class SeedingComponent : IApplianceComponent
     public TorrentRegistry Registry => Server.Registry;
     public SeedingCounters Counters => Server.Counters;
     public TorrentFolderLoader Loader { get; }
+
+    /// <summary>The files of every torrent, opened on demand (exported as appliance_file_pool_*).</summary>
+    public FilePool FilePool { get; private init; } = FilePool.Shared;
 
     /// <summary>The peer-wire address peers can reach (bound port; the announce host when the listen address is a wildcard).</summary>
     public IPEndPoint? AdvertisedEndPoint { get; private set; }
@@ -71,10 +75,11 @@ public sealed class SeedingComponent : IApplianceComponent
         };
         var logger = loggers.CreateLogger("Appliance.Seeding");
         var server = new SeedingServer(seeding, new TorrentRegistry(), new SeedingCounters(), logger);
-        var opener = new SeedingStorageOpener(options.GetStateFolder(), options.GetStorageKind(), logger, verification);
+        var pool = options.FilePool > 0 ? new FilePool(options.FilePool) : FilePool.Shared;
+        var opener = new SeedingStorageOpener(options.GetStateFolder(), options.GetStorageKind(), logger, verification, pool);
         var loader = new TorrentFolderLoader(server.Registry, opener, options.GetTorrentsFolder(), options.Content, logger,
             parallelism: Math.Max(1, Environment.ProcessorCount));
-        return new SeedingComponent(server, loader, output, options.AnnounceHost);
+        return new SeedingComponent(server, loader, output, options.AnnounceHost) { FilePool = pool };
     }
 
     public Task StartAsync(CancellationToken cancellationToken)

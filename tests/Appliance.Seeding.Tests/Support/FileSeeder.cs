@@ -30,7 +30,7 @@ internal sealed class FileSeeder : IAsyncDisposable
     public Dictionary<string, byte[]> Files { get; } = [];
 
     public static async Task<FileSeeder> StartAsync(IReadOnlyList<(string Path, int Size)> files, TorrentFormat format, int pieceLength,
-        StorageKind storage = StorageKind.Mapped, SeedingOptions? options = null)
+        StorageKind storage = StorageKind.Mapped, SeedingOptions? options = null, Storage.Pool.FilePool? pool = null)
     {
         var seeder = new FileSeeder();
         string content = seeder._temp.CreateSubdirectory("content");
@@ -48,7 +48,7 @@ internal sealed class FileSeeder : IAsyncDisposable
             source = Path.Combine(content, files[0].Path);
         }
         var (_, metainfo) = await TorrentCreator.CreateAsync(source, new CreateOptions { PieceLength = pieceLength, Format = format }, null, CancellationToken.None);
-        var opened = await StorageOpener.OpenAsync(metainfo, content, seeder._temp.CreateSubdirectory("state"), storage, null, CancellationToken.None);
+        var opened = await StorageOpener.OpenAsync(metainfo, content, seeder._temp.CreateSubdirectory("state"), storage, null, CancellationToken.None, pool);
         Assert.True(opened.Store is not null, opened.RefusedReason);
         seeder.Metainfo = metainfo;
         seeder.Store = opened.Store!;

@@ -127,6 +127,7 @@ public sealed class ServeConfigurationTests : IDisposable
     [InlineData("--log-level", "Loud", "LogLevel")]
     [InlineData("--shutdown-deadline", "0", "ShutdownDeadlineSeconds")]
     [InlineData("--storage", "tape", "Storage")]
+    [InlineData("--file-pool", "-1", "FilePool")]
     [InlineData("--max-request-length", "1000000", "MaxRequestLength")]
     [InlineData("--web-seed-listen", "localhost:80", "WebSeedListen")]
     [InlineData("--web-seed-max-connections", "0", "WebSeedMaxConnections")]

@@ -33,7 +33,8 @@ public sealed class ServeOperationsTests : IDisposable
     {
         var torrent = AddTorrent("alpha", 200_000);
         // The DHT node is on (loopback, no bootstrap: it only waits to be contacted) so its metrics are exported too.
-        using var serve = Start(out var client, withDht: true, "--per-torrent-metrics", "3", "--web-seed-listen", $"127.0.0.1:{Ports.FreeTcp()}");
+        using var serve = Start(out var client, withDht: true, "--per-torrent-metrics", "3", "--web-seed-listen", $"127.0.0.1:{Ports.FreeTcp()}",
+            "--file-pool", "32");
         await ServeProcessTests.WaitReadyAsync(client, serve, Patience);
         string text = await client.GetStringAsync("/metrics");
 
@@ -45,6 +46,7 @@ public sealed class ServeOperationsTests : IDisposable
         Assert.Contains("appliance_verification_progress_ratio 1", text, StringComparison.Ordinal);
         Assert.Contains("appliance_hash_rejects_total{reason=\"unknown_root\"} 0", text, StringComparison.Ordinal);
         Assert.Contains("appliance_peers_by_info_hash{info_hash=\"v2\"} 0", text, StringComparison.Ordinal);
+        Assert.Contains("appliance_file_pool_capacity 32", text, StringComparison.Ordinal);
         await StopAsync(serve);
     }
 

@@ -24,6 +24,7 @@ internal static partial class Catalogue
         MetricNames.UtpDroppedPackets, MetricNames.UtpRtt,
         MetricNames.WebSeedSentBytes, MetricNames.WebSeedRequests, MetricNames.WebSeedConnections, MetricNames.WebSeedConnectionsAccepted,
         MetricNames.WebSeedConnectionsRefused, MetricNames.WebSeedTimeouts, MetricNames.WebSeedSendsStalled, MetricNames.WebSeedFileErrors,
+        MetricNames.FilePoolCapacity, MetricNames.FilePoolOpen, MetricNames.FilePoolLookups, MetricNames.FilePoolEvictions, MetricNames.FilePoolOpenFailures,
         MetricNames.TorrentUploadedBytes, MetricNames.TorrentPeersConnected, MetricNames.ProcessAllocatedBytes,
         MetricNames.ProcessGcCollections, MetricNames.ProcessGcHeapBytes, MetricNames.ProcessGcPauseSeconds,
         MetricNames.ProcessCpuSeconds, MetricNames.ProcessResidentMemoryBytes, MetricNames.ProcessAnonymousMemoryBytes,

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Many torrents of many small files under a descriptor limit (the load of issue 15: 7,000 torrents x 10 files with
+# `ulimit -n 20000`): for `appliance serve` and for python3-libtorrent (libtorrent_folder_seed.py), each started under
+# `prlimit --nofile`, measures the seconds from exec until the last torrent has served a block (many_files_probe.py asks
+# every torrent for its first block, in order, retrying one that is not served yet), with the resident memory and open
+# descriptors of the seeder at that moment. Prints a JSON line per seeder.
+#   bench/scripts/many-files.sh [--appliance PATH] [--torrents N] [--files M] [--file-bytes B] [--nofile L]
+#                               [--seeders "appliance libtorrent"] [--timeout S] [-- EXTRA APPLIANCE FLAGS]
+# Defaults: 7000 torrents x 10 files of 4096 bytes, nofile 20000. Everything listens on 127.0.0.1 and is stopped on exit.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+APPLIANCE="${APPLIANCE:-}"
+TORRENTS=7000
+FILES=10
+FILE_BYTES=4096
+NOFILE=20000
+SEEDERS="appliance libtorrent"
+TIMEOUT=900
+EXTRA=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --appliance) APPLIANCE="$2"; shift 2 ;;
+    --torrents) TORRENTS="$2"; shift 2 ;;
+    --files) FILES="$2"; shift 2 ;;
+    --file-bytes) FILE_BYTES="$2"; shift 2 ;;
+    --nofile) NOFILE="$2"; shift 2 ;;
+    --seeders) SEEDERS="$2"; shift 2 ;;
+    --timeout) TIMEOUT="$2"; shift 2 ;;
+    --) shift; EXTRA=("$@"); break ;;
+    -h|--help) sed -n 2,9p "$0"; exit 0 ;;
+    *) echo "unknown flag $1" >&2; exit 2 ;;
+  esac
+done
+WORK=$(mktemp -d /tmp/many-files.XXXXXX)
+# shellcheck source=bench/scripts/seeders.sh
+source "$ROOT/bench/scripts/seeders.sh"
+trap 'cleanup; rm -rf "$WORK"' EXIT
+[[ " $SEEDERS " == *" appliance "* ]] && default_appliance
+
+echo "generating $TORRENTS torrents x $FILES files of $FILE_BYTES bytes in $WORK/content" >&2
+"$PY" - "$WORK/content" "$TORRENTS" "$FILES" "$FILE_BYTES" <<'PY'
+import hashlib, os, random, sys
+folder, count, files, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+piece = 16384
+def benc(v):
+    if isinstance(v, int): return b"i%de" % v
+    if isinstance(v, bytes): return b"%d:%s" % (len(v), v)
+    if isinstance(v, str): return benc(v.encode())
+    if isinstance(v, list): return b"l" + b"".join(benc(x) for x in v) + b"e"
+    if isinstance(v, dict): return b"d" + b"".join(benc(k) + benc(v[k]) for k in sorted(v)) + b"e"
+    raise TypeError(v)
+rng = random.Random(1)
+for t in range(count):
+    name = "t%05d" % t
+    os.makedirs(os.path.join(folder, name))
+    data, listed = b"", []
+    for f in range(files):
+        content = rng.randbytes(size)
+        with open(os.path.join(folder, name, "f%02d.bin" % f), "wb") as out: out.write(content)
+        data += content
+        listed.append({"length": size, "path": ["f%02d.bin" % f]})
+    hashes = b"".join(hashlib.sha1(data[o:o + piece]).digest() for o in range(0, len(data), piece))
+    info = {"files": listed, "name": name, "piece length": piece, "pieces": hashes}
+    with open(os.path.join(folder, name + ".torrent"), "wb") as out: out.write(benc({"info": info}))
+PY
+
+run() {
+  local seeder=$1 start result fds rss hwm
+  PORT=$(free_port)
+  rm -rf "$WORK/content/.appliance"
+  start=$("$PY" -c 'import time; print(time.time())')
+  if [[ $seeder == appliance ]]; then
+    prlimit --nofile="$NOFILE:$NOFILE" "$APPLIANCE" serve --content "$WORK/content" --listen "127.0.0.1:$PORT" --no-tracker \
+      --no-dht --no-utp --metrics-listen '' --upload-slots unlimited --log-level Warning "${EXTRA[@]}" \
+      > "$WORK/$seeder.out" 2> "$WORK/$seeder.err" &
+  else
+    prlimit --nofile="$NOFILE:$NOFILE" "$PY" "$SCRIPTS/libtorrent_folder_seed.py" --folder "$WORK/content" \
+      --listen "127.0.0.1:$PORT" --max-seconds "$TIMEOUT" > "$WORK/$seeder.out" 2> "$WORK/$seeder.err" &
+  fi
+  SEEDER=$!; PIDS+=("$SEEDER")
+  result=$("$PY" "$SCRIPTS/many_files_probe.py" --folder "$WORK/content" --peer "127.0.0.1:$PORT" --since "$start" \
+    --timeout "$TIMEOUT" || true)
+  if kill -0 "$SEEDER" 2>/dev/null; then
+    fds=$(ls "/proc/$SEEDER/fd" | wc -l)
+    rss=$(awk '/^VmRSS/ {print $2}' "/proc/$SEEDER/status")
+    hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$SEEDER/status")
+  else
+    fds=0; rss=0; hwm=0
+    echo "$seeder exited early:" >&2; tail -5 "$WORK/$seeder.err" >&2
+  fi
+  stop_pid "$SEEDER"
+  echo "{\"seeder\": \"$seeder\", \"torrents\": $TORRENTS, \"files\": $FILES, \"nofile\": $NOFILE, \"result\": ${result:-null}, \"open_fds\": $fds, \"rss_mib\": $((rss / 1024)), \"rss_peak_mib\": $((hwm / 1024))}"
+  local refused
+  refused=$(grep -ci 'too many open files' "$WORK/$seeder.err" "$WORK/$seeder.out" 2>/dev/null | awk -F: '{s += $NF} END {print s + 0}' || true)
+  [[ $refused -eq 0 ]] || echo "$seeder: $refused 'Too many open files' lines" >&2
+}
+
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+for seeder in $SEEDERS; do run "$seeder"; done
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

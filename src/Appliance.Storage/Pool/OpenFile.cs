@@ -1,0 +1,103 @@
+using Appliance.Storage.Files;
+using Appliance.Storage.Mapping;
+using Microsoft.Win32.SafeHandles;
+
+namespace Appliance.Storage.Pool;
+
+/// <summary>
+/// One opening of a pooled file: its descriptor and, for the mapped store, its read-only shared mapping. Counted: the
+/// pool holds one reference while the opening is in the pool, and every lease (a read, a pinned segment of a send in
+/// flight) holds one more. The last release unmaps and closes, so eviction never pulls pages from under a send.
+/// </summary>
+internal sealed class OpenFile
+{
+    private readonly FilePool _pool;
+    private int _references;
+
+    private OpenFile(FilePool pool, SafeFileHandle handle, nint address, long length)
+    {
+        _pool = pool;
+        Handle = handle;
+        Address = address;
+        Length = length;
+    }
+
+    public SafeFileHandle Handle { get; }
+
+    /// <summary>The mapping's address, 0 when not mapped.</summary>
+    public nint Address { get; }
+
+    public long Length { get; }
+
+    /// <summary>The mapping cut into windows of at most the pool's window size (empty when not mapped).</summary>
+    public MappedWindow[] Windows { get; private set; } = [];
+
+    /// <summary>
+    /// Opens <paramref name="path"/> (a regular file, inside <paramref name="beneath"/> when given) and, with
+    /// <paramref name="map"/>, maps <paramref name="length"/> bytes of it. Holds two references: the pool's and the
+    /// caller's lease. Throws IOException (errno in HResult) or UnauthorizedAccessException.
+    /// </summary>
+    public static OpenFile Open(FilePool pool, string path, string? beneath, long length, bool map)
+    {
+        int windowShift = pool.WindowShift;
+        var handle = SafeFile.OpenRegular(path, beneath);
+        if (!map || length == 0) return new OpenFile(pool, handle, 0, length) { _references = 2 };
+        nint address = Libc.mmap(0, (nuint)length, Libc.ProtRead, Libc.MapShared, (int)handle.DangerousGetHandle(), 0);
+        if (address == Libc.MapFailed)
+        {
+            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            handle.Dispose();
+            throw new IOException($"cannot map {length} bytes: errno {errno}", errno);
+        }
+        // Swarms fetch a piece as consecutive 16 KiB blocks, so sequential read-ahead fits what peers do;
+        // WILLNEED would pull whole files into the page cache, which a large library cannot afford.
+        _ = Libc.madvise(address, (nuint)length, Libc.MadvSequential);
+        // A mapping of the layout's length, not the file's current one: pages past a truncated end fail a send with
+        // EFAULT (user code never reads them), so a file truncated under us never raises SIGBUS.
+        var opened = new OpenFile(pool, handle, address, length) { _references = 2 };
+        long windowBytes = 1L << windowShift;
+        var windows = new MappedWindow[(int)((length + windowBytes - 1) >> windowShift)];
+        for (int w = 0; w < windows.Length; w++)
+        {
+            long start = w * windowBytes;
+            windows[w] = new MappedWindow(opened, address + (nint)start, (int)Math.Min(windowBytes, length - start));
+        }
+        opened.Windows = windows;
+        return opened;
+    }
+
+    /// <summary>A lease: succeeds while the opening is alive (in the pool, or still held by someone after eviction).</summary>
+    public bool TryAddReference()
+    {
+        int current = Volatile.Read(ref _references);
+        while (current > 0)
+        {
+            int seen = Interlocked.CompareExchange(ref _references, current + 1, current);
+            if (seen == current) return true;
+            current = seen;
+        }
+        return false;
+    }
+
+    public void Release()
+    {
+        int left = Interlocked.Decrement(ref _references);
+        if (left == 0) Close();
+        // Only the pool holds it now: if sends holding files took the pool over its cap, shrink it back.
+        else if (left == 1 && _pool.IsOverCapacity) _pool.Trim();
+    }
+
+    /// <summary>Drops the pool's reference only if nobody else holds one (eviction): true when it is now closed.</summary>
+    public bool TryCloseIdle()
+    {
+        if (Interlocked.CompareExchange(ref _references, 0, 1) != 1) return false;
+        Close();
+        return true;
+    }
+
+    private void Close()
+    {
+        if (Address != 0) _ = Libc.munmap(Address, (nuint)Length);
+        Handle.Dispose();
+    }
+}
