@@ -67,7 +67,7 @@ public static class FuzzTargets
         if (KrpcParser.Parse(data, out var message) != KrpcParseStatus.Ok) return;
         foreach (var value in message.EnumerateValues())
         {
-            if (value.Length == Protocol.Krpc.CompactPeer.Length) _ = Protocol.Krpc.CompactPeer.Read(value);
+            if (value.Length == CompactPeer.Length) _ = CompactPeer.Read(value);
         }
     }
 
