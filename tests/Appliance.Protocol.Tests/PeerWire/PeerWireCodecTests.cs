@@ -4,7 +4,7 @@ using Appliance.Protocol.Identity;
 using Appliance.Protocol.Metainfo;
 using Appliance.Protocol.PeerWire;
 
-namespace Appliance.Seeding.Tests.PeerWire;
+namespace Appliance.Protocol.Tests.PeerWire;
 
 public sealed class PeerWireCodecTests
 {
