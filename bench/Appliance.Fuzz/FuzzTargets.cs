@@ -8,6 +8,7 @@ using Appliance.Protocol.Bencode;
 using Appliance.Protocol.Krpc;
 using Appliance.Protocol.Metainfo;
 using Appliance.Protocol.TrackerWire;
+using Appliance.Protocol.Urls;
 
 namespace Appliance.Fuzz;
 
@@ -67,7 +68,7 @@ public static class FuzzTargets
         if (KrpcParser.Parse(data, out var message) != KrpcParseStatus.Ok) return;
         foreach (var value in message.EnumerateValues())
         {
-            if (value.Length == Protocol.Krpc.CompactPeer.Length) _ = Protocol.Krpc.CompactPeer.Read(value);
+            if (value.Length == CompactPeer.Length) _ = CompactPeer.Read(value);
         }
     }
 
@@ -124,7 +125,7 @@ public static class FuzzTargets
         var query = new QueryString(head.RawQuery);
         _ = query.GetString("info_hash");
         Span<byte> decoded = stackalloc byte[64];
-        if (query.TryGetRaw("info_hash", out var raw)) _ = QueryString.TryDecode(raw, decoded, out _);
+        if (query.TryGetRaw("info_hash", out var raw)) _ = PercentEncoding.TryDecode(raw, decoded, out _, plusIsSpace: false);
     }
 
     /// <summary>What the web seed does with a request head: span parse, path decode, Range and If-Range against a few sizes.</summary>

@@ -5,7 +5,7 @@ namespace Appliance;
 
 public static class Program
 {
-    public const string Version = "0.1.0";
+    public const string Version = Protocol.Identity.ClientIdentity.Version;
 
     public static async Task<int> Main(string[] args)
     {

@@ -3,6 +3,7 @@ using Appliance.Dht.Node;
 using Appliance.Dht.Routing;
 using Appliance.Protocol.Bencode;
 using Appliance.Protocol.Krpc;
+using Appliance.TestKit;
 
 namespace Appliance.Dht.Tests;
 

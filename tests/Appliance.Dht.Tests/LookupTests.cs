@@ -2,6 +2,7 @@ using Appliance.Dht.Lookups;
 using Appliance.Dht.Node;
 using Appliance.Protocol.Bencode;
 using Appliance.Protocol.Krpc;
+using Appliance.TestKit;
 
 namespace Appliance.Dht.Tests;
 

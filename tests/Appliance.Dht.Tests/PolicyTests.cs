@@ -5,6 +5,7 @@ using Appliance.Dht.Routing;
 using Appliance.Dht.Tokens;
 using Appliance.Protocol.Bencode;
 using Appliance.Protocol.Krpc;
+using Appliance.TestKit;
 
 namespace Appliance.Dht.Tests;
 

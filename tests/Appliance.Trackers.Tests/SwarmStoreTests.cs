@@ -15,8 +15,8 @@ public sealed class SwarmStoreTests
     private static List<string> Peers(ReadOnlySpan<byte> v4, int v4Bytes, ReadOnlySpan<byte> v6 = default, int v6Bytes = 0)
     {
         var list = new List<IPEndPoint>();
-        CompactPeer.ReadAllV4(v4[..v4Bytes], list);
-        CompactPeer.ReadAllV6(v6[..v6Bytes], list);
+        CompactPeerCodec.ReadAllV4(v4[..v4Bytes], list);
+        CompactPeerCodec.ReadAllV6(v6[..v6Bytes], list);
         return list.Select(p => p.ToString()).ToList();
     }
 

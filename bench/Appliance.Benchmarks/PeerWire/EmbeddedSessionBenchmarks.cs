@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Appliance.Protocol.Identity;
 using Appliance.Protocol.Metainfo;
 using Appliance.Protocol.PeerWire;
 using Appliance.Seeding;
@@ -64,7 +65,7 @@ public class EmbeddedSessionBenchmarks
         var hello = new byte[Handshake.Length + PeerMessageWriter.SimpleLength];
         // A v2-only torrent's InfoHash is its truncated v2 hash already.
         var infoHash = Torrent == SessionTorrent.HybridJoinedByV2 ? _torrent.Metainfo.TruncatedInfoHashV2!.Value : _torrent.Metainfo.InfoHash;
-        new Handshake(new ReservedBits(0x04), infoHash, PeerId.CreateOurs()).WriteTo(hello);
+        new Handshake(new ReservedBits(0x04), infoHash, ClientIdentity.NewPeerId()).WriteTo(hello);
         PeerMessageWriter.WriteSimple(hello.AsSpan(Handshake.Length), PeerMessageId.Interested);
         if (_session.Receive(hello, out _) != hello.Length) throw new InvalidOperationException("handshake not accepted");
         _batch = new SendBatch();

@@ -1,5 +1,6 @@
 using System.Net;
 using Appliance.Dht.Peers;
+using Appliance.Protocol.Identity;
 using Appliance.Protocol.Krpc;
 
 namespace Appliance.Dht.Node;
@@ -47,5 +48,5 @@ public sealed record DhtNodeOptions
     public bool UseSecureId { get; init; } = true;
 
     /// <summary>Client version sent in <c>v</c>: two letters and two version bytes.</summary>
-    public ReadOnlyMemory<byte> Version { get; init; } = "AP\x00\x01"u8.ToArray();
+    public ReadOnlyMemory<byte> Version { get; init; } = ClientIdentity.DhtVersion.ToArray();
 }

@@ -1,4 +1,4 @@
-using System.Text;
+using Appliance.Protocol.Urls;
 
 namespace Appliance.Networking.Http;
 
@@ -31,49 +31,8 @@ public readonly struct QueryString(string raw)
     public string? GetString(string name)
     {
         if (!TryGetRaw(name, out var raw)) return null;
-        byte[] buffer = new byte[raw.Length];
-        return TryDecode(raw, buffer, out int written, plusIsSpace: true) ? Encoding.UTF8.GetString(buffer, 0, written) : null;
+        return PercentEncoding.DecodeUtf8(raw, plusIsSpace: true);
     }
-
-    /// <summary>Percent-decodes <paramref name="encoded"/> into <paramref name="destination"/>; false on a bad escape or a too-small destination.</summary>
-    public static bool TryDecode(ReadOnlySpan<char> encoded, Span<byte> destination, out int written, bool plusIsSpace = false)
-    {
-        written = 0;
-        for (int i = 0; i < encoded.Length; i++)
-        {
-            if (written == destination.Length) return false;
-            char c = encoded[i];
-            if (c == '%')
-            {
-                if (i + 2 >= encoded.Length) return false;
-                int hi = HexValue(encoded[i + 1]), lo = HexValue(encoded[i + 2]);
-                if ((hi | lo) < 0) return false;
-                destination[written++] = (byte)((hi << 4) | lo);
-                i += 2;
-            }
-            else if (c == '+' && plusIsSpace)
-            {
-                destination[written++] = (byte)' ';
-            }
-            else if (c <= 0x7F)
-            {
-                destination[written++] = (byte)c;
-            }
-            else
-            {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static int HexValue(char c) => c switch
-    {
-        >= '0' and <= '9' => c - '0',
-        >= 'a' and <= 'f' => c - 'a' + 10,
-        >= 'A' and <= 'F' => c - 'A' + 10,
-        _ => -1,
-    };
 
     public readonly ref struct Pair(ReadOnlySpan<char> name, ReadOnlySpan<char> value)
     {

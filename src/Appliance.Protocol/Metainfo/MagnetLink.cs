@@ -1,3 +1,5 @@
+using Appliance.Protocol.Urls;
+
 namespace Appliance.Protocol.Metainfo;
 
 /// <summary>
@@ -52,7 +54,11 @@ public sealed record MagnetLink(InfoHash InfoHash, string? DisplayName, IReadOnl
             int eq = part.IndexOf('=', StringComparison.Ordinal);
             if (eq <= 0) continue;
             string key = part[..eq];
-            string value = Uri.UnescapeDataString(part[(eq + 1)..].Replace('+', ' '));
+            if (PercentEncoding.DecodeUtf8(part.AsSpan(eq + 1), plusIsSpace: true) is not { } value)
+            {
+                reason = $"malformed escape in '{key}'";
+                return false;
+            }
             switch (key)
             {
                 case "xt" when value.StartsWith("urn:btih:", StringComparison.OrdinalIgnoreCase):

@@ -82,23 +82,13 @@ public readonly record struct ReservedBits(ulong Value)
     public void WriteTo(Span<byte> destination) => System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(destination, Value);
 }
 
-/// <summary>A 20-byte peer id; ours is Azureus style: <c>-AP0001-</c> and 12 random bytes.</summary>
+/// <summary>A 20-byte peer id; ours comes from <see cref="Identity.ClientIdentity.NewPeerId"/>.</summary>
 public readonly struct PeerId : IEquatable<PeerId>
 {
     public const int Length = 20;
     private readonly InfoHash _bytes; // same shape: 20 bytes held in registers
 
     public PeerId(ReadOnlySpan<byte> bytes) => _bytes = new InfoHash(bytes);
-
-    public static PeerId CreateOurs()
-    {
-        Span<byte> id = stackalloc byte[Length];
-        "-AP0001-"u8.CopyTo(id);
-        // Printable random characters, as most clients use, so the id shows well in peer lists.
-        const string alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-        for (int i = 8; i < Length; i++) id[i] = (byte)alphabet[System.Security.Cryptography.RandomNumberGenerator.GetInt32(alphabet.Length)];
-        return new PeerId(id);
-    }
 
     public void WriteTo(Span<byte> destination) => _bytes.CopyTo(destination);
 

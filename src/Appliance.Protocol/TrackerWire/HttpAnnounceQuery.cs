@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using Appliance.Protocol.Metainfo;
+using Appliance.Protocol.Urls;
 
 namespace Appliance.Protocol.TrackerWire;
 
@@ -72,7 +73,7 @@ public static class HttpAnnounceQuery
             int eq = item.IndexOf('=');
             var name = eq < 0 ? item : item[..eq];
             var raw = eq < 0 ? default : item[(eq + 1)..];
-            if (!PercentDecode(raw, value, out int n))
+            if (!PercentEncoding.TryDecode(raw, value, out int n, plusIsSpace: true))
             {
                 error = $"malformed value for '{name}'";
                 return false;
@@ -182,7 +183,7 @@ public static class HttpAnnounceQuery
             var item = rawQuery.AsSpan(part);
             int eq = item.IndexOf('=');
             if (eq < 0 || !item[..eq].SequenceEqual("info_hash")) continue;
-            if (!PercentDecode(item[(eq + 1)..], value, out int n) || n != InfoHash.Length)
+            if (!PercentEncoding.TryDecode(item[(eq + 1)..], value, out int n, plusIsSpace: true) || n != InfoHash.Length)
             {
                 error = "info_hash is not 20 bytes";
                 return false;
@@ -192,45 +193,6 @@ public static class HttpAnnounceQuery
         error = "";
         return true;
     }
-
-    public static bool PercentDecode(ReadOnlySpan<char> encoded, Span<byte> destination, out int written)
-    {
-        written = 0;
-        for (int i = 0; i < encoded.Length; i++)
-        {
-            if (written == destination.Length) return false;
-            char c = encoded[i];
-            if (c == '%')
-            {
-                if (i + 2 >= encoded.Length) return false;
-                int hi = Hex(encoded[i + 1]), lo = Hex(encoded[i + 2]);
-                if ((hi | lo) < 0) return false;
-                destination[written++] = (byte)((hi << 4) | lo);
-                i += 2;
-            }
-            else if (c == '+')
-            {
-                destination[written++] = (byte)' ';
-            }
-            else if (c < 0x80)
-            {
-                destination[written++] = (byte)c;
-            }
-            else
-            {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static int Hex(char c) => c switch
-    {
-        >= '0' and <= '9' => c - '0',
-        >= 'a' and <= 'f' => c - 'a' + 10,
-        >= 'A' and <= 'F' => c - 'A' + 10,
-        _ => -1,
-    };
 
     private static bool TryInt(ReadOnlySpan<byte> text, out long value) =>
         long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);

@@ -32,7 +32,7 @@ public static class HttpTrackerResponse
         var p = root["peers"u8];
         if (p.IsString)
         {
-            CompactPeer.ReadAllV4(p.Bytes, peers);
+            CompactPeerCodec.ReadAllV4(p.Bytes, peers);
         }
         else if (p.IsList)
         {
@@ -46,7 +46,7 @@ public static class HttpTrackerResponse
                 if (IPAddress.TryParse(ip.Utf8, out var address)) peers.Add(new IPEndPoint(address, (int)port.Integer));
             }
         }
-        if (root["peers6"u8] is { IsString: true } p6) CompactPeer.ReadAllV6(p6.Bytes, peers);
+        if (root["peers6"u8] is { IsString: true } p6) CompactPeerCodec.ReadAllV6(p6.Bytes, peers);
         if (peers.Count > MaxPeers) peers.RemoveRange(MaxPeers, peers.Count - MaxPeers);
         response = new AnnounceResponse
         {

@@ -166,8 +166,8 @@ public static class UdpTrackerPacket
         int seeders = BinaryPrimitives.ReadInt32BigEndian(packet[16..]);
         var peers = new List<IPEndPoint>();
         var body = packet[AnnounceResponseHeaderLength..];
-        if (ipv6) CompactPeer.ReadAllV6(body, peers);
-        else CompactPeer.ReadAllV4(body, peers);
+        if (ipv6) CompactPeerCodec.ReadAllV6(body, peers);
+        else CompactPeerCodec.ReadAllV4(body, peers);
         response = new AnnounceResponse
         {
             Interval = Math.Max(0, interval),

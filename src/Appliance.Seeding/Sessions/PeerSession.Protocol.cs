@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Appliance.Protocol.Identity;
 using Appliance.Protocol.PeerWire;
 using Appliance.Seeding.Upload;
 
@@ -9,8 +10,6 @@ internal sealed partial class PeerSession
 {
     /// <summary>Returned with a violation when the handshake was refused (not a protocol error of an established peer).</summary>
     private const int HandshakeRefused = -2;
-
-    private static ReadOnlySpan<byte> ClientName => "Appliance 0.1"u8;
 
     private int ProcessLocked(ReadOnlySpan<byte> data, out string? violation, out bool wake)
     {
@@ -128,7 +127,7 @@ internal sealed partial class PeerSession
         if (_extensions)
         {
             var body = span[(length + PeerMessageWriter.ExtendedHeaderLength)..];
-            int bodyLength = ExtensionHandshake.Write(body, metainfo.InfoBytes.Length, _server.Options.MaxOutstandingRequests, ClientName);
+            int bodyLength = ExtensionHandshake.Write(body, metainfo.InfoBytes.Length, _server.Options.MaxOutstandingRequests, ClientIdentity.ExtensionVersion);
             length += PeerMessageWriter.WriteExtendedHeader(span[length..], ExtensionHandshake.HandshakeId, bodyLength) + bodyLength;
         }
         length += _fast

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Appliance.Networking.Buffers;
 using Appliance.Networking.Tcp;
 using Appliance.Networking.Utp;
+using Appliance.Protocol.Identity;
 using Appliance.Protocol.PeerWire;
 using Appliance.Seeding.Choking;
 using Appliance.Seeding.Encryption;
@@ -42,7 +43,7 @@ public sealed class SeedingServer : IConnectionHandler, IAsyncDisposable
         Time = time ?? TimeProvider.System;
         // Peers that still have blocks queued at the drain deadline (slow readers) are cut off.
         _sessions = new TcpServerLifecycle<PeerSession>("shutting down", options.DrainTimeout, "shutting down: drain deadline passed");
-        PeerId = PeerId.CreateOurs();
+        PeerId = ClientIdentity.NewPeerId();
         RateLimiter = new UploadRateLimiter(options.UploadRateLimit, Time);
         Registry.Removed += torrent => CloseSessionsOf(torrent, "torrent removed");
         OnSendWaited = counters.SendWouldBlock;

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Appliance.Protocol.Identity;
 using Appliance.Protocol.Metainfo;
 using Appliance.Protocol.TrackerWire;
 
@@ -42,7 +43,7 @@ public sealed class HttpTrackerClient : IDisposable
             ConnectCallback = (context, cancellationToken) => ConnectAsync(context.DnsEndPoint, family, cancellationToken),
         };
         var client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
-        client.DefaultRequestHeaders.UserAgent.ParseAdd("Appliance/1.0");
+        client.DefaultRequestHeaders.UserAgent.ParseAdd(ClientIdentity.UserAgent);
         return client;
     }
 

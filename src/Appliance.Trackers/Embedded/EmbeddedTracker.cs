@@ -130,8 +130,8 @@ public sealed class EmbeddedTracker : IAsyncDisposable
             else
             {
                 var peers = new List<(IPEndPoint, ReadOnlyMemory<byte>)>();
-                for (int i = 0; i < answer.V4Bytes; i += 6) peers.Add((CompactPeer.ReadV4(v4Space.Slice(i, 6)), default));
-                for (int i = 0; i < answer.V6Bytes; i += 18) peers.Add((CompactPeer.ReadV6(v6Space.Slice(i, 18)), default));
+                for (int i = 0; i < answer.V4Bytes; i += 6) peers.Add((CompactPeerCodec.ReadV4(v4Space.Slice(i, 6)), default));
+                for (int i = 0; i < answer.V6Bytes; i += 18) peers.Add((CompactPeerCodec.ReadV6(v6Space.Slice(i, 18)), default));
                 HttpTrackerResponse.WriteAnnounceDictionaryPeers(response.Body, interval, minInterval, answer.Complete, answer.Incomplete, peers, includePeerId: false);
             }
         }

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Appliance.Configuration;
 using Appliance.Seeding.Torrents;
 using Appliance.Trackers;
@@ -27,22 +26,14 @@ public sealed class AnnouncerComponent : IApplianceComponent
 
     public Announcer? Announcer { get; private set; }
 
-    /// <summary>Azureus-style peer id: "-AP0100-" and 12 random bytes.</summary>
-    public static byte[] NewPeerId()
-    {
-        var id = new byte[20];
-        "-AP0100-"u8.CopyTo(id);
-        RandomNumberGenerator.Fill(id.AsSpan(8));
-        return id;
-    }
-
     public Task StartAsync(CancellationToken cancellationToken)
     {
         int port = _seeding.AdvertisedEndPoint?.Port ?? _options.GetListenEndPoint().Port;
         var listen = _seeding.Server.LocalEndPoint ?? _options.GetListenEndPoint();
         var announcer = new Announcer(new AnnouncerOptions
         {
-            PeerId = NewPeerId(),
+            // The peer id of our handshakes: a peer that learns of us from the tracker sees the same one when it connects.
+            PeerId = PeerIdBytes(_seeding.Server.PeerId),
             Port = port,
             // Each family the peer port accepts announces on its own, so IPv6-only peers at a dual-stack tracker learn of us too.
             Families = ListenAddresses.Families(listen),
@@ -66,6 +57,13 @@ public sealed class AnnouncerComponent : IApplianceComponent
             await announcer.StopAsync(cancellationToken).ConfigureAwait(false);
             await announcer.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    private static byte[] PeerIdBytes(Protocol.PeerWire.PeerId id)
+    {
+        var bytes = new byte[Protocol.PeerWire.PeerId.Length];
+        id.WriteTo(bytes);
+        return bytes;
     }
 
     // A hybrid torrent is announced under both its hashes (BEP 52): v1 and v2 clients look for it by different ones.

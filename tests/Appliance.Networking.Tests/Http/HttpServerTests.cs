@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Appliance.Networking.Http;
+using Appliance.Protocol.Urls;
 
 namespace Appliance.Networking.Tests.Http;
 
@@ -179,12 +180,12 @@ public sealed class HttpServerTests : IAsyncLifetime
         var query = new QueryString("info_hash=%12%34V%78%9a&port=6881&flag");
         Assert.True(query.TryGetRaw("info_hash", out var raw));
         Span<byte> bytes = stackalloc byte[20];
-        Assert.True(QueryString.TryDecode(raw, bytes, out int written));
+        Assert.True(PercentEncoding.TryDecode(raw, bytes, out int written, plusIsSpace: false));
         Assert.Equal(new byte[] { 0x12, 0x34, (byte)'V', 0x78, 0x9a }, bytes[..written].ToArray());
         Assert.Equal("6881", query.GetString("port"));
         Assert.Equal("", query.GetString("flag"));
         Assert.Null(query.GetString("missing"));
-        Assert.False(QueryString.TryDecode("%zz", bytes, out _));
+        Assert.False(PercentEncoding.TryDecode("%zz", bytes, out _, plusIsSpace: false));
     }
 
     private async Task<string> RawAsync(string request)

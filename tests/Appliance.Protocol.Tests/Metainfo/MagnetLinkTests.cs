@@ -23,6 +23,24 @@ public class MagnetLinkTests
     }
 
     [Fact]
+    public void Names_and_trackers_are_percent_decoded_as_utf8_with_plus_as_space()
+    {
+        var link = MagnetLink.Parse("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=caf%C3%A9+au%2Blait&tr=http%3A%2F%2Ft%3A1%2Fa");
+        Assert.Equal("caf\u00e9 au+lait", link.DisplayName);
+        Assert.Equal(["http://t:1/a"], link.Trackers);
+    }
+
+    [Theory]
+    [InlineData("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=100%")]
+    [InlineData("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=%zz")]
+    [InlineData("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=%FF")]
+    public void Refuses_links_with_broken_escapes(string text)
+    {
+        Assert.False(MagnetLink.TryParse(text, out _, out var reason));
+        Assert.Contains("dn", reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Accepts_base32_info_hashes()
     {
         // 32 base32 characters encode the same 20 bytes as 40 hex digits.

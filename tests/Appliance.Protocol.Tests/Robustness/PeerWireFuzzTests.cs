@@ -1,5 +1,6 @@
 using Appliance.TestKit;
 using System.Buffers.Binary;
+using Appliance.Protocol.Identity;
 using Appliance.Protocol.Metainfo;
 using Appliance.Protocol.PeerWire;
 
@@ -210,7 +211,7 @@ public sealed class PeerWireFuzzTests
     {
         var hash = new byte[InfoHash.Length];
         new Random(3).NextBytes(hash);
-        handshake = new Handshake(ReservedBits.Ours, new InfoHash(hash), PeerId.CreateOurs());
+        handshake = new Handshake(ReservedBits.Ours, new InfoHash(hash), ClientIdentity.NewPeerId());
         var bytes = new byte[Handshake.Length];
         handshake.WriteTo(bytes);
         return bytes;

@@ -94,11 +94,11 @@ public sealed class TrackerWireFuzzTests
     {
         peers = [new(IPAddress.Parse("127.0.0.1"), 6881), new(IPAddress.Parse("10.0.0.2"), 1), new(IPAddress.Parse("::1"), 65535), new(IPAddress.Parse("fe80::1"), 443)];
         var v4 = new byte[12];
-        CompactPeer.Write(peers[0], v4);
-        CompactPeer.Write(peers[1], v4.AsSpan(6));
+        CompactPeerCodec.Write(peers[0], v4);
+        CompactPeerCodec.Write(peers[1], v4.AsSpan(6));
         var v6 = new byte[36];
-        CompactPeer.Write(peers[2], v6);
-        CompactPeer.Write(peers[3], v6.AsSpan(18));
+        CompactPeerCodec.Write(peers[2], v6);
+        CompactPeerCodec.Write(peers[3], v6.AsSpan(18));
         var output = new ArrayBufferWriter<byte>();
         HttpTrackerResponse.WriteAnnounce(output, 1800, 900, 3, 4, v4, v6);
         return output.WrittenSpan.ToArray();
@@ -196,10 +196,10 @@ public sealed class TrackerWireFuzzTests
     [Fact]
     public void Udp_responses_round_trip_and_mutants_never_throw()
     {
-        var packet = new byte[UdpTrackerPacket.AnnounceResponseHeaderLength + 2 * CompactPeer.V4Length];
+        var packet = new byte[UdpTrackerPacket.AnnounceResponseHeaderLength + 2 * CompactPeerCodec.V4Length];
         int n = UdpTrackerPacket.WriteAnnounceResponseHeader(packet, 7, 1800, 2, 5);
-        n += CompactPeer.Write(new IPEndPoint(IPAddress.Loopback, 6881), packet.AsSpan(n));
-        CompactPeer.Write(new IPEndPoint(IPAddress.Parse("192.168.1.9"), 51413), packet.AsSpan(n));
+        n += CompactPeerCodec.Write(new IPEndPoint(IPAddress.Loopback, 6881), packet.AsSpan(n));
+        CompactPeerCodec.Write(new IPEndPoint(IPAddress.Parse("192.168.1.9"), 51413), packet.AsSpan(n));
         Assert.True(UdpTrackerPacket.TryReadResponseHeader(packet, out var action, out int transaction));
         Assert.Equal((UdpTrackerAction.Announce, 7), (action, transaction));
         Assert.True(UdpTrackerPacket.TryReadAnnounceResponse(packet, ipv6: false, out var response, out _));
@@ -221,7 +221,7 @@ public sealed class TrackerWireFuzzTests
                 if (UdpTrackerPacket.TryReadAnnounceResponse(mutant, ipv6, out var r, out string error))
                 {
                     Assert.True(r!.Interval >= 0 && r.Complete >= 0 && r.Incomplete >= 0);
-                    Assert.True(r.Peers.Count <= mutant.Length / CompactPeer.V4Length);
+                    Assert.True(r.Peers.Count <= mutant.Length / CompactPeerCodec.V4Length);
                 }
                 else
                 {

@@ -1,17 +1,10 @@
 using Appliance.Seeding.Upload;
+using Appliance.TestKit;
 
 namespace Appliance.Seeding.Tests.Choking;
 
 public sealed class UploadRateLimiterTests
 {
-    private sealed class ManualTime : TimeProvider
-    {
-        public long Ticks { get; set; }
-        public override long GetTimestamp() => Ticks;
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-        public void Advance(TimeSpan by) => Ticks += by.Ticks;
-    }
-
     [Fact]
     public void Zero_rate_never_limits()
     {

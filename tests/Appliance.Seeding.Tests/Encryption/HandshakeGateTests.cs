@@ -1,18 +1,11 @@
 using System.Net;
 using Appliance.Seeding.Encryption;
+using Appliance.TestKit;
 
 namespace Appliance.Seeding.Tests.Encryption;
 
 public sealed class HandshakeGateTests
 {
-    private sealed class ManualTime : TimeProvider
-    {
-        public long Ticks { get; set; }
-        public override long GetTimestamp() => Ticks;
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-        public void Advance(TimeSpan by) => Ticks += by.Ticks;
-    }
-
     [Fact]
     public void An_address_gets_its_burst_then_its_rate()
     {

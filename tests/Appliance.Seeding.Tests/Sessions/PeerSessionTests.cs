@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using Appliance.Protocol.Bencode;
+using Appliance.Protocol.Identity;
 using Appliance.Protocol.Metainfo;
 using Appliance.Protocol.PeerWire;
 using Appliance.Seeding.Tests.Support;
@@ -23,7 +24,8 @@ public sealed class PeerSessionTests
         Assert.Equal(seeder.Metainfo.InfoHash, handshake.InfoHash);
         Assert.Equal(ReservedBits.Ours, handshake.Reserved);
         Assert.True(handshake.Reserved.SupportsFast && handshake.Reserved.SupportsExtensionProtocol);
-        Assert.StartsWith("-AP0001-", handshake.PeerId.ToString(), StringComparison.Ordinal);
+        Assert.Equal(seeder.Server.PeerId, handshake.PeerId);
+        Assert.StartsWith(System.Text.Encoding.ASCII.GetString(ClientIdentity.PeerIdPrefix), handshake.PeerId.ToString(), StringComparison.Ordinal);
 
         var (id, payload) = await peer.ReadMessageAsync();
         Assert.Equal(PeerMessageId.Extended, id);
@@ -32,6 +34,7 @@ public sealed class PeerSessionTests
         Assert.Equal(ExtensionHandshake.OurMetadataId, document.Root["m"u8]["ut_metadata"u8].Integer);
         Assert.Equal(seeder.Metainfo.InfoBytes.Length, document.Root["metadata_size"u8].Integer);
         Assert.Equal(1, document.Root["upload_only"u8].Integer);
+        Assert.True(document.Root["v"u8].Bytes.SequenceEqual(ClientIdentity.ExtensionVersion));
 
         Assert.Equal(PeerMessageId.HaveAll, (await peer.ReadMessageAsync()).Id);
     }

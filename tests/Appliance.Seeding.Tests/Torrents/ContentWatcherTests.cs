@@ -22,7 +22,7 @@ public sealed class ContentWatcherTests : IDisposable
         _opener = new CountingStorageOpener(Path.Combine(_temp.Path, "state"));
         var loader = new TorrentFolderLoader(_registry, _opener, _torrents, _content, NullLogger.Instance);
         // Created "long ago": every file counts as new, as if it appeared after the seeder's start-up load.
-        _watcher = new ContentWatcher(_registry, loader, NullLogger.Instance, clock: new FixedClock(DateTimeOffset.UnixEpoch));
+        _watcher = new ContentWatcher(_registry, loader, NullLogger.Instance, clock: new ManualTime(DateTimeOffset.UnixEpoch));
     }
 
     public void Dispose()
@@ -126,10 +126,5 @@ public sealed class ContentWatcherTests : IDisposable
         torrent.Store.Dispose();
         Assert.Empty(watcher.Refused());
         Assert.Equal(0, watcher.TransientRefusals);
-    }
-
-    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
     }
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Appliance.Networking.Udp;
 using Appliance.Networking.Utp;
+using Appliance.Protocol.Identity;
 using Appliance.Protocol.PeerWire;
 using Appliance.TestKit;
 
@@ -44,7 +45,7 @@ public sealed class UtpListenTests : IDisposable
         using var socket = await UtpSocket.ConnectAsync(port0, remote, bound.Token);
 
         var ours = new byte[Handshake.Length];
-        new Handshake(ReservedBits.Ours, torrent.InfoHash, PeerId.CreateOurs()).WriteTo(ours);
+        new Handshake(ReservedBits.Ours, torrent.InfoHash, ClientIdentity.NewPeerId()).WriteTo(ours);
         await socket.SendAsync(ours, bound.Token);
         var theirs = await ReadExactlyAsync(socket, Handshake.Length, bound.Token);
         Assert.Equal(HandshakeStatus.Complete, Handshake.TryParse(theirs, out var handshake));
@@ -71,7 +72,7 @@ public sealed class UtpListenTests : IDisposable
         using var bound = new CancellationTokenSource(Bound);
         using var socket = await UtpSocket.ConnectAsync(port0, new IPEndPoint(IPAddress.Loopback, port), bound.Token);
         var ours = new byte[Handshake.Length];
-        new Handshake(new ReservedBits(0x04), torrent.InfoHash, PeerId.CreateOurs()).WriteTo(ours); // the fast extension: every request gets a piece or a reject
+        new Handshake(new ReservedBits(0x04), torrent.InfoHash, ClientIdentity.NewPeerId()).WriteTo(ours); // the fast extension: every request gets a piece or a reject
         await socket.SendAsync(ours, bound.Token);
         await ReadExactlyAsync(socket, Handshake.Length, bound.Token);
         await socket.SendAsync(new byte[] { 0, 0, 0, 1, (byte)PeerMessageId.Interested }, bound.Token);

@@ -1,4 +1,5 @@
 using System.Text.Unicode;
+using Appliance.Protocol.Urls;
 
 namespace Appliance.Networking.Http.Files;
 
@@ -37,36 +38,19 @@ public static class RequestPath
         if (scratch.Length < path.Length || destination.Length < path.Length) return RequestPathResult.Malformed;
 
         int length = 0;
-        int segmentStart = 0;
-        bool encodedInSegment = false;
-        for (int i = 0; i <= path.Length; i++)
+        while (true)
         {
-            if (i == path.Length || path[i] == (byte)'/')
-            {
-                var segment = scratch[segmentStart..length];
-                if (segment.IsEmpty || segment.SequenceEqual("."u8) || segment.SequenceEqual(".."u8)) return RequestPathResult.NotAFile;
-                if (encodedInSegment && segment.IndexOfAny((byte)'/', (byte)'\\', (byte)0) >= 0) return RequestPathResult.NotAFile;
-                if (i == path.Length) break;
-                scratch[length++] = (byte)'/';
-                segmentStart = length;
-                encodedInSegment = false;
-                continue;
-            }
-            byte b = path[i];
-            if (b == (byte)'%')
-            {
-                if (i + 2 >= path.Length) return RequestPathResult.Malformed;
-                int hi = HexValue(path[i + 1]), lo = HexValue(path[i + 2]);
-                if ((hi | lo) < 0) return RequestPathResult.Malformed;
-                b = (byte)((hi << 4) | lo);
-                i += 2;
-                encodedInSegment = true;
-            }
-            else if (b == (byte)'\\')
-            {
-                return RequestPathResult.NotAFile;
-            }
-            scratch[length++] = b;
+            int slash = path.IndexOf((byte)'/');
+            var encoded = slash < 0 ? path : path[..slash];
+            if (!PercentEncoding.TryDecode(encoded, scratch[length..], out int n, plusIsSpace: false)) return RequestPathResult.Malformed;
+            var segment = scratch.Slice(length, n);
+            if (segment.IsEmpty || segment.SequenceEqual("."u8) || segment.SequenceEqual(".."u8)) return RequestPathResult.NotAFile;
+            // A '/' here was encoded (literal ones split segments): it, a backslash or a NUL would let one segment name a path.
+            if (segment.IndexOfAny((byte)'/', (byte)'\\', (byte)0) >= 0) return RequestPathResult.NotAFile;
+            length += n;
+            if (slash < 0) break;
+            scratch[length++] = (byte)'/';
+            path = path[(slash + 1)..];
         }
         if (Utf8.ToUtf16(scratch[..length], destination, out _, out written, replaceInvalidSequences: false) != System.Buffers.OperationStatus.Done)
         {
@@ -75,12 +59,4 @@ public static class RequestPath
         }
         return RequestPathResult.Decoded;
     }
-
-    private static int HexValue(byte c) => c switch
-    {
-        >= (byte)'0' and <= (byte)'9' => c - '0',
-        >= (byte)'a' and <= (byte)'f' => c - 'a' + 10,
-        >= (byte)'A' and <= (byte)'F' => c - 'A' + 10,
-        _ => -1,
-    };
 }

@@ -3,8 +3,8 @@ using System.Net;
 
 namespace Appliance.Protocol.TrackerWire;
 
-/// <summary>Compact peer formats: BEP 23 (4-byte IPv4 + 2-byte port) and BEP 7 (16-byte IPv6 + 2-byte port).</summary>
-public static class CompactPeer
+/// <summary>Tracker-wire compact peers as <see cref="IPEndPoint"/>s: BEP 23 (4-byte IPv4 + 2-byte port) and BEP 7 (16-byte IPv6 + 2-byte port).</summary>
+public static class CompactPeerCodec
 {
     public const int V4Length = 6;
     public const int V6Length = 18;

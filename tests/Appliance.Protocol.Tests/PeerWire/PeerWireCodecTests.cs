@@ -1,9 +1,10 @@
 using System.Buffers.Binary;
 using Appliance.Protocol.Bencode;
+using Appliance.Protocol.Identity;
 using Appliance.Protocol.Metainfo;
 using Appliance.Protocol.PeerWire;
 
-namespace Appliance.Seeding.Tests.PeerWire;
+namespace Appliance.Protocol.Tests.PeerWire;
 
 public sealed class PeerWireCodecTests
 {
@@ -11,7 +12,7 @@ public sealed class PeerWireCodecTests
     public void Handshake_round_trips_and_rejects_a_wrong_protocol_string()
     {
         var hash = InfoHash.Compute("x"u8);
-        var id = PeerId.CreateOurs();
+        var id = ClientIdentity.NewPeerId();
         var bytes = new byte[Handshake.Length];
         new Handshake(ReservedBits.Ours, hash, id).WriteTo(bytes);
 
@@ -29,15 +30,6 @@ public sealed class PeerWireCodecTests
         var bytes = new byte[8];
         ReservedBits.Ours.WriteTo(bytes);
         Assert.Equal(new byte[] { 0, 0, 0, 0, 0, 0x10, 0, 0x04 }, bytes);
-    }
-
-    [Fact]
-    public void Peer_id_is_azureus_style()
-    {
-        string id = PeerId.CreateOurs().ToString();
-        Assert.Equal(20, id.Length);
-        Assert.StartsWith("-AP0001-", id, StringComparison.Ordinal);
-        Assert.NotEqual(PeerId.CreateOurs(), PeerId.CreateOurs());
     }
 
     [Theory]

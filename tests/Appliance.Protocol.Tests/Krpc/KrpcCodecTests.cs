@@ -2,7 +2,7 @@ using System.Text;
 using Appliance.Protocol.Krpc;
 using Appliance.TestKit;
 
-namespace Appliance.Dht.Tests;
+namespace Appliance.Protocol.Tests.Krpc;
 
 public class KrpcCodecTests
 {

@@ -2,18 +2,19 @@ using System.Buffers;
 using Appliance.Protocol.Metainfo;
 using Appliance.Protocol.TrackerWire;
 
-namespace Appliance.Trackers.Tests;
+namespace Appliance.Protocol.Tests.TrackerWire;
 
 public sealed class TrackerWireTests
 {
     private static readonly InfoHash Hash = InfoHash.Compute("wire"u8);
+    private static readonly byte[] PeerId = "-AP0100-abcdefghijkl"u8.ToArray();
 
     [Fact]
     public void Announce_query_round_trips_through_build_and_parse()
     {
         var request = new AnnounceRequest
         {
-            InfoHash = Hash, PeerId = AnnouncerHttpTests.PeerId, Port = 51413, Uploaded = 1L << 40, Left = 0,
+            InfoHash = Hash, PeerId = PeerId, Port = 51413, Uploaded = 1L << 40, Left = 0,
             Event = AnnounceEvent.Stopped, NumWant = 30, TrackerId = "t i/d", Key = 0xABCDEF01,
         };
         string url = HttpAnnounceQuery.Build("http://t.example/announce?passkey=x", request);
