@@ -48,6 +48,30 @@ public sealed class ServeOperationsTests : IDisposable
         await StopAsync(serve);
     }
 
+    /// <summary>
+    /// Every series of a scrape with every component on, as type, name and labels (values dropped), must equal
+    /// tests/Appliance.Tests/Metrics/exported-series.txt: the dashboard and the alert rules query these, so a renamed
+    /// metric, label or label value fails here. After an intended change, regenerate with APPLIANCE_UPDATE_SNAPSHOT=1.
+    /// </summary>
+    [Fact]
+    public async Task Exported_series_names_and_labels_match_the_snapshot()
+    {
+        AddTorrent("alpha", 200_000);
+        using var serve = Start(out var client, withDht: true, "--per-torrent-metrics", "3", "--web-seed-listen", $"127.0.0.1:{Ports.FreeTcp()}");
+        await ServeProcessTests.WaitReadyAsync(client, serve, Patience);
+        string text = await client.GetStringAsync("/metrics");
+        await StopAsync(serve);
+
+        var actual = ExportedSeries.Of(text);
+        string snapshot = RepositoryRoot.Combine("tests", "Appliance.Tests", "Metrics", "exported-series.txt");
+        if (Environment.GetEnvironmentVariable("APPLIANCE_UPDATE_SNAPSHOT") == "1") await File.WriteAllLinesAsync(snapshot, actual);
+        var expected = await File.ReadAllLinesAsync(snapshot);
+        var missing = expected.Except(actual).ToList();
+        var added = actual.Except(expected).ToList();
+        Assert.True(missing.Count == 0 && added.Count == 0,
+            $"no longer exported:\n{string.Join('\n', missing)}\nnew:\n{string.Join('\n', added)}");
+    }
+
     [Fact]
     public async Task Per_torrent_series_are_off_by_default()
     {
