@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Appliance.Metrics;
+using Appliance.Networking.Http.Files;
+using Appliance.Seeding;
 using Appliance.Tests.Metrics;
 using Appliance.TestKit;
 
@@ -79,7 +81,7 @@ public sealed class ServeOperationsTests : IDisposable
         using var serve = Start(out var client);
         await ServeProcessTests.WaitReadyAsync(client, serve, Patience);
         string text = await client.GetStringAsync("/metrics");
-        Assert.DoesNotContain(MetricNames.TorrentUploadedBytes + "{", text, StringComparison.Ordinal);
+        Assert.DoesNotContain(SeedingMetrics.TorrentUploadedBytes + "{", text, StringComparison.Ordinal);
         Assert.DoesNotContain("infohash=", text, StringComparison.Ordinal);
         await StopAsync(serve);
     }
@@ -192,10 +194,10 @@ public sealed class ServeOperationsTests : IDisposable
         await WaitUntilAsync(async () => (await http.GetAsync("/alpha")).Status == 404, "alpha no longer served");
 
         string metrics = await client.GetStringAsync("/metrics");
-        Assert.True(MetricsExporterTests.Sample(metrics, MetricNames.WebSeedSentBytes) >= 100 + 60_000);
-        Assert.Equal(1, MetricsExporterTests.Sample(metrics, MetricNames.WebSeedConnections));
-        Assert.True(MetricsExporterTests.Sample(metrics, MetricNames.WebSeedRequests + "{status=\"2xx\"}") >= 2);
-        Assert.True(MetricsExporterTests.Sample(metrics, MetricNames.WebSeedRequests + "{status=\"4xx\"}") >= 2);
+        Assert.True(MetricsExporterTests.Sample(metrics, HttpFileMetrics.WebSeedSentBytes) >= 100 + 60_000);
+        Assert.Equal(1, MetricsExporterTests.Sample(metrics, HttpFileMetrics.WebSeedConnections));
+        Assert.True(MetricsExporterTests.Sample(metrics, HttpFileMetrics.WebSeedRequests + "{status=\"2xx\"}") >= 2);
+        Assert.True(MetricsExporterTests.Sample(metrics, HttpFileMetrics.WebSeedRequests + "{status=\"4xx\"}") >= 2);
         await StopAsync(serve);
     }
 
