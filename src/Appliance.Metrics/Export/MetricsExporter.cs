@@ -40,28 +40,6 @@ public sealed class MetricsExporter
         OnCollect(() => counter.IncTo(read()));
     }
 
-    /// <summary>A counter family with one label whose values are fixed (reasons, results, types).</summary>
-    public void AddCounter(string name, string help, string labelName, IReadOnlyList<string> labelValues, Func<int, long> read)
-    {
-        var counter = _factory.CreateCounter(name, help, [labelName]);
-        var children = labelValues.Select(v => counter.WithLabels(v)).ToArray();
-        OnCollect(() =>
-        {
-            for (int i = 0; i < children.Length; i++) children[i].IncTo(read(i));
-        });
-    }
-
-    /// <summary>A counter family with several labels; <paramref name="series"/> holds each series' label values in label order.</summary>
-    public void AddCounter(string name, string help, string[] labelNames, IReadOnlyList<string[]> series, Func<int, long> read)
-    {
-        var counter = _factory.CreateCounter(name, help, labelNames);
-        var children = series.Select(values => counter.WithLabels(values)).ToArray();
-        OnCollect(() =>
-        {
-            for (int i = 0; i < children.Length; i++) children[i].IncTo(read(i));
-        });
-    }
-
     /// <summary>One value of a <see cref="CounterSet{TCounter}"/> as an unlabelled counter.</summary>
     public void AddCounter<TCounter>(string name, string help, CounterSet<TCounter> source, TCounter counter) where TCounter : unmanaged, Enum =>
         AddCounter(name, help, () => source.Read(counter));
@@ -125,16 +103,6 @@ public sealed class MetricsExporter
     {
         var gauge = _factory.CreateGauge(name, help);
         OnCollect(() => gauge.Set(read()));
-    }
-
-    public void AddGauge(string name, string help, string labelName, IReadOnlyList<string> labelValues, Func<int, double> read)
-    {
-        var gauge = _factory.CreateGauge(name, help, [labelName]);
-        var children = labelValues.Select(v => gauge.WithLabels(v)).ToArray();
-        OnCollect(() =>
-        {
-            for (int i = 0; i < children.Length; i++) children[i].Set(read(i));
-        });
     }
 
     /// <summary>A histogram mirrored from a <see cref="LatencyHistogram"/> (same buckets, same count and sum).</summary>

@@ -63,7 +63,7 @@ public sealed class MetricsComponent : IApplianceComponent
         var component = new MetricsComponent(endPoint, loggers.CreateLogger<MetricsComponent>());
         ProcessMetrics.Register(component.Exporter);
         VerificationMetrics.Register(component.Exporter, component.Verification);
-        component.Exporter.AddGauge(MetricNames.BuildInfo, "Always 1; the version label names the running build", "version", [Program.Version], _ => 1);
+        component.Exporter.AddGauge(MetricNames.BuildInfo, "Always 1; the version label names the running build", ["version"], [new LabelledSeries([Program.Version], () => 1)]);
         return component;
     }
 
