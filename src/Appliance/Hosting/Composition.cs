@@ -3,8 +3,8 @@ using Appliance.Dht;
 using Appliance.Networking.Http.Files;
 using Appliance.Networking.Utp;
 using Appliance.Seeding;
-using Appliance.Trackers;
 using Appliance.Seeding.Torrents;
+using Appliance.Trackers;
 using Microsoft.Extensions.Logging;
 
 namespace Appliance.Hosting;
