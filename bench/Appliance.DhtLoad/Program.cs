@@ -70,7 +70,7 @@ public static class Program
         for (int i = 0; i < clients; i++) workers[i] = new LoadClient(target, targets, window, maxQueries / clients);
 
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
-        long answeredBefore = node?.Engine.Counters.ResponsesSent ?? 0;
+        long answeredBefore = node?.Engine.Counters.Read(DhtCounter.ResponsesSent) ?? 0;
         var clock = Stopwatch.StartNew();
         var threads = workers.Select(w => new Thread(() => w.Run(stop.Token)) { IsBackground = true }).ToList();
         threads.ForEach(t => t.Start());
@@ -86,7 +86,7 @@ public static class Program
             $"queries sent {sent} answered {answered} ({answered / elapsed:F0}/s) unanswered {sent - answered} (includes the window still in flight at the stop)"));
         if (node is not null)
         {
-            long served = node.Engine.Counters.ResponsesSent - answeredBefore;
+            long served = node.Engine.Counters.Read(DhtCounter.ResponsesSent) - answeredBefore;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"node answered {served}; process allocated {allocated} bytes = {(served > 0 ? allocated / (double)served : 0):F2} B per answered query (node and load clients together)"));
             await node.DisposeAsync();

@@ -93,7 +93,7 @@ public class EngineTests
         // A reply with another transaction id is ignored.
         _engine.Receive(Response("zz"u8.ToArray(), _clientId), Client);
         Assert.Equal(0, _engine.TableSize);
-        Assert.Equal(1, _engine.Counters.UnknownTransactions);
+        Assert.Equal(1, _engine.Counters.Read(DhtCounter.UnknownTransactions));
         // The right id from another address is ignored too.
         _engine.Receive(Response(tid, _clientId), new CompactPeer(0x7F000003, 5000));
         Assert.Equal(0, _engine.TableSize);
@@ -156,7 +156,7 @@ public class EngineTests
         Assert.Equal(KrpcMessageType.Error, error.Type);
         Assert.Equal(203, error.ErrorCode);
         Assert.Equal(0, _engine.Peers.Count);
-        Assert.Equal(1, _engine.Counters.BadTokens);
+        Assert.Equal(1, _engine.Counters.Read(DhtCounter.BadTokens));
     }
 
     [Fact]
@@ -179,7 +179,7 @@ public class EngineTests
         _engine.Receive("d1:ae"u8, Client);
         _engine.Receive(new byte[3000], Client);
         Assert.Empty(_sender.Sent);
-        Assert.Equal(3, _engine.Counters.MalformedPackets);
+        Assert.Equal(3, _engine.Counters.Read(DhtCounter.MalformedPackets));
     }
 
     [Fact]
@@ -212,7 +212,7 @@ public class EngineTests
     {
         var ping = Query(b => KrpcWriter.WritePing(b, "t1"u8, _clientId, default));
         for (int i = 0; i < 500; i++) _engine.Receive(ping, Client);
-        Assert.True(_engine.Counters.RateLimitedPackets > 400);
+        Assert.True(_engine.Counters.Read(DhtCounter.RateLimitedPackets) > 400);
         Assert.True(_sender.Sent.Count < 100);
     }
 

@@ -51,7 +51,7 @@ public class HostileInputTests
             engine.Receive(datagram, new CompactPeer(0x7F000001u + (uint)(i % 50), 4000));
             Assert.True(sink.Largest <= datagram.Length * 4, $"{sink.Largest} bytes sent for a {datagram.Length}-byte datagram");
         }
-        Assert.True(engine.Counters.MalformedPackets > 1000);
+        Assert.True(engine.Counters.Read(DhtCounter.MalformedPackets) > 1000);
     }
 
     [Fact]

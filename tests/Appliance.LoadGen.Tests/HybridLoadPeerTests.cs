@@ -65,8 +65,8 @@ public sealed class HybridLoadPeerTests : IAsyncLifetime
             using var stop = new CancellationTokenSource(Leechers.Bound);
             await idle.ConnectAsync(_endPoint, source: null, soRcvBuf: 0, stop.Token);
             var loop = Task.Run(() => idle.RunAsync(interested: false, stop.Token));
-            Assert.Equal(1, await Eventually.SettledAsync(1L, () => _counters.PeersJoined(v2: join == JoinKind.V2)));
-            Assert.Equal(0, _counters.PeersJoined(v2: join != JoinKind.V2));
+            Assert.Equal(1, await Eventually.SettledAsync(1L, () => _counters.Read(join == JoinKind.V2 ? SeedingCounter.PeersJoinedV2 : SeedingCounter.PeersJoinedV1)));
+            Assert.Equal(0, _counters.Read(join != JoinKind.V2 ? SeedingCounter.PeersJoinedV2 : SeedingCounter.PeersJoinedV1));
             Assert.True(await Eventually.SettledAsync(true, () => idle.Handshaken), "the seeder's handshake did not echo our info-hash");
             await stop.CancelAsync();
             idle.Close();
@@ -86,7 +86,7 @@ public sealed class HybridLoadPeerTests : IAsyncLifetime
             Assert.Equal(_torrent.PieceCount, p.PiecesVerified);
             Assert.Equal(_torrent.PieceCount, p.PiecesHashed);
         });
-        Assert.Equal(1 + Peers, _counters.HandshakesAccepted);
+        Assert.Equal(1 + Peers, _counters.Read(SeedingCounter.HandshakesAccepted));
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using Appliance.Networking.Udp;
 using Appliance.Networking.Utp;
 using Appliance.Protocol.Metainfo;
 using Appliance.Seeding;
+using Appliance.Seeding.Encryption;
 using Appliance.Seeding.Sessions;
 using Appliance.Seeding.Torrents;
 using Appliance.Storage;
@@ -171,7 +172,7 @@ public sealed class LoadPeerTests : IAsyncLifetime
         Assert.All(peers, p => Assert.Null(p.Failure));
         Assert.Equal(0, peers.Sum(p => p.VerifyFailures));
         Assert.True(peers.Sum(p => p.PiecesHashed) >= Peers * _torrent.PieceCount);
-        Assert.Equal(Peers, _server.EncryptionCounters.HandshakesRc4);
+        Assert.Equal(Peers, _server.EncryptionCounters.Read(EncryptionCounter.HandshakesRc4));
     }
 
     [Fact]
@@ -183,7 +184,7 @@ public sealed class LoadPeerTests : IAsyncLifetime
         Assert.All(peers, p => Assert.True(p.PiecesVerified >= _torrent.PieceCount));
         Assert.Equal(0, peers.Sum(p => p.VerifyFailures));
         Assert.Equal(0, peers.Sum(p => p.UnexpectedBlocks));
-        Assert.Equal(Peers, _utp.Counters.ConnectionsAccepted); // they came over uTP, not TCP
+        Assert.Equal(Peers, _utp.Counters.Read(UtpCounter.ConnectionsAccepted)); // they came over uTP, not TCP
     }
 
     [Fact]
@@ -193,8 +194,8 @@ public sealed class LoadPeerTests : IAsyncLifetime
 
         Assert.All(peers, p => Assert.Null(p.Failure));
         Assert.Equal(0, peers.Sum(p => p.VerifyFailures));
-        Assert.Equal(Peers, _server.EncryptionCounters.HandshakesRc4);
-        Assert.Equal(Peers, _utp.Counters.ConnectionsAccepted);
+        Assert.Equal(Peers, _server.EncryptionCounters.Read(EncryptionCounter.HandshakesRc4));
+        Assert.Equal(Peers, _utp.Counters.Read(UtpCounter.ConnectionsAccepted));
     }
 
     private Task<LoadPeer[]> DownloadAsync(VerifiedCopy? copy, int piecesEach, bool rc4 = false, TransportKind transport = TransportKind.Tcp) =>

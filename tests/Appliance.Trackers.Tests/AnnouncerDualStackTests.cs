@@ -94,8 +94,8 @@ public sealed class AnnouncerDualStackTests
             var v6 = announcer.GetSchedule(AnnouncerHttpTests.Hash, AddressFamily.InterNetworkV6)!;
             Assert.NotNull(v4.Current);
             Assert.NotNull(v6.Current);
-            Assert.Equal(1, scheme == "http" ? counters.Ipv4Announces.HttpOk : counters.Ipv4Announces.UdpOk);
-            Assert.Equal(1, scheme == "http" ? counters.Ipv6Announces.HttpOk : counters.Ipv6Announces.UdpOk);
+            Assert.Equal(1, scheme == "http" ? counters.Ipv4Announces.Read(AnnounceCounter.HttpOk) : counters.Ipv4Announces.Read(AnnounceCounter.UdpOk));
+            Assert.Equal(1, scheme == "http" ? counters.Ipv6Announces.Read(AnnounceCounter.HttpOk) : counters.Ipv6Announces.Read(AnnounceCounter.UdpOk));
 
             await announcer.StopAsync(CancellationToken.None);
             Assert.Equal(0, trackers.V4.Store.PeerCount); // event=stopped took us out of each family's swarm
@@ -121,8 +121,8 @@ public sealed class AnnouncerDualStackTests
         Assert.Equal(1, v4.ConsecutiveFailures);
         Assert.Contains("refused", v4.Order().Single().LastError, StringComparison.OrdinalIgnoreCase);
         Assert.InRange(v4.NextAnnounce - time.GetUtcNow(), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(66)); // first back-off
-        Assert.Equal((1, 0), (counters.Ipv4Announces.HttpFailed, counters.Ipv4Announces.HttpOk));
-        Assert.Equal((0, 1), (counters.Ipv6Announces.HttpFailed, counters.Ipv6Announces.HttpOk));
+        Assert.Equal((1, 0), (counters.Ipv4Announces.Read(AnnounceCounter.HttpFailed), counters.Ipv4Announces.Read(AnnounceCounter.HttpOk)));
+        Assert.Equal((0, 1), (counters.Ipv6Announces.Read(AnnounceCounter.HttpFailed), counters.Ipv6Announces.Read(AnnounceCounter.HttpOk)));
     }
 
     [Fact]
@@ -136,7 +136,7 @@ public sealed class AnnouncerDualStackTests
         announcer.Add(AnnouncerHttpTests.Hash, [[Url("udp", trackers.Port)]], () => 0);
 
         Assert.Equal(1L, await Eventually.SettledAsync(1L, () => trackers.V6.Store.PeerCount));
-        Assert.Equal(1L, await Eventually.SettledAsync(1L, () => Volatile.Read(ref counters.Ipv6Announces.UdpOk)));
+        Assert.Equal(1L, await Eventually.SettledAsync(1L, () => counters.Ipv6Announces.Read(AnnounceCounter.UdpOk)));
         Assert.NotNull(announcer.GetSchedule(AnnouncerHttpTests.Hash, AddressFamily.InterNetworkV6)!.Current);
         var v4 = announcer.GetSchedule(AnnouncerHttpTests.Hash, AddressFamily.InterNetwork)!;
         Assert.Null(v4.Current);
@@ -160,7 +160,7 @@ public sealed class AnnouncerDualStackTests
         Assert.Equal(0, v6.ConsecutiveFailures); // nothing failed: the tracker has no IPv6 address to announce to
         Assert.Null(v6.Order().Single().LastError);
         Assert.InRange(v6.NextAnnounce - time.GetUtcNow(), TimeSpan.FromMinutes(30), TimeSpan.FromMinutes(33)); // looks again later
-        Assert.Equal(0, counters.Ipv6Announces.HttpOk + counters.Ipv6Announces.HttpFailed + counters.Ipv6Announces.UdpOk + counters.Ipv6Announces.UdpFailed);
+        Assert.Equal(0, counters.Ipv6Announces.Read(AnnounceCounter.HttpOk) + counters.Ipv6Announces.Read(AnnounceCounter.HttpFailed) + counters.Ipv6Announces.Read(AnnounceCounter.UdpOk) + counters.Ipv6Announces.Read(AnnounceCounter.UdpFailed));
     }
 
     [Fact]

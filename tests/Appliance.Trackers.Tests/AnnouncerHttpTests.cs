@@ -53,7 +53,7 @@ public sealed class AnnouncerHttpTests
             Assert.Contains("compact=1", first, StringComparison.Ordinal);
             Assert.Contains("event=started", first, StringComparison.Ordinal);
             Assert.DoesNotContain("event=", second, StringComparison.Ordinal);
-            Assert.Equal(2, counters.HttpAnnouncesOk);
+            Assert.Equal(2, counters.ReadAnnounces(AnnounceCounter.HttpOk));
             var schedule = announcer.GetSchedule(Hash)!;
             Assert.InRange(schedule.NextAnnounce - time.GetUtcNow(), TimeSpan.FromSeconds(1620), TimeSpan.FromSeconds(1800));
         }
@@ -73,7 +73,7 @@ public sealed class AnnouncerHttpTests
             var schedule = announcer.GetSchedule(Hash)!;
             Assert.Equal(1, schedule.ConsecutiveFailures);
             Assert.Contains(expected, schedule.Order().Single().LastError, StringComparison.Ordinal);
-            Assert.Equal(1, counters.HttpAnnouncesFailed);
+            Assert.Equal(1, counters.ReadAnnounces(AnnounceCounter.HttpFailed));
             Assert.InRange(schedule.NextAnnounce - time.GetUtcNow(), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(66));
         }
     }
@@ -85,7 +85,7 @@ public sealed class AnnouncerHttpTests
         var (announcer, counters) = await AnnounceOnceAsync(Options(), new ManualTime(), [[tracker.Url]]);
         await using (announcer)
         {
-            Assert.Equal(1, counters.AnnouncesRefused);
+            Assert.Equal(1, counters.ReadAnnounces(AnnounceCounter.Refused));
             Assert.Equal("failure reason: unregistered", announcer.GetSchedule(Hash)!.Order().Single().LastError);
             Assert.Null(announcer.GetSchedule(Hash)!.Current);
         }
@@ -128,7 +128,7 @@ public sealed class AnnouncerHttpTests
         }, new ManualTime(), [[tracker.Url]]);
         await using (announcer)
         {
-            Assert.Equal(1, counters.AnnouncesTimedOut);
+            Assert.Equal(1, counters.ReadAnnounces(AnnounceCounter.TimedOut));
             Assert.Contains("no answer", announcer.GetSchedule(Hash)!.Order().Single().LastError, StringComparison.Ordinal);
         }
     }

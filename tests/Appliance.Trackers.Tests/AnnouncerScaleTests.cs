@@ -43,12 +43,12 @@ public sealed class AnnouncerScaleTests
             await WaitUntilAsync(() => tracker.StartedTorrents == Torrents, TimeSpan.FromSeconds(120),
                 () => $"{tracker.StartedTorrents} of {Torrents} announced");
             // A scheduled scrape follows (the first is due at once here), in batches, through the same cap.
-            await WaitUntilAsync(() => Volatile.Read(ref counters.ScrapesOk) >= 1, TimeSpan.FromSeconds(60),
-                () => $"{counters.ScrapesOk} scrapes");
+            await WaitUntilAsync(() => counters.Read(TrackerCounter.ScrapesOk) >= 1, TimeSpan.FromSeconds(60),
+                () => $"{counters.Read(TrackerCounter.ScrapesOk)} scrapes");
             inFlightWhileRunning = tracker.MaxInFlight;
         }
         Assert.Equal(Torrents, tracker.StartedTorrents);
-        Assert.Equal(0, counters.AnnouncesTimedOut);
+        Assert.Equal(0, counters.ReadAnnounces(AnnounceCounter.TimedOut));
         // The tracker counts a connection open until it reads the client's FIN; on a loaded machine a connection the
         // client already closed can still be counted when its replacement arrives. Requests in flight are exact.
         Assert.InRange(tracker.MaxOpenConnections, 1, Cap + 1);
@@ -74,7 +74,7 @@ public sealed class AnnouncerScaleTests
             await WaitUntilAsync(() => tracker.StartedTorrents == Torrents, TimeSpan.FromSeconds(120),
                 () => $"{tracker.StartedTorrents} of {Torrents} announced");
         }
-        Assert.Equal(0, counters.AnnouncesTimedOut);
+        Assert.Equal(0, counters.ReadAnnounces(AnnounceCounter.TimedOut));
         Assert.InRange(tracker.MaxOutstanding, 1, Cap);
         Assert.Equal(1, tracker.Connects); // the test takes well under the id's one-minute lifetime
     }
@@ -140,8 +140,8 @@ public sealed class AnnouncerScaleTests
         await announcer.AnnounceNowAsync(hash, CancellationToken.None);
         await announcer.ScrapeNowAsync(CancellationToken.None);
         Assert.Equal(new Appliance.Protocol.TrackerWire.ScrapeCounts(3, 9, 5), announcer.GetScrape(hash));
-        Assert.Equal((1L, 3L, 5L, 9L), (counters.ScrapesOk, counters.ScrapedSeeders, counters.ScrapedLeechers, counters.ScrapedDownloaded));
+        Assert.Equal((1L, 3L, 5L, 9L), (counters.Read(TrackerCounter.ScrapesOk), counters.Read(TrackerCounter.ScrapedSeeders), counters.Read(TrackerCounter.ScrapedLeechers), counters.Read(TrackerCounter.ScrapedDownloaded)));
         announcer.Remove(hash);
-        Assert.Equal((0L, 0L, 0L), (counters.ScrapedSeeders, counters.ScrapedLeechers, counters.ScrapedDownloaded));
+        Assert.Equal((0L, 0L, 0L), (counters.Read(TrackerCounter.ScrapedSeeders), counters.Read(TrackerCounter.ScrapedLeechers), counters.Read(TrackerCounter.ScrapedDownloaded)));
     }
 }

@@ -3,8 +3,12 @@ using Prometheus;
 
 namespace Appliance.Metrics.Export;
 
+/// <summary>One series of a labelled family: its label values, in the family's label order, and where its value is read.</summary>
+public readonly record struct LabelledSeries(string[] Labels, Func<double> Read);
+
 /// <summary>
-/// The Prometheus exposition of the appliance. Components keep their counters as plain fields; the exporter
+/// The Prometheus exposition of the appliance. Components keep their counters in a <see cref="CounterSet{TCounter}"/>
+/// and each domain's registrar describes its metrics here (name, help, labels, the counter each series reads); the exporter
 /// holds read callbacks and copies the values into prometheus-net collectors only when scraped, so the hot
 /// path never touches prometheus-net. Uses its own registry (none of prometheus-net's default collectors).
 /// </summary>
@@ -36,50 +40,69 @@ public sealed class MetricsExporter
         OnCollect(() => counter.IncTo(read()));
     }
 
-    /// <summary>A counter family with one label whose values are fixed (reasons, results, types).</summary>
-    public void AddCounter(string name, string help, string labelName, IReadOnlyList<string> labelValues, Func<int, long> read)
-    {
-        var counter = _factory.CreateCounter(name, help, [labelName]);
-        var children = labelValues.Select(v => counter.WithLabels(v)).ToArray();
-        OnCollect(() =>
-        {
-            for (int i = 0; i < children.Length; i++) children[i].IncTo(read(i));
-        });
-    }
+    /// <summary>One value of a <see cref="CounterSet{TCounter}"/> as an unlabelled counter.</summary>
+    public void AddCounter<TCounter>(string name, string help, CounterSet<TCounter> source, TCounter counter) where TCounter : unmanaged, Enum =>
+        AddCounter(name, help, () => source.Read(counter));
 
-    /// <summary>A counter family with several labels; <paramref name="series"/> holds each series' label values in label order.</summary>
-    public void AddCounter(string name, string help, string[] labelNames, IReadOnlyList<string[]> series, Func<int, long> read)
+    /// <summary>One value of a <see cref="CounterSet{TCounter}"/> as an unlabelled gauge.</summary>
+    public void AddGauge<TCounter>(string name, string help, CounterSet<TCounter> source, TCounter counter) where TCounter : unmanaged, Enum =>
+        AddGauge(name, help, () => source.Read(counter));
+
+    /// <summary>A counter family with one label, each label value naming the counter it reads.</summary>
+    public void AddCounter<TCounter>(string name, string help, string labelName, CounterSet<TCounter> source, params ReadOnlySpan<(string Label, TCounter Counter)> series)
+        where TCounter : unmanaged, Enum => AddCounter(name, help, [labelName], Labelled(source, series));
+
+    /// <summary>A gauge family with one label, each label value naming the counter it reads.</summary>
+    public void AddGauge<TCounter>(string name, string help, string labelName, CounterSet<TCounter> source, params ReadOnlySpan<(string Label, TCounter Counter)> series)
+        where TCounter : unmanaged, Enum => AddGauge(name, help, [labelName], Labelled(source, series));
+
+    /// <summary>A counter family with one series per value of the set's enum (reasons, results), labelled by <paramref name="label"/>.</summary>
+    public void AddCounter<TCounter>(string name, string help, string labelName, CounterSet<TCounter> source, Func<TCounter, string> label)
+        where TCounter : unmanaged, Enum =>
+        AddCounter(name, help, [labelName], [.. Enum.GetValues<TCounter>().Select(c => new LabelledSeries([label(c)], () => source.Read(c)))]);
+
+    /// <summary>A counter family; each series carries its label values (in <paramref name="labelNames"/> order) and its source.</summary>
+    public void AddCounter(string name, string help, string[] labelNames, IReadOnlyList<LabelledSeries> series)
     {
         var counter = _factory.CreateCounter(name, help, labelNames);
-        var children = series.Select(values => counter.WithLabels(values)).ToArray();
+        var children = series.Select(s => (Child: counter.WithLabels(Checked(name, labelNames, s)), s.Read)).ToArray();
         OnCollect(() =>
         {
-            for (int i = 0; i < children.Length; i++) children[i].IncTo(read(i));
+            foreach (var (child, read) in children) child.IncTo(read());
         });
     }
 
-    /// <summary>A counter family over a <see cref="ReasonCounters{TReason}"/>, labelled by the given names (in enum order).</summary>
-    public void AddCounter<TReason>(string name, string help, string labelName, ReasonCounters<TReason> source, IReadOnlyList<string> labelValues)
-        where TReason : unmanaged, Enum
+    /// <summary>A gauge family; each series carries its label values (in <paramref name="labelNames"/> order) and its source.</summary>
+    public void AddGauge(string name, string help, string[] labelNames, IReadOnlyList<LabelledSeries> series)
     {
-        if (labelValues.Count != source.Count) throw new ArgumentException($"{name}: {labelValues.Count} label values for {source.Count} counters", nameof(labelValues));
-        AddCounter(name, help, labelName, labelValues, source.ReadAt);
+        var gauge = _factory.CreateGauge(name, help, labelNames);
+        var children = series.Select(s => (Child: gauge.WithLabels(Checked(name, labelNames, s)), s.Read)).ToArray();
+        OnCollect(() =>
+        {
+            foreach (var (child, read) in children) child.Set(read());
+        });
     }
+
+    private static LabelledSeries[] Labelled<TCounter>(CounterSet<TCounter> source, ReadOnlySpan<(string Label, TCounter Counter)> series)
+        where TCounter : unmanaged, Enum
+    {
+        var result = new LabelledSeries[series.Length];
+        for (int i = 0; i < series.Length; i++)
+        {
+            var counter = series[i].Counter;
+            result[i] = new LabelledSeries([series[i].Label], () => source.Read(counter));
+        }
+        return result;
+    }
+
+    private static string[] Checked(string name, string[] labelNames, LabelledSeries series) =>
+        series.Labels.Length == labelNames.Length ? series.Labels
+            : throw new ArgumentException($"{name}: {series.Labels.Length} label values for {labelNames.Length} labels", nameof(series));
 
     public void AddGauge(string name, string help, Func<double> read)
     {
         var gauge = _factory.CreateGauge(name, help);
         OnCollect(() => gauge.Set(read()));
-    }
-
-    public void AddGauge(string name, string help, string labelName, IReadOnlyList<string> labelValues, Func<int, double> read)
-    {
-        var gauge = _factory.CreateGauge(name, help, [labelName]);
-        var children = labelValues.Select(v => gauge.WithLabels(v)).ToArray();
-        OnCollect(() =>
-        {
-            for (int i = 0; i < children.Length; i++) children[i].Set(read(i));
-        });
     }
 
     /// <summary>A histogram mirrored from a <see cref="LatencyHistogram"/> (same buckets, same count and sum).</summary>

@@ -9,7 +9,6 @@ namespace Appliance.Metrics.Runtime;
 /// </summary>
 public static class ProcessMetrics
 {
-    private static readonly string[] Generations = ["0", "1", "2"];
 
     public static void Register(MetricsExporter exporter, TimeProvider? clock = null)
     {
@@ -25,7 +24,8 @@ public static class ProcessMetrics
 
         exporter.AddCounter(MetricNames.ProcessAllocatedBytes, "Managed bytes allocated since start (all threads); flat while serving means an allocation-free hot path",
             () => GC.GetTotalAllocatedBytes(precise: false));
-        exporter.AddCounter(MetricNames.ProcessGcCollections, "Garbage collections by generation", "generation", Generations, g => GC.CollectionCount(g));
+        exporter.AddCounter(MetricNames.ProcessGcCollections, "Garbage collections by generation", ["generation"],
+            [.. Enumerable.Range(0, 3).Select(g => new LabelledSeries([g.ToString(CultureInfo.InvariantCulture)], () => GC.CollectionCount(g)))]);
         exporter.AddGauge(MetricNames.ProcessGcHeapBytes, "Managed heap size after the last collection", () => GC.GetGCMemoryInfo().HeapSizeBytes);
         exporter.AddCounter(MetricNames.ProcessGcPauseSeconds, "Time the runtime paused threads for garbage collection",
             () => GC.GetTotalPauseDuration().TotalSeconds);

@@ -1,36 +1,31 @@
+using Appliance.Metrics.Counters;
+
 namespace Appliance.Seeding.Encryption;
 
-/// <summary>MSE/PE outcomes, read by the metrics exporter. No lock, no allocation.</summary>
-public sealed class EncryptionCounters
+/// <summary>MSE/PE outcomes, one slot each in <see cref="EncryptionCounters"/>.</summary>
+public enum EncryptionCounter
 {
-    private long _rc4;
-    private long _plaintextAfterHandshake;
-    private long _failed;
-    private long _plaintextRefused;
-    private long _throttled;
-
     /// <summary>Encrypted handshakes that selected RC4 for the stream.</summary>
-    public long HandshakesRc4 => Interlocked.Read(ref _rc4);
+    HandshakesRc4,
 
     /// <summary>Encrypted handshakes that selected plaintext for the stream (obfuscated handshake only).</summary>
-    public long HandshakesPlaintext => Interlocked.Read(ref _plaintextAfterHandshake);
+    HandshakesPlaintext,
 
     /// <summary>Encrypted handshakes dropped as malformed (bad key, no req1, unknown SKEY, bad VC, oversized fields).</summary>
-    public long HandshakesFailed => Interlocked.Read(ref _failed);
-
-    /// <summary>Plaintext handshakes refused under --encryption require.</summary>
-    public long PlaintextRefused => Interlocked.Read(ref _plaintextRefused);
+    HandshakesFailed,
 
     /// <summary>Encrypted handshakes refused by the concurrency or per-address rate cap.</summary>
-    public long HandshakesThrottled => Interlocked.Read(ref _throttled);
+    HandshakesThrottled,
 
-    internal void Completed(bool rc4)
-    {
-        if (rc4) Interlocked.Increment(ref _rc4);
-        else Interlocked.Increment(ref _plaintextAfterHandshake);
-    }
+    /// <summary>Plaintext handshakes refused under --encryption require.</summary>
+    PlaintextRefused,
+}
 
-    internal void Failed() => Interlocked.Increment(ref _failed);
-    internal void RefusedPlaintext() => Interlocked.Increment(ref _plaintextRefused);
-    internal void Throttled() => Interlocked.Increment(ref _throttled);
+/// <summary>MSE/PE outcomes, exported by <see cref="SeedingMetrics"/>. No lock, no allocation.</summary>
+public sealed class EncryptionCounters : CounterSet<EncryptionCounter>
+{
+    internal void Completed(bool rc4) => Increment(rc4 ? EncryptionCounter.HandshakesRc4 : EncryptionCounter.HandshakesPlaintext);
+    internal void Failed() => Increment(EncryptionCounter.HandshakesFailed);
+    internal void RefusedPlaintext() => Increment(EncryptionCounter.PlaintextRefused);
+    internal void Throttled() => Increment(EncryptionCounter.HandshakesThrottled);
 }

@@ -83,7 +83,7 @@ public sealed class Announcer : IAsyncDisposable
         var entry = new Entry(schedules, uploaded);
         if (_torrents.TryAdd(infoHash, entry))
         {
-            Interlocked.Increment(ref _counters.AnnouncedTorrents);
+            _counters.Increment(TrackerCounter.AnnouncedTorrents);
             lock (_due)
             {
                 foreach (var schedule in schedules) _due.Enqueue((entry, schedule), schedule.NextAnnounce);
@@ -97,7 +97,7 @@ public sealed class Announcer : IAsyncDisposable
     {
         if (!_torrents.TryRemove(infoHash, out var entry)) return;
         entry.Removed = true; // left in the due queue, skipped when it comes up
-        Interlocked.Decrement(ref _counters.AnnouncedTorrents);
+        _counters.Decrement(TrackerCounter.AnnouncedTorrents);
         entry.ForgetScrape(_counters);
         if (Volatile.Read(ref _stopped) != 0) return;
         foreach (var schedule in entry.Schedules)
@@ -281,7 +281,7 @@ public sealed class Announcer : IAsyncDisposable
                         ? await _udp.ScrapeAsync(url, family, hashes, cancellationToken).ConfigureAwait(false)
                         : await _http.ScrapeAsync(url, family, hashes, cancellationToken).ConfigureAwait(false);
                 }
-                Interlocked.Increment(ref _counters.ScrapesOk);
+                _counters.Increment(TrackerCounter.ScrapesOk);
                 foreach (var entry in part)
                 {
                     if (counts.TryGetValue(entry.InfoHash, out var c) && !entry.Removed) entry.SetScrape(c, _counters);
@@ -290,7 +290,7 @@ public sealed class Announcer : IAsyncDisposable
             catch (TrackerException e)
             {
                 allOk = false;
-                Interlocked.Increment(ref _counters.ScrapesFailed);
+                _counters.Increment(TrackerCounter.ScrapesFailed);
                 TrackerLog.ScrapeFailed(_logger, url, e.Message);
                 // A tracker without scrape support (BEP 48 is optional) fails every batch the same way.
                 if (i == 0) break;
@@ -323,15 +323,15 @@ public sealed class Announcer : IAsyncDisposable
             {
                 tried = true;
                 schedule.TrackerFailed(tracker, e.Message);
-                if (e.TimedOut) Interlocked.Increment(ref counters.TimedOut);
-                Interlocked.Increment(ref IsUdp(tracker.Url) ? ref counters.UdpFailed : ref counters.HttpFailed);
+                if (e.TimedOut) counters.Increment(AnnounceCounter.TimedOut);
+                counters.Increment(IsUdp(tracker.Url) ? AnnounceCounter.UdpFailed : AnnounceCounter.HttpFailed);
                 TrackerLog.TrackerFailed(_logger, TrackerUrl.Redact(tracker.Url), family, hex, TrackerUrl.RedactIn(e.Message, tracker.Url));
                 continue;
             }
-            Interlocked.Increment(ref IsUdp(tracker.Url) ? ref counters.UdpOk : ref counters.HttpOk);
+            counters.Increment(IsUdp(tracker.Url) ? AnnounceCounter.UdpOk : AnnounceCounter.HttpOk);
             if (response.FailureReason is { } reason)
             {
-                Interlocked.Increment(ref counters.Refused);
+                counters.Increment(AnnounceCounter.Refused);
                 schedule.TrackerFailed(tracker, "failure reason: " + reason);
                 TrackerLog.AnnounceRefused(_logger, TrackerUrl.Redact(tracker.Url), family, hex, reason);
                 continue;
@@ -422,9 +422,9 @@ public sealed class Announcer : IAsyncDisposable
             lock (_gate)
             {
                 var old = Scraped ?? default;
-                Interlocked.Add(ref counters.ScrapedSeeders, counts.Complete - old.Complete);
-                Interlocked.Add(ref counters.ScrapedLeechers, counts.Incomplete - old.Incomplete);
-                Interlocked.Add(ref counters.ScrapedDownloaded, counts.Downloaded - old.Downloaded);
+                counters.Add(TrackerCounter.ScrapedSeeders, counts.Complete - old.Complete);
+                counters.Add(TrackerCounter.ScrapedLeechers, counts.Incomplete - old.Incomplete);
+                counters.Add(TrackerCounter.ScrapedDownloaded, counts.Downloaded - old.Downloaded);
                 Scraped = counts;
             }
         }
@@ -434,9 +434,9 @@ public sealed class Announcer : IAsyncDisposable
             lock (_gate)
             {
                 if (Scraped is not { } old) return;
-                Interlocked.Add(ref counters.ScrapedSeeders, -old.Complete);
-                Interlocked.Add(ref counters.ScrapedLeechers, -old.Incomplete);
-                Interlocked.Add(ref counters.ScrapedDownloaded, -old.Downloaded);
+                counters.Add(TrackerCounter.ScrapedSeeders, -old.Complete);
+                counters.Add(TrackerCounter.ScrapedLeechers, -old.Incomplete);
+                counters.Add(TrackerCounter.ScrapedDownloaded, -old.Downloaded);
                 Scraped = null;
             }
         }

@@ -88,8 +88,8 @@ public sealed class EmbeddedTracker : IAsyncDisposable
     public void Sweep()
     {
         var (swarms, peers) = _store.Sweep();
-        Volatile.Write(ref _counters.EmbeddedSwarms, swarms);
-        Volatile.Write(ref _counters.EmbeddedPeers, peers);
+        _counters.Set(TrackerCounter.EmbeddedSwarms, swarms);
+        _counters.Set(TrackerCounter.EmbeddedPeers, peers);
     }
 
     private ValueTask HandleAnnounce(HttpRequest request, HttpResponse response, CancellationToken cancellationToken)
@@ -97,7 +97,7 @@ public sealed class EmbeddedTracker : IAsyncDisposable
         response.ContentType = "text/plain";
         if (!HttpAnnounceQuery.TryParse(request.RawQuery, out var announce, out string error))
         {
-            Interlocked.Increment(ref _counters.EmbeddedHttpRejected);
+            _counters.Increment(TrackerCounter.EmbeddedHttpRejected);
             HttpTrackerResponse.WriteFailure(response.Body, error);
             return ValueTask.CompletedTask;
         }
@@ -111,7 +111,7 @@ public sealed class EmbeddedTracker : IAsyncDisposable
             var answer = _store.Announce(announce.InfoHash, peer, announce.Left == 0, announce.Event, announce.NumWant, v4Space, v6Space);
             if (answer.Status != AnnounceStatus.Ok)
             {
-                Interlocked.Increment(ref _counters.EmbeddedHttpRejected);
+                _counters.Increment(TrackerCounter.EmbeddedHttpRejected);
                 HttpTrackerResponse.WriteFailure(response.Body, answer.Status switch
                 {
                     AnnounceStatus.NotTracked => "torrent not tracked here",
@@ -120,7 +120,7 @@ public sealed class EmbeddedTracker : IAsyncDisposable
                 });
                 return ValueTask.CompletedTask;
             }
-            Interlocked.Increment(ref _counters.EmbeddedHttpAnnounces);
+            _counters.Increment(TrackerCounter.EmbeddedHttpAnnounces);
             int interval = (int)_store.Options.Interval.TotalSeconds, minInterval = (int)_store.Options.MinInterval.TotalSeconds;
             if (announce.Compact)
             {
@@ -148,11 +148,11 @@ public sealed class EmbeddedTracker : IAsyncDisposable
         var hashes = new List<InfoHash>();
         if (!HttpAnnounceQuery.TryParseScrape(request.RawQuery, hashes, out string error) || hashes.Count == 0)
         {
-            Interlocked.Increment(ref _counters.EmbeddedHttpRejected);
+            _counters.Increment(TrackerCounter.EmbeddedHttpRejected);
             HttpTrackerResponse.WriteFailure(response.Body, hashes.Count == 0 && error.Length == 0 ? "info_hash required" : error);
             return ValueTask.CompletedTask;
         }
-        Interlocked.Increment(ref _counters.EmbeddedHttpScrapes);
+        _counters.Increment(TrackerCounter.EmbeddedHttpScrapes);
         var files = hashes.Distinct().Where(_store.IsTracked).Order().Select(h => (h, _store.Scrape(h))).ToList();
         HttpTrackerResponse.WriteScrape(response.Body, files);
         return ValueTask.CompletedTask;

@@ -100,7 +100,7 @@ public sealed class UdpTrackerServer : IAsyncDisposable
     {
         if (!UdpTrackerPacket.TryReadRequestAction(packet, out var action, out long connectionId, out int transactionId))
         {
-            Interlocked.Increment(ref _counters.EmbeddedUdpRejected);
+            _counters.Increment(TrackerCounter.EmbeddedUdpRejected);
             return 0;
         }
         Span<byte> client = stackalloc byte[18];
@@ -110,10 +110,10 @@ public sealed class UdpTrackerServer : IAsyncDisposable
         {
             if (!UdpTrackerPacket.TryReadConnectRequest(packet, out _))
             {
-                Interlocked.Increment(ref _counters.EmbeddedUdpRejected);
+                _counters.Increment(TrackerCounter.EmbeddedUdpRejected);
                 return 0;
             }
-            Interlocked.Increment(ref _counters.EmbeddedUdpConnects);
+            _counters.Increment(TrackerCounter.EmbeddedUdpConnects);
             return UdpTrackerPacket.WriteConnectResponse(reply, transactionId, _ids.Issue(client));
         }
         if (!_ids.IsValid(connectionId, client))
@@ -121,7 +121,7 @@ public sealed class UdpTrackerServer : IAsyncDisposable
             // No reply: the source address of a datagram without a valid id is unproven, and an error reply would let
             // a forged 16-byte packet send 2.5 times its size to someone else. A client with an expired id times out
             // and connects again (BEP 15).
-            Interlocked.Increment(ref _counters.EmbeddedUdpRejected);
+            _counters.Increment(TrackerCounter.EmbeddedUdpRejected);
             return 0;
         }
         switch (action)
@@ -129,7 +129,7 @@ public sealed class UdpTrackerServer : IAsyncDisposable
             case UdpTrackerAction.Announce:
                 return Announce(packet, source, reply);
             case UdpTrackerAction.Scrape:
-                Interlocked.Increment(ref _counters.EmbeddedUdpScrapes);
+                _counters.Increment(TrackerCounter.EmbeddedUdpScrapes);
                 int count = UdpTrackerPacket.ScrapeRequestHashCount(packet);
                 int length = UdpTrackerPacket.WriteScrapeResponseHeader(reply, transactionId);
                 for (int i = 0; i < count; i++)
@@ -140,7 +140,7 @@ public sealed class UdpTrackerServer : IAsyncDisposable
                 }
                 return length;
             default:
-                Interlocked.Increment(ref _counters.EmbeddedUdpRejected);
+                _counters.Increment(TrackerCounter.EmbeddedUdpRejected);
                 return UdpTrackerPacket.WriteError(reply, transactionId, "unknown action");
         }
     }
@@ -149,7 +149,7 @@ public sealed class UdpTrackerServer : IAsyncDisposable
     {
         if (!UdpTrackerPacket.TryReadAnnounceRequest(packet, out var request))
         {
-            Interlocked.Increment(ref _counters.EmbeddedUdpRejected);
+            _counters.Increment(TrackerCounter.EmbeddedUdpRejected);
             return UdpTrackerPacket.WriteError(reply, UdpTransaction(packet), "malformed announce");
         }
         var peer = request.Port == 0 ? source : source.WithPort(request.Port);
@@ -160,16 +160,16 @@ public sealed class UdpTrackerServer : IAsyncDisposable
             : _store.Announce(request.InfoHash, peer, request.Left == 0, request.Event, request.NumWant, peers, default);
         if (answer.Status == AnnounceStatus.RateLimited)
         {
-            Interlocked.Increment(ref _counters.EmbeddedUdpRejected);
+            _counters.Increment(TrackerCounter.EmbeddedUdpRejected);
             return 0;
         }
         if (answer.Status != AnnounceStatus.Ok)
         {
-            Interlocked.Increment(ref _counters.EmbeddedUdpRejected);
+            _counters.Increment(TrackerCounter.EmbeddedUdpRejected);
             return UdpTrackerPacket.WriteError(reply, request.TransactionId, answer.Status == AnnounceStatus.NotTracked
                 ? "torrent not tracked here" : "tracker is full");
         }
-        Interlocked.Increment(ref _counters.EmbeddedUdpAnnounces);
+        _counters.Increment(TrackerCounter.EmbeddedUdpAnnounces);
         UdpTrackerPacket.WriteAnnounceResponseHeader(reply, request.TransactionId, (int)_store.Options.Interval.TotalSeconds,
             answer.Incomplete, answer.Complete);
         return UdpTrackerPacket.AnnounceResponseHeaderLength + answer.V4Bytes + answer.V6Bytes;

@@ -1,5 +1,10 @@
 using Appliance.Configuration;
+using Appliance.Dht;
+using Appliance.Networking.Http.Files;
+using Appliance.Networking.Utp;
+using Appliance.Seeding;
 using Appliance.Seeding.Torrents;
+using Appliance.Trackers;
 using Microsoft.Extensions.Logging;
 
 namespace Appliance.Hosting;
@@ -32,13 +37,15 @@ public static class Composition
         host.Add(new ContentWatcherComponent(watcher));
         if (metrics is not null)
         {
-            metrics.ExportSeeding(seeding.Counters, seeding.Registry, watcher, options.PerTorrentMetrics);
-            metrics.ExportEncryption(seeding.Server.EncryptionCounters);
-            metrics.ExportFilePool(seeding.FilePool);
-            metrics.ExportTrackers(trackerCounters);
-            if (dht is not null) metrics.ExportDht(dht.Counters, dht.Counters6);
-            if (utp is not null) metrics.ExportUtp(utp.Counters);
-            if (webSeed is not null) metrics.ExportWebSeed(webSeed.Counters);
+            metrics.WatchLibrary(seeding.Registry, watcher);
+            SeedingMetrics.Register(metrics.Exporter, seeding.Counters);
+            SeedingMetrics.Register(metrics.Exporter, seeding.Server.EncryptionCounters);
+            SeedingMetrics.Register(metrics.Exporter, seeding.Registry, watcher, options.PerTorrentMetrics);
+            FilePoolMetrics.Register(metrics.Exporter, seeding.FilePool);
+            TrackerMetrics.Register(metrics.Exporter, trackerCounters);
+            if (dht is not null) DhtMetrics.Register(metrics.Exporter, dht.Counters, dht.Counters6);
+            if (utp is not null) UtpMetrics.Register(metrics.Exporter, utp.Counters);
+            if (webSeed is not null) HttpFileMetrics.Register(metrics.Exporter, webSeed.Counters);
             new AdminApi(seeding.Registry, watcher, loggers.CreateLogger<AdminApi>(), options.ReadAdminToken(), options.GetMetricsEndPoint()?.Address)
                 .Map(metrics.Routes);
         }

@@ -56,9 +56,9 @@ public sealed class OpentrackerScaleTests
                 await Task.Delay(250);
             Assert.True(known == Torrents, $"opentracker knows {known} of {Torrents} torrents\n{log}\n{opentracker.AllOutput}");
         }
-        Assert.Equal(0, counters.AnnouncesTimedOut);
-        Assert.Equal(0, counters.AnnouncesRefused);
-        Assert.Equal(Torrents, scheme == "http" ? counters.HttpAnnouncesOk : counters.UdpAnnouncesOk);
+        Assert.Equal(0, counters.ReadAnnounces(AnnounceCounter.TimedOut));
+        Assert.Equal(0, counters.ReadAnnounces(AnnounceCounter.Refused));
+        Assert.Equal(Torrents, scheme == "http" ? counters.ReadAnnounces(AnnounceCounter.HttpOk) : counters.ReadAnnounces(AnnounceCounter.UdpOk));
     }
 
     /// <summary>The first line of opentracker's MRTG-style <c>mode=torr</c> page is the number of torrents it knows.</summary>

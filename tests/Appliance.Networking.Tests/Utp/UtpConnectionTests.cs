@@ -92,7 +92,7 @@ public sealed class UtpConnectionTests
         Assert.True(buckets.Sum() > 0); // round trips measured
         _now += 10_000_000;
         c.OnTick(_now);
-        Assert.Equal(0, _counters.Timeouts); // nothing left in flight to time out
+        Assert.Equal(0, _counters.Read(UtpCounter.Timeouts)); // nothing left in flight to time out
     }
 
     [Fact]
@@ -115,7 +115,7 @@ public sealed class UtpConnectionTests
         int before = _wire.Count;
         _now += UtpCongestion.InitialRtoMicros + 1;
         c.OnTick(_now);
-        Assert.Equal(1, _counters.Timeouts);
+        Assert.Equal(1, _counters.Read(UtpCounter.Timeouts));
         Assert.Equal(OurFirstSeq, _wire.Headers().Skip(before).Single(h => h.Type == UtpPacketType.Data).SequenceNumber);
 
         for (int i = 0; i < 20 && c.State != UtpState.Closed; i++)
@@ -136,7 +136,7 @@ public sealed class UtpConnectionTests
         c.Write(new byte[6000], _now);
         int before = _wire.Count;
         for (int i = 0; i < 3; i++) Send(c, UtpPacketType.State, 2, OurFirstSeq - 1);
-        Assert.Equal(1, _counters.FastRetransmits);
+        Assert.Equal(1, _counters.Read(UtpCounter.FastRetransmits));
         Assert.Equal(OurFirstSeq, _wire.Headers().Skip(before).Single(h => h.Type == UtpPacketType.Data).SequenceNumber);
     }
 
@@ -153,7 +153,7 @@ public sealed class UtpConnectionTests
         // ack the first new packet, sack the third to fifth: the second is the hole (bit i is ack + 2 + i).
         Send(c, UtpPacketType.State, 2, (ushort)(acked + 1), sack: [0b111]);
         Assert.Equal((ushort)(acked + 2), _wire.Headers().Skip(before).Single(h => h.Type == UtpPacketType.Data).SequenceNumber);
-        Assert.Equal(1, _counters.FastRetransmits);
+        Assert.Equal(1, _counters.Read(UtpCounter.FastRetransmits));
     }
 
     [Fact]
@@ -166,19 +166,19 @@ public sealed class UtpConnectionTests
         int before = _wire.Count;
         _now += 1000;
         Send(c, UtpPacketType.State, 2, acked, sack: [0b111]); // the hole is acked+1; acked+2 .. +4 arrived (bit i: ack + 2 + i)
-        Assert.Equal(1, _counters.FastRetransmits);
+        Assert.Equal(1, _counters.Read(UtpCounter.FastRetransmits));
         Assert.Equal((ushort)(acked + 1), _wire.Headers().Skip(before).Single(h => h.Type == UtpPacketType.Data).SequenceNumber);
 
         // The same ack again says nothing new: no second resend.
         Send(c, UtpPacketType.State, 2, acked, sack: [0b111]);
-        Assert.Equal(1, _counters.FastRetransmits);
+        Assert.Equal(1, _counters.Read(UtpCounter.FastRetransmits));
 
         // Three packets sent after the resend arrive, the hole still does not: the resend was lost too.
         _now += 1000;
         c.Write(new byte[4000], _now);
         int mark = _wire.Count;
         Send(c, UtpPacketType.State, 2, acked, sack: [0b1111_1111]);
-        Assert.Equal(2, _counters.FastRetransmits);
+        Assert.Equal(2, _counters.Read(UtpCounter.FastRetransmits));
         Assert.Contains(_wire.Headers().Skip(mark), h => h.Type == UtpPacketType.Data && h.SequenceNumber == (ushort)(acked + 1));
     }
 
@@ -188,7 +188,7 @@ public sealed class UtpConnectionTests
         var c = Established();
         c.Write(new byte[6000], _now);
         for (int i = 0; i < 4; i++) Send(c, UtpPacketType.State, 2, OurFirstSeq - 1, window: (uint)(20_000 + i * 3000)); // the reader making room
-        Assert.Equal(0, _counters.FastRetransmits);
+        Assert.Equal(0, _counters.Read(UtpCounter.FastRetransmits));
     }
 
     [Fact]
@@ -215,7 +215,7 @@ public sealed class UtpConnectionTests
         _now += UtpCongestion.InitialRtoMicros + 1;
         c.OnTick(_now);
         Assert.Equal(quiet + 1, _wire.DataPackets().Count);
-        Assert.Equal(0, _counters.Timeouts);
+        Assert.Equal(0, _counters.Read(UtpCounter.Timeouts));
 
         // The reader makes room: the peer's update reopens the flow at once.
         Send(c, UtpPacketType.State, 2, last, window: BigWindow);
@@ -246,12 +246,12 @@ public sealed class UtpConnectionTests
     {
         var c = Established();
         c.Write(new byte[3000], _now);
-        long dropped = _counters.Dropped;
+        long dropped = _counters.Read(UtpCounter.Dropped);
         Send(c, UtpPacketType.State, 2, OurFirstSeq + 100);
-        Assert.Equal(dropped + 1, _counters.Dropped);
+        Assert.Equal(dropped + 1, _counters.Read(UtpCounter.Dropped));
         _now += UtpCongestion.InitialRtoMicros + 1;
         c.OnTick(_now);
-        Assert.Equal(1, _counters.Timeouts); // the forged ack released nothing
+        Assert.Equal(1, _counters.Read(UtpCounter.Timeouts)); // the forged ack released nothing
     }
 
     [Fact]

@@ -47,8 +47,8 @@ public sealed class UtpListenerTests : IDisposable
         Assert.Equal(2, Receive().AckNumber);
         Assert.True(_acceptor.Accepted.Wait(Timeout));
         // The listener counts the connection after the acceptor took it, on its receive thread: wait for that, bounded.
-        Assert.True(SpinWait.SpinUntil(() => _counters.ConnectionsAccepted >= 1, Timeout), "the accepted connection was not counted");
-        Assert.Equal(1, _counters.ConnectionsAccepted);
+        Assert.True(SpinWait.SpinUntil(() => _counters.Read(UtpCounter.ConnectionsAccepted) >= 1, Timeout), "the accepted connection was not counted");
+        Assert.Equal(1, _counters.Read(UtpCounter.ConnectionsAccepted));
     }
 
     [Fact]
@@ -85,7 +85,7 @@ public sealed class UtpListenerTests : IDisposable
                 Assert.Equal(UtpPacketType.State, header.Type);
             }
             Assert.Equal(8, _listener.HalfOpenCount);
-            Assert.Equal(12, _counters.HalfOpenRefused);
+            Assert.Equal(12, _counters.Read(UtpCounter.HalfOpenRefused));
         }
         finally
         {
@@ -107,7 +107,7 @@ public sealed class UtpListenerTests : IDisposable
         SendPacket(UtpPacketType.Data, connectionId: 11, seq: 1, ack: 1);
         Assert.Equal(UtpPacketType.Reset, Receive().Type); // still answering, after all the garbage was read
         Assert.Equal(0, _listener.ConnectionCount);
-        Assert.True(_counters.Dropped >= 500);
+        Assert.True(_counters.Read(UtpCounter.Dropped) >= 500);
     }
 
     [Fact]

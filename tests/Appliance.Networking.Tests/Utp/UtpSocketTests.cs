@@ -35,7 +35,7 @@ public sealed class UtpSocketTests : IDisposable
         Assert.Equal(down, await receivedBack);
         dialer.Close();
         Assert.Equal(0, await answerer.ReceiveAsync(new byte[16], bound.Token)); // the dialer's FIN: a clean end
-        Assert.Equal(1, server.Counters.ConnectionsAccepted);
+        Assert.Equal(1, server.Counters.Read(UtpCounter.ConnectionsAccepted));
     }
 
     [Fact]
@@ -47,7 +47,7 @@ public sealed class UtpSocketTests : IDisposable
 
         var e = await Assert.ThrowsAsync<SocketException>(() => UtpSocket.ConnectAsync(client, server.Endpoint, bound.Token));
         Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
-        Assert.Equal(1, server.Counters.ResetsSent);
+        Assert.Equal(1, server.Counters.Read(UtpCounter.ResetsSent));
         Assert.Equal(0, client.Listener.ConnectionCount);
     }
 

@@ -29,7 +29,7 @@ public sealed class EncryptedSessionTests
         Assert.Equal(expected, peer.Encryption);
 
         await seeder.DownloadEveryBlockAsync(peer);
-        Assert.Equal(1, await Eventually.SettledAsync(1L, () => expected == CryptoMethods.Rc4 ? seeder.Server.EncryptionCounters.HandshakesRc4 : seeder.Server.EncryptionCounters.HandshakesPlaintext));
+        Assert.Equal(1, await Eventually.SettledAsync(1L, () => expected == CryptoMethods.Rc4 ? seeder.Server.EncryptionCounters.Read(EncryptionCounter.HandshakesRc4) : seeder.Server.EncryptionCounters.Read(EncryptionCounter.HandshakesPlaintext)));
         // Counted once the send returned, which may be after the peer read the last byte.
         Assert.Equal(seeder.Data.Length, await Eventually.SettledAsync((long)seeder.Data.Length, () => seeder.Torrent.UploadedBytes));
     }
@@ -51,8 +51,8 @@ public sealed class EncryptedSessionTests
         await peer.SendHandshakeAsync(seeder.Metainfo.InfoHash, fast: true, extensions: true);
 
         Assert.True(await peer.WaitClosedAsync());
-        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Server.EncryptionCounters.PlaintextRefused));
-        Assert.Equal(0, seeder.Counters.HandshakesAccepted);
+        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Server.EncryptionCounters.Read(EncryptionCounter.PlaintextRefused)));
+        Assert.Equal(0, seeder.Counters.Read(SeedingCounter.HandshakesAccepted));
     }
 
     [Fact]
@@ -70,7 +70,7 @@ public sealed class EncryptedSessionTests
         await using var seeder = new TestSeeder(Unlimited);
         await Assert.ThrowsAnyAsync<Exception>(() => FakePeer.ConnectEncryptedAsync(seeder.EndPoint, InfoHash.Compute("not ours"u8),
             CryptoMethods.Rc4, FakePeer.HandshakeBytes(seeder.Metainfo.InfoHash, fast: true, extensions: true)));
-        await WaitForAsync(() => seeder.Server.EncryptionCounters.HandshakesFailed == 1 && seeder.Server.SessionCount == 0);
+        await WaitForAsync(() => seeder.Server.EncryptionCounters.Read(EncryptionCounter.HandshakesFailed) == 1 && seeder.Server.SessionCount == 0);
     }
 
     [Fact]
@@ -121,7 +121,7 @@ public sealed class EncryptedSessionTests
                 await socket.SendAsync(new MseInitiator().Step1(0));
                 flood.Add(socket);
             }
-            await WaitForAsync(() => seeder.Server.EncryptionCounters.HandshakesThrottled >= 30);
+            await WaitForAsync(() => seeder.Server.EncryptionCounters.Read(EncryptionCounter.HandshakesThrottled) >= 30);
 
             using var peer = await FakePeer.ConnectEncryptedAsync(seeder.EndPoint, seeder.Metainfo.InfoHash, CryptoMethods.Rc4,
                 FakePeer.HandshakeBytes(seeder.Metainfo.InfoHash, fast: true, extensions: true));

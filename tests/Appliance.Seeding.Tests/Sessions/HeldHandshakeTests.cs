@@ -36,9 +36,9 @@ public sealed class HeldHandshakeTests
         FinishLoading(seeder, loaded: true);
 
         await seeder.DownloadEveryBlockAsync(peer);
-        Assert.Equal(1, seeder.Counters.HandshakesHeld);
-        Assert.Equal(1, seeder.Counters.HandshakesAccepted);
-        Assert.Equal(0, seeder.Counters.HandshakesUnknownTorrent);
+        Assert.Equal(1, seeder.Counters.Read(SeedingCounter.HandshakesHeld));
+        Assert.Equal(1, seeder.Counters.Read(SeedingCounter.HandshakesAccepted));
+        Assert.Equal(0, seeder.Counters.Read(SeedingCounter.HandshakesUnknownTorrent));
         Assert.Equal(0, await Eventually.SettledAsync(0, () => seeder.Server.HeldHandshakes));
     }
 
@@ -66,8 +66,8 @@ public sealed class HeldHandshakeTests
         FinishLoading(seeder, loaded: false);
 
         Assert.True(await peer.WaitClosedAsync());
-        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Counters.HandshakesUnknownTorrent));
-        Assert.Equal(0, seeder.Counters.HandshakesAccepted);
+        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Counters.Read(SeedingCounter.HandshakesUnknownTorrent)));
+        Assert.Equal(0, seeder.Counters.Read(SeedingCounter.HandshakesAccepted));
     }
 
     [Fact]
@@ -78,10 +78,10 @@ public sealed class HeldHandshakeTests
         await peer.SendHandshakeAsync(seeder.Metainfo.InfoHash, fast: true, extensions: true);
 
         Assert.True(await peer.WaitClosedAsync());
-        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Counters.HandshakesTimedOut));
+        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Counters.Read(SeedingCounter.HandshakesTimedOut)));
         Assert.Equal(0, await Eventually.SettledAsync(0, () => seeder.Server.HeldHandshakes));
-        Assert.Equal(1, seeder.Counters.HandshakesHeld);
-        Assert.Equal(0, seeder.Counters.HandshakesUnknownTorrent);
+        Assert.Equal(1, seeder.Counters.Read(SeedingCounter.HandshakesHeld));
+        Assert.Equal(0, seeder.Counters.Read(SeedingCounter.HandshakesUnknownTorrent));
     }
 
     [Fact]
@@ -95,7 +95,7 @@ public sealed class HeldHandshakeTests
         using var refused = await FakePeer.ConnectAsync(seeder.EndPoint);
         await refused.SendHandshakeAsync(seeder.Metainfo.InfoHash, fast: true, extensions: true);
         Assert.True(await refused.WaitClosedAsync());
-        Assert.Equal(1, seeder.Counters.HandshakesUnknownTorrent);
+        Assert.Equal(1, seeder.Counters.Read(SeedingCounter.HandshakesUnknownTorrent));
 
         FinishLoading(seeder, loaded: true);
         await seeder.DownloadEveryBlockAsync(held);

@@ -64,7 +64,7 @@ public sealed class NonReadingPeerTests
             // The seeder closed the connection under our sends.
         }
         while (seeder.Server.SessionCount > 0) await Task.Delay(20, cts.Token);
-        Assert.Equal(1, seeder.Counters.DisconnectsIdle);
+        Assert.Equal(1, seeder.Counters.Read(SeedingCounter.DisconnectsIdle));
     }
 
     private static SeedingOptions StallOptions(TimeSpan sendStallTimeout) => new()
@@ -89,8 +89,8 @@ public sealed class NonReadingPeerTests
 
         using var cts = new CancellationTokenSource(Patience);
         while (seeder.Server.SessionCount > 0) await Task.Delay(20, cts.Token);
-        Assert.Equal(1, seeder.Counters.DisconnectsIdle);
-        Assert.True(seeder.Counters.SendsWouldBlock == 0, "a send waited for the peer: this test is meant for sends that all fit in the kernel");
+        Assert.Equal(1, seeder.Counters.Read(SeedingCounter.DisconnectsIdle));
+        Assert.True(seeder.Counters.Read(SeedingCounter.SendsWouldBlock) == 0, "a send waited for the peer: this test is meant for sends that all fit in the kernel");
     }
 
     [Fact]
@@ -107,7 +107,7 @@ public sealed class NonReadingPeerTests
             await Task.Delay(150);
         }
         Assert.Equal(1, seeder.Server.SessionCount);
-        Assert.Equal(0, seeder.Counters.DisconnectsIdle);
+        Assert.Equal(0, seeder.Counters.Read(SeedingCounter.DisconnectsIdle));
     }
 
     [Fact]
@@ -128,11 +128,11 @@ public sealed class NonReadingPeerTests
         using var cts = new CancellationTokenSource(Patience);
         var requests = Requests(seeder, 1);
         await stuck.Socket.SendAsync(requests, SocketFlags.None, cts.Token);
-        while (seeder.Counters.SendsWouldBlock == 0) await Task.Delay(20, cts.Token);
-        long rejectedBefore = seeder.Counters.Rejected(RejectReason.QueueFull);
+        while (seeder.Counters.Read(SeedingCounter.SendsWouldBlock) == 0) await Task.Delay(20, cts.Token);
+        long rejectedBefore = seeder.Counters.Rejected.Read(RejectReason.QueueFull);
         var sending = stuck.Socket.SendAsync(Requests(seeder, 3), SocketFlags.None, cts.Token).AsTask();
         long outboxFull = 32 * 1024 / PeerMessageWriter.RequestLength + 1;
-        while (seeder.Counters.Rejected(RejectReason.QueueFull) - rejectedBefore < outboxFull) await Task.Delay(20, cts.Token);
+        while (seeder.Counters.Rejected.Read(RejectReason.QueueFull) - rejectedBefore < outboxFull) await Task.Delay(20, cts.Token);
         // Rejects stop fitting with up to 16 bytes left; keep-alives take what a choke (5 bytes) would need.
         long tick = (long)(System.Diagnostics.Stopwatch.Frequency * 2.0);
         for (int i = 1; i <= 8; i++)

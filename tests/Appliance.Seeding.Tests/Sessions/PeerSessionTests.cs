@@ -4,6 +4,7 @@ using Appliance.Protocol.Bencode;
 using Appliance.Protocol.Identity;
 using Appliance.Protocol.Metainfo;
 using Appliance.Protocol.PeerWire;
+using Appliance.Seeding.Encryption;
 using Appliance.Seeding.Tests.Support;
 using Appliance.TestKit;
 
@@ -64,7 +65,7 @@ public sealed class PeerSessionTests
         await peer.SendHandshakeAsync(InfoHash.Compute("not ours"u8), fast: true, extensions: true);
 
         Assert.True(await peer.WaitClosedAsync());
-        Assert.Equal(1, seeder.Counters.HandshakesUnknownTorrent);
+        Assert.Equal(1, seeder.Counters.Read(SeedingCounter.HandshakesUnknownTorrent));
     }
 
     [Fact]
@@ -78,7 +79,7 @@ public sealed class PeerSessionTests
         await peer.SendAsync(request);
 
         Assert.True(await peer.WaitClosedAsync());
-        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Server.EncryptionCounters.HandshakesFailed));
+        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Server.EncryptionCounters.Read(EncryptionCounter.HandshakesFailed)));
     }
 
     [Theory]
@@ -93,7 +94,7 @@ public sealed class PeerSessionTests
 
         int blocks = await seeder.RequestEveryBlockAndVerifyAsync(peer);
         Assert.Equal(seeder.Data.Length, await Eventually.SettledAsync((long)seeder.Data.Length, () => seeder.Torrent.UploadedBytes));
-        Assert.Equal(blocks, await Eventually.SettledAsync((long)blocks, () => seeder.Counters.BlocksServed));
+        Assert.Equal(blocks, await Eventually.SettledAsync((long)blocks, () => seeder.Counters.Read(SeedingCounter.BlocksServed)));
     }
 
     [Fact]
@@ -126,7 +127,7 @@ public sealed class PeerSessionTests
         await peer.RequestAsync(0, seeder.Metainfo.PieceLength - 1024, 16 * 1024);
 
         Assert.True(await peer.WaitClosedAsync());
-        Assert.Equal(1, seeder.Counters.DisconnectsProtocolError);
+        Assert.Equal(1, seeder.Counters.Read(SeedingCounter.DisconnectsProtocolError));
     }
 
     [Fact]
@@ -151,7 +152,7 @@ public sealed class PeerSessionTests
         await peer.SendAsync(header);
 
         Assert.True(await peer.WaitClosedAsync());
-        Assert.Equal(1, seeder.Counters.DisconnectsProtocolError);
+        Assert.Equal(1, seeder.Counters.Read(SeedingCounter.DisconnectsProtocolError));
     }
 
     [Fact]
@@ -201,7 +202,7 @@ public sealed class PeerSessionTests
         var reject = await second.ReadUntilAsync(PeerMessageId.RejectRequest);
         Assert.True(BlockRequest.TryParse(reject, out var block));
         Assert.Equal(new BlockRequest(1, 0, 16 * 1024), block);
-        Assert.Equal(1, seeder.Counters.Rejected(RejectReason.Choked));
+        Assert.Equal(1, seeder.Counters.Rejected.Read(RejectReason.Choked));
     }
 
     [Fact]
@@ -219,8 +220,8 @@ public sealed class PeerSessionTests
         await second.SendAsync(new byte[4]); // keep-alive, so we know the request has been processed after it
 
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        while (seeder.Counters.Rejected(RejectReason.Choked) == 0) await Task.Delay(20, cts.Token);
-        Assert.Equal(0, seeder.Counters.BlocksServed);
+        while (seeder.Counters.Rejected.Read(RejectReason.Choked) == 0) await Task.Delay(20, cts.Token);
+        Assert.Equal(0, seeder.Counters.Read(SeedingCounter.BlocksServed));
     }
 
     [Fact]
@@ -306,7 +307,7 @@ public sealed class PeerSessionTests
         await peer.RequestAsync(0, 0, 32 * 1024);
 
         await peer.ReadUntilAsync(PeerMessageId.RejectRequest);
-        Assert.Equal(1, seeder.Counters.Rejected(RejectReason.TooLong));
+        Assert.Equal(1, seeder.Counters.Rejected.Read(RejectReason.TooLong));
     }
 
     [Fact]
@@ -328,7 +329,7 @@ public sealed class PeerSessionTests
             if (id == PeerMessageId.RejectRequest) rejects++;
         }
         Assert.True(rejects >= 1, "the queue limit was never hit");
-        Assert.Equal(rejects, seeder.Counters.Rejected(RejectReason.QueueFull));
+        Assert.Equal(rejects, seeder.Counters.Rejected.Read(RejectReason.QueueFull));
     }
 
     [Fact]
@@ -348,7 +349,7 @@ public sealed class PeerSessionTests
         Assert.Equal(new BlockRequest(2, 0, 16 * 1024), rejected);
         var piece = await peer.ReadUntilAsync(PeerMessageId.Piece);
         Assert.Equal(3, BinaryPrimitives.ReadInt32BigEndian(piece));
-        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Counters.BlocksServed));
+        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Counters.Read(SeedingCounter.BlocksServed)));
     }
 
     [Fact]
@@ -411,7 +412,7 @@ public sealed class PeerSessionTests
         using var c = await FakePeer.ConnectAsync(seeder.EndPoint);
 
         Assert.True(await c.WaitClosedAsync());
-        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Counters.ConnectionsRefusedAddressLimit));
+        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Counters.Read(SeedingCounter.ConnectionsRefusedAddressLimit)));
     }
 
     [Fact]
@@ -421,7 +422,7 @@ public sealed class PeerSessionTests
         using var peer = await FakePeer.ConnectAsync(seeder.EndPoint);
 
         Assert.True(await peer.WaitClosedAsync());
-        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Counters.HandshakesTimedOut));
+        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Counters.Read(SeedingCounter.HandshakesTimedOut)));
     }
 
     [Fact]
@@ -440,7 +441,7 @@ public sealed class PeerSessionTests
         Assert.Equal((PeerMessageId)255, (await peer.ReadMessageAsync()).Id); // keep-alive
         Assert.True(await peer.WaitClosedAsync());
         // The sweeper counts the disconnect just after it closed the socket the peer saw close.
-        Assert.Equal(1, await Eventually.SettledAsync(1, () => seeder.Counters.DisconnectsIdle));
+        Assert.Equal(1, await Eventually.SettledAsync(1, () => seeder.Counters.Read(SeedingCounter.DisconnectsIdle)));
     }
 
     [Fact]

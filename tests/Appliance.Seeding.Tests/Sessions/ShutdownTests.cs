@@ -25,7 +25,7 @@ public sealed class ShutdownTests
         var stopping = seeder.Server.StopAsync(CancellationToken.None);
         await ReadUntilClosedAsync(peer);
         await stopping.WaitAsync(TimeSpan.FromSeconds(20));
-        Assert.Equal(Requested, seeder.Counters.BlocksServed);
+        Assert.Equal(Requested, seeder.Counters.Read(SeedingCounter.BlocksServed));
     }
 
     [Fact]
@@ -48,8 +48,8 @@ public sealed class ShutdownTests
 
         await ReadUntilClosedAsync(peer);
         await stopping.WaitAsync(TimeSpan.FromSeconds(20));
-        Assert.Equal(Requested, seeder.Counters.BlocksServed);
-        Assert.Equal(1, seeder.Counters.Rejected(RejectReason.ShuttingDown));
+        Assert.Equal(Requested, seeder.Counters.Read(SeedingCounter.BlocksServed));
+        Assert.Equal(1, seeder.Counters.Rejected.Read(RejectReason.ShuttingDown));
     }
 
     /// <summary>Reads (so the seeder's sends can complete) until the seeder closes the connection.</summary>
@@ -86,7 +86,7 @@ public sealed class ShutdownTests
         while (true)
         {
             await Task.Delay(100, cts.Token);
-            long depth = seeder.Counters.SendQueueDepth;
+            long depth = seeder.Counters.Read(SeedingCounter.SendQueueDepth);
             if (depth >= Requested / 2 && depth == previous) break;
             previous = depth;
         }

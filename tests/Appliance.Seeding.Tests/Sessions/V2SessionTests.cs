@@ -44,11 +44,11 @@ public sealed class V2SessionTests
         Assert.Equal(root, Hash(Hash(Hash(hashes[0], hashes[1]), hashes[2]), hashes[3]));
 
         // Counted before the answer is queued, so they are settled once it arrives.
-        Assert.Equal(1, seeder.Counters.HashRequestsReceived);
-        Assert.Equal(1, seeder.Counters.HashesSent);
-        Assert.Equal(4 * 32, seeder.Counters.HashBytesSent);
+        Assert.Equal(1, seeder.Counters.Read(SeedingCounter.HashRequestsReceived));
+        Assert.Equal(1, seeder.Counters.Read(SeedingCounter.HashesSent));
+        Assert.Equal(4 * 32, seeder.Counters.Read(SeedingCounter.HashBytesSent));
         Assert.Equal(0, seeder.Counters.HashRejects.Total());
-        Assert.Equal(1, seeder.Counters.PeersJoined(v2: true)); // a v2-only torrent is known by its v2 hash only
+        Assert.Equal(1, seeder.Counters.Read(SeedingCounter.PeersJoinedV2)); // a v2-only torrent is known by its v2 hash only
     }
 
     [Theory]
@@ -73,14 +73,14 @@ public sealed class V2SessionTests
         Assert.Equal(request[5..], reject);
         Assert.Equal(1, seeder.Counters.HashRejects.Read(reason));
         Assert.Equal(1, seeder.Counters.HashRejects.Total());
-        Assert.Equal(0, seeder.Counters.HashesSent);
+        Assert.Equal(0, seeder.Counters.Read(SeedingCounter.HashesSent));
 
         // Still served afterwards.
         await peer.SendAsync(HashRequestMessage(root, 0, 0, 8, 0));
         Assert.Equal(HashRequest.PayloadLength + 8 * 32, (await peer.ReadUntilAsync(PeerMessageId.Hashes)).Length);
-        Assert.Equal(2, seeder.Counters.HashRequestsReceived);
-        Assert.Equal(1, seeder.Counters.HashesSent);
-        Assert.Equal(8 * 32, seeder.Counters.HashBytesSent);
+        Assert.Equal(2, seeder.Counters.Read(SeedingCounter.HashRequestsReceived));
+        Assert.Equal(1, seeder.Counters.Read(SeedingCounter.HashesSent));
+        Assert.Equal(8 * 32, seeder.Counters.Read(SeedingCounter.HashBytesSent));
     }
 
     [Fact]
@@ -133,10 +133,10 @@ public sealed class V2SessionTests
         using var peer = await seeder.ConnectAsync();
         await peer.SendAsync(HashRequestMessage(new byte[32], 0, 0, 2, 0));
         await peer.ReadUntilAsync(PeerMessageId.HashReject);
-        Assert.Equal(1, seeder.Counters.HashRequestsReceived);
+        Assert.Equal(1, seeder.Counters.Read(SeedingCounter.HashRequestsReceived));
         Assert.Equal(1, seeder.Counters.HashRejects.Read(HashRejectReason.NotV2));
-        Assert.Equal(1, seeder.Counters.PeersJoined(v2: false));
-        Assert.Equal(0, seeder.Counters.PeersJoined(v2: true));
+        Assert.Equal(1, seeder.Counters.Read(SeedingCounter.PeersJoinedV1));
+        Assert.Equal(0, seeder.Counters.Read(SeedingCounter.PeersJoinedV2));
     }
 
     [Theory]
@@ -184,14 +184,14 @@ public sealed class V2SessionTests
         }
 
         // Counted at the handshake, before it is answered; uncounted when the session ends.
-        Assert.Equal(1, seeder.Counters.PeersJoined(v2: false));
-        Assert.Equal(2, seeder.Counters.PeersJoined(v2: true));
+        Assert.Equal(1, seeder.Counters.Read(SeedingCounter.PeersJoinedV1));
+        Assert.Equal(2, seeder.Counters.Read(SeedingCounter.PeersJoinedV2));
         alsoV2.Dispose();
-        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Counters.PeersJoined(v2: true)));
+        Assert.Equal(1, await Eventually.SettledAsync(1L, () => seeder.Counters.Read(SeedingCounter.PeersJoinedV2)));
         v1.Dispose();
         v2.Dispose();
-        Assert.Equal(0, await Eventually.SettledAsync(0L, () => seeder.Counters.PeersJoined(v2: false)));
-        Assert.Equal(0, await Eventually.SettledAsync(0L, () => seeder.Counters.PeersJoined(v2: true)));
+        Assert.Equal(0, await Eventually.SettledAsync(0L, () => seeder.Counters.Read(SeedingCounter.PeersJoinedV1)));
+        Assert.Equal(0, await Eventually.SettledAsync(0L, () => seeder.Counters.Read(SeedingCounter.PeersJoinedV2)));
     }
 
     [Theory]

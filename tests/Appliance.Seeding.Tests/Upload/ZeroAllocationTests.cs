@@ -36,7 +36,7 @@ public sealed class ZeroAllocationTests(ITestOutputHelper output)
         }, size: 8L * 1024 * 1024, pieceLength: 256 * 1024, segments: segments);
         int blocksInTorrent = (int)(seeder.Data.Length / Block);
         Measure(seeder.EndPoint, seeder.Metainfo.InfoHash, block => (block * Block / seeder.Metainfo.PieceLength, block * Block % seeder.Metainfo.PieceLength),
-            blocksInTorrent, () => seeder.Counters.BatchesSent, rc4);
+            blocksInTorrent, () => seeder.Counters.Read(SeedingCounter.BatchesSent), rc4);
     }
 
     [Theory]
@@ -83,7 +83,7 @@ public sealed class ZeroAllocationTests(ITestOutputHelper output)
         int pieceLength = seeder.Metainfo.PieceLength;
         int blocksInTorrent = (seeder.Metainfo.PieceCount - 1) * (pieceLength / Block); // whole pieces
         Measure(seeder.EndPoint, infoHash, block => (block * Block / pieceLength, block * Block % pieceLength),
-            blocksInTorrent, () => seeder.Counters.BatchesSent);
+            blocksInTorrent, () => seeder.Counters.Read(SeedingCounter.BatchesSent));
     }
 
     private void Measure(System.Net.IPEndPoint endPoint, Appliance.Protocol.Metainfo.InfoHash infoHash, Func<int, (int Piece, int Begin)> blockAt,

@@ -15,7 +15,7 @@ public class MetricsEndpointTests
     {
         var component = new MetricsComponent(new IPEndPoint(IPAddress.Loopback, 0), NullLogger.Instance);
         long uploaded = 4242;
-        component.Exporter.AddCounter(MetricNames.UploadedBytes, "test", () => uploaded);
+        component.Exporter.AddCounter(SeedingMetrics.UploadedBytes, "test", () => uploaded);
         await component.StartAsync(CancellationToken.None);
         try
         {
@@ -69,7 +69,7 @@ public class MetricsEndpointTests
         using var watcher = new ContentWatcher(registry, new TorrentFolderLoader(registry, opener, torrents, content, NullLogger.Instance),
             NullLogger.Instance, clock: clock);
         var component = new MetricsComponent(new IPEndPoint(IPAddress.Loopback, 0), NullLogger.Instance);
-        component.ExportSeeding(new SeedingCounters(), registry, watcher, perTorrent: 0);
+        component.WatchLibrary(registry, watcher);
         await component.StartAsync(CancellationToken.None);
         try
         {

@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Appliance.Metrics;
+using Appliance.Networking.Http.Files;
+using Appliance.Seeding;
 using Appliance.Tests.Metrics;
 using Appliance.TestKit;
 
@@ -50,6 +52,30 @@ public sealed class ServeOperationsTests : IDisposable
         await StopAsync(serve);
     }
 
+    /// <summary>
+    /// Every series of a scrape with every component on, as type, name and labels (values dropped), must equal
+    /// tests/Appliance.Tests/Metrics/exported-series.txt: the dashboard and the alert rules query these, so a renamed
+    /// metric, label or label value fails here. After an intended change, regenerate with APPLIANCE_UPDATE_SNAPSHOT=1.
+    /// </summary>
+    [Fact]
+    public async Task Exported_series_names_and_labels_match_the_snapshot()
+    {
+        AddTorrent("alpha", 200_000);
+        using var serve = Start(out var client, withDht: true, "--per-torrent-metrics", "3", "--web-seed-listen", $"127.0.0.1:{Ports.FreeTcp()}");
+        await ServeProcessTests.WaitReadyAsync(client, serve, Patience);
+        string text = await client.GetStringAsync("/metrics");
+        await StopAsync(serve);
+
+        var actual = ExportedSeries.Of(text);
+        string snapshot = RepositoryRoot.Combine("tests", "Appliance.Tests", "Metrics", "exported-series.txt");
+        if (Environment.GetEnvironmentVariable("APPLIANCE_UPDATE_SNAPSHOT") == "1") await File.WriteAllLinesAsync(snapshot, actual);
+        var expected = await File.ReadAllLinesAsync(snapshot);
+        var missing = expected.Except(actual).ToList();
+        var added = actual.Except(expected).ToList();
+        Assert.True(missing.Count == 0 && added.Count == 0,
+            $"no longer exported:\n{string.Join('\n', missing)}\nnew:\n{string.Join('\n', added)}");
+    }
+
     [Fact]
     public async Task Per_torrent_series_are_off_by_default()
     {
@@ -57,7 +83,7 @@ public sealed class ServeOperationsTests : IDisposable
         using var serve = Start(out var client);
         await ServeProcessTests.WaitReadyAsync(client, serve, Patience);
         string text = await client.GetStringAsync("/metrics");
-        Assert.DoesNotContain(MetricNames.TorrentUploadedBytes + "{", text, StringComparison.Ordinal);
+        Assert.DoesNotContain(SeedingMetrics.TorrentUploadedBytes + "{", text, StringComparison.Ordinal);
         Assert.DoesNotContain("infohash=", text, StringComparison.Ordinal);
         await StopAsync(serve);
     }
@@ -170,10 +196,10 @@ public sealed class ServeOperationsTests : IDisposable
         await WaitUntilAsync(async () => (await http.GetAsync("/alpha")).Status == 404, "alpha no longer served");
 
         string metrics = await client.GetStringAsync("/metrics");
-        Assert.True(MetricsExporterTests.Sample(metrics, MetricNames.WebSeedSentBytes) >= 100 + 60_000);
-        Assert.Equal(1, MetricsExporterTests.Sample(metrics, MetricNames.WebSeedConnections));
-        Assert.True(MetricsExporterTests.Sample(metrics, MetricNames.WebSeedRequests + "{status=\"2xx\"}") >= 2);
-        Assert.True(MetricsExporterTests.Sample(metrics, MetricNames.WebSeedRequests + "{status=\"4xx\"}") >= 2);
+        Assert.True(MetricsExporterTests.Sample(metrics, HttpFileMetrics.WebSeedSentBytes) >= 100 + 60_000);
+        Assert.Equal(1, MetricsExporterTests.Sample(metrics, HttpFileMetrics.WebSeedConnections));
+        Assert.True(MetricsExporterTests.Sample(metrics, HttpFileMetrics.WebSeedRequests + "{status=\"2xx\"}") >= 2);
+        Assert.True(MetricsExporterTests.Sample(metrics, HttpFileMetrics.WebSeedRequests + "{status=\"4xx\"}") >= 2);
         await StopAsync(serve);
     }
 

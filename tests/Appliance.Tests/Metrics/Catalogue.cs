@@ -1,5 +1,11 @@
 using System.Text.RegularExpressions;
+using Appliance.Dht;
 using Appliance.Metrics;
+using Appliance.Networking.Http.Files;
+using Appliance.Networking.Utp;
+using Appliance.Trackers;
+using Appliance.Seeding;
+using Appliance.Seeding.Torrents;
 
 namespace Appliance.Tests.Metrics;
 
@@ -8,24 +14,24 @@ internal static partial class Catalogue
 {
     public static IReadOnlyList<string> Names { get; } =
     [
-        MetricNames.UploadedBytes, MetricNames.BlocksServed, MetricNames.RequestsRejected, MetricNames.PeersConnected,
-        MetricNames.Handshakes, MetricNames.EncryptedHandshakes, MetricNames.ConnectionsRefused, MetricNames.SendQueueRequests, MetricNames.BlockServeSeconds,
-        MetricNames.BlockServeDuration, MetricNames.DiskErrors, MetricNames.SendBatches, MetricNames.SendsStalled,
-        MetricNames.MetadataPiecesServed, MetricNames.PeersByInfoHash, MetricNames.HashRequests, MetricNames.HashesSent,
-        MetricNames.HashBytesSent, MetricNames.HashRejects,
-        MetricNames.ConnectionsAccepted, MetricNames.Disconnects, MetricNames.Torrents, MetricNames.VerificationProgress,
-        MetricNames.TorrentsVerifying, MetricNames.TrackerAnnounces, MetricNames.TrackerAnnouncedTorrents,
-        MetricNames.TrackerScrapes, MetricNames.TrackerScrapedPeers, MetricNames.TrackerScrapedDownloads,
-        MetricNames.EmbeddedTrackerRequests, MetricNames.EmbeddedTrackerSwarms, MetricNames.EmbeddedTrackerPeers,
-        MetricNames.DhtNodes, MetricNames.DhtQueriesReceived, MetricNames.DhtQueriesSent, MetricNames.DhtRepliesSent,
-        MetricNames.DhtRepliesReceived, MetricNames.DhtDroppedPackets, MetricNames.DhtPeersStored, MetricNames.RateLimitedPackets,
-        MetricNames.UtpConnections, MetricNames.UtpConnectionsAccepted, MetricNames.UtpConnectionsRefused, MetricNames.UtpPackets,
-        MetricNames.UtpSentBytes, MetricNames.UtpRetransmits, MetricNames.UtpTimeouts, MetricNames.UtpResets,
-        MetricNames.UtpDroppedPackets, MetricNames.UtpRtt,
-        MetricNames.WebSeedSentBytes, MetricNames.WebSeedRequests, MetricNames.WebSeedConnections, MetricNames.WebSeedConnectionsAccepted,
-        MetricNames.WebSeedConnectionsRefused, MetricNames.WebSeedTimeouts, MetricNames.WebSeedSendsStalled, MetricNames.WebSeedFileErrors,
-        MetricNames.FilePoolCapacity, MetricNames.FilePoolOpen, MetricNames.FilePoolLookups, MetricNames.FilePoolEvictions, MetricNames.FilePoolOpenFailures,
-        MetricNames.TorrentUploadedBytes, MetricNames.TorrentPeersConnected, MetricNames.ProcessAllocatedBytes,
+        SeedingMetrics.UploadedBytes, SeedingMetrics.BlocksServed, SeedingMetrics.RequestsRejected, SeedingMetrics.PeersConnected,
+        SeedingMetrics.Handshakes, SeedingMetrics.EncryptedHandshakes, SeedingMetrics.ConnectionsRefused, SeedingMetrics.SendQueueRequests, SeedingMetrics.BlockServeSeconds,
+        SeedingMetrics.BlockServeDuration, SeedingMetrics.DiskErrors, SeedingMetrics.SendBatches, SeedingMetrics.SendsStalled,
+        SeedingMetrics.MetadataPiecesServed, SeedingMetrics.PeersByInfoHash, SeedingMetrics.HashRequests, SeedingMetrics.HashesSent,
+        SeedingMetrics.HashBytesSent, SeedingMetrics.HashRejects,
+        SeedingMetrics.ConnectionsAccepted, SeedingMetrics.Disconnects, SeedingMetrics.Torrents, MetricNames.VerificationProgress,
+        MetricNames.TorrentsVerifying, TrackerMetrics.TrackerAnnounces, TrackerMetrics.TrackerAnnouncedTorrents,
+        TrackerMetrics.TrackerScrapes, TrackerMetrics.TrackerScrapedPeers, TrackerMetrics.TrackerScrapedDownloads,
+        TrackerMetrics.EmbeddedTrackerRequests, TrackerMetrics.EmbeddedTrackerSwarms, TrackerMetrics.EmbeddedTrackerPeers,
+        DhtMetrics.DhtNodes, DhtMetrics.DhtQueriesReceived, DhtMetrics.DhtQueriesSent, DhtMetrics.DhtRepliesSent,
+        DhtMetrics.DhtRepliesReceived, DhtMetrics.DhtDroppedPackets, DhtMetrics.DhtPeersStored, DhtMetrics.RateLimitedPackets,
+        UtpMetrics.UtpConnections, UtpMetrics.UtpConnectionsAccepted, UtpMetrics.UtpConnectionsRefused, UtpMetrics.UtpPackets,
+        UtpMetrics.UtpSentBytes, UtpMetrics.UtpRetransmits, UtpMetrics.UtpTimeouts, UtpMetrics.UtpResets,
+        UtpMetrics.UtpDroppedPackets, UtpMetrics.UtpRtt,
+        HttpFileMetrics.WebSeedSentBytes, HttpFileMetrics.WebSeedRequests, HttpFileMetrics.WebSeedConnections, HttpFileMetrics.WebSeedConnectionsAccepted,
+        HttpFileMetrics.WebSeedConnectionsRefused, HttpFileMetrics.WebSeedTimeouts, HttpFileMetrics.WebSeedSendsStalled, HttpFileMetrics.WebSeedFileErrors,
+        FilePoolMetrics.Capacity, FilePoolMetrics.Open, FilePoolMetrics.Lookups, FilePoolMetrics.Evictions, FilePoolMetrics.OpenFailures,
+        SeedingMetrics.TorrentUploadedBytes, SeedingMetrics.TorrentPeersConnected, MetricNames.ProcessAllocatedBytes,
         MetricNames.ProcessGcCollections, MetricNames.ProcessGcHeapBytes, MetricNames.ProcessGcPauseSeconds,
         MetricNames.ProcessCpuSeconds, MetricNames.ProcessResidentMemoryBytes, MetricNames.ProcessAnonymousMemoryBytes,
         MetricNames.ProcessMappedFileResidentBytes, MetricNames.ProcessThreads,

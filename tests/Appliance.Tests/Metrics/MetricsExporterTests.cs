@@ -24,25 +24,38 @@ public class MetricsExporterTests
     }
 
     [Fact]
-    public async Task Reason_counters_export_one_series_per_reason()
+    public async Task Counter_set_exports_each_labelled_series_from_the_counter_it_names()
     {
         var exporter = new MetricsExporter();
-        var counters = new ReasonCounters<Reason>();
+        var counters = new CounterSet<Reason>();
         counters.Increment(Reason.Beta);
         counters.Add(Reason.Gamma, 5);
-        exporter.AddCounter("t_rejected_total", "test", "reason", counters, ["alpha", "beta", "gamma"]);
+        exporter.AddCounter("t_rejected_total", "test", "reason", counters, ("alpha", Reason.Alpha), ("gamma", Reason.Gamma), ("beta", Reason.Beta));
+        exporter.AddCounter("t_all_total", "test", "reason", counters, r => r.ToString().ToLowerInvariant());
+        exporter.AddGauge("t_beta", "test", counters, Reason.Beta);
         string text = await exporter.ExportTextAsync();
         Assert.Equal(0, Sample(text, "t_rejected_total{reason=\"alpha\"}"));
         Assert.Equal(1, Sample(text, "t_rejected_total{reason=\"beta\"}"));
         Assert.Equal(5, Sample(text, "t_rejected_total{reason=\"gamma\"}"));
+        Assert.Equal(5, Sample(text, "t_all_total{reason=\"gamma\"}"));
+        Assert.Equal(1, Sample(text, "t_beta"));
         Assert.Equal(6, counters.Total());
     }
 
     [Fact]
-    public void Reason_counters_refuse_a_label_list_of_the_wrong_length()
+    public void Labelled_series_refuse_label_values_that_do_not_match_the_label_names()
     {
         var exporter = new MetricsExporter();
-        Assert.Throws<ArgumentException>(() => exporter.AddCounter("t_x_total", "test", "reason", new ReasonCounters<Reason>(), ["alpha"]));
+        Assert.Throws<ArgumentException>(() => exporter.AddCounter("t_x_total", "test", ["reason", "family"], [new LabelledSeries(["alpha"], () => 0)]));
+    }
+
+    private enum Gapped { First = 1, Second = 2 }
+
+    [Fact]
+    public void Counter_sets_refuse_enums_not_numbered_from_zero()
+    {
+        var thrown = Assert.ThrowsAny<Exception>(() => new CounterSet<Gapped>());
+        Assert.Contains("0..N-1", (thrown.InnerException ?? thrown).Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -81,7 +94,7 @@ public class MetricsExporterTests
     public void Recording_on_the_hot_path_allocates_nothing()
     {
         var histogram = new LatencyHistogram();
-        var counters = new ReasonCounters<Reason>();
+        var counters = new CounterSet<Reason>();
         histogram.RecordTicks(1);
         counters.Increment(Reason.Alpha);
         long allocated = ThreadAllocations.Quietest(() =>

@@ -24,46 +24,42 @@ public enum HttpFileTimeout : byte
     Send,
 }
 
-/// <summary>What an <see cref="HttpFileServer"/> did, as plain counters the metrics exporter reads. Interlocked writes, lock-free reads.</summary>
-public sealed class HttpFileCounters
+/// <summary>What an <see cref="HttpFileServer"/> counts, one slot each in <see cref="HttpFileCounters"/>.</summary>
+public enum HttpFileCounter
 {
-    private long _bodyBytesSent;
-    private long _connectionsAccepted;
-    private long _connections;
-    private long _refusedTotalLimit;
-    private long _refusedAddressLimit;
-    private long _sendsStalled;
-    private long _fileErrors;
-
-    public ReasonCounters<HttpStatusClass> Responses { get; } = new();
-    public ReasonCounters<HttpFileTimeout> Timeouts { get; } = new();
-
     /// <summary>Response body bytes the kernel accepted (file bytes; heads not counted).</summary>
-    public long BodyBytesSent => Volatile.Read(ref _bodyBytesSent);
-    public long ConnectionsAccepted => Volatile.Read(ref _connectionsAccepted);
+    BodyBytesSent,
+    ConnectionsAccepted,
 
-    /// <summary>Connections open now.</summary>
-    public long Connections => Volatile.Read(ref _connections);
-    public long RefusedTotalLimit => Volatile.Read(ref _refusedTotalLimit);
-    public long RefusedAddressLimit => Volatile.Read(ref _refusedAddressLimit);
+    /// <summary>Level: connections open now.</summary>
+    Connections,
+    RefusedTotalLimit,
+    RefusedAddressLimit,
 
     /// <summary>Times a body send found the socket buffer full and waited for room (clients slower than the server).</summary>
-    public long SendsStalled => Volatile.Read(ref _sendsStalled);
+    SendsStalled,
 
     /// <summary>Files that ended before their size promised (truncated while served).</summary>
-    public long FileErrors => Volatile.Read(ref _fileErrors);
+    FileErrors,
+}
+
+/// <summary>What an <see cref="HttpFileServer"/> did; <see cref="HttpFileMetrics"/> exports it. Interlocked writes, lock-free reads.</summary>
+public sealed class HttpFileCounters : CounterSet<HttpFileCounter>
+{
+    public CounterSet<HttpStatusClass> Responses { get; } = new();
+    public CounterSet<HttpFileTimeout> Timeouts { get; } = new();
 
     internal void Accepted()
     {
-        Interlocked.Increment(ref _connectionsAccepted);
-        Interlocked.Increment(ref _connections);
+        Increment(HttpFileCounter.ConnectionsAccepted);
+        Increment(HttpFileCounter.Connections);
     }
 
-    internal void Closed() => Interlocked.Decrement(ref _connections);
-    internal void Refused(bool totalLimit) => Interlocked.Increment(ref totalLimit ? ref _refusedTotalLimit : ref _refusedAddressLimit);
-    internal void BodySent(long bytes) => Interlocked.Add(ref _bodyBytesSent, bytes);
-    internal void SendStalled() => Interlocked.Increment(ref _sendsStalled);
-    internal void FileError() => Interlocked.Increment(ref _fileErrors);
+    internal void Closed() => Decrement(HttpFileCounter.Connections);
+    internal void Refused(bool totalLimit) => Increment(totalLimit ? HttpFileCounter.RefusedTotalLimit : HttpFileCounter.RefusedAddressLimit);
+    internal void BodySent(long bytes) => Add(HttpFileCounter.BodyBytesSent, bytes);
+    internal void SendStalled() => Increment(HttpFileCounter.SendsStalled);
+    internal void FileError() => Increment(HttpFileCounter.FileErrors);
 
     internal void Responded(int status) => Responses.Increment(status switch
     {

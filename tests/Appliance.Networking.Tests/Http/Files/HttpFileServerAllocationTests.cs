@@ -88,7 +88,7 @@ public sealed class HttpFileServerAllocationTests(ITestOutputHelper output) : ID
         Assert.Null(failure);
 
         double perRequest = (double)allocated / Window;
-        output.WriteLine($"{allocated} bytes allocated for {Window} requests ({perRequest:F3} B/request), {counters.SendsStalled} stalls");
+        output.WriteLine($"{allocated} bytes allocated for {Window} requests ({perRequest:F3} B/request), {counters.Read(HttpFileCounter.SendsStalled)} stalls");
         Assert.True(perRequest < 1.0, $"{allocated} bytes allocated for {Window} requests ({perRequest:F2} B/request)");
     }
 

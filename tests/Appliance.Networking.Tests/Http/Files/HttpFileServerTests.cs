@@ -55,7 +55,7 @@ public sealed class HttpFileServerTests : IAsyncLifetime
         Assert.EndsWith(" GMT", response.Header("Last-Modified"), StringComparison.Ordinal);
         Assert.NotNull(response.Header("Date"));
         Assert.Equal("keep-alive", response.Header("Connection"));
-        Assert.Equal(1000, await Eventually.SettledAsync(1000L, () => _counters.BodyBytesSent));
+        Assert.Equal(1000, await Eventually.SettledAsync(1000L, () => _counters.Read(HttpFileCounter.BodyBytesSent)));
         Assert.Equal(1, _counters.Responses.Read(HttpStatusClass.Success));
     }
 
@@ -108,7 +108,7 @@ public sealed class HttpFileServerTests : IAsyncLifetime
         Assert.Equal(404, (await client.ReadResponseAsync()).Status);
         Assert.Equal("70000", (await client.ReadResponseAsync(headOnly: true)).Header("Content-Length"));
         Assert.Equal(_small.AsSpan(997, 3).ToArray(), (await client.ReadResponseAsync()).Body);
-        Assert.Equal(1, _counters.ConnectionsAccepted);
+        Assert.Equal(1, _counters.Read(HttpFileCounter.ConnectionsAccepted));
     }
 
     [Theory]
@@ -238,14 +238,14 @@ public sealed class HttpFileServerTests : IAsyncLifetime
 
         using var third = await RawHttpClient.ConnectAsync(endPoint);
         Assert.True(await third.ClosedByServerAsync());
-        Assert.Equal(1, _counters.RefusedAddressLimit);
+        Assert.Equal(1, _counters.Read(HttpFileCounter.RefusedAddressLimit));
 
         using var elsewhere = await RawHttpClient.ConnectAsync(endPoint, IPAddress.Parse("127.0.0.2"));
         Assert.Equal(200, (await elsewhere.GetAsync("/name/small.bin")).Status);
 
         // A closed connection frees its slot.
         first.Dispose();
-        Assert.Equal(2L, await Eventually.SettledAsync(2L, () => _counters.Connections));
+        Assert.Equal(2L, await Eventually.SettledAsync(2L, () => _counters.Read(HttpFileCounter.Connections)));
         using var again = await RawHttpClient.ConnectAsync(endPoint);
         Assert.Equal(200, (await again.GetAsync("/name/small.bin")).Status);
     }
@@ -259,8 +259,8 @@ public sealed class HttpFileServerTests : IAsyncLifetime
         // The response is larger than both socket buffers: the server waits for room that never comes, then gives up.
         Assert.Equal(1, await Eventually.SettledAsync(1L, () => _counters.Timeouts.Read(HttpFileTimeout.Send)));
         Assert.Equal(0, await Eventually.SettledAsync(0, () => _server!.ConnectionCount));
-        Assert.True(_counters.SendsStalled > 0);
-        Assert.True(_counters.BodyBytesSent < _big.Length);
+        Assert.True(_counters.Read(HttpFileCounter.SendsStalled) > 0);
+        Assert.True(_counters.Read(HttpFileCounter.BodyBytesSent) < _big.Length);
     }
 
     [Fact]
@@ -269,7 +269,7 @@ public sealed class HttpFileServerTests : IAsyncLifetime
         using var client = await RawHttpClient.ConnectAsync(Start(), receiveBuffer: 16 * 1024);
         await client.SendAsync(RawHttpClient.Request("/name/dir/big%20file.bin", "GET", "Range: bytes=1-"));
         // Nothing is read until the server has found the socket buffer full and waits for room.
-        Assert.True(await Eventually.SettledAsync(true, () => _counters.SendsStalled > 0));
+        Assert.True(await Eventually.SettledAsync(true, () => _counters.Read(HttpFileCounter.SendsStalled) > 0));
         var response = await client.ReadResponseAsync();
         Assert.Equal(_big.AsSpan(1).ToArray(), response.Body);
     }
@@ -303,7 +303,7 @@ public sealed class HttpFileServerTests : IAsyncLifetime
         var cut = await Record.ExceptionAsync(() => client.ReadResponseAsync());
         Assert.True(cut is IOException or System.Net.Sockets.SocketException, cut?.ToString() ?? "the response was complete");
         Assert.Equal(["short.bin"], _source.Failures.ToArray());
-        Assert.Equal(1, _counters.FileErrors);
+        Assert.Equal(1, _counters.Read(HttpFileCounter.FileErrors));
     }
 
     [Fact]
@@ -314,7 +314,7 @@ public sealed class HttpFileServerTests : IAsyncLifetime
         await _server!.StopAsync();
         Assert.True(await client.ClosedByServerAsync());
         Assert.Equal(0, _server.ConnectionCount);
-        Assert.Equal(0, _counters.Connections);
+        Assert.Equal(0, _counters.Read(HttpFileCounter.Connections));
     }
 
     /// <summary>Serves the files under one folder by relative path; a file may claim a length it does not have.</summary>
