@@ -43,17 +43,25 @@ public sealed class AnnounceScheduleTests
     }
 
     [Fact]
-    public void First_announces_are_spread_over_the_initial_window()
+    public async Task First_announces_leave_at_the_initial_rate_in_the_order_torrents_are_added()
     {
-        var random = new Random(3);
-        var times = Enumerable.Range(0, 200).Select(i =>
+        var time = new Appliance.TestKit.ManualTime(Now);
+        var options = new AnnouncerOptions
         {
-            var s = new AnnounceSchedule(InfoHash.Compute([(byte)i]), [["http://a/announce"]], AnnouncerHttpTests.Options(), random);
-            s.ScheduleFirst(Now, TimeSpan.FromSeconds(100));
-            return (s.NextAnnounce - Now).TotalSeconds;
-        }).ToArray();
-        Assert.All(times, t => Assert.InRange(t, 0, 100));
-        Assert.True(times.Count(t => t < 50) is > 50 and < 150);
+            PeerId = AnnouncerHttpTests.PeerId, Port = 6881, MaxInitialSpread = TimeSpan.FromSeconds(3), InitialAnnouncesPerSecond = 2,
+        };
+        await using var announcer = new Announcer(options, new TrackerCounters(), time: time);
+        var hashes = Enumerable.Range(0, 10).Select(i => InfoHash.Compute([(byte)i])).ToArray();
+        DateTimeOffset First(int i) => announcer.GetSchedule(hashes[i])!.NextAnnounce;
+
+        // Added together: one every half second, never more than the cap ahead.
+        for (int i = 0; i < 8; i++) announcer.Add(hashes[i], [["http://a/announce"]], () => 0);
+        Assert.Equal([0, 0.5, 1, 1.5, 2, 2.5, 3, 3], Enumerable.Range(0, 8).Select(i => (First(i) - Now).TotalSeconds));
+
+        // A torrent added once the pace has caught up goes at once: a library that loads slowly is announced as it loads.
+        time.Advance(TimeSpan.FromSeconds(10));
+        announcer.Add(hashes[8], [["http://a/announce"]], () => 0);
+        Assert.Equal(Now + TimeSpan.FromSeconds(10), First(8));
     }
 }
 

@@ -77,8 +77,8 @@ public sealed class AnnounceSchedule
     public static AnnounceEvent EventFor(TrackerEndpointState tracker) => tracker.Started ? AnnounceEvent.None : AnnounceEvent.Started;
 
     /// <summary>Schedules the first announce at a random point in the initial spread.</summary>
-    public void ScheduleFirst(DateTimeOffset now, TimeSpan spread) =>
-        NextAnnounce = now + (spread <= TimeSpan.Zero ? TimeSpan.Zero : TimeSpan.FromMilliseconds(_random.NextDouble() * spread.TotalMilliseconds));
+    /// <summary>The first announce at <paramref name="when"/> (the announcer paces first announces across torrents).</summary>
+    public void ScheduleAt(DateTimeOffset when) => NextAnnounce = when;
 
     public void TrackerFailed(TrackerEndpointState tracker, string reason)
     {

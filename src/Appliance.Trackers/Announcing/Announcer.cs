@@ -33,6 +33,8 @@ public sealed class Announcer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     private readonly Random _random = new();
+    // When the next torrent's first announce may leave (under the _random lock).
+    private DateTimeOffset _nextFirstAnnounce;
     private readonly uint _key = (uint)Random.Shared.Next();
     private Task _loop = Task.CompletedTask;
     private Task _scrapeLoop = Task.CompletedTask;
@@ -73,13 +75,19 @@ public sealed class Announcer : IAsyncDisposable
         foreach (var url in tiers.SelectMany(t => t).Where(u => !IsSupported(u)).Distinct()) TrackerLog.UnsupportedTracker(_logger, TrackerUrl.Redact(url));
         var usable = tiers.Select(t => (IReadOnlyList<string>)t.Where(IsSupported).ToList()).ToList();
         var schedules = new AnnounceSchedule[_families.Length];
+        DateTimeOffset first;
         lock (_random)
         {
             for (int i = 0; i < schedules.Length; i++) schedules[i] = new AnnounceSchedule(infoHash, usable, _options, new Random(_random.Next()), _families[i]);
+            if (!schedules[0].HasTrackers) return;
+            // First announces leave at InitialAnnouncesPerSecond in the order torrents are added, so a torrent that
+            // loads last waits only for those before it, not for a random share of the whole library's spread.
+            var now = _time.GetUtcNow();
+            if (_nextFirstAnnounce < now) _nextFirstAnnounce = now;
+            first = _nextFirstAnnounce < now + _options.MaxInitialSpread ? _nextFirstAnnounce : now + _options.MaxInitialSpread;
+            _nextFirstAnnounce += TimeSpan.FromSeconds(1.0 / Math.Max(1, _options.InitialAnnouncesPerSecond));
         }
-        if (!schedules[0].HasTrackers) return;
-        var spread = TimeSpan.FromSeconds(Math.Min(_options.MaxInitialSpread.TotalSeconds, (double)_torrents.Count / Math.Max(1, _options.InitialAnnouncesPerSecond)));
-        foreach (var schedule in schedules) schedule.ScheduleFirst(_time.GetUtcNow(), spread);
+        foreach (var schedule in schedules) schedule.ScheduleAt(first);
         var entry = new Entry(schedules, uploaded);
         if (_torrents.TryAdd(infoHash, entry))
         {

@@ -51,11 +51,11 @@ public sealed class AnnouncerOptions
     public TimeSpan MinBackoff { get; init; } = TimeSpan.FromMinutes(1);
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromHours(1);
 
-    /// <summary>First announces of torrents added together are spread over up to this long (grows with the number of torrents).</summary>
+    /// <summary>A torrent's first announce waits at most this long for those added before it (zero: no pacing).</summary>
     public TimeSpan MaxInitialSpread { get; init; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Torrents per second of initial spread: 10,000 torrents at 5,000/s start over 2 s; the per-tracker cap
-    /// paces them from there.</summary>
+    /// <summary>First announces per second, in the order torrents are added: 10,000 torrents added at once start over
+    /// 2 s, and torrents added as a library loads leave as they come; the per-tracker cap paces them from there.</summary>
     public int InitialAnnouncesPerSecond { get; init; } = 5000;
 
     /// <summary>Scrapes (BEP 48): the first this long after a tracker answers, then at this interval, both with jitter.</summary>
