@@ -168,6 +168,65 @@ public sealed class FilePoolTests
         Assert.InRange(capacity, 16, maxMapCount / 4 + 16);
     }
 
+    [Fact]
+    public async Task Served_pages_leave_the_resident_set_when_the_pool_releases_them_and_fault_back_on_the_next_send()
+    {
+        using var many = ManyFiles.Write(4, 2 * 1024 * 1024);
+        var pool = new FilePool(16);
+        var result = await StorageOpener.OpenAsync(many.Metainfo, many.Content, many.State, StorageKind.Mapped, null, CancellationToken.None, pool);
+        using var store = result.Store ?? throw new Xunit.Sdk.XunitException(result.RefusedReason);
+
+        ReadEveryBlockThroughTheMapping(store, many);
+        long served = MappedResidentBytes(many.Content);
+        Assert.True(served >= 6 * 1024 * 1024, $"{served} bytes of the 8 MiB served are resident");
+
+        Assert.Equal(4, pool.ReleaseMappedPages());
+        long released = MappedResidentBytes(many.Content);
+        Assert.True(released <= 512 * 1024, $"{released} bytes still resident after the release");
+        Assert.Equal(4, pool.PageReleases);
+        Assert.Equal(0, pool.ReleaseMappedPages()); // nothing leased since: nothing to do
+
+        ReadEveryBlockThroughTheMapping(store, many); // every block still right: the pages fault back from the page cache
+        Assert.True(MappedResidentBytes(many.Content) >= 6 * 1024 * 1024);
+        Assert.False(store.IsFaulted);
+    }
+
+    private static void ReadEveryBlockThroughTheMapping(PieceStore store, ManyFiles many)
+    {
+        var segments = new BlockSegment[PieceStore.MaxSegmentsPerBlock];
+        var pins = new MemoryHandle[PieceStore.MaxSegmentsPerBlock];
+        for (int piece = 0; piece < many.Metainfo.PieceCount; piece++)
+        {
+            int size = many.Metainfo.PieceSize(piece);
+            for (int begin = 0; begin < size; begin += Block)
+            {
+                int length = Math.Min(Block, size - begin);
+                Assert.True(store.TryPinSegments(piece, begin, length, segments, pins, out int count));
+                Assert.True(many.Data.AsSpan(piece * many.Metainfo.PieceLength + begin, length).SequenceEqual(Join(segments.AsSpan(0, count))));
+                for (int i = 0; i < count; i++) pins[i].Dispose();
+            }
+        }
+    }
+
+    /// <summary>Resident bytes of this process's mappings of files under <paramref name="folder"/> (/proc/self/smaps).</summary>
+    private static long MappedResidentBytes(string folder)
+    {
+        long total = 0;
+        bool inside = false;
+        foreach (string line in File.ReadLines("/proc/self/smaps"))
+        {
+            if (line.Length > 0 && char.IsAsciiHexDigit(line[0]) && line.Contains('-', StringComparison.Ordinal) && !line.EndsWith(" kB", StringComparison.Ordinal))
+            {
+                inside = line.Contains(folder, StringComparison.Ordinal);
+            }
+            else if (inside && line.StartsWith("Rss:", StringComparison.Ordinal))
+            {
+                total += long.Parse(line.AsSpan(4, line.Length - 4 - 3).Trim(), System.Globalization.CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+        return total;
+    }
+
     private static int OpenDescriptors() => Directory.GetFiles("/proc/self/fd").Length;
 
     private static byte[] Join(ReadOnlySpan<BlockSegment> segments)

@@ -8,6 +8,7 @@ internal static unsafe partial class Libc
     public const int ProtRead = 1;
     public const int MapShared = 1;
     public const int MadvSequential = 2;
+    public const int MadvDontNeed = 4;
     public const int AtFdCwd = -100;
     public const int AtEmptyPath = 0x1000;
     public const uint StatxMtime = 0x40;

@@ -18,6 +18,9 @@ public sealed class FilePool
     private const int DefaultMaxMapCount = 65530;
 
     private readonly Lock _gate = new();
+    private readonly Lock _releaseGate = new();
+    private PooledFile[] _releaseScratch = new PooledFile[64];
+    private long _pageReleases;
     private PooledFile[] _slots = new PooledFile[64];
     private int _openCount;
     private int _hand;
@@ -49,6 +52,9 @@ public sealed class FilePool
 
     /// <summary>Files that could not be (re)opened when a read needed them (deleted, permissions, descriptors exhausted).</summary>
     public long OpenFailures => Interlocked.Read(ref _openFailures);
+
+    /// <summary>Mapped files whose pages <see cref="ReleaseMappedPages"/> took out of this process's resident set.</summary>
+    public long PageReleases => Interlocked.Read(ref _pageReleases);
 
     /// <summary>Called with the file's path and why, whenever a file cannot be (re)opened (the seeder logs it).</summary>
     public event Action<string, string>? OpenFailed;
@@ -110,6 +116,7 @@ public sealed class FilePool
             }
             Interlocked.Increment(ref _misses);
             file.Recent = true;
+            file.Touched = true;
             file.Publish(opened);
             lock (_gate)
             {
@@ -120,6 +127,49 @@ public sealed class FilePool
                 while (_openCount > Capacity && EvictOne()) { }
             }
             return opened;
+        }
+    }
+
+    /// <summary>
+    /// Takes the pages of every mapped file read since the last call out of this process's resident set (madvise
+    /// MADV_DONTNEED on a read-only shared mapping drops only our page-table entries: the page cache keeps the pages and
+    /// the next send maps them back with a minor fault). Without it the resident set grows by every page ever sent, which
+    /// ps, top and RSS alerts count as ours although the kernel can reclaim it at will. Returns the files released.
+    /// </summary>
+    public int ReleaseMappedPages()
+    {
+        lock (_releaseGate)
+        {
+            int count = 0;
+            lock (_gate)
+            {
+                if (_releaseScratch.Length < _openCount) _releaseScratch = new PooledFile[_slots.Length];
+                for (int i = 0; i < _openCount; i++)
+                {
+                    var file = _slots[i];
+                    if (!file.Map || !file.Touched) continue;
+                    file.Touched = false;
+                    _releaseScratch[count++] = file;
+                }
+            }
+            // Outside the pool's lock: a miss opening another file need not wait for page-table work.
+            int released = 0;
+            for (int i = 0; i < count; i++)
+            {
+                var open = _releaseScratch[i].Current;
+                _releaseScratch[i] = null!;
+                if (open is null || open.Address == 0 || !open.TryAddReference()) continue;
+                try
+                {
+                    if (Libc.madvise(open.Address, (nuint)open.Length, Libc.MadvDontNeed) == 0) released++;
+                }
+                finally
+                {
+                    open.Release();
+                }
+            }
+            Interlocked.Add(ref _pageReleases, released);
+            return released;
         }
     }
 

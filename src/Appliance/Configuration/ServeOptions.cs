@@ -49,6 +49,12 @@ public sealed class ServeOptions
     /// <summary>Torrent files kept open (and mapped) at once, all torrents together; 0 sizes it from the descriptor and mapping limits.</summary>
     public int FilePool { get; set; }
 
+    /// <summary>
+    /// Milliseconds between releases of the mapped content pages sends touched from the process's resident set (the page
+    /// cache keeps them); 0 never releases them, so resident memory grows by every page served.
+    /// </summary>
+    public int PageReleaseIntervalMs { get; set; } = 100;
+
     /// <summary>"allow" (plaintext and MSE/PE), "prefer" (RC4 when an MSE peer offers it) or "require" (no plaintext handshakes).</summary>
     public string Encryption { get; set; } = "allow";
 

@@ -39,6 +39,11 @@ public sealed class SeedingComponent : IApplianceComponent
     /// <summary>The files of every torrent, opened on demand (exported as appliance_file_pool_*).</summary>
     public FilePool FilePool { get; private init; } = FilePool.Shared;
 
+    /// <summary>How often served content pages leave the resident set (<see cref="MappedPageReleaser"/>); zero: never.</summary>
+    public TimeSpan PageReleaseInterval { get; private init; }
+
+    private MappedPageReleaser? _pageReleaser;
+
     /// <summary>The peer-wire address peers can reach (bound port; the announce host when the listen address is a wildcard).</summary>
     public IPEndPoint? AdvertisedEndPoint { get; private set; }
 
@@ -79,12 +84,17 @@ public sealed class SeedingComponent : IApplianceComponent
         var opener = new SeedingStorageOpener(options.GetStateFolder(), options.GetStorageKind(), logger, verification, pool);
         var loader = new TorrentFolderLoader(server.Registry, opener, options.GetTorrentsFolder(), options.Content, logger,
             parallelism: Math.Max(1, Environment.ProcessorCount));
-        return new SeedingComponent(server, loader, output, options.AnnounceHost) { FilePool = pool };
+        return new SeedingComponent(server, loader, output, options.AnnounceHost)
+        {
+            FilePool = pool,
+            PageReleaseInterval = TimeSpan.FromMilliseconds(options.PageReleaseIntervalMs),
+        };
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var local = Server.Start();
+        if (PageReleaseInterval > TimeSpan.Zero) _pageReleaser = new MappedPageReleaser(FilePool, PageReleaseInterval);
         var advertisedAddress = _announceHost is not null && IPAddress.TryParse(_announceHost, out var host) ? host
             : local.Address.Equals(IPAddress.Any) || local.Address.Equals(IPAddress.IPv6Any) ? IPAddress.Loopback
             : local.Address;
@@ -142,6 +152,7 @@ public sealed class SeedingComponent : IApplianceComponent
         }
         finally
         {
+            _pageReleaser?.Dispose();
             foreach (var torrent in Registry.Snapshot()) Loader.Unload(torrent.InfoHash.ToHex());
         }
     }
