@@ -13,14 +13,17 @@ namespace Appliance.DhtLoad;
 /// DHT query load over loopback: a get_peers/find_node mix from a few client sockets, each keeping a window of
 /// queries in flight, counting answers. By default it runs its own node in this process (per-source rate
 /// limit raised, since all load comes from 127.0.0.1) so it can also report bytes allocated per answered query;
-/// with --target it loads any node (an appliance's per-source limit will then refuse most of it). Bounded by
+/// with --target it loads any node (an appliance's per-source limit will then refuse most of it). With --sources N
+/// the load comes from N distinct loopback addresses at --rate queries per second each, as a node on the real DHT
+/// sees it (<see cref="SpreadSourceLoad"/>). Bounded by
 /// --seconds and --max-queries. Loopback only: the target must be a 127.0.0.0/8 address.
 /// </summary>
 public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        int seconds = 10, clients = 2, window = 64, tableSize = 300;
+        int seconds = 10, clients = 2, window = 64, tableSize = 300, sources = 0, warmup = 5, pid = 0;
+        double rate = 10;
         long maxQueries = 5_000_000;
         IPEndPoint? target = null;
         for (int i = 0; i < args.Length; i++)
@@ -34,8 +37,13 @@ public static class Program
                 case "--table": tableSize = int.Parse(value, CultureInfo.InvariantCulture); i++; break;
                 case "--max-queries": maxQueries = long.Parse(value, CultureInfo.InvariantCulture); i++; break;
                 case "--target": target = IPEndPoint.Parse(value); i++; break;
+                case "--sources": sources = int.Parse(value, CultureInfo.InvariantCulture); i++; break;
+                case "--rate": rate = double.Parse(value, CultureInfo.InvariantCulture); i++; break;
+                case "--warmup": warmup = int.Parse(value, CultureInfo.InvariantCulture); i++; break;
+                case "--pid": pid = int.Parse(value, CultureInfo.InvariantCulture); i++; break;
                 default:
-                    Console.Error.WriteLine("usage: Appliance.DhtLoad [--seconds 10] [--clients 2] [--window 64] [--table 300] [--max-queries N] [--target 127.0.0.1:PORT]");
+                    Console.Error.WriteLine("usage: Appliance.DhtLoad [--seconds 10] [--clients 2] [--window 64] [--table 300] [--max-queries N] [--target 127.0.0.1:PORT]\n" +
+                        "       Appliance.DhtLoad --target 127.0.0.1:PORT --sources 16000 [--rate 10] [--warmup 5] [--seconds 10] [--pid NODE_PID]");
                     return 2;
             }
         }
@@ -43,6 +51,15 @@ public static class Program
         {
             Console.Error.WriteLine("the target must be a loopback address");
             return 2;
+        }
+        if (sources > 0)
+        {
+            if (target is null)
+            {
+                Console.Error.WriteLine("--sources loads a running node: give its --target");
+                return 2;
+            }
+            return SpreadSourceLoad.Run(target, sources, rate, warmup, seconds, pid);
         }
 
         DhtNode? node = null;
