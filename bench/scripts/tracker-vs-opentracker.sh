@@ -5,7 +5,8 @@
 #   bench/scripts/tracker-vs-opentracker.sh [rounds=5] [seconds=10] [workers=16] [torrents=1000]
 #
 # APPLIANCE_BIN=dist/appliance uses the Native AOT binary; otherwise a Release (JIT) build is made.
-# TRACKER_UDP_WORKERS=N gives the embedded tracker N SO_REUSEPORT sockets, a receive thread each (default 1).
+# TRACKER_UDP_WORKERS=N gives the embedded tracker N SO_REUSEPORT sockets, a receive thread each (unset: the
+# binary's default, one; binaries older than the flag, e.g. for a before/after comparison, take it unset).
 # LOAD_ARGS shapes the load (default: a realistic mix, as aquatic's load test uses: connects, announces and scrapes,
 # numwant 30-50, one port per worker as real clients have); LOAD_ARGS="" gives the announce-only load of older reports.
 set -euo pipefail
@@ -29,7 +30,7 @@ opentracker -i 127.0.0.1 -p "$OT_PORT" -P "$OT_PORT" -d "$WORK" -u nobody -w whi
 OT_PID=$!; PIDS+=("$OT_PID")
 mkdir -p "$WORK/content"
 "${APPLIANCE[@]}" serve --content "$WORK/content" --listen "127.0.0.1:$PEER_PORT" --no-dht --metrics-listen "" \
-  --tracker-listen "127.0.0.1:$EMB_PORT" --open-tracker --tracker-rate-limit 0 --tracker-udp-workers "${TRACKER_UDP_WORKERS:-1}" --log-level Warning >"$WORK/appliance.log" 2>&1 &
+  --tracker-listen "127.0.0.1:$EMB_PORT" --open-tracker --tracker-rate-limit 0 ${TRACKER_UDP_WORKERS:+--tracker-udp-workers "$TRACKER_UDP_WORKERS"} --log-level Warning >"$WORK/appliance.log" 2>&1 &
 APP_PID=$!; PIDS+=("$APP_PID")
 for _ in $(seq 100); do grep -q "tracker listening" "$WORK/appliance.log" && break; sleep 0.1; done
 # With `dotnet appliance.dll` the pid is the dotnet host, which is the process doing the work.

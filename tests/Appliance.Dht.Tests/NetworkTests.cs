@@ -119,3 +119,45 @@ public class NetworkTests
         }
     }
 }
+
+/// <summary>The replies to one received batch of queries leave together, with one sendmmsg.</summary>
+public sealed class ReplyBatchingTests
+{
+    [Fact]
+    public async Task Replies_to_a_burst_of_queries_leave_in_a_few_batched_sends_not_one_per_reply()
+    {
+        const int Queries = 32;
+        await using var node = DhtNode.Start(new DhtNodeOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, 0) });
+        using var client = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        client.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        client.ReceiveTimeout = 30_000;
+        var id = NodeId.Random().ToArray();
+        var buffer = new byte[1500];
+
+        // Hold the engine while the burst arrives, so the queries queue up in the socket and are received together.
+        using var holding = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var hold = Task.Run(() => node.Engine.WithTable(_ => { holding.Set(); release.Wait(TimeSpan.FromSeconds(30)); return 0; }));
+        Assert.True(holding.Wait(TimeSpan.FromSeconds(30)));
+        long before = node.Endpoint.SendCalls;
+        for (int i = 0; i < Queries; i++)
+        {
+            int length = KrpcWriter.WriteFindNode(buffer, [(byte)i, 0], id, NodeId.Random().ToArray(), default);
+            client.SendTo(buffer.AsSpan(0, length), node.LocalEndPoint);
+        }
+        release.Set();
+        await hold;
+
+        var answered = new HashSet<int>();
+        while (answered.Count < Queries)
+        {
+            int received = client.Receive(buffer); // 30 s bound: a lost reply fails the test, it does not hang it
+            if (KrpcParser.Parse(buffer.AsSpan(0, received), out var message) == KrpcParseStatus.Ok && message.Type == KrpcMessageType.Response)
+                answered.Add(message.TransactionId[0]);
+        }
+        long sends = node.Endpoint.SendCalls - before;
+        // One send per received batch: the first query may be taken alone before the engine was free, the rest together
+        // (each batch also carries the verification ping to this unknown querier). One send per reply would be 32 or more.
+        Assert.True(sends <= 4, $"{sends} sends for {Queries} replies");
+    }
+}

@@ -23,6 +23,9 @@ public sealed class DhtNode : IDatagramSender, IDatagramHandler, IAsyncDisposabl
 
     private readonly DatagramEndpoint _endpoint;
     private readonly SocketAddress _sendAddress;
+    // The replies to one received batch, sent with one sendmmsg at its end (receive thread only).
+    private readonly DatagramBatch _replies = new(DatagramEndpoint.ReceiveBatch, DatagramEndpoint.MaxDatagram);
+    private int _receiveThread;
     private readonly DhtNodeOptions _options;
     private readonly ILogger _logger;
     private readonly ITimer _timer;
@@ -97,12 +100,28 @@ public sealed class DhtNode : IDatagramSender, IDatagramHandler, IAsyncDisposabl
         // sockaddr_in: the IPv4 address at offset 4; sockaddr_in6: flow info at 4, the address at 8.
         if (destination.IsV6) BinaryPrimitives.WriteUInt128BigEndian(address[8..], destination.Address);
         else BinaryPrimitives.WriteUInt32BigEndian(address[4..], destination.V4);
+        if (Environment.CurrentManagedThreadId == _receiveThread)
+        {
+            // Answering a datagram of the batch being received: the reply leaves with the others at the batch end.
+            if (_replies.IsFull) FlushReplies();
+            datagram.CopyTo(_replies.Next);
+            _replies.Add(datagram.Length, _sendAddress);
+            return;
+        }
         if (!_endpoint.Send(datagram, _sendAddress) && _disposed == 0) DhtLog.SendFailed(_logger, destination.ToString(), "send refused");
+    }
+
+    private void FlushReplies()
+    {
+        if (_replies.Count == 0) return;
+        _endpoint.Send(_replies);
+        _replies.Clear();
     }
 
     void IDatagramHandler.OnDatagram(ReadOnlySpan<byte> datagram, SocketAddress from)
     {
         if (_stopping.IsCancellationRequested) return;
+        _receiveThread = Environment.CurrentManagedThreadId;
         if (Passthrough is { } other && (datagram.IsEmpty || datagram[0] != (byte)'d'))
         {
             other.OnDatagram(datagram, from);
@@ -124,7 +143,11 @@ public sealed class DhtNode : IDatagramSender, IDatagramHandler, IAsyncDisposabl
         }
     }
 
-    void IDatagramHandler.OnBatchEnd() => Passthrough?.OnBatchEnd();
+    void IDatagramHandler.OnBatchEnd()
+    {
+        FlushReplies();
+        Passthrough?.OnBatchEnd();
+    }
 
     private void OnTick()
     {

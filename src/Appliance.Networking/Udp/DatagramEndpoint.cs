@@ -43,6 +43,7 @@ public sealed class DatagramEndpoint : IDisposable
     private IDatagramHandler? _handler;
     private SocketAddress? _fallbackDestination;
     private int _disposed;
+    private long _sendCalls;
 
     /// <param name="ipv6Only">An IPv6 socket that leaves IPv4 to another socket on the same port number (a DHT node per family, BEP 32).</param>
     /// <param name="reusePort">
@@ -95,9 +96,13 @@ public sealed class DatagramEndpoint : IDisposable
         _receiver.Start();
     }
 
+    /// <summary>Sends asked of the socket: one per datagram, per <see cref="SendMany"/> and per batch (one system call each, as a rule).</summary>
+    public long SendCalls => Interlocked.Read(ref _sendCalls);
+
     /// <summary>Sends one datagram; false when the socket refused it (full buffer, unreachable, closed). Thread-safe.</summary>
     public bool Send(ReadOnlySpan<byte> datagram, SocketAddress destination)
     {
+        Interlocked.Increment(ref _sendCalls);
         try
         {
             _socket.SendTo(datagram, SocketFlags.None, destination);
@@ -125,6 +130,7 @@ public sealed class DatagramEndpoint : IDisposable
             for (int i = 0; i < datagrams.Length; i++) Send(datagrams[i].AsSpan(0, lengths[i]), destination);
             return;
         }
+        Interlocked.Increment(ref _sendCalls);
         BatchedSend.Send(_socket, datagrams, lengths, destination);
     }
 
@@ -136,6 +142,7 @@ public sealed class DatagramEndpoint : IDisposable
     {
         if (BatchedSend.IsSupported)
         {
+            Interlocked.Increment(ref _sendCalls);
             BatchedSend.Send(_socket, batch);
             return;
         }
