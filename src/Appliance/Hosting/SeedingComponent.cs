@@ -21,11 +21,13 @@ public sealed class SeedingComponent : IApplianceComponent
 {
     private readonly TextWriter _output;
     private readonly string? _announceHost;
+    private readonly SeedingStorageOpener _opener;
 
-    private SeedingComponent(SeedingServer server, TorrentFolderLoader loader, TextWriter output, string? announceHost)
+    private SeedingComponent(SeedingServer server, TorrentFolderLoader loader, SeedingStorageOpener opener, TextWriter output, string? announceHost)
     {
         Server = server;
         Loader = loader;
+        _opener = opener;
         _output = output;
         _announceHost = announceHost;
     }
@@ -79,7 +81,7 @@ public sealed class SeedingComponent : IApplianceComponent
         var opener = new SeedingStorageOpener(options.GetStateFolder(), options.GetStorageKind(), logger, verification, pool);
         var loader = new TorrentFolderLoader(server.Registry, opener, options.GetTorrentsFolder(), options.Content, logger,
             parallelism: Math.Max(1, Environment.ProcessorCount));
-        return new SeedingComponent(server, loader, output, options.AnnounceHost) { FilePool = pool };
+        return new SeedingComponent(server, loader, opener, output, options.AnnounceHost) { FilePool = pool };
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -143,6 +145,8 @@ public sealed class SeedingComponent : IApplianceComponent
         finally
         {
             foreach (var torrent in Registry.Snapshot()) Loader.Unload(torrent.InfoHash.ToHex());
+            // The pool (often the process-wide shared one) outlives this host: its open failures stop coming here.
+            _opener.Dispose();
         }
     }
 }
