@@ -60,7 +60,7 @@ public class EmbeddedSessionBenchmarks
         _client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         _client.Connect(listener.LocalEndPoint!);
         _serverSide = listener.Accept();
-        _session = new PeerSession(_server, new TcpPeerTransport(_serverSide, (IPEndPoint)_client.LocalEndPoint!), 1);
+        _session = new PeerSession(_server.SessionServices, new TcpPeerTransport(_serverSide, (IPEndPoint)_client.LocalEndPoint!), 1);
 
         var hello = new byte[Handshake.Length + PeerMessageWriter.SimpleLength];
         // A v2-only torrent's InfoHash is its truncated v2 hash already.

@@ -9,7 +9,7 @@ internal sealed partial class PeerSession
     private bool HandleHashRequest(ReadOnlySpan<byte> payload, ref bool wake, out string? violation)
     {
         violation = null;
-        var counters = _server.Counters;
+        var counters = _services.Counters;
         counters.HashRequestReceived();
         if (!HashRequest.TryParse(payload, out var request)) return Fail("malformed hash request", out violation);
         var hashes = _torrent!.Hashes;

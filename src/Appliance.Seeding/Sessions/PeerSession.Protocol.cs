@@ -22,7 +22,7 @@ internal sealed partial class PeerSession
             if (position <= 0) return position;
         }
 
-        var options = _server.Options;
+        var options = _services.Options;
         while (position < data.Length)
         {
             var rest = data[position..];
@@ -53,7 +53,7 @@ internal sealed partial class PeerSession
             if (header.FrameLength > rest.Length)
             {
                 // Messages whose payload we do not need are skipped as they stream by; the rest wait to be whole.
-                if (NeedsPayload(header) && header.FrameLength <= _server.SmallBuffers.BufferSize) break;
+                if (NeedsPayload(header) && header.FrameLength <= _services.SmallBuffers.BufferSize) break;
                 if (header.Id == PeerMessageId.Bitfield && !ValidBitfieldLength(header, out violation)) return -1;
                 _skip = header.FrameLength - rest.Length;
                 position = data.Length;
@@ -84,20 +84,20 @@ internal sealed partial class PeerSession
         var status = Handshake.TryParse(data, out var handshake);
         if (status == HandshakeStatus.BadProtocol)
         {
-            _server.Counters.HandshakeInvalid();
+            _services.Counters.HandshakeInvalid();
             violation = "not a BitTorrent handshake";
             return HandshakeRefused;
         }
         if (status == HandshakeStatus.NeedMoreData) return 0;
-        if (!_server.Registry.TryGet(handshake.InfoHash, out var torrent))
+        if (!_services.Registry.TryGet(handshake.InfoHash, out var torrent))
         {
-            if (!_heldOnce && _server.TryHold(handshake.InfoHash) is { } loaded)
+            if (!_heldOnce && _services.Host.TryHoldHandshake(handshake.InfoHash) is { } loaded)
             {
                 _held = loaded; // the receive loop waits for the torrent, then offers the same bytes again
                 _heldOnce = true;
                 return 0;
             }
-            _server.Counters.HandshakeUnknownTorrent();
+            _services.Counters.HandshakeUnknownTorrent();
             violation = "unknown info-hash " + handshake.InfoHash.ToHex();
             return HandshakeRefused;
         }
@@ -122,12 +122,12 @@ internal sealed partial class PeerSession
         // Answer with the hash the peer came by: a hybrid torrent's v1 or truncated v2 hash (BEP 52). The v2 bit says we
         // answer hash requests; libtorrent only reads it on connections it accepts, so a client that dialed us by the v1
         // hash stays on v1.
-        new Handshake(metainfo.HasV2 ? ReservedBits.OursWithV2 : ReservedBits.Ours, handshake.InfoHash, _server.PeerId).WriteTo(span);
+        new Handshake(metainfo.HasV2 ? ReservedBits.OursWithV2 : ReservedBits.Ours, handshake.InfoHash, _services.PeerId).WriteTo(span);
         length += Handshake.Length;
         if (_extensions)
         {
             var body = span[(length + PeerMessageWriter.ExtendedHeaderLength)..];
-            int bodyLength = ExtensionHandshake.Write(body, metainfo.InfoBytes.Length, _server.Options.MaxOutstandingRequests, ClientIdentity.ExtensionVersion);
+            int bodyLength = ExtensionHandshake.Write(body, metainfo.InfoBytes.Length, _services.Options.MaxOutstandingRequests, ClientIdentity.ExtensionVersion);
             length += PeerMessageWriter.WriteExtendedHeader(span[length..], ExtensionHandshake.HandshakeId, bodyLength) + bodyLength;
         }
         length += _fast
@@ -138,8 +138,8 @@ internal sealed partial class PeerSession
         _joinedByV2 = metainfo.HasV2 && handshake.InfoHash == metainfo.TruncatedInfoHashV2;
         Volatile.Write(ref _torrent, torrent);
         torrent.PeerJoined();
-        _server.Counters.HandshakeAccepted();
-        _server.Counters.PeerJoined(_joinedByV2);
+        _services.Counters.HandshakeAccepted();
+        _services.Counters.PeerJoined(_joinedByV2);
         wake = true;
         return Handshake.Length;
     }
@@ -155,7 +155,7 @@ internal sealed partial class PeerSession
                 if (!BlockRequest.TryParse(payload, out var cancelled)) return Fail("malformed cancel", out violation);
                 if (_queue.Remove(cancelled))
                 {
-                    _server.Counters.QueueDepthChanged(-1);
+                    _services.Counters.QueueDepthChanged(-1);
                     // BEP 6: with the fast extension every request gets a piece or a reject, a cancelled one too.
                     if (_fast) wake |= AppendBlockMessage(PeerMessageId.RejectRequest, cancelled);
                 }
@@ -165,18 +165,18 @@ internal sealed partial class PeerSession
                 if (!_peerInterested)
                 {
                     _peerInterested = true;
-                    if (_amChoking && _server.TryClaimUploadSlot()) wake |= UnchokeLocked(slotClaimed: true);
+                    if (_amChoking) wake |= TryUnchokeLocked();
                 }
                 return true;
             case PeerMessageId.NotInterested:
                 if (payload.Length != 0) return Fail("malformed not interested", out violation);
                 _peerInterested = false;
                 // With limited slots, free this one now and give it to someone who waits.
-                if (!_amChoking && _server.Options.UploadSlots > 0)
+                if (!_amChoking && _services.Slots.IsLimited)
                 {
                     // The slot is free once choked, even when a full outbox had no room to say so.
                     wake |= ChokeLocked();
-                    _server.RequestRefill();
+                    _services.Slots.HolderLostInterest();
                 }
                 return true;
             case PeerMessageId.Choke or PeerMessageId.Unchoke or PeerMessageId.HaveAll or PeerMessageId.HaveNone:
@@ -214,18 +214,18 @@ internal sealed partial class PeerSession
             return Fail($"request {block.Begin}+{block.Length} beyond the end of piece {block.Piece}", out violation);
 
         RejectReason reason;
-        if (block.Length > _server.Options.MaxRequestLength) reason = RejectReason.TooLong;
+        if (block.Length > _services.Options.MaxRequestLength) reason = RejectReason.TooLong;
         else if (_amChoking) reason = RejectReason.Choked;
         else if (IsDraining) reason = RejectReason.ShuttingDown;
-        else if (_queue.TryEnqueue(new QueuedRequest(block, _lastRequestAt = _server.Time.GetTimestamp())))
+        else if (_queue.TryEnqueue(new QueuedRequest(block, _lastRequestAt = _services.Time.GetTimestamp())))
         {
-            _server.Counters.QueueDepthChanged(1);
+            _services.Counters.QueueDepthChanged(1);
             wake = true;
             return true;
         }
         else reason = RejectReason.QueueFull;
 
-        _server.Counters.Reject(reason);
+        _services.Counters.Reject(reason);
         if (_fast) wake |= AppendBlockMessage(PeerMessageId.RejectRequest, block);
         return true;
     }
@@ -251,7 +251,7 @@ internal sealed partial class PeerSession
         int needed = PeerMessageWriter.ExtendedHeaderLength + MetadataMessage.MaxHeaderLength + size;
         if (!TryAppend(needed, out var span))
         {
-            _server.Counters.Reject(RejectReason.MetadataUnavailable);
+            _services.Counters.Reject(RejectReason.MetadataUnavailable);
             return;
         }
         var body2 = span[PeerMessageWriter.ExtendedHeaderLength..];
@@ -259,7 +259,7 @@ internal sealed partial class PeerSession
         info.Span.Slice(offset, size).CopyTo(body2[dictionary..]);
         int written = PeerMessageWriter.WriteExtendedHeader(span, _peerMetadataId, dictionary + size) + dictionary + size;
         _outboxLength -= needed - written;
-        _server.Counters.MetadataPieceServed();
+        _services.Counters.MetadataPieceServed();
         wake = true;
     }
 
@@ -273,17 +273,21 @@ internal sealed partial class PeerSession
         return true;
     }
 
-    private bool UnchokeLocked(bool slotClaimed)
+    /// <summary>
+    /// Unchokes this peer if the ledger has a slot for it (claimed, never assumed: peers unchoked on interest, by a round
+    /// or by a refill race for the same slots). False when no slot was free or the unchoke found no room in the outbox.
+    /// </summary>
+    private bool TryUnchokeLocked()
     {
+        if (!_services.Slots.TryClaim()) return false;
         if (!TryAppend(PeerMessageWriter.SimpleLength, out var span))
         {
-            if (slotClaimed) _server.ReleaseUploadSlot();
+            _services.Slots.Release();
             return false;
         }
-        if (!slotClaimed) _server.ClaimUploadSlot();
         PeerMessageWriter.WriteSimple(span, PeerMessageId.Unchoke);
         _amChoking = false;
-        _lastUnchokedAt = _server.Time.GetTimestamp();
+        _lastUnchokedAt = _services.Time.GetTimestamp();
         return true;
     }
 
@@ -296,16 +300,16 @@ internal sealed partial class PeerSession
         bool queued = TryAppend(PeerMessageWriter.SimpleLength, out var span);
         if (queued) PeerMessageWriter.WriteSimple(span, PeerMessageId.Choke);
         _amChoking = true;
-        _server.ReleaseUploadSlot();
+        _services.Slots.Release();
         // Choking drops the queue; BEP 6 peers are told which requests will not be served.
         int dropped = _queue.Count;
         while (_queue.Count > 0)
         {
             var request = _queue.Dequeue();
-            _server.Counters.Reject(RejectReason.Choked);
+            _services.Counters.Reject(RejectReason.Choked);
             if (_fast) AppendBlockMessage(PeerMessageId.RejectRequest, request.Block);
         }
-        if (dropped > 0) _server.Counters.QueueDepthChanged(-dropped);
+        if (dropped > 0) _services.Counters.QueueDepthChanged(-dropped);
         return queued;
     }
 
@@ -322,7 +326,7 @@ internal sealed partial class PeerSession
     /// </summary>
     private bool TryAppend(int length, out Span<byte> span)
     {
-        var pool = _server.SmallBuffers;
+        var pool = _services.SmallBuffers;
         if (_outbox is null)
         {
             // A bitfield of a torrent with more than ~260k pieces is the only thing bigger than a pooled buffer.

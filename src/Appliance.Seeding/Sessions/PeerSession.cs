@@ -2,6 +2,7 @@ using System.Net;
 using Appliance.Networking.Signals;
 using Appliance.Networking.Tcp;
 using Appliance.Protocol.PeerWire;
+using Appliance.Seeding.Choking;
 using Appliance.Seeding.Torrents;
 using Appliance.Seeding.Transport;
 using Appliance.Seeding.Upload;
@@ -13,11 +14,12 @@ namespace Appliance.Seeding.Sessions;
 /// and queues validated requests; the send loop drains the queue in batches (one gather send each). Between them a
 /// lock taken once per received chunk and once per batch, never per block. An idle connection holds no buffer:
 /// it waits with a zero-byte receive and owns no outbox, request ring or send batch. The bytes travel over a
-/// <see cref="PeerTransport"/> (TCP or uTP), so the protocol below is the same for both.
+/// <see cref="PeerTransport"/> (TCP or uTP), so the protocol below is the same for both. What it needs of its server
+/// comes as <see cref="SessionServices"/>; it holds an upload slot through the server's <see cref="UploadSlotLedger"/>.
 /// </summary>
-internal sealed partial class PeerSession : ITcpServerConnection
+internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHolder
 {
-    private readonly SeedingServer _server;
+    private readonly SessionServices _services;
     private readonly PeerTransport _transport;
     private readonly AsyncSignal _sendSignal = new();
     private readonly Lock _gate = new();
@@ -54,21 +56,21 @@ internal sealed partial class PeerSession : ITcpServerConnection
     private int _loopsRunning;
     private string? _closeReason;
 
-    public PeerSession(SeedingServer server, PeerTransport transport, long id)
+    public PeerSession(SessionServices services, PeerTransport transport, long id)
     {
-        _server = server;
+        _services = services;
         _transport = transport;
         Remote = transport.Remote;
         Id = id;
-        _queue = new RequestQueue(server.Options.MaxOutstandingRequests);
-        _createdAt = _lastReceivedAt = _lastSentAt = _sentAtLastLook = server.Time.GetTimestamp();
+        _queue = new RequestQueue(services.Options.MaxOutstandingRequests);
+        _createdAt = _lastReceivedAt = _lastSentAt = _sentAtLastLook = services.Time.GetTimestamp();
         _sendWaited = OnSendWaited;
     }
 
     private void OnSendWaited()
     {
-        _server.OnSendWaited();
-        Volatile.Write(ref _sendWaitingSince, Math.Max(1, _server.Time.GetTimestamp()));
+        _services.SendWaited();
+        Volatile.Write(ref _sendWaitingSince, Math.Max(1, _services.Time.GetTimestamp()));
     }
 
     public long Id { get; }
@@ -98,14 +100,9 @@ internal sealed partial class PeerSession : ITcpServerConnection
         _ = SendLoopAsync();
     }
 
-    public ChokerSnapshot Snapshot(long now)
+    public SlotHolderState ReadSlotState()
     {
-        lock (_gate)
-        {
-            bool snubbed = !_amChoking && _peerInterested && _queue.Count == 0
-                && _server.Time.GetElapsedTime(Math.Max(_lastRequestAt, _lastUnchokedAt), now) > _server.Options.SnubTimeout;
-            return new ChokerSnapshot(_torrent is not null, _peerInterested, !_amChoking, _lastUnchokedAt, snubbed);
-        }
+        lock (_gate) return new SlotHolderState(_torrent is not null, _peerInterested, !_amChoking, _lastUnchokedAt, _lastRequestAt, _queue.Count > 0);
     }
 
     /// <summary>Closes the session; true when this call closed it (so a reason is counted once).</summary>
@@ -123,7 +120,7 @@ internal sealed partial class PeerSession : ITcpServerConnection
 
     private async Task ReceiveLoopAsync()
     {
-        var pool = _server.SmallBuffers;
+        var pool = _services.SmallBuffers;
         byte[]? buffer = null;
         int filled = 0;
         try
@@ -148,7 +145,7 @@ internal sealed partial class PeerSession : ITcpServerConnection
                     break;
                 }
                 filled += received.BytesTransferred;
-                _lastReceivedAt = _server.Time.GetTimestamp();
+                _lastReceivedAt = _services.Time.GetTimestamp();
 
                 int consumed = Receive(buffer.AsSpan(0, filled), out bool keepBuffer);
                 if (consumed == 0 && _held is { } loading)
@@ -175,7 +172,7 @@ internal sealed partial class PeerSession : ITcpServerConnection
         }
         catch (Exception e)
         {
-            SeedingLog.SessionFailed(_server.Logger, Remote, e);
+            SeedingLog.SessionFailed(_services.Logger, Remote, e);
             Close("internal error: " + e.GetType().Name);
         }
         finally
@@ -193,17 +190,17 @@ internal sealed partial class PeerSession : ITcpServerConnection
             var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Volatile.Write(ref _closedWhileHeld, closed);
             if (IsClosed) return false; // closed before Close could see the source
-            var remaining = _server.Options.HandshakeTimeout - _server.Time.GetElapsedTime(_createdAt);
-            var first = await Task.WhenAny(loading, closed.Task, Task.Delay(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, _server.Time))
+            var remaining = _services.Options.HandshakeTimeout - _services.Time.GetElapsedTime(_createdAt);
+            var first = await Task.WhenAny(loading, closed.Task, Task.Delay(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, _services.Time))
                 .ConfigureAwait(false);
             if (first == loading) return !IsClosed;
-            if (first != closed.Task && Close("handshake timeout: the torrent was still loading")) _server.Counters.HandshakeTimedOut();
+            if (first != closed.Task && Close("handshake timeout: the torrent was still loading")) _services.Counters.HandshakeTimedOut();
             return false;
         }
         finally
         {
             Volatile.Write(ref _closedWhileHeld, null);
-            _server.ReleaseHold();
+            _services.Host.HandshakeHoldEnded();
         }
     }
 
@@ -244,7 +241,7 @@ internal sealed partial class PeerSession : ITcpServerConnection
                 await _sendSignal.WaitAsync().ConfigureAwait(false);
                 while (!IsClosed)
                 {
-                    var batch = _server.SendBatches.Get();
+                    var batch = _services.SendBatches.Get();
                     try
                     {
                         if (!TakeBatch(batch))
@@ -255,22 +252,22 @@ internal sealed partial class PeerSession : ITcpServerConnection
                         var torrent = _torrent!;
                         if (!PrepareBatch(batch, torrent))
                         {
-                            _server.Counters.DiskError();
-                            _server.OnStoreFailed(torrent);
+                            _services.Counters.DiskError();
+                            _services.Host.StoreFailed(torrent);
                             Close("storage cannot serve: " + (torrent.Store.FaultReason ?? "read failed"));
                             break;
                         }
-                        while (!_server.RateLimiter.TryTake((int)batch.TotalBytes))
+                        while (!_services.RateLimiter.TryTake((int)batch.TotalBytes))
                         {
-                            await Task.Delay(_server.RateLimiter.DelayFor()).ConfigureAwait(false);
+                            await Task.Delay(_services.RateLimiter.DelayFor()).ConfigureAwait(false);
                         }
                         var outcome = await _transport.SendAsync(batch, _sendWaited).ConfigureAwait(false);
                         Volatile.Write(ref _sendWaitingSince, 0);
                         if (outcome == SendOutcome.BadAddress)
                         {
                             torrent.Store.Fault("a socket send from the mapping failed with EFAULT (a file shrank or changed under the mapping)");
-                            _server.Counters.DiskError();
-                            _server.OnStoreFailed(torrent);
+                            _services.Counters.DiskError();
+                            _services.Host.StoreFailed(torrent);
                             break;
                         }
                         if (outcome != SendOutcome.Sent)
@@ -282,15 +279,15 @@ internal sealed partial class PeerSession : ITcpServerConnection
                     }
                     finally
                     {
-                        batch.Reset(_server.SmallBuffers);
-                        _server.SendBatches.Return(batch);
+                        batch.Reset(_services.SmallBuffers);
+                        _services.SendBatches.Return(batch);
                     }
                 }
             }
         }
         catch (Exception e)
         {
-            SeedingLog.SessionFailed(_server.Logger, Remote, e);
+            SeedingLog.SessionFailed(_services.Logger, Remote, e);
             Close("internal error: " + e.GetType().Name);
         }
         finally
@@ -302,7 +299,7 @@ internal sealed partial class PeerSession : ITcpServerConnection
     /// <summary>Moves the outbox and the next requests into <paramref name="batch"/>. Shared with the embedded benchmark.</summary>
     internal bool TakeBatch(SendBatch batch)
     {
-        int readBufferSize = _torrent is { Store.SupportsSegments: false } || !_transport.SendsMappedPages ? _server.ReadBuffers.BufferSize : 0;
+        int readBufferSize = _torrent is { Store.SupportsSegments: false } || !_transport.SendsMappedPages ? _services.ReadBuffers.BufferSize : 0;
         int taken = 0;
         lock (_gate)
         {
@@ -312,32 +309,32 @@ internal sealed partial class PeerSession : ITcpServerConnection
                 _outbox = null;
                 _outboxLength = 0;
             }
-            int blockLimit = _server.BatchBlockLimit;
+            int blockLimit = SendBatch.BlockLimit(_services.Slots.Unchoked);
             while (_queue.Count > 0 && batch.CanAdd(_queue.Peek().Block.Length, readBufferSize, blockLimit))
             {
                 batch.Add(_queue.Dequeue());
                 taken++;
             }
         }
-        if (taken > 0) _server.Counters.QueueDepthChanged(-taken);
+        if (taken > 0) _services.Counters.QueueDepthChanged(-taken);
         return !batch.IsEmpty;
     }
 
     internal void Completed(SendBatch batch, SeededTorrent torrent)
     {
-        long now = _server.Time.GetTimestamp();
+        long now = _services.Time.GetTimestamp();
         _lastSentAt = now;
         int blocks = batch.RequestCount;
         if (blocks == 0) return;
         long serveTicks = 0;
-        var latency = _server.Counters.ServeLatency;
+        var latency = _services.Counters.ServeLatency;
         foreach (var request in batch.Requests)
         {
             long waited = now - request.ArrivedAt;
             serveTicks += waited;
             latency.RecordTicks(waited);
         }
-        _server.Counters.BatchSent(batch.PayloadBytes, blocks, serveTicks);
+        _services.Counters.BatchSent(batch.PayloadBytes, blocks, serveTicks);
         torrent.AddUploaded(batch.PayloadBytes, blocks);
     }
 
@@ -346,7 +343,7 @@ internal sealed partial class PeerSession : ITcpServerConnection
     {
         try
         {
-            return batch.Prepare(torrent.Store, _server.ReadBuffers, copyBlocks: !_transport.SendsMappedPages);
+            return batch.Prepare(torrent.Store, _services.ReadBuffers, copyBlocks: !_transport.SendsMappedPages);
         }
         catch (ObjectDisposedException)
         {
@@ -356,7 +353,7 @@ internal sealed partial class PeerSession : ITcpServerConnection
 
     private void Disconnect(string reason, bool protocolError)
     {
-        if (protocolError) _server.Counters.ProtocolError();
+        if (protocolError) _services.Counters.ProtocolError();
         Close(reason);
     }
 
@@ -364,26 +361,23 @@ internal sealed partial class PeerSession : ITcpServerConnection
     {
         if (Interlocked.Decrement(ref _loopsRunning) != 0) return;
         int dropped;
-        bool freed;
         lock (_gate)
         {
-            if (_outbox is not null && _outbox.Length == _server.SmallBuffers.BufferSize) _server.SmallBuffers.Return(_outbox);
+            if (_outbox is not null && _outbox.Length == _services.SmallBuffers.BufferSize) _services.SmallBuffers.Return(_outbox);
             _outbox = null;
             dropped = _queue.Count;
             while (_queue.Count > 0) _queue.Dequeue();
-            freed = !_amChoking;
-            if (freed) _server.ReleaseUploadSlot();
+            if (!_amChoking) _services.Slots.HolderLeft();
             _amChoking = true;
         }
-        if (dropped > 0) _server.Counters.QueueDepthChanged(-dropped);
-        if (freed) _server.RequestRefill();
+        if (dropped > 0) _services.Counters.QueueDepthChanged(-dropped);
         if (_torrent is { } torrent)
         {
             torrent.PeerLeft();
-            _server.Counters.PeerLeft(_joinedByV2);
+            _services.Counters.PeerLeft(_joinedByV2);
         }
         _transport.Dispose();
-        _server.OnSessionEnded(this);
+        _services.Host.SessionEnded(this);
     }
 
     /// <summary>Called by the sweeper (one at a time): handshake, idle and send-stall timeouts, and keep-alives on a quiet line.</summary>
@@ -391,17 +385,17 @@ internal sealed partial class PeerSession : ITcpServerConnection
     {
         // A closed session stays listed until both its loops end; the next sweep must not count it again.
         if (IsClosed) return;
-        var options = _server.Options;
-        var time = _server.Time;
+        var options = _services.Options;
+        var time = _services.Time;
         if (_torrent is null)
         {
             if (time.GetElapsedTime(_createdAt, now) > options.HandshakeTimeout && Close("handshake timeout"))
-                _server.Counters.HandshakeTimedOut();
+                _services.Counters.HandshakeTimedOut();
             return;
         }
         if (time.GetElapsedTime(_lastReceivedAt, now) > options.IdleTimeout)
         {
-            if (Close("idle timeout")) _server.Counters.IdleDisconnect();
+            if (Close("idle timeout")) _services.Counters.IdleDisconnect();
             return;
         }
         // A peer that never reads would otherwise hold its socket buffers and outbox forever: caught when our send has
@@ -409,7 +403,7 @@ internal sealed partial class PeerSession : ITcpServerConnection
         long waitingSince = Volatile.Read(ref _sendWaitingSince);
         if (waitingSince != 0 ? time.GetElapsedTime(waitingSince, now) > options.SendStallTimeout : SentBytesUnread(now))
         {
-            if (Close("send stalled: the peer does not read")) _server.Counters.IdleDisconnect();
+            if (Close("send stalled: the peer does not read")) _services.Counters.IdleDisconnect();
             return;
         }
         if (time.GetElapsedTime(_lastSentAt, now) > options.KeepAliveInterval)
@@ -443,45 +437,43 @@ internal sealed partial class PeerSession : ITcpServerConnection
             _unreadSince = Math.Max(1, now);
             return false;
         }
-        return _server.Time.GetElapsedTime(_unreadSince, now) > _server.Options.SendStallTimeout;
+        return _services.Time.GetElapsedTime(_unreadSince, now) > _services.Options.SendStallTimeout;
     }
 
-    /// <summary>The choker's verdict for this round.</summary>
-    public void SetChoked(bool choke)
+    /// <summary>The ledger's verdict (a round or a refill): choke, releasing the slot.</summary>
+    public void Choke()
     {
-        bool wake, unreadable = false;
+        bool queued;
         lock (_gate)
         {
-            if (_amChoking == choke || _torrent is null) return;
-            if (choke)
-            {
-                wake = ChokeLocked();
-                unreadable = !wake;
-            }
-            else
-            {
-                // Claimed, never assumed: peers unchoked on interest since the round began may hold every slot.
-                if (!_server.TryClaimUploadSlot()) return;
-                wake = UnchokeLocked(slotClaimed: true);
-            }
+            if (_amChoking || _torrent is null) return;
+            queued = ChokeLocked();
         }
         // Choked with no room to say so: a peer whose outbox is full does not read, so it is let go.
-        if (unreadable) Close("outbox full: the peer does not read");
-        else if (wake) _sendSignal.Set();
+        if (!queued) Close("outbox full: the peer does not read");
+        else _sendSignal.Set();
     }
 
-    /// <summary>Unchokes this peer if it still waits and a slot is still free (the slot is claimed atomically, so events racing the refill never overfill).</summary>
-    public void TryUnchokeIntoFreeSlot()
+    /// <summary>The round's verdict: unchoke, if a slot can still be claimed (peers unchoked on interest since the round began may hold every slot).</summary>
+    public void Unchoke()
+    {
+        bool wake;
+        lock (_gate)
+        {
+            if (!_amChoking || _torrent is null) return;
+            wake = TryUnchokeLocked();
+        }
+        if (wake) _sendSignal.Set();
+    }
+
+    /// <summary>A refill's offer: unchokes this peer if it still waits and a slot is still free (claimed atomically, so events racing the refill never overfill).</summary>
+    public void UnchokeIfWaiting()
     {
         bool changed = false;
         lock (_gate)
         {
-            if (_amChoking && _peerInterested && _torrent is not null && !IsClosed && _server.TryClaimUploadSlot())
-                changed = UnchokeLocked(slotClaimed: true);
+            if (_amChoking && _peerInterested && _torrent is not null && !IsClosed) changed = TryUnchokeLocked();
         }
         if (changed) _sendSignal.Set();
     }
 }
-
-/// <summary>What the choker reads of a session.</summary>
-internal readonly record struct ChokerSnapshot(bool Handshaken, bool Interested, bool Unchoked, long LastUnchokedAt, bool Snubbed);

@@ -7,14 +7,16 @@ namespace Appliance.Seeding.Torrents;
 
 /// <summary>
 /// Adapts the storage layer's opener (verification, fast resume, mmap or pread) to what the seeding loader asks for.
-/// Every torrent's files go through one <see cref="FilePool"/>; a file it cannot reopen later is logged here.
+/// Every torrent's files go through one <see cref="FilePool"/>; a file it cannot reopen later is logged here until the
+/// opener is disposed (the pool, often the process-wide shared one, outlives it and would otherwise keep its logger).
 /// </summary>
-public sealed partial class SeedingStorageOpener : IPieceStoreOpener
+public sealed partial class SeedingStorageOpener : IPieceStoreOpener, IDisposable
 {
     private readonly string _stateFolder;
     private readonly StorageKind _kind;
     private readonly ILogger _logger;
     private readonly Metrics.Counters.VerificationProgress? _verification;
+    private readonly Action<string, string> _logOpenFailure;
 
     public SeedingStorageOpener(string stateFolder, StorageKind kind, ILogger logger,
         Metrics.Counters.VerificationProgress? verification = null, FilePool? pool = null)
@@ -24,10 +26,14 @@ public sealed partial class SeedingStorageOpener : IPieceStoreOpener
         _logger = logger;
         _verification = verification;
         Pool = pool ?? FilePool.Shared;
-        Pool.OpenFailed += (path, reason) => OpenFailed(_logger, path, reason);
+        _logOpenFailure = (path, reason) => OpenFailed(_logger, path, reason);
+        Pool.OpenFailed += _logOpenFailure;
     }
 
     public FilePool Pool { get; }
+
+    /// <summary>Stops logging the pool's open failures; the stores already opened keep serving.</summary>
+    public void Dispose() => Pool.OpenFailed -= _logOpenFailure;
 
     public async Task<PieceStoreOpening> OpenAsync(TorrentMetainfo metainfo, string contentFolder, CancellationToken cancellationToken)
     {

@@ -24,6 +24,7 @@ public sealed class UdpTrackerClient : IDatagramHandler, IAsyncDisposable
     private readonly ConcurrentDictionary<IPEndPoint, TrackerConnection> _connections = new();
     private readonly TrackerResolver _resolver;
     private long _unmatched;
+    private long _connects;
 
     public UdpTrackerClient(AnnouncerOptions options, TimeProvider? time = null, TrackerResolver? resolver = null)
     {
@@ -38,7 +39,7 @@ public sealed class UdpTrackerClient : IDatagramHandler, IAsyncDisposable
     public long UnmatchedResponses => Interlocked.Read(ref _unmatched);
 
     /// <summary>Connects done so far (one per tracker per minute however many torrents announce).</summary>
-    public long Connects;
+    public long Connects => Interlocked.Read(ref _connects);
 
     private static DatagramEndpoint CreateEndpoint()
     {
@@ -230,7 +231,7 @@ public sealed class UdpTrackerClient : IDatagramHandler, IAsyncDisposable
                     if (action == UdpTrackerAction.Error) throw new TrackerException("tracker error on connect: " + UdpTrackerPacket.ReadErrorMessage(reply));
                     if (action != UdpTrackerAction.Connect || !UdpTrackerPacket.TryReadConnectResponse(reply, out id))
                         throw new TrackerException("malformed connect response");
-                    Interlocked.Increment(ref client.Connects);
+                    Interlocked.Increment(ref client._connects);
                     lock (this)
                     {
                         _id = id;

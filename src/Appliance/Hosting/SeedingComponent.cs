@@ -21,11 +21,13 @@ public sealed class SeedingComponent : IApplianceComponent
 {
     private readonly TextWriter _output;
     private readonly string? _announceHost;
+    private readonly SeedingStorageOpener _opener;
 
-    private SeedingComponent(SeedingServer server, TorrentFolderLoader loader, TextWriter output, string? announceHost)
+    private SeedingComponent(SeedingServer server, TorrentFolderLoader loader, SeedingStorageOpener opener, TextWriter output, string? announceHost)
     {
         Server = server;
         Loader = loader;
+        _opener = opener;
         _output = output;
         _announceHost = announceHost;
     }
@@ -84,7 +86,7 @@ public sealed class SeedingComponent : IApplianceComponent
         var opener = new SeedingStorageOpener(options.GetStateFolder(), options.GetStorageKind(), logger, verification, pool);
         var loader = new TorrentFolderLoader(server.Registry, opener, options.GetTorrentsFolder(), options.Content, logger,
             parallelism: Math.Max(1, Environment.ProcessorCount));
-        return new SeedingComponent(server, loader, output, options.AnnounceHost)
+        return new SeedingComponent(server, loader, opener, output, options.AnnounceHost)
         {
             FilePool = pool,
             PageReleaseInterval = TimeSpan.FromMilliseconds(options.PageReleaseIntervalMs),
@@ -154,6 +156,8 @@ public sealed class SeedingComponent : IApplianceComponent
         {
             _pageReleaser?.Dispose();
             foreach (var torrent in Registry.Snapshot()) Loader.Unload(torrent.InfoHash.ToHex());
+            // The pool (often the process-wide shared one) outlives this host: its open failures stop coming here.
+            _opener.Dispose();
         }
     }
 }

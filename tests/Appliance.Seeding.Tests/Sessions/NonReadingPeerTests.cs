@@ -146,7 +146,7 @@ public sealed class NonReadingPeerTests
         while (seeder.Server.SessionCount < 2) await Task.Delay(20, cts.Token);
         await Task.Delay(200, cts.Token); // let the second peer's interested arrive
 
-        seeder.Server.RunChokerRound();
+        seeder.Server.Slots.RunRound();
 
         await waiting.ReadUntilAsync(PeerMessageId.Unchoke);
         Assert.Equal(1, seeder.Server.UnchokedCount);

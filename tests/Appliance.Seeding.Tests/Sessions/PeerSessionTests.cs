@@ -238,7 +238,7 @@ public sealed class PeerSessionTests
         while (seeder.Server.SessionCount < 2) await Task.Delay(20, cts.Token);
         await Task.Delay(200, cts.Token); // let the second peer's interested arrive
 
-        seeder.Server.RunChokerRound();
+        seeder.Server.Slots.RunRound();
 
         await first.ReadUntilAsync(PeerMessageId.Choke);
         await second.ReadUntilAsync(PeerMessageId.Unchoke);
