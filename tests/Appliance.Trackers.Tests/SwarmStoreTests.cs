@@ -260,4 +260,117 @@ public sealed class SwarmStoreTests
         time.Advance(TimeSpan.FromMinutes(11));
         Assert.Equal((0, 0L), store.Sweep());
     }
+
+    [Fact]
+    public void A_swarm_growing_past_the_scanned_size_keeps_finding_and_updating_its_peers()
+    {
+        var store = new SwarmStore(new SwarmStoreOptions { Open = true, MaxPortsPerAddress = 3, MaxAnnouncesPerSecondPerAddress = 0, MaxNumWant = 1000 });
+        var v4 = new byte[6 * 1000];
+        var v6 = new byte[18 * 1000];
+        // 40 addresses with 3 ports each (a fourth is refused) and 10 IPv6 /64s: 130 peers, well past the 32 a swarm scans.
+        for (int round = 0; round < 2; round++)
+        {
+            bool seed = round == 1;
+            for (byte a = 1; a <= 40; a++)
+                for (int port = 1000; port < 1004; port++) store.Announce(Hash, V4(a, port), seed, AnnounceEvent.None, 0, v4, v6);
+            for (int i = 1; i <= 10; i++) store.Announce(Hash, V6($"2001:db8:{i:x}::1"), seed, AnnounceEvent.None, 0, v4, v6);
+            // The second round finds every peer again: nothing is added, each becomes a seed.
+            Assert.Equal(130, store.PeerCount);
+            Assert.Equal(seed ? new ScrapeCounts(130, 0, 0) : new ScrapeCounts(0, 0, 130), store.Scrape(Hash));
+        }
+        // Back under the scanned size: the rest are still found, and the port limit still holds.
+        for (byte a = 1; a <= 36; a++)
+            for (int port = 1000; port < 1003; port++) store.Announce(Hash, V4(a, port), false, AnnounceEvent.Stopped, 0, v4, v6);
+        for (int i = 1; i <= 8; i++) store.Announce(Hash, V6($"2001:db8:{i:x}::1"), false, AnnounceEvent.Stopped, 0, v4, v6);
+        Assert.Equal(14, store.PeerCount);
+        Assert.Equal((1, 14L), store.Sweep());
+        for (byte a = 37; a <= 40; a++)
+            for (int port = 1000; port < 1004; port++) store.Announce(Hash, V4(a, port), false, AnnounceEvent.None, 0, v4, v6);
+        Assert.Equal(new ScrapeCounts(2, 0, 12), store.Scrape(Hash));
+        var all = store.Announce(Hash, V4(250), false, AnnounceEvent.None, 1000, v4, v6);
+        var expected = Enumerable.Range(37, 4).SelectMany(a => Enumerable.Range(1000, 3).Select(port => $"10.0.0.{a}:{port}"))
+            .Concat(["[2001:db8:9::1]:6881", "[2001:db8:a::1]:6881"]);
+        Assert.Equal(expected.Order(), Peers(v4, all.V4Bytes, v6, all.V6Bytes).Order());
+    }
+
+    [Fact]
+    public void A_peer_silent_for_as_long_as_the_stored_tick_takes_to_come_round_has_expired()
+    {
+        var time = new ManualTime();
+        var store = new SwarmStore(new SwarmStoreOptions { Open = true, PeerTimeout = TimeSpan.FromMinutes(10) }, time);
+        var buffer = new byte[600];
+        store.Announce(Hash, V4(1), false, AnnounceEvent.Started, 0, buffer, default);
+        // A peer's last announce is kept as a 15-bit count of seconds: 32,767 seconds later it reads as "just now",
+        // and no sweep ran meanwhile.
+        time.Advance(TimeSpan.FromSeconds(32_767));
+        var answer = store.Announce(Hash, V4(2), false, AnnounceEvent.Started, 50, buffer, default);
+        Assert.Empty(Peers(buffer, answer.V4Bytes));
+        Assert.Equal(1, answer.Incomplete);
+    }
+
+    [Fact]
+    public void With_a_timeout_past_4096_seconds_peers_expire_on_time_in_coarser_ticks()
+    {
+        var time = new ManualTime();
+        var store = new SwarmStore(new SwarmStoreOptions { Open = true, PeerTimeout = TimeSpan.FromHours(3), MaxAnnouncesPerSecondPerAddress = 0 }, time);
+        var buffer = new byte[600];
+        store.Announce(Hash, V4(1), false, AnnounceEvent.Started, 0, buffer, default);
+        time.Advance(TimeSpan.FromHours(3) - TimeSpan.FromSeconds(10));
+        var answer = store.Announce(Hash, V4(2), false, AnnounceEvent.Started, 50, buffer, default);
+        Assert.Equal(["10.0.0.1:6881"], Peers(buffer, answer.V4Bytes));
+        time.Advance(TimeSpan.FromSeconds(20));
+        answer = store.Announce(Hash, V4(3), false, AnnounceEvent.Started, 50, buffer, default);
+        Assert.Equal(["10.0.0.2:6881"], Peers(buffer, answer.V4Bytes));
+        time.Advance(TimeSpan.FromHours(3));
+        Assert.Equal((1, 1L), store.Sweep());
+        Assert.Equal(new ScrapeCounts(0, 0, 1), store.Scrape(Hash));
+    }
+
+    [Fact]
+    public void Thousands_of_swarms_keep_their_counts_while_others_are_disallowed_and_expire()
+    {
+        var time = new ManualTime();
+        var store = new SwarmStore(new SwarmStoreOptions { PeerTimeout = TimeSpan.FromMinutes(10), MaxAnnouncesPerSecondPerAddress = 0 }, time);
+        var hashes = Enumerable.Range(0, 3000).Select(i => InfoHash.Compute(BitConverter.GetBytes(i))).ToArray();
+        var buffer = new byte[600];
+        void AnnounceAll(int s, AnnounceEvent e)
+        {
+            for (int p = 0; p <= s % 5; p++) store.Announce(hashes[s], V4((byte)(p + 1)), p == 0, e, 0, buffer, default);
+        }
+        for (int s = 0; s < hashes.Length; s++)
+        {
+            store.Allow(hashes[s]);
+            AnnounceAll(s, s % 3 == 0 ? AnnounceEvent.Completed : AnnounceEvent.Started);
+        }
+        Assert.Equal(3000, store.SwarmCount);
+        Assert.Equal(9000, store.PeerCount);
+        // Every fourth swarm is disallowed; the even ones then fall silent and expire, the odd ones announce again.
+        for (int s = 0; s < hashes.Length; s += 4) store.Disallow(hashes[s]);
+        time.Advance(TimeSpan.FromMinutes(6));
+        for (int s = 1; s < hashes.Length; s += 2) AnnounceAll(s, AnnounceEvent.None);
+        time.Advance(TimeSpan.FromMinutes(6));
+        var (swarms, peers) = store.Sweep();
+        Assert.Equal(1500, swarms);
+        Assert.Equal(Enumerable.Range(0, 3000).Where(s => s % 2 == 1).Sum(s => s % 5 + 1), peers);
+        for (int s = 0; s < hashes.Length; s++)
+        {
+            var expected = s % 2 == 0 ? default : new ScrapeCounts(1, s % 3 == 0 ? s % 5 + 1 : 0, s % 5);
+            Assert.Equal(expected, store.Scrape(hashes[s]));
+        }
+    }
+
+    [Fact]
+    public void Concurrent_announces_to_many_swarms_are_all_counted()
+    {
+        var store = new SwarmStore(new SwarmStoreOptions { Open = true, MaxAnnouncesPerSecondPerAddress = 0 });
+        var hashes = Enumerable.Range(0, 500).Select(i => InfoHash.Compute(BitConverter.GetBytes(i))).ToArray();
+        Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, worker =>
+        {
+            var buffer = new byte[600];
+            for (int round = 0; round < 3; round++)
+                foreach (var hash in hashes) store.Announce(hash, V4((byte)(worker + 1)), false, AnnounceEvent.None, 10, buffer, default);
+        });
+        Assert.Equal(500 * 8, store.PeerCount);
+        Assert.All(hashes, hash => Assert.Equal(new ScrapeCounts(0, 0, 8), store.Scrape(hash)));
+    }
 }

@@ -1,38 +1,47 @@
 using System.Buffers.Binary;
+using Appliance.Protocol.Metainfo;
 
 namespace Appliance.Trackers.Embedded;
 
 /// <summary>
-/// One swarm's peers, compact: 12 bytes per IPv4 peer and 24 per IPv6 peer in two arrays, found through an
-/// open-addressing table of 4-byte indices keyed by the peer's source (IPv4 address or IPv6 /64), so a source's ports
-/// sit together and are counted while looking a peer up. Not thread-safe: <see cref="SwarmStore"/> locks it.
+/// One swarm, kept as a value in its <see cref="SwarmShard"/>'s array. An IPv4 peer is 8 bytes (address, port, a 15-bit
+/// last-seen tick and the seed bit) in an array sized close to its count. IPv6 peers, and the index a swarm builds once it
+/// holds more than <see cref="LinearLimit"/> peers, live in a <see cref="SwarmOverflow"/> that a small IPv4 swarm does not
+/// have: up to that size a peer is found by scanning, which also counts its source's ports. Not thread-safe: the shard's
+/// lock guards it.
 /// </summary>
-internal sealed class Swarm
+internal struct Swarm
 {
-    /// <summary>The last-seen time of a peer that never expires (this appliance).</summary>
-    public const uint Pinned = uint.MaxValue;
+    /// <summary>Up to this many peers a swarm is scanned; past it, an index keyed by source finds a peer.</summary>
+    public const int LinearLimit = 32;
 
-    private const byte SeedFlag = 1, PinnedFlag = 2;
     // Large enough that two of a reply's few dozen sources rarely share a bit (a shared bit only defers one to the second walk).
     private const int SourceBits = 2048;
 
-    // Keys the table and reply sampling so a client cannot pick addresses that collide.
+    // Keys the index and reply sampling so a client cannot pick addresses that collide.
     private static readonly ulong HashSeed = (ulong)Random.Shared.NextInt64();
 
-    private V4Peer[] _v4 = [];
-    private V6Peer[] _v6 = [];
-    private int _v4Count, _v6Count;
+    public readonly InfoHash Hash;
 
-    // Slot values: i + 1 for _v4[i], -(i + 1) for _v6[i], 0 for empty. Linear probing, at most half full.
-    private int[] _table = [];
+    // address << 32 | port << 16 | tick << 1 | seed.
+    private ulong[] _v4;
+    private SwarmOverflow? _more;
+    private int _v4Count;
 
-    public int Count => _v4Count + _v6Count;
-    public int Seeders { get; private set; }
-    public int Downloaded { get; set; }
-    public uint LastSweep { get; private set; }
+    public int Seeders;
+    public int Downloaded;
 
-    /// <summary>Set under the lock once the swarm left the store; an announce that found it before must look again.</summary>
-    public bool Retired { get; set; }
+    /// <summary>Seconds (store time) of the last sweep.</summary>
+    public uint LastSweep;
+
+    public Swarm(InfoHash hash, uint now)
+    {
+        Hash = hash;
+        _v4 = [];
+        LastSweep = now;
+    }
+
+    public readonly int Count => _v4Count + (_more?.V6Count ?? 0);
 
     /// <summary>The source a peer's limits are counted by: its IPv4 address, or its IPv6 /64 (one subscriber's prefix).</summary>
     public static ulong SourceKey(PeerAddress address) =>
@@ -40,75 +49,93 @@ internal sealed class Swarm
 
     /// <summary>Adds or refreshes a peer; returns 1 if it was added. A new peer is refused (silently: its announce is still
     /// answered) when the swarm holds <paramref name="maxPeers"/> or its source already holds <paramref name="maxPortsPerSource"/>.</summary>
-    public int Upsert(PeerAddress address, bool seed, bool pinned, uint now, int maxPeers, int maxPortsPerSource)
+    public int Upsert(PeerAddress address, bool seed, bool pinned, in PeerClock clock, int maxPeers, int maxPortsPerSource)
     {
-        ulong key = SourceKey(address);
-        int slot = Find(address, key, out int sameSource, out int free);
-        if (slot >= 0)
+        int code = Find(address, SourceKey(address), out int sameSource, out int free);
+        if (code != 0)
         {
-            int code = _table[slot];
-            ref byte flags = ref code > 0 ? ref _v4[code - 1].Flags : ref _v6[-code - 1].Flags;
-            ref uint lastSeen = ref code > 0 ? ref _v4[code - 1].LastSeen : ref _v6[-code - 1].LastSeen;
-            if (((flags & SeedFlag) != 0) != seed) Seeders += seed ? 1 : -1;
-            flags = (byte)((flags & PinnedFlag) | (pinned ? PinnedFlag : 0) | (seed ? SeedFlag : 0));
-            lastSeen = (flags & PinnedFlag) != 0 ? Pinned : now;
+            int meta = MetaOf(code);
+            if (((meta & 1) != 0) != seed) Seeders += seed ? 1 : -1;
+            int tick = pinned || meta >> 1 == PeerClock.Pinned ? PeerClock.Pinned : clock.Tick;
+            SetMeta(code, Meta(tick, seed));
             return 0;
         }
         if (Count >= maxPeers || sameSource >= maxPortsPerSource) return 0;
-        if ((Count + 1) * 2 > _table.Length)
-        {
-            Rehash(Math.Max(8, _table.Length * 2));
-            Find(address, key, out _, out free);
-        }
-        byte newFlags = (byte)((seed ? SeedFlag : 0) | (pinned ? PinnedFlag : 0));
-        uint seen = pinned ? Pinned : now;
+        ushort newMeta = Meta(pinned ? PeerClock.Pinned : clock.Tick, seed);
         if (address.IsV6)
         {
-            if (_v6Count == _v6.Length) Array.Resize(ref _v6, Math.Max(2, _v6.Length * 2));
-            _v6[_v6Count] = new V6Peer { Hi = (ulong)(address.Address >> 64), Lo = (ulong)address.Address, Port = address.Port, Flags = newFlags, LastSeen = seen };
-            _table[free] = -++_v6Count;
+            var more = _more ??= new SwarmOverflow();
+            if (more.V6Count == more.V6.Length) Array.Resize(ref more.V6, Grown(more.V6.Length));
+            more.V6[more.V6Count] = new V6Peer
+            {
+                Hi = (ulong)(address.Address >> 64), Lo = (ulong)address.Address, Port = address.Port, Meta = newMeta,
+            };
+            code = -++more.V6Count;
         }
         else
         {
-            if (_v4Count == _v4.Length) Array.Resize(ref _v4, Math.Max(2, _v4.Length * 2));
-            _v4[_v4Count] = new V4Peer { Address = (uint)address.Address, Port = address.Port, Flags = newFlags, LastSeen = seen };
-            _table[free] = ++_v4Count;
+            if (_v4Count == _v4.Length) Array.Resize(ref _v4, Grown(_v4.Length));
+            _v4[_v4Count] = (ulong)(uint)address.Address << 32 | (ulong)address.Port << 16 | newMeta;
+            code = ++_v4Count;
         }
         if (seed) Seeders++;
+        if (_more?.Index is { } index)
+        {
+            if (Count * 2 > index.Length) Rehash(index.Length * 2);
+            else index[free] = code;
+        }
+        else if (Count > LinearLimit)
+        {
+            _more ??= new SwarmOverflow();
+            Rehash(LinearLimit * 4);
+        }
         return 1;
     }
 
     /// <summary>Removes a peer; returns 1 if it was there.</summary>
     public int Remove(PeerAddress address)
     {
-        int slot = Find(address, SourceKey(address), out _, out _);
-        if (slot < 0) return 0;
-        RemoveSlot(slot);
+        int code = Find(address, SourceKey(address), out _, out _);
+        if (code == 0) return 0;
+        RemoveCode(code);
         return 1;
     }
 
-    /// <summary>Drops peers last seen before <paramref name="expiredBefore"/> and gives back unused room; returns how many were dropped.</summary>
-    public int Sweep(uint expiredBefore, uint now)
+    /// <summary>Drops expired peers and gives back unused room; returns how many were dropped.</summary>
+    public int Sweep(in PeerClock clock)
     {
-        LastSweep = now;
+        // An announce sweeps first when the last sweep is over half a timeout old, so every stored peer was seen no later
+        // than half a timeout after the last sweep. Past one and a half timeouts since then, all have expired; before
+        // that, the oldest tick is at most two and a half timeouts old, so none has come round again.
+        bool all = clock.Now > LastSweep && clock.Now - LastSweep > clock.TimeoutSeconds + clock.TimeoutSeconds / 2;
+        LastSweep = Math.Max(LastSweep, clock.Now);
         int removed = 0;
         // From the end: removing i moves the last peer (already checked) into i.
         for (int i = _v4Count - 1; i >= 0; i--)
         {
-            if (_v4[i].LastSeen >= expiredBefore) continue;
-            RemoveSlot(SlotOf(i + 1));
+            int tick = (int)(_v4[i] >> 1) & 0x7FFF;
+            if (tick == PeerClock.Pinned || (!all && !clock.IsExpired(tick))) continue;
+            RemoveCode(i + 1);
             removed++;
         }
-        for (int i = _v6Count - 1; i >= 0; i--)
+        if (_more is { } more)
         {
-            if (_v6[i].LastSeen >= expiredBefore) continue;
-            RemoveSlot(SlotOf(-(i + 1)));
-            removed++;
+            for (int i = more.V6Count - 1; i >= 0; i--)
+            {
+                int tick = more.V6[i].Meta >> 1;
+                if (tick == PeerClock.Pinned || (!all && !clock.IsExpired(tick))) continue;
+                RemoveCode(-(i + 1));
+                removed++;
+            }
+            Fit(ref more.V6, more.V6Count);
+            if (more.Index is { } index)
+            {
+                if (Count <= LinearLimit / 2) more.Index = null;
+                else if (index.Length > LinearLimit * 4 && Count * 8 < index.Length) Rehash(index.Length / 2);
+            }
+            if (more.V6Count == 0 && more.Index is null) _more = null;
         }
-        if (_v4.Length > 8 && _v4Count < _v4.Length / 4) Array.Resize(ref _v4, _v4.Length / 2);
-        if (_v6.Length > 8 && _v6Count < _v6.Length / 4) Array.Resize(ref _v6, _v6.Length / 2);
-        if (Count == 0) _table = [];
-        else if (_table.Length > 16 && Count * 8 < _table.Length) Rehash(_table.Length / 2);
+        Fit(ref _v4, _v4Count);
         return removed;
     }
 
@@ -118,11 +145,11 @@ internal sealed class Swarm
     /// Within each group, every source gets one peer in before any source gets a second, so one address (or /64) with
     /// many ports, or a run of peers announced together, cannot fill the list.
     /// </summary>
-    public (int V4, int V6) Select(PeerAddress self, bool selfIsSeed, int want, uint expiredBefore, Span<byte> v4, Span<byte> v6)
+    public readonly (int V4, int V6) Select(PeerAddress self, bool selfIsSeed, int want, in PeerClock clock, Span<byte> v4, Span<byte> v6)
     {
         int count = Count;
         if (count == 0 || want <= 0) return (0, 0);
-        var cursor = new Cursor { V4 = v4, V6 = v6, Want = want, Self = self, ExpiredBefore = expiredBefore, Start = Random.Shared.Next(count) };
+        var cursor = new Cursor { V4 = v4, V6 = v6, Want = want, Self = self, Clock = clock, Start = Random.Shared.Next(count) };
         if (selfIsSeed)
         {
             Walk(ref cursor, Filter.Leechers, repeats: false);
@@ -145,48 +172,48 @@ internal sealed class Swarm
         public Span<byte> V4, V6;
         public int V4Bytes, V6Bytes, Taken, Want, Start;
         public PeerAddress Self;
-        public uint ExpiredBefore;
+        public PeerClock Clock;
     }
 
     // One walk marks each source in a small keyed bitmap. The first walk sends the peers whose source was unmarked; the
     // second replays the same marking and sends exactly the peers the first skipped, so nothing is sent twice.
-    private void Walk(ref Cursor c, Filter filter, bool repeats)
+    private readonly void Walk(ref Cursor c, Filter filter, bool repeats)
     {
         if (c.Taken >= c.Want) return;
         Span<ulong> marked = stackalloc ulong[SourceBits / 64];
         int count = Count;
+        V6Peer[] v6 = _more?.V6 ?? [];
         for (int n = 0; n < count && c.Taken < c.Want; n++)
         {
             int k = c.Start + n;
             if (k >= count) k -= count;
             bool isV6 = k >= _v4Count;
-            byte flags;
-            uint lastSeen;
+            int meta;
             ulong key;
             if (isV6)
             {
-                ref readonly var p = ref _v6[k - _v4Count];
+                ref readonly var p = ref v6[k - _v4Count];
                 if (c.Self.IsV6 && c.Self.Port == p.Port && c.Self.Address == (((UInt128)p.Hi << 64) | p.Lo)) continue;
-                (flags, lastSeen, key) = (p.Flags, p.LastSeen, p.Hi);
+                (meta, key) = (p.Meta, p.Hi);
                 if (c.V6.Length - c.V6Bytes < 18) continue;
             }
             else
             {
-                ref readonly var p = ref _v4[k];
-                if (!c.Self.IsV6 && c.Self.Port == p.Port && (uint)c.Self.Address == p.Address) continue;
-                (flags, lastSeen, key) = (p.Flags, p.LastSeen, 0xFFFF_FFFF_0000_0000UL | p.Address);
+                ulong p = _v4[k];
+                if (!c.Self.IsV6 && p >> 16 == ((ulong)(uint)c.Self.Address << 16 | c.Self.Port)) continue;
+                (meta, key) = ((ushort)p, 0xFFFF_FFFF_0000_0000UL | (p >> 32));
                 if (c.V4.Length - c.V4Bytes < 6) continue;
             }
-            if (lastSeen < c.ExpiredBefore) continue;
-            bool seed = (flags & SeedFlag) != 0;
+            if (c.Clock.IsExpired(meta >> 1)) continue;
+            bool seed = (meta & 1) != 0;
             if ((filter == Filter.Leechers && seed) || (filter == Filter.Seeds && !seed)) continue;
-            int bit = (int)(Hash(key) >> 53) & (SourceBits - 1);
+            int bit = (int)(Hash64(key) >> 53) & (SourceBits - 1);
             bool repeat = (marked[bit >> 6] & (1UL << bit)) != 0;
             marked[bit >> 6] |= 1UL << bit;
             if (repeat != repeats) continue;
             if (isV6)
             {
-                ref readonly var p = ref _v6[k - _v4Count];
+                ref readonly var p = ref v6[k - _v4Count];
                 var into = c.V6[c.V6Bytes..];
                 BinaryPrimitives.WriteUInt64BigEndian(into, p.Hi);
                 BinaryPrimitives.WriteUInt64BigEndian(into[8..], p.Lo);
@@ -195,131 +222,182 @@ internal sealed class Swarm
             }
             else
             {
-                ref readonly var p = ref _v4[k];
+                ulong p = _v4[k];
                 var into = c.V4[c.V4Bytes..];
-                BinaryPrimitives.WriteUInt32BigEndian(into, p.Address);
-                BinaryPrimitives.WriteUInt16BigEndian(into[4..], p.Port);
+                BinaryPrimitives.WriteUInt32BigEndian(into, (uint)(p >> 32));
+                BinaryPrimitives.WriteUInt16BigEndian(into[4..], (ushort)(p >> 16));
                 c.V4Bytes += 6;
             }
             c.Taken++;
         }
     }
 
-    private static ulong Hash(ulong key) => (key ^ HashSeed) * 0x9E3779B97F4A7C15UL;
+    private static ushort Meta(int tick, bool seed) => (ushort)(tick << 1 | (seed ? 1 : 0));
 
-    private static int Home(ulong key, int mask) => (int)(Hash(key) >> 32) & mask;
+    // Small arrays grow by two entries, larger ones by a quarter: a swarm of 10 peers holds 10 slots, not 16.
+    private static int Grown(int length) => length + Math.Max(2, length / 4);
 
-    private ulong KeyOf(int code) => code > 0 ? 0xFFFF_FFFF_0000_0000UL | _v4[code - 1].Address : _v6[-code - 1].Hi;
+    private static void Fit<T>(ref T[] array, int count)
+    {
+        if (array.Length - count <= 2 * Math.Max(2, count / 4)) return;
+        if (count == 0) array = [];
+        else Array.Resize(ref array, count);
+    }
 
-    /// <summary>The slot holding <paramref name="address"/> or -1; counts that source's peers met on the way and finds a free slot.</summary>
-    private int Find(PeerAddress address, ulong key, out int sameSource, out int free)
+    private static ulong Hash64(ulong key) => (key ^ HashSeed) * 0x9E3779B97F4A7C15UL;
+
+    private static int Home(ulong key, int mask) => (int)(Hash64(key) >> 32) & mask;
+
+    // Codes: i + 1 for _v4[i], -(i + 1) for the overflow's V6[i], 0 for none (an empty index slot).
+    private readonly int MetaOf(int code) => code > 0 ? (ushort)_v4[code - 1] : _more!.V6[-code - 1].Meta;
+
+    private readonly void SetMeta(int code, ushort meta)
+    {
+        if (code > 0) _v4[code - 1] = (_v4[code - 1] & ~0xFFFFUL) | meta;
+        else _more!.V6[-code - 1].Meta = meta;
+    }
+
+    private readonly ulong KeyOf(int code) => code > 0 ? 0xFFFF_FFFF_0000_0000UL | (_v4[code - 1] >> 32) : _more!.V6[-code - 1].Hi;
+
+    /// <summary>The code of <paramref name="address"/> or 0; counts that source's peers met on the way and, with an index,
+    /// finds a free slot.</summary>
+    private readonly int Find(PeerAddress address, ulong key, out int sameSource, out int free)
     {
         sameSource = 0;
         free = -1;
-        if (_table.Length == 0) return -1;
-        int mask = _table.Length - 1;
+        var index = _more?.Index;
+        if (index is null)
+        {
+            if (address.IsV6)
+            {
+                if (_more is null) return 0;
+                var v6 = _more.V6;
+                ulong lo = (ulong)address.Address;
+                for (int i = 0; i < _more.V6Count; i++)
+                {
+                    if (v6[i].Hi != key) continue;
+                    sameSource++;
+                    if (v6[i].Lo == lo && v6[i].Port == address.Port) return -(i + 1);
+                }
+                return 0;
+            }
+            uint source = (uint)address.Address;
+            ulong wanted = (ulong)source << 16 | address.Port;
+            for (int i = 0; i < _v4Count; i++)
+            {
+                ulong p = _v4[i];
+                if ((uint)(p >> 32) != source) continue;
+                sameSource++;
+                if (p >> 16 == wanted) return i + 1;
+            }
+            return 0;
+        }
+        int mask = index.Length - 1;
         for (int slot = Home(key, mask); ; slot = (slot + 1) & mask)
         {
-            int code = _table[slot];
+            int code = index[slot];
             if (code == 0)
             {
                 free = slot;
-                return -1;
+                return 0;
             }
             if (KeyOf(code) != key) continue;
             sameSource++;
             if (code > 0)
             {
-                ref readonly var p = ref _v4[code - 1];
-                if (!address.IsV6 && p.Address == (uint)address.Address && p.Port == address.Port) return slot;
+                if (!address.IsV6 && _v4[code - 1] >> 16 == ((ulong)(uint)address.Address << 16 | address.Port)) return code;
             }
             else
             {
-                ref readonly var p = ref _v6[-code - 1];
-                if (address.IsV6 && p.Port == address.Port && p.Lo == (ulong)address.Address && p.Hi == (ulong)(address.Address >> 64)) return slot;
+                ref readonly var p = ref _more!.V6[-code - 1];
+                if (address.IsV6 && p.Port == address.Port && p.Lo == (ulong)address.Address) return code;
             }
         }
     }
 
-    private int SlotOf(int code)
+    private void RemoveCode(int code)
     {
-        int mask = _table.Length - 1;
-        int slot = Home(KeyOf(code), mask);
-        while (_table[slot] != code) slot = (slot + 1) & mask;
-        return slot;
-    }
-
-    private void RemoveSlot(int slot)
-    {
-        int code = _table[slot];
-        DeleteSlot(slot);
+        var index = _more?.Index;
+        if (index is not null) DeleteSlot(index, SlotOf(index, code));
         if (code > 0)
         {
             int i = code - 1, last = --_v4Count;
-            if ((_v4[i].Flags & SeedFlag) != 0) Seeders--;
+            if ((_v4[i] & 1) != 0) Seeders--;
             if (i != last)
             {
                 _v4[i] = _v4[last];
-                _table[SlotOf(last + 1)] = code;
+                if (index is not null) index[SlotOf(index, last + 1)] = code;
             }
-            _v4[last] = default;
+            _v4[last] = 0;
         }
         else
         {
-            int i = -code - 1, last = --_v6Count;
-            if ((_v6[i].Flags & SeedFlag) != 0) Seeders--;
+            var more = _more!;
+            int i = -code - 1, last = --more.V6Count;
+            if ((more.V6[i].Meta & 1) != 0) Seeders--;
             if (i != last)
             {
-                _v6[i] = _v6[last];
-                _table[SlotOf(-(last + 1))] = code;
+                more.V6[i] = more.V6[last];
+                if (index is not null) index[SlotOf(index, -(last + 1))] = code;
             }
-            _v6[last] = default;
+            more.V6[last] = default;
         }
+    }
+
+    private readonly int SlotOf(int[] index, int code)
+    {
+        int mask = index.Length - 1;
+        int slot = Home(KeyOf(code), mask);
+        while (index[slot] != code) slot = (slot + 1) & mask;
+        return slot;
     }
 
     // Linear-probing deletion without tombstones: later entries of the cluster that may live in the hole move back.
-    private void DeleteSlot(int hole)
+    private readonly void DeleteSlot(int[] index, int hole)
     {
-        int mask = _table.Length - 1;
-        for (int j = (hole + 1) & mask; _table[j] != 0; j = (j + 1) & mask)
+        int mask = index.Length - 1;
+        for (int j = (hole + 1) & mask; index[j] != 0; j = (j + 1) & mask)
         {
-            int home = Home(KeyOf(_table[j]), mask);
+            int home = Home(KeyOf(index[j]), mask);
             bool stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
             if (stays) continue;
-            _table[hole] = _table[j];
+            index[hole] = index[j];
             hole = j;
         }
-        _table[hole] = 0;
+        index[hole] = 0;
     }
 
-    private void Rehash(int size)
+    private readonly void Rehash(int size)
     {
-        _table = new int[size];
+        var index = _more!.Index = new int[size];
         int mask = size - 1;
-        for (int i = 0; i < _v4Count; i++) Place(i + 1, mask);
-        for (int i = 0; i < _v6Count; i++) Place(-(i + 1), mask);
+        for (int i = 0; i < _v4Count; i++) Place(index, i + 1, mask);
+        for (int i = 0; i < _more.V6Count; i++) Place(index, -(i + 1), mask);
     }
 
-    private void Place(int code, int mask)
+    private readonly void Place(int[] index, int code, int mask)
     {
         int slot = Home(KeyOf(code), mask);
-        while (_table[slot] != 0) slot = (slot + 1) & mask;
-        _table[slot] = code;
+        while (index[slot] != 0) slot = (slot + 1) & mask;
+        index[slot] = code;
     }
+}
 
-    private struct V4Peer
-    {
-        public uint Address;
-        public uint LastSeen;
-        public ushort Port;
-        public byte Flags;
-    }
+/// <summary>What a small IPv4 swarm does without: its IPv6 peers, and the index of a swarm past <see cref="Swarm.LinearLimit"/>.</summary>
+internal sealed class SwarmOverflow
+{
+    public V6Peer[] V6 = [];
+    public int V6Count;
 
-    private struct V6Peer
-    {
-        public ulong Hi, Lo;
-        public uint LastSeen;
-        public ushort Port;
-        public byte Flags;
-    }
+    // Slot values: i + 1 for a swarm's IPv4 peer i, -(i + 1) for V6[i], 0 for empty. Keyed by source, linear probing, at most half full.
+    public int[]? Index;
+}
+
+internal struct V6Peer
+{
+    public ulong Hi, Lo;
+    public ushort Port;
+
+    // tick << 1 | seed, as in an IPv4 entry's low 16 bits.
+    public ushort Meta;
 }

@@ -60,30 +60,35 @@ public readonly record struct SwarmAnswer(AnnounceStatus Status, int Complete, i
 /// <summary>
 /// The embedded tracker's state: peers of each swarm with expiry, the policy of which info-hashes are tracked, the
 /// limits (peers, swarms, ports per address, announces per second per address) and peer selection. No I/O: the HTTP and
-/// UDP front ends call it; time comes from a <see cref="TimeProvider"/>.
+/// UDP front ends call it; time comes from a <see cref="TimeProvider"/>. Swarms live in <see cref="SwarmShard"/>s picked
+/// by a keyed hash of the info-hash, each under its own lock.
 /// </summary>
 public sealed class SwarmStore
 {
-    private readonly ConcurrentDictionary<InfoHash, Swarm> _swarms = new();
+    private const int ShardBits = 8;
+
+    private readonly SwarmShard[] _shards = new SwarmShard[1 << ShardBits];
     private readonly ConcurrentDictionary<InfoHash, byte> _allowed = new();
     private readonly TimeProvider _time;
     private readonly long _epoch;
     private readonly uint _timeoutSeconds;
     private readonly SourceRateLimiter? _rate;
     private long _peers;
+    private int _swarms;
 
     public SwarmStore(SwarmStoreOptions? options = null, TimeProvider? time = null)
     {
         Options = options ?? new SwarmStoreOptions();
         _time = time ?? TimeProvider.System;
         _epoch = _time.GetTimestamp();
-        _timeoutSeconds = (uint)Math.Max(1, Options.GetPeerTimeout().TotalSeconds);
+        _timeoutSeconds = (uint)Math.Clamp(Options.GetPeerTimeout().TotalSeconds, 1, uint.MaxValue / 4);
         if (Options.MaxAnnouncesPerSecondPerAddress > 0) _rate = new SourceRateLimiter(Options.MaxAnnouncesPerSecondPerAddress);
+        for (int i = 0; i < _shards.Length; i++) _shards[i] = new SwarmShard();
     }
 
     public SwarmStoreOptions Options { get; }
 
-    public int SwarmCount => _swarms.Count;
+    public int SwarmCount => Volatile.Read(ref _swarms);
 
     /// <summary>Peers stored across all swarms (kept exact, not only at sweeps).</summary>
     public long PeerCount => Interlocked.Read(ref _peers);
@@ -93,7 +98,17 @@ public sealed class SwarmStore
     public void Disallow(InfoHash hash)
     {
         _allowed.TryRemove(hash, out _);
-        if (!Options.Open && _swarms.TryRemove(hash, out var swarm)) Retire(swarm);
+        if (Options.Open) return;
+        ulong code = SwarmShard.HashOf(hash);
+        var shard = ShardOf(code);
+        lock (shard)
+        {
+            int i = shard.IndexOf(hash, code);
+            if (i < 0) return;
+            Interlocked.Add(ref _peers, -shard.At(i).Count);
+            shard.RemoveAt(i);
+            Interlocked.Decrement(ref _swarms);
+        }
     }
 
     public bool IsTracked(InfoHash hash) => Options.Open || _allowed.ContainsKey(hash);
@@ -101,22 +116,30 @@ public sealed class SwarmStore
     /// <summary>Adds this appliance as a seeder that never expires (until <see cref="Disallow"/> or <see cref="UnregisterSelf"/>).</summary>
     public void RegisterSelf(InfoHash hash, PeerAddress self)
     {
-        while (true)
+        ulong code = SwarmShard.HashOf(hash);
+        var shard = ShardOf(code);
+        lock (shard)
         {
-            var swarm = _swarms.GetOrAdd(hash, _ => new Swarm());
-            lock (swarm)
+            var clock = Clock();
+            int i = shard.IndexOf(hash, code);
+            if (i < 0)
             {
-                if (swarm.Retired) continue;
-                Interlocked.Add(ref _peers, swarm.Upsert(self, seed: true, pinned: true, Swarm.Pinned, int.MaxValue, int.MaxValue));
-                return;
+                i = shard.Add(hash, code, clock.Now);
+                Interlocked.Increment(ref _swarms);
             }
+            Interlocked.Add(ref _peers, shard.At(i).Upsert(self, seed: true, pinned: true, clock, int.MaxValue, int.MaxValue));
         }
     }
 
     public void UnregisterSelf(InfoHash hash, PeerAddress self)
     {
-        if (!_swarms.TryGetValue(hash, out var swarm)) return;
-        lock (swarm) Interlocked.Add(ref _peers, -swarm.Remove(self));
+        ulong code = SwarmShard.HashOf(hash);
+        var shard = ShardOf(code);
+        lock (shard)
+        {
+            int i = shard.IndexOf(hash, code);
+            if (i >= 0) Interlocked.Add(ref _peers, -shard.At(i).Remove(self));
+        }
     }
 
     /// <summary>
@@ -127,68 +150,74 @@ public sealed class SwarmStore
     public SwarmAnswer Announce(InfoHash hash, PeerAddress peer, bool seed, AnnounceEvent announceEvent, int numWant, Span<byte> v4, Span<byte> v6)
     {
         if (!IsTracked(hash)) return new SwarmAnswer(AnnounceStatus.NotTracked, 0, 0, 0, 0);
-        uint now = Now();
-        if (_rate is not null && !_rate.TryAcquire(Swarm.SourceKey(peer), now)) return new SwarmAnswer(AnnounceStatus.RateLimited, 0, 0, 0, 0);
+        if (_rate is not null && !_rate.TryAcquire(Swarm.SourceKey(peer), Clock().Now)) return new SwarmAnswer(AnnounceStatus.RateLimited, 0, 0, 0, 0);
         int want = numWant < 0 ? Options.DefaultNumWant : Math.Min(numWant, Options.MaxNumWant);
-        uint expiredBefore = now > _timeoutSeconds ? now - _timeoutSeconds : 0;
-        while (true)
+        ulong code = SwarmShard.HashOf(hash);
+        var shard = ShardOf(code);
+        lock (shard)
         {
-            if (!_swarms.TryGetValue(hash, out var swarm))
+            // Read under the lock, so the times one swarm sees never go back.
+            var clock = Clock();
+            int i = shard.IndexOf(hash, code);
+            if (i < 0)
             {
                 if (announceEvent == AnnounceEvent.Stopped) return new SwarmAnswer(AnnounceStatus.Ok, 0, 0, 0, 0);
-                if (_swarms.Count >= Options.MaxSwarms) return new SwarmAnswer(AnnounceStatus.SwarmLimit, 0, 0, 0, 0);
-                swarm = _swarms.GetOrAdd(hash, _ => new Swarm());
+                if (Volatile.Read(ref _swarms) >= Options.MaxSwarms) return new SwarmAnswer(AnnounceStatus.SwarmLimit, 0, 0, 0, 0);
+                i = shard.Add(hash, code, clock.Now);
+                Interlocked.Increment(ref _swarms);
             }
-            lock (swarm)
+            ref var swarm = ref shard.At(i);
+            if (clock.Now - swarm.LastSweep > _timeoutSeconds / 2) Interlocked.Add(ref _peers, -swarm.Sweep(clock));
+            if (announceEvent == AnnounceEvent.Stopped)
             {
-                // Removed by a sweep or Disallow between the lookup and the lock: look again.
-                if (swarm.Retired) continue;
-                if (now - swarm.LastSweep > _timeoutSeconds / 2) Interlocked.Add(ref _peers, -swarm.Sweep(expiredBefore, now));
-                if (announceEvent == AnnounceEvent.Stopped)
-                {
-                    Interlocked.Add(ref _peers, -swarm.Remove(peer));
-                    return new SwarmAnswer(AnnounceStatus.Ok, swarm.Seeders, swarm.Count - swarm.Seeders, 0, 0);
-                }
-                if (announceEvent == AnnounceEvent.Completed) swarm.Downloaded++;
-                int room = Interlocked.Read(ref _peers) < Options.MaxPeers ? Options.MaxPeersPerSwarm : 0;
-                Interlocked.Add(ref _peers, swarm.Upsert(peer, seed, pinned: false, now, room, Options.MaxPortsPerAddress));
-                var (v4Bytes, v6Bytes) = swarm.Select(peer, seed, want, expiredBefore, v4, v6);
-                return new SwarmAnswer(AnnounceStatus.Ok, swarm.Seeders, swarm.Count - swarm.Seeders, v4Bytes, v6Bytes);
+                Interlocked.Add(ref _peers, -swarm.Remove(peer));
+                return new SwarmAnswer(AnnounceStatus.Ok, swarm.Seeders, swarm.Count - swarm.Seeders, 0, 0);
             }
+            if (announceEvent == AnnounceEvent.Completed) swarm.Downloaded++;
+            int room = Interlocked.Read(ref _peers) < Options.MaxPeers ? Options.MaxPeersPerSwarm : 0;
+            Interlocked.Add(ref _peers, swarm.Upsert(peer, seed, pinned: false, clock, room, Options.MaxPortsPerAddress));
+            var (v4Bytes, v6Bytes) = swarm.Select(peer, seed, want, clock, v4, v6);
+            return new SwarmAnswer(AnnounceStatus.Ok, swarm.Seeders, swarm.Count - swarm.Seeders, v4Bytes, v6Bytes);
         }
     }
 
     public ScrapeCounts Scrape(InfoHash hash)
     {
-        if (!_swarms.TryGetValue(hash, out var swarm)) return default;
-        lock (swarm) return new ScrapeCounts(swarm.Seeders, swarm.Downloaded, swarm.Count - swarm.Seeders);
+        ulong code = SwarmShard.HashOf(hash);
+        var shard = ShardOf(code);
+        lock (shard)
+        {
+            int i = shard.IndexOf(hash, code);
+            if (i < 0) return default;
+            ref var swarm = ref shard.At(i);
+            return new ScrapeCounts(swarm.Seeders, swarm.Downloaded, swarm.Count - swarm.Seeders);
+        }
     }
 
     /// <summary>Drops expired peers everywhere and empty swarms; returns (swarms, peers) left.</summary>
     public (int Swarms, long Peers) Sweep()
     {
-        uint now = Now();
-        uint expiredBefore = now > _timeoutSeconds ? now - _timeoutSeconds : 0;
-        foreach (var (hash, swarm) in _swarms)
+        foreach (var shard in _shards)
         {
-            lock (swarm)
+            lock (shard)
             {
-                Interlocked.Add(ref _peers, -swarm.Sweep(expiredBefore, now));
-                if (swarm.Count == 0 && _swarms.TryRemove(new KeyValuePair<InfoHash, Swarm>(hash, swarm))) swarm.Retired = true;
+                var clock = Clock();
+                // From the end: removing i moves the last swarm (already swept) into i.
+                for (int i = shard.Count - 1; i >= 0; i--)
+                {
+                    ref var swarm = ref shard.At(i);
+                    Interlocked.Add(ref _peers, -swarm.Sweep(clock));
+                    if (swarm.Count != 0) continue;
+                    shard.RemoveAt(i);
+                    Interlocked.Decrement(ref _swarms);
+                }
             }
         }
-        return (_swarms.Count, PeerCount);
+        return (SwarmCount, PeerCount);
     }
 
-    private void Retire(Swarm swarm)
-    {
-        lock (swarm)
-        {
-            swarm.Retired = true;
-            Interlocked.Add(ref _peers, -swarm.Count);
-        }
-    }
+    private SwarmShard ShardOf(ulong code) => _shards[code >> (64 - ShardBits)];
 
-    // Seconds since the store was made, from 1: peer times fit in 4 bytes and 0 means "never".
-    private uint Now() => (uint)((_time.GetTimestamp() - _epoch) / _time.TimestampFrequency) + 1;
+    // Seconds since the store was made, from 1.
+    private PeerClock Clock() => new((uint)((_time.GetTimestamp() - _epoch) / _time.TimestampFrequency) + 1, _timeoutSeconds);
 }
