@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System calls per torrent to load a library, for a first start (no resume state) and a restart (all resumed):
 # `appliance serve` runs under `strace -f -c` until it prints "listening on" (the library is loaded), then stops.
-# It runs SETTLE more seconds (default 3) so the content watcher's first rescan, which follows the load, is counted
+# It runs SETTLE more seconds (default 6) so the content watcher's first rescan, which follows the load, is counted
 # whole rather than cut at a random point. The same run on an empty library is subtracted, so what is left is the
 # per-torrent cost. Counts, not timings: valid on a busy machine.
 # usage: library-load-syscalls.sh BIN [COUNT] [SIZE]   (BIN: the appliance executable)
@@ -10,7 +10,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${1:?usage: library-load-syscalls.sh BIN [COUNT] [SIZE]}
 COUNT=${2:-10000}
 SIZE=${3:-1000}
-SETTLE=${SETTLE:-3}
+SETTLE=${SETTLE:-6}
 WORK=$(mktemp -d /tmp/library-load-syscalls.XXXXXX)
 PID=""
 cleanup() {
