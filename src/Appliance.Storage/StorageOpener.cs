@@ -66,12 +66,14 @@ public static class StorageOpener
             var file = layout.Files[i];
             if (file.IsPad) continue; // zeros, on no disk: nothing to stamp
             // Content reached through a symlink that leaves the content folder is refused without a word on what is there.
-            if (File.Exists(file.FullPath) && !SafeFile.ResolvesBeneath(file.FullPath, contentFolder))
+            // One look per file (open by path, its real path, its stamp) serves both checks.
+            var found = SafeFile.StatBeneath(file.FullPath, contentFolder, out var seen);
+            if (found == SafeFile.Found.Outside)
             {
                 problems.Add($"'{file.RelativePath}' resolves outside the content folder (a symbolic link?)");
                 continue;
             }
-            var stamp = FileStamp.Read(file.FullPath);
+            FileStamp? stamp = found == SafeFile.Found.RegularFile ? seen : null;
             if (stamp is null)
             {
                 if (file.Length == 0)

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Appliance.Protocol.Metainfo;
+using Appliance.Storage.Files;
 using Microsoft.Extensions.Logging;
 
 namespace Appliance.Seeding.Torrents;
@@ -368,7 +369,7 @@ public sealed class ContentWatcher : IDisposable
         if (File.Exists(root))
         {
             var one = FileSignature.Of(root);
-            count = 1; bytes = one.Length; latest = one.LastWriteTicks;
+            count = 1; bytes = one.Length; latest = one.LastWrite;
         }
         else if (Directory.Exists(root))
         {
@@ -389,13 +390,11 @@ public sealed class ContentWatcher : IDisposable
         public int Attempts { get; init; }
     }
 
-    private readonly record struct FileSignature(long Length, long LastWriteTicks)
+    private readonly record struct FileSignature(long Length, long LastWrite)
     {
-        public static FileSignature Of(string path)
-        {
-            var info = new FileInfo(path);
-            return info.Exists ? new FileSignature(info.Length, info.LastWriteTimeUtc.Ticks) : default;
-        }
+        // One statx (FileInfo made an lstat and a geteuid): the rescan takes one per loaded torrent.
+        public static FileSignature Of(string path) =>
+            FileStamp.Read(path) is { } stamp ? new FileSignature(stamp.Size, stamp.MtimeNanoseconds) : default;
     }
 }
 

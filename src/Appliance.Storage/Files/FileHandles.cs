@@ -113,7 +113,7 @@ public sealed class FileHandles : IDisposable
         {
             while (!target.IsEmpty)
             {
-                int n = RandomAccess.Read(open.Handle, target, fileOffset);
+                int n = SafeFile.ReadAt((int)open.Handle.DangerousGetHandle(), target, fileOffset); // the lease keeps it open
                 if (n == 0) return $"'{file.RelativePath}' ends at byte {fileOffset}, expected {file.Length} bytes (truncated?)";
                 target = target[n..];
                 fileOffset += n;

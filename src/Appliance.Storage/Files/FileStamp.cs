@@ -66,10 +66,16 @@ public readonly record struct FileStamp(long Size, long MtimeNanoseconds)
         ushort mode = BinaryPrimitives.ReadUInt16LittleEndian(bytes[28..]);
         const int S_IFMT = 0xF000, S_IFREG = 0x8000;
         if ((mode & S_IFMT) != S_IFREG) { missing = true; return true; }
-        long size = BinaryPrimitives.ReadInt64LittleEndian(bytes[40..]);
-        long seconds = BinaryPrimitives.ReadInt64LittleEndian(bytes[112..]);
-        uint nanoseconds = BinaryPrimitives.ReadUInt32LittleEndian(bytes[120..]);
-        stamp = new FileStamp(size, seconds * 1_000_000_000 + nanoseconds);
+        stamp = FromStatx(bytes);
         return true;
+    }
+
+    /// <summary>The stamp in a struct statx filled with at least STATX_SIZE and STATX_MTIME.</summary>
+    internal static FileStamp FromStatx(ReadOnlySpan<byte> statx)
+    {
+        long size = BinaryPrimitives.ReadInt64LittleEndian(statx[40..]);
+        long seconds = BinaryPrimitives.ReadInt64LittleEndian(statx[112..]);
+        uint nanoseconds = BinaryPrimitives.ReadUInt32LittleEndian(statx[120..]);
+        return new FileStamp(size, seconds * 1_000_000_000 + nanoseconds);
     }
 }

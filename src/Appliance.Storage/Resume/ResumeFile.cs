@@ -1,4 +1,5 @@
 using Appliance.Protocol.Metainfo;
+using Appliance.Storage.Files;
 
 namespace Appliance.Storage.Resume;
 
@@ -15,10 +16,11 @@ public static class ResumeFile
         byte[] data;
         try
         {
-            var info = new FileInfo(path);
-            if (!info.Exists) return null;
-            if (info.Length > ResumeState.MaxBytes) { problem = $"resume file {path} is {info.Length} bytes, over the limit"; return null; }
-            data = File.ReadAllBytes(path);
+            data = SafeFile.ReadAll(path, ResumeState.MaxBytes);
+        }
+        catch (IOException e) when (SafeFile.IsMissing(e))
+        {
+            return null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -38,16 +40,22 @@ public static class ResumeFile
     /// </summary>
     public static void Save(string stateFolder, ResumeState state)
     {
-        Directory.CreateDirectory(stateFolder);
         string path = PathFor(stateFolder, state.InfoHash);
-        string temporary = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+        string temporary = $"{path}.{TemporaryPrefix}.{Interlocked.Increment(ref s_written)}.tmp";
+        byte[] data = state.Encode();
         try
         {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                stream.Write(state.Encode());
-            }
-            File.Move(temporary, path, overwrite: true);
+            SafeFile.WriteNew(temporary, data);
+        }
+        catch (IOException e) when (SafeFile.IsMissing(e))
+        {
+            // The folder is created on the first write that finds it missing, not checked before every write.
+            Directory.CreateDirectory(stateFolder);
+            SafeFile.WriteNew(temporary, data);
+        }
+        try
+        {
+            SafeFile.Replace(temporary, path);
         }
         catch
         {
@@ -55,4 +63,11 @@ public static class ResumeFile
             throw;
         }
     }
+
+    /// <summary>
+    /// Names temporary files apart from any other writer's: this process's id and a random tag drawn once (two containers
+    /// sharing a state folder can both be pid 1), then a counter; no random draw per write.
+    /// </summary>
+    private static readonly string TemporaryPrefix = $"{Environment.ProcessId}.{Guid.NewGuid():N}";
+    private static long s_written;
 }

@@ -57,7 +57,25 @@ public static class PieceHasher
             CancellationToken = ct,
             MaxDegreeOfParallelism = maxParallelism ?? Environment.ProcessorCount,
         };
+        // A torrent of a few small pieces is hashed on the caller's thread: a first start of many tiny torrents then loads
+        // each on one thread, never handing it to the pool and back (the loader already runs one torrent per core).
+        if (totalBytes <= InlineBytes)
+        {
+            for (int i = 0; i < work.Count; i++)
+            {
+                ct.ThrowIfCancellationRequested();
+                HashOne(i);
+            }
+            return result;
+        }
         await Parallel.ForAsync(0, work.Count, options, (i, _) =>
+        {
+            HashOne(i);
+            return ValueTask.CompletedTask;
+        }).ConfigureAwait(false);
+        return result;
+
+        void HashOne(int i)
         {
             int piece = work[i];
             int size = layout.PieceSize(piece);
@@ -86,10 +104,11 @@ public static class PieceHasher
                 if (step > seen && Interlocked.CompareExchange(ref lastReported, step, seen) == seen)
                     progress.Report((double)done / totalBytes);
             }
-            return ValueTask.CompletedTask;
-        }).ConfigureAwait(false);
-        return result;
+        }
     }
+
+    /// <summary>At most this many bytes to hash are read on the caller's thread (about a millisecond of SHA-1).</summary>
+    private const long InlineBytes = 1024 * 1024;
 
     /// <summary>BEP 52: SHA-256 of each 16 KiB block (the last may be short), padded with zero leaves to <paramref name="width"/>.</summary>
     private static void SubtreeRoot(ReadOnlySpan<byte> data, long width, Span<byte> root)
