@@ -169,7 +169,7 @@ public sealed class FilePoolTests
     }
 
     [Fact]
-    public async Task Served_pages_leave_the_resident_set_when_the_pool_releases_them_and_fault_back_on_the_next_send()
+    public async Task Served_chunks_idle_for_a_whole_pass_leave_the_resident_set_and_fault_back_on_the_next_send()
     {
         using var many = ManyFiles.Write(4, 2 * 1024 * 1024);
         var pool = new FilePool(16);
@@ -177,18 +177,35 @@ public sealed class FilePoolTests
         using var store = result.Store ?? throw new Xunit.Sdk.XunitException(result.RefusedReason);
 
         ReadEveryBlockThroughTheMapping(store, many);
-        long served = MappedResidentBytes(many.Content);
-        Assert.True(served >= 6 * 1024 * 1024, $"{served} bytes of the 8 MiB served are resident");
+        Assert.True(MappedResidentBytes(many.Content) >= 6 * 1024 * 1024, "the 8 MiB served are resident");
 
-        Assert.Equal(4, pool.ReleaseMappedPages());
+        // Touched since the last pass: kept. Untouched for the whole next interval: released.
+        Assert.Equal(0, pool.ReleaseIdlePages());
+        Assert.True(MappedResidentBytes(many.Content) >= 6 * 1024 * 1024);
+        Assert.Equal(8L * 1024 * 1024, pool.ReleaseIdlePages());
         long released = MappedResidentBytes(many.Content);
         Assert.True(released <= 512 * 1024, $"{released} bytes still resident after the release");
-        Assert.Equal(4, pool.PageReleases);
-        Assert.Equal(0, pool.ReleaseMappedPages()); // nothing leased since: nothing to do
+        Assert.Equal(8L * 1024 * 1024, pool.ReleasedBytes);
+        Assert.Equal(0, pool.ReleaseIdlePages()); // nothing mapped in since: nothing to do
 
         ReadEveryBlockThroughTheMapping(store, many); // every block still right: the pages fault back from the page cache
         Assert.True(MappedResidentBytes(many.Content) >= 6 * 1024 * 1024);
         Assert.False(store.IsFaulted);
+    }
+
+    [Fact]
+    public async Task Chunks_in_steady_use_stay_mapped_through_release_passes()
+    {
+        using var many = ManyFiles.Write(4, 2 * 1024 * 1024);
+        var pool = new FilePool(16);
+        var result = await StorageOpener.OpenAsync(many.Metainfo, many.Content, many.State, StorageKind.Mapped, null, CancellationToken.None, pool);
+        using var store = result.Store ?? throw new Xunit.Sdk.XunitException(result.RefusedReason);
+        for (int pass = 0; pass < 4; pass++)
+        {
+            ReadEveryBlockThroughTheMapping(store, many);
+            Assert.Equal(0, pool.ReleaseIdlePages());
+        }
+        Assert.True(MappedResidentBytes(many.Content) >= 6 * 1024 * 1024);
     }
 
     private static void ReadEveryBlockThroughTheMapping(PieceStore store, ManyFiles many)

@@ -14,7 +14,7 @@ public static class FilePoolMetrics
     public const string Lookups = "appliance_file_pool_lookups_total";
     public const string Evictions = "appliance_file_pool_evictions_total";
     public const string OpenFailures = "appliance_file_pool_open_failures_total";
-    public const string PageReleases = "appliance_file_pool_page_releases_total";
+    public const string ReleasedBytes = "appliance_file_pool_released_bytes_total";
 
     public static void Register(MetricsExporter e, FilePool pool)
     {
@@ -24,6 +24,6 @@ public static class FilePoolMetrics
             [new LabelledSeries(["hit"], () => pool.Hits), new LabelledSeries(["miss"], () => pool.Misses)]);
         e.AddCounter(Evictions, "Idle files closed to make room for another", () => pool.Evictions);
         e.AddCounter(OpenFailures, "Files that could not be opened when a read needed them (deleted, permissions); that read fails", () => pool.OpenFailures);
-        e.AddCounter(PageReleases, "Mapped files whose served pages were released from resident memory (--page-release-interval)", () => pool.PageReleases);
+        e.AddCounter(ReleasedBytes, "Bytes of mapped content no send touched for an interval, released from resident memory (--page-release-interval); the page cache keeps them", () => pool.ReleasedBytes);
     }
 }

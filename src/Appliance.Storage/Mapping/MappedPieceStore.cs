@@ -78,6 +78,7 @@ public sealed class MappedPieceStore : FilePieceStore
             var entry = Files.Entry(span.FileIndex)!;
             var open = entry.TryLease(out _);
             if (open is null) return Abandon(pins, ref count); // cannot be reopened: fails this block only (counted by the pool)
+            open.MarkTouched(offset, remaining);
             bool leaseUsed = false;
             try
             {

@@ -20,7 +20,7 @@ public sealed class FilePool
     private readonly Lock _gate = new();
     private readonly Lock _releaseGate = new();
     private PooledFile[] _releaseScratch = new PooledFile[64];
-    private long _pageReleases;
+    private long _releasedBytes;
     private PooledFile[] _slots = new PooledFile[64];
     private int _openCount;
     private int _hand;
@@ -53,8 +53,8 @@ public sealed class FilePool
     /// <summary>Files that could not be (re)opened when a read needed them (deleted, permissions, descriptors exhausted).</summary>
     public long OpenFailures => Interlocked.Read(ref _openFailures);
 
-    /// <summary>Mapped files whose pages <see cref="ReleaseMappedPages"/> took out of this process's resident set.</summary>
-    public long PageReleases => Interlocked.Read(ref _pageReleases);
+    /// <summary>Bytes of mapped content <see cref="ReleaseIdlePages"/> took out of this process's resident set.</summary>
+    public long ReleasedBytes => Interlocked.Read(ref _releasedBytes);
 
     /// <summary>Called with the file's path and why, whenever a file cannot be (re)opened (the seeder logs it).</summary>
     public event Action<string, string>? OpenFailed;
@@ -116,7 +116,6 @@ public sealed class FilePool
             }
             Interlocked.Increment(ref _misses);
             file.Recent = true;
-            file.Touched = true;
             file.Publish(opened);
             lock (_gate)
             {
@@ -131,12 +130,13 @@ public sealed class FilePool
     }
 
     /// <summary>
-    /// Takes the pages of every mapped file read since the last call out of this process's resident set (madvise
-    /// MADV_DONTNEED on a read-only shared mapping drops only our page-table entries: the page cache keeps the pages and
-    /// the next send maps them back with a minor fault). Without it the resident set grows by every page ever sent, which
-    /// ps, top and RSS alerts count as ours although the kernel can reclaim it at will. Returns the files released.
+    /// One release pass: in every open mapped file, the chunks (2 MiB) that sends touched before the previous pass but
+    /// not since leave this process's resident set (madvise MADV_DONTNEED on a read-only shared mapping drops only our
+    /// page-table entries: the page cache keeps the pages, and a later send maps them back with a minor fault). Chunks in
+    /// steady use stay mapped, so serving a hot working set pays nothing; without any pass the resident set grows by
+    /// every page ever sent, which ps, top and RSS alerts count as ours. Returns the bytes released.
     /// </summary>
-    public int ReleaseMappedPages()
+    public long ReleaseIdlePages()
     {
         lock (_releaseGate)
         {
@@ -146,29 +146,26 @@ public sealed class FilePool
                 if (_releaseScratch.Length < _openCount) _releaseScratch = new PooledFile[_slots.Length];
                 for (int i = 0; i < _openCount; i++)
                 {
-                    var file = _slots[i];
-                    if (!file.Map || !file.Touched) continue;
-                    file.Touched = false;
-                    _releaseScratch[count++] = file;
+                    if (_slots[i].Map) _releaseScratch[count++] = _slots[i];
                 }
             }
             // Outside the pool's lock: a miss opening another file need not wait for page-table work.
-            int released = 0;
+            long released = 0;
             for (int i = 0; i < count; i++)
             {
                 var open = _releaseScratch[i].Current;
                 _releaseScratch[i] = null!;
-                if (open is null || open.Address == 0 || !open.TryAddReference()) continue;
+                if (open is null || !open.TryAddReference()) continue;
                 try
                 {
-                    if (Libc.madvise(open.Address, (nuint)open.Length, Libc.MadvDontNeed) == 0) released++;
+                    released += open.ReleaseIdleChunks();
                 }
                 finally
                 {
                     open.Release();
                 }
             }
-            Interlocked.Add(ref _pageReleases, released);
+            Interlocked.Add(ref _releasedBytes, released);
             return released;
         }
     }

@@ -1,9 +1,9 @@
 namespace Appliance.Storage.Pool;
 
 /// <summary>
-/// Runs <see cref="FilePool.ReleaseMappedPages"/> every <c>interval</c> on a timer, so the seeder's resident set holds
-/// at most the content pages sends touched in the last interval, not every page it ever served. A tick that finds the
-/// previous one still running is skipped.
+/// Runs <see cref="FilePool.ReleaseIdlePages"/> every <c>interval</c> on a timer, so the seeder's resident set holds the
+/// content chunks sends touched in the last two intervals, not every page it ever served. A tick that finds the previous
+/// one still running is skipped.
 /// </summary>
 public sealed class MappedPageReleaser : IDisposable
 {
@@ -23,7 +23,7 @@ public sealed class MappedPageReleaser : IDisposable
         if (Interlocked.Exchange(ref _running, 1) == 1) return;
         try
         {
-            _pool.ReleaseMappedPages();
+            _pool.ReleaseIdlePages();
         }
         finally
         {

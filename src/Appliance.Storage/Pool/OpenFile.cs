@@ -32,6 +32,69 @@ internal sealed class OpenFile
     /// <summary>The mapping cut into windows of at most the pool's window size (empty when not mapped).</summary>
     public MappedWindow[] Windows { get; private set; } = [];
 
+    /// <summary>Log2 of the span of the mapping one bit of <see cref="MarkTouched"/> stands for (2 MiB).</summary>
+    internal const int ChunkShift = 21;
+
+    // One bit per chunk: set by sends (MarkTouched), taken by the pool's release pass; and, for that pass alone, the chunks
+    // it believes mapped in. A chunk no send touched for a whole pass interval leaves the resident set.
+    private ulong[] _touched = [];
+    private ulong[] _resident = [];
+
+    /// <summary>
+    /// Notes that a send is about to read this range of the mapping. A bit already set is only read, so chunks in
+    /// steady use cost no write; a set racing the release pass can at worst keep a chunk mapped one interval longer.
+    /// </summary>
+    public void MarkTouched(long offset, int length)
+    {
+        var touched = _touched;
+        if (touched.Length == 0 || length <= 0) return;
+        for (long chunk = offset >> ChunkShift, last = (offset + length - 1) >> ChunkShift; chunk <= last; chunk++)
+        {
+            ref ulong word = ref touched[(int)(chunk >> 6)];
+            ulong bit = 1UL << (int)(chunk & 63);
+            if ((word & bit) == 0) word |= bit;
+        }
+    }
+
+    /// <summary>
+    /// The release pass (one caller at a time): takes this file's touched bits, and releases with MADV_DONTNEED every
+    /// run of chunks that were mapped in but untouched since the previous pass. Returns the bytes released.
+    /// </summary>
+    public long ReleaseIdleChunks()
+    {
+        if (Address == 0 || _touched.Length == 0) return 0;
+        long released = 0;
+        long runStart = -1;
+        long chunks = (Length + (1L << ChunkShift) - 1) >> ChunkShift;
+        for (int w = 0; w < _touched.Length; w++)
+        {
+            ulong touched = Interlocked.Exchange(ref _touched[w], 0);
+            ulong idle = _resident[w] & ~touched;
+            _resident[w] = touched;
+            for (int b = 0; b < 64; b++)
+            {
+                long chunk = ((long)w << 6) + b;
+                if (chunk >= chunks) break;
+                bool release = (idle & (1UL << b)) != 0;
+                if (release && runStart < 0) runStart = chunk;
+                else if (!release && runStart >= 0)
+                {
+                    released += Advise(runStart, chunk);
+                    runStart = -1;
+                }
+            }
+        }
+        if (runStart >= 0) released += Advise(runStart, chunks);
+        return released;
+    }
+
+    private long Advise(long firstChunk, long endChunk)
+    {
+        long start = firstChunk << ChunkShift;
+        long end = Math.Min(Length, endChunk << ChunkShift);
+        return Libc.madvise(Address + (nint)start, (nuint)(end - start), Libc.MadvDontNeed) == 0 ? end - start : 0;
+    }
+
     /// <summary>
     /// Opens <paramref name="path"/> (a regular file, inside <paramref name="beneath"/> when given) and, with
     /// <paramref name="map"/>, maps <paramref name="length"/> bytes of it. Holds two references: the pool's and the
@@ -63,6 +126,9 @@ internal sealed class OpenFile
             windows[w] = new MappedWindow(opened, address + (nint)start, (int)Math.Min(windowBytes, length - start));
         }
         opened.Windows = windows;
+        int words = (int)((((length + (1L << ChunkShift) - 1) >> ChunkShift) + 63) >> 6);
+        opened._touched = new ulong[words];
+        opened._resident = new ulong[words];
         return opened;
     }
 

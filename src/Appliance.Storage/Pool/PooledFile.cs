@@ -26,9 +26,6 @@ internal sealed class PooledFile
     /// <summary>Set by a lease, cleared by the eviction sweep: recently used files get another round (CLOCK).</summary>
     internal bool Recent;
 
-    /// <summary>Set by a lease, cleared when the pool releases the file's mapped pages (<see cref="FilePool.ReleaseMappedPages"/>).</summary>
-    internal bool Touched;
-
     /// <summary>Index in the pool's open slots, -1 when closed. Guarded by the pool's lock.</summary>
     internal int Slot = -1;
 
@@ -48,7 +45,6 @@ internal sealed class PooledFile
         if (open is not null && open.TryAddReference())
         {
             if (!Recent) Recent = true;
-            if (!Touched) Touched = true;
             _pool.CountHit();
             return open;
         }

@@ -22,7 +22,7 @@ public static class ServeFlags
         new("--max-message-length", "MaxMessageLength", "largest peer-wire message accepted (default 1 MiB)", "BYTES"),
         new("--storage", "Storage", "'mmap' (default) or 'pread' (btrfs/ZFS/NFS)", "KIND"),
         new("--file-pool", "FilePool", "torrent files kept open and mapped at once, all torrents (default 0: a quarter of the descriptor and map-count limits)", "N"),
-        new("--page-release-interval", "PageReleaseIntervalMs", "milliseconds between releases of served content pages from resident memory; the page cache keeps them (default 100, 0 = never)", "MS"),
+        new("--page-release-interval", "PageReleaseIntervalMs", "content chunks no send touched for this many milliseconds leave resident memory; the page cache keeps them (default 1000, 0 = never)", "MS"),
         new("--encryption", "Encryption", "MSE/PE for incoming peers: allow, prefer (RC4) or require (default allow)", "POLICY"),
         new("--dht-port", "DhtPort", "DHT UDP port (default: the listen port)", "PORT"),
         new("--no-dht", "Dht", "turn the DHT node off", FixedValue: "false"),

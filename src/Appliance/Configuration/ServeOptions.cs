@@ -50,10 +50,10 @@ public sealed class ServeOptions
     public int FilePool { get; set; }
 
     /// <summary>
-    /// Milliseconds between releases of the mapped content pages sends touched from the process's resident set (the page
-    /// cache keeps them); 0 never releases them, so resident memory grows by every page served.
+    /// Milliseconds between passes that release mapped content chunks no send touched for a whole interval from the
+    /// process's resident set (the page cache keeps them); 0 never releases them, so resident memory grows by every page served.
     /// </summary>
-    public int PageReleaseIntervalMs { get; set; } = 100;
+    public int PageReleaseIntervalMs { get; set; } = 1000;
 
     /// <summary>"allow" (plaintext and MSE/PE), "prefer" (RC4 when an MSE peer offers it) or "require" (no plaintext handshakes).</summary>
     public string Encryption { get; set; } = "allow";
