@@ -15,6 +15,7 @@ import sys
 import time
 
 import libtorrent as lt
+from libtorrent_seed import apply_overrides
 
 
 def main():
@@ -37,15 +38,8 @@ def main():
         "alert_mask": lt.alert_category.error,
         "user_agent": "libtorrent-bench-dht",
     }
-    known = lt.default_settings()
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or key not in known:
-            print(f"ERROR --set {item}: not KEY=VALUE with a known libtorrent setting", flush=True)
-            return 2
-        current = known[key]
-        settings[key] = (value.lower() in ("1", "true", "yes")) if isinstance(current, bool) else (
-            int(value) if isinstance(current, int) else value)
+    if not apply_overrides(settings, args.set):
+        return 2
 
     session = lt.session(settings)
     stop = []

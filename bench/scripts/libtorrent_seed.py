@@ -15,6 +15,24 @@ import time
 import libtorrent as lt
 
 
+def apply_overrides(settings, items):
+    """--set KEY=VALUE overrides, typed as libtorrent's default for KEY; prints an ERROR line and returns False on a bad one."""
+    known = lt.default_settings()
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in known:
+            print(f"ERROR --set {item}: not KEY=VALUE with a known libtorrent setting", flush=True)
+            return False
+        current = known[key]
+        if isinstance(current, bool):
+            settings[key] = value.lower() in ("1", "true", "yes")
+        elif isinstance(current, int):
+            settings[key] = int(value)
+        else:
+            settings[key] = value
+    return True
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--torrent", required=True)
@@ -47,19 +65,8 @@ def main():
         "alert_mask": lt.alert_category.error | lt.alert_category.status,
         "user_agent": "libtorrent-bench-seed",
     })
-    known = lt.default_settings()
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or key not in known:
-            print(f"ERROR --set {item}: not KEY=VALUE with a known libtorrent setting", flush=True)
-            return 2
-        current = known[key]
-        if isinstance(current, bool):
-            settings[key] = value.lower() in ("1", "true", "yes")
-        elif isinstance(current, int):
-            settings[key] = int(value)
-        else:
-            settings[key] = value
+    if not apply_overrides(settings, args.set):
+        return 2
     session = lt.session(settings)
 
     info = lt.torrent_info(args.torrent)

@@ -173,8 +173,7 @@ public sealed class FilePoolTests
     {
         using var many = ManyFiles.Write(4, 2 * 1024 * 1024);
         var pool = new FilePool(16);
-        var result = await StorageOpener.OpenAsync(many.Metainfo, many.Content, many.State, StorageKind.Mapped, null, CancellationToken.None, pool);
-        using var store = result.Store ?? throw new Xunit.Sdk.XunitException(result.RefusedReason);
+        using var store = await OpenMappedAsync(many, pool);
 
         ReadEveryBlockThroughTheMapping(store, many);
         Assert.True(MappedResidentBytes(many.Content) >= 6 * 1024 * 1024, "the 8 MiB served are resident");
@@ -198,14 +197,19 @@ public sealed class FilePoolTests
     {
         using var many = ManyFiles.Write(4, 2 * 1024 * 1024);
         var pool = new FilePool(16);
-        var result = await StorageOpener.OpenAsync(many.Metainfo, many.Content, many.State, StorageKind.Mapped, null, CancellationToken.None, pool);
-        using var store = result.Store ?? throw new Xunit.Sdk.XunitException(result.RefusedReason);
+        using var store = await OpenMappedAsync(many, pool);
         for (int pass = 0; pass < 4; pass++)
         {
             ReadEveryBlockThroughTheMapping(store, many);
             Assert.Equal(0, pool.ReleaseIdlePages());
         }
         Assert.True(MappedResidentBytes(many.Content) >= 6 * 1024 * 1024);
+    }
+
+    private static async Task<PieceStore> OpenMappedAsync(ManyFiles many, FilePool pool)
+    {
+        var result = await StorageOpener.OpenAsync(many.Metainfo, many.Content, many.State, StorageKind.Mapped, null, CancellationToken.None, pool);
+        return result.Store ?? throw new Xunit.Sdk.XunitException(result.RefusedReason);
     }
 
     private static void ReadEveryBlockThroughTheMapping(PieceStore store, ManyFiles many)
