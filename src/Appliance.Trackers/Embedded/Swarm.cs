@@ -49,7 +49,7 @@ internal struct Swarm
 
     /// <summary>Adds or refreshes a peer; returns 1 if it was added. A new peer is refused (silently: its announce is still
     /// answered) when the swarm holds <paramref name="maxPeers"/> or its source already holds <paramref name="maxPortsPerSource"/>.</summary>
-    public int Upsert(PeerAddress address, bool seed, bool pinned, in PeerClock clock, int maxPeers, int maxPortsPerSource)
+    public int Upsert(PeerAddress address, bool seed, bool pinned, in PeerClock clock, int maxPeers, int maxPortsPerSource, PeerArrayPool arrays)
     {
         int code = Find(address, SourceKey(address), out int sameSource, out int free);
         if (code != 0)
@@ -74,7 +74,7 @@ internal struct Swarm
         }
         else
         {
-            if (_v4Count == _v4.Length) Array.Resize(ref _v4, Grown(_v4.Length));
+            if (_v4Count == _v4.Length) Move(ref _v4, Grown(_v4.Length), _v4Count, arrays);
             _v4[_v4Count] = (ulong)(uint)address.Address << 32 | (ulong)address.Port << 16 | newMeta;
             code = ++_v4Count;
         }
@@ -102,7 +102,7 @@ internal struct Swarm
     }
 
     /// <summary>Drops expired peers and gives back unused room; returns how many were dropped.</summary>
-    public int Sweep(in PeerClock clock)
+    public int Sweep(in PeerClock clock, PeerArrayPool arrays)
     {
         // An announce sweeps first when the last sweep is over half a timeout old, so every stored peer was seen no later
         // than half a timeout after the last sweep. Past one and a half timeouts since then, all have expired; before
@@ -135,7 +135,7 @@ internal struct Swarm
             }
             if (more.V6Count == 0 && more.Index is null) _more = null;
         }
-        Fit(ref _v4, _v4Count);
+        if (_v4.Length - _v4Count > 2 * Math.Max(2, _v4Count / 4)) Move(ref _v4, _v4Count, _v4Count, arrays);
         return removed;
     }
 
@@ -236,6 +236,22 @@ internal struct Swarm
 
     // Small arrays grow by two entries, larger ones by a quarter: a swarm of 10 peers holds 10 slots, not 16.
     private static int Grown(int length) => length + Math.Max(2, length / 4);
+
+    /// <summary>Gives the peer array back to <paramref name="arrays"/> (a swarm that goes away).</summary>
+    public void ReturnPeers(PeerArrayPool arrays)
+    {
+        arrays.Return(_v4);
+        _v4 = [];
+    }
+
+    // Moves the first count peers into an array of length from the pool, and gives the old one back.
+    private static void Move(ref ulong[] array, int length, int count, PeerArrayPool arrays)
+    {
+        var moved = arrays.Rent(length);
+        array.AsSpan(0, count).CopyTo(moved);
+        arrays.Return(array);
+        array = moved;
+    }
 
     private static void Fit<T>(ref T[] array, int count)
     {

@@ -27,6 +27,9 @@ internal sealed class SwarmShard
 
     public int Count { get; private set; }
 
+    /// <summary>Peer arrays this shard's swarms gave back, for the next that grows or shrinks.</summary>
+    public PeerArrayPool PeerArrays { get; } = new();
+
     public static ulong HashOf(InfoHash hash)
     {
         Span<byte> bytes = stackalloc byte[InfoHash.Length];
@@ -65,6 +68,7 @@ internal sealed class SwarmShard
     public void RemoveAt(int i)
     {
         DeleteSlot(SlotOf(i + 1));
+        At(i).ReturnPeers(PeerArrays);
         int last = Count - 1;
         if (i != last)
         {

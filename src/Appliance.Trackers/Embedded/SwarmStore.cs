@@ -127,7 +127,7 @@ public sealed class SwarmStore
                 i = shard.Add(hash, code, clock.Now);
                 Interlocked.Increment(ref _swarms);
             }
-            Interlocked.Add(ref _peers, shard.At(i).Upsert(self, seed: true, pinned: true, clock, int.MaxValue, int.MaxValue));
+            Interlocked.Add(ref _peers, shard.At(i).Upsert(self, seed: true, pinned: true, clock, int.MaxValue, int.MaxValue, shard.PeerArrays));
         }
     }
 
@@ -167,7 +167,7 @@ public sealed class SwarmStore
                 Interlocked.Increment(ref _swarms);
             }
             ref var swarm = ref shard.At(i);
-            if (clock.Now - swarm.LastSweep > _timeoutSeconds / 2) Interlocked.Add(ref _peers, -swarm.Sweep(clock));
+            if (clock.Now - swarm.LastSweep > _timeoutSeconds / 2) Interlocked.Add(ref _peers, -swarm.Sweep(clock, shard.PeerArrays));
             if (announceEvent == AnnounceEvent.Stopped)
             {
                 Interlocked.Add(ref _peers, -swarm.Remove(peer));
@@ -175,7 +175,7 @@ public sealed class SwarmStore
             }
             if (announceEvent == AnnounceEvent.Completed) swarm.Downloaded++;
             int room = Interlocked.Read(ref _peers) < Options.MaxPeers ? Options.MaxPeersPerSwarm : 0;
-            Interlocked.Add(ref _peers, swarm.Upsert(peer, seed, pinned: false, clock, room, Options.MaxPortsPerAddress));
+            Interlocked.Add(ref _peers, swarm.Upsert(peer, seed, pinned: false, clock, room, Options.MaxPortsPerAddress, shard.PeerArrays));
             var (v4Bytes, v6Bytes) = swarm.Select(peer, seed, want, clock, v4, v6);
             return new SwarmAnswer(AnnounceStatus.Ok, swarm.Seeders, swarm.Count - swarm.Seeders, v4Bytes, v6Bytes);
         }
@@ -206,7 +206,7 @@ public sealed class SwarmStore
                 for (int i = shard.Count - 1; i >= 0; i--)
                 {
                     ref var swarm = ref shard.At(i);
-                    Interlocked.Add(ref _peers, -swarm.Sweep(clock));
+                    Interlocked.Add(ref _peers, -swarm.Sweep(clock, shard.PeerArrays));
                     if (swarm.Count != 0) continue;
                     shard.RemoveAt(i);
                     Interlocked.Decrement(ref _swarms);
