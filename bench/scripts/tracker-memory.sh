@@ -43,6 +43,9 @@ mkdir -p "$WORK/content"
 PID=""; PORT=""
 start_embedded() {
   PORT=$(free_port)
+  # Emptied here, not by the redirection below: that runs in the background job, possibly after the first grep, which
+  # would then find the previous round's "tracker listening" and measure a process that has not started yet.
+  : >"$WORK/appliance.log"
   "${APPLIANCE[@]}" serve --content "$WORK/content" --listen "127.0.0.1:$(free_port)" --no-dht --metrics-listen "" \
     --tracker-listen "127.0.0.1:$PORT" --open-tracker --tracker-rate-limit 0 --log-level Warning >"$WORK/appliance.log" 2>&1 &
   PID=$!; PIDS+=("$PID")
@@ -80,14 +83,14 @@ python3 - "$WORK/results" "$PEERS" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 peers = int(sys.argv[2])
-print("\n| tracker | peers stored (median) | VmRSS growth MB | RssAnon growth MB | bytes per peer (VmRSS growth) | VmRSS after MB |")
-print("|---|---:|---:|---:|---:|---:|")
+print("\n| tracker | peers stored (median) | VmRSS growth MB | RssAnon growth MB | bytes per peer (VmRSS growth) | VmRSS after MB | RssAnon after MB |")
+print("|---|---:|---:|---:|---:|---:|---:|")
 for t in ("embedded", "opentracker"):
     rs = [r for r in rows if r[0] == t]
     if not rs: continue
     med = lambda f: statistics.median(f(r) for r in rs)
     stored = med(lambda r: int(r[6]))
     grow = med(lambda r: int(r[3]) - int(r[2])); anon = med(lambda r: int(r[5]) - int(r[4]))
-    after = med(lambda r: int(r[3]))
-    print(f"| {t} | {stored:.0f} | {grow / 1e6:.1f} | {anon / 1e6:.1f} | {grow / max(stored, 1):.0f} | {after / 1e6:.1f} |")
+    after = med(lambda r: int(r[3])); anon_after = med(lambda r: int(r[5]))
+    print(f"| {t} | {stored:.0f} | {grow / 1e6:.1f} | {anon / 1e6:.1f} | {grow / max(stored, 1):.0f} | {after / 1e6:.1f} | {anon_after / 1e6:.1f} |")
 PY
