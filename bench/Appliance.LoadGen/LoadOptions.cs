@@ -27,6 +27,8 @@ public sealed class LoadOptions
     public int ConnectConcurrency { get; private set; } = 128;
     public double ConnectTimeoutSeconds { get; private set; } = 30;
     public VerifyMode Verify { get; private set; } = VerifyMode.Sha1;
+    // The torrent's content (single file), hashed once before the run: every block is then compared, never hashed.
+    public string? ReferenceFile { get; private set; }
     // Complete mode: every peer downloads the whole torrent once and leaves; DurationSeconds bounds the run.
     public bool Complete { get; private set; }
 
@@ -46,7 +48,7 @@ public sealed class LoadOptions
         usage: loadgen --torrent FILE --target HOST:PORT [--peers N] [--pipeline Q] [--duration S] [--warmup S]
                        [--seeder-pid PID] [--metrics URL] [--alloc-metric NAME] [--json OUT] [--label NAME]
                        [--per-ip N] [--recv-buffer BYTES] [--so-rcvbuf BYTES] [--connect-concurrency N]
-                       [--verify sha1|reference] [--complete] [--rc4] [--join v1|v2] [--transport tcp|utp]
+                       [--verify sha1|reference] [--reference-file PATH] [--complete] [--rc4] [--join v1|v2] [--transport tcp|utp]
                loadgen --handshakes --torrent FILE --target HOST:PORT [--peers N] [--rc4] [--join v1|v2] [--per-ip N] [--duration S] [--seeder-pid PID]
                loadgen --idle N --torrent FILE --target HOST:PORT [--duration S] [--seeder-pid PID] [--json OUT]
 
@@ -62,6 +64,9 @@ public sealed class LoadOptions
           --so-rcvbuf BYTES    SO_RCVBUF per socket (default 0 = kernel autotuning)
           --verify MODE        sha1 (default): hash every received piece; reference: hash a piece the first time
                                it arrives, then compare later copies byte for byte with the verified bytes
+          --reference-file PATH  the torrent's content (a single-file torrent's file): read and hashed once before
+                               connecting, then every block is compared with it (implies --verify reference; the
+                               lightest client, for thousands of peers)
           --complete           each peer downloads the whole torrent once, verified, then disconnects; the run
                                ends when all are done (or after --duration); reports wall time and the median
                                and slowest peer's completion time (fairness), with the seeder's default choker
@@ -127,6 +132,7 @@ public sealed class LoadOptions
                 case "--recv-buffer": o.ReceiveBufferBytes = Int(64 * 1024, 64 * 1024 * 1024); break;
                 case "--so-rcvbuf": o.SocketReceiveBufferBytes = Int(0, 256 * 1024 * 1024); break;
                 case "--connect-concurrency": o.ConnectConcurrency = Int(1, 10_000); break;
+                case "--reference-file": o.ReferenceFile = Value(); o.Verify = VerifyMode.Reference; break;
                 case "--verify": o.Verify = Choice(("sha1", VerifyMode.Sha1), ("reference", VerifyMode.Reference)); break;
                 case "--transport": o.Transport = Choice(("tcp", TransportKind.Tcp), ("utp", TransportKind.Utp)); break;
                 case "--join": o.Join = Choice(("v1", JoinKind.V1), ("v2", JoinKind.V2)); break;

@@ -40,6 +40,32 @@ public static class Program
             : await RunLoadAsync(options, torrent, probe).ConfigureAwait(false);
     }
 
+    /// <summary>The run's verified copy: none (sha1), filled as pieces verify (reference), or read from the content up front.</summary>
+    private static bool TryMakeCopy(LoadOptions o, TorrentMetainfo torrent, out VerifyMode verify, out VerifiedCopy? copy)
+    {
+        verify = o.Verify;
+        copy = null;
+        if (verify == VerifyMode.Reference && torrent.TotalLength > VerifiedCopy.MaxBytes)
+        {
+            if (o.ReferenceFile is not null)
+            {
+                Console.Error.WriteLine($"loadgen: --reference-file holds at most {VerifiedCopy.MaxBytes} bytes");
+                return false;
+            }
+            Console.Error.WriteLine($"loadgen: torrent larger than {VerifiedCopy.MaxBytes} bytes: hashing every piece (--verify sha1)");
+            verify = VerifyMode.Sha1;
+        }
+        if (verify != VerifyMode.Reference) return true;
+        if (o.ReferenceFile is null)
+        {
+            copy = new VerifiedCopy(torrent.TotalLength, torrent.PieceLength, torrent.PieceCount);
+            return true;
+        }
+        copy = VerifiedCopy.FromContent(o.ReferenceFile, torrent, out var error);
+        if (copy is null) Console.Error.WriteLine($"loadgen: --reference-file: {error}");
+        return copy is not null;
+    }
+
     private static async Task<int> RunLoadAsync(LoadOptions o, TorrentMetainfo torrent, SeederProbe probe)
     {
         if (torrent.TotalLength < 2L * o.Pipeline * LoadOptions.BlockLength + 2L * torrent.PieceLength)
@@ -47,13 +73,7 @@ public static class Program
             Console.Error.WriteLine($"loadgen: torrent of {torrent.TotalLength} bytes is too small for a pipeline of {o.Pipeline} blocks");
             return 1;
         }
-        var verify = o.Verify;
-        if (verify == VerifyMode.Reference && torrent.TotalLength > VerifiedCopy.MaxBytes)
-        {
-            Console.Error.WriteLine($"loadgen: torrent larger than {VerifiedCopy.MaxBytes} bytes: hashing every piece (--verify sha1)");
-            verify = VerifyMode.Sha1;
-        }
-        var copy = verify == VerifyMode.Reference ? new VerifiedCopy(torrent.TotalLength, torrent.PieceLength, torrent.PieceCount) : null;
+        if (!TryMakeCopy(o, torrent, out var verify, out var copy)) return 1;
         var run = new LoadRun();
         var peers = new LoadPeer[o.Peers];
         for (var i = 0; i < peers.Length; i++)
@@ -147,8 +167,7 @@ public static class Program
     // refills, rotation) decides who is served when, so this measures the configuration users run, not only raw speed.
     private static async Task<int> RunCompleteAsync(LoadOptions o, TorrentMetainfo torrent, SeederProbe probe)
     {
-        var verify = o.Verify == VerifyMode.Reference && torrent.TotalLength > VerifiedCopy.MaxBytes ? VerifyMode.Sha1 : o.Verify;
-        var copy = verify == VerifyMode.Reference ? new VerifiedCopy(torrent.TotalLength, torrent.PieceLength, torrent.PieceCount) : null;
+        if (!TryMakeCopy(o, torrent, out var verify, out var copy)) return 1;
         var run = new LoadRun();
         var peers = new LoadPeer[o.Peers];
         for (var i = 0; i < peers.Length; i++)

@@ -1,3 +1,6 @@
+using System.Security.Cryptography;
+using Appliance.Protocol.Metainfo;
+
 namespace Appliance.LoadGen;
 
 /// <summary>
@@ -26,6 +29,43 @@ public sealed class VerifiedCopy
         _bytes = GC.AllocateUninitializedArray<byte>((int)totalLength);
         _state = new int[pieceCount];
         _pieceLength = pieceLength;
+    }
+
+    /// <summary>
+    /// A copy filled from the content itself before the run (<c>--reference-file</c>): the file is read and every piece
+    /// hashed once, up front, so during the run every block is only compared and the client does no hashing and no
+    /// stash copies (at thousands of peers those otherwise take most of its CPU). Returns null with a reason when the file
+    /// is not this torrent's content.
+    /// </summary>
+    public static VerifiedCopy? FromContent(string path, TorrentMetainfo torrent, out string? error)
+    {
+        error = null;
+        if (!torrent.HasV1) { error = "a v2-only torrent has no SHA-1 piece hashes"; return null; }
+        long length = new FileInfo(path).Length;
+        if (length != torrent.TotalLength) { error = $"{path} has {length} bytes, the torrent {torrent.TotalLength}"; return null; }
+        var copy = new VerifiedCopy(torrent.TotalLength, torrent.PieceLength, torrent.PieceCount);
+        using (var file = File.OpenHandle(path))
+        {
+            long at = 0;
+            while (at < length)
+            {
+                int chunk = (int)Math.Min(1 << 30, length - at);
+                int read = RandomAccess.Read(file, copy._bytes.AsSpan((int)at, chunk), at);
+                if (read <= 0) { error = $"{path} ended early"; return null; }
+                at += read;
+            }
+        }
+        int bad = -1;
+        Parallel.For(0, torrent.PieceCount, () => new byte[InfoHash.Length], (piece, state, digest) =>
+        {
+            SHA1.HashData(copy.Slice(piece, 0, torrent.PieceSize(piece)), digest);
+            if (digest.AsSpan().SequenceEqual(torrent.PieceHash(piece))) copy._state[piece] = Verified;
+            else Interlocked.CompareExchange(ref bad, piece, -1);
+            return digest;
+        }, _ => { });
+        if (bad >= 0) { error = $"piece {bad} of {path} does not match the torrent's hash"; return null; }
+        Thread.MemoryBarrier();
+        return copy;
     }
 
     public bool IsVerified(int piece) => Volatile.Read(ref _state[piece]) == Verified;

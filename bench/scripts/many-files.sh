@@ -5,8 +5,10 @@
 # every torrent for its first block, in order, retrying one that is not served yet), with the resident memory and open
 # descriptors of the seeder at that moment. Prints a JSON line per seeder.
 #   bench/scripts/many-files.sh [--appliance PATH] [--torrents N] [--files M] [--file-bytes B] [--nofile L]
-#                               [--seeders "appliance libtorrent"] [--timeout S] [-- EXTRA APPLIANCE FLAGS]
-# Defaults: 7000 torrents x 10 files of 4096 bytes, nofile 20000. Everything listens on 127.0.0.1 and is stopped on exit.
+#                               [--single-file] [--probe-sample N] [--seeders "appliance libtorrent"] [--timeout S] [-- EXTRA APPLIANCE FLAGS]
+# Defaults: 7000 torrents x 10 files of 4096 bytes, nofile 20000. --single-file makes single-file torrents instead (one
+# file of --file-bytes each, e.g. --torrents 100000 --single-file). --probe-sample N asks only N torrents, evenly spread
+# and always the last (the probe's one connection per torrent, about 1 ms each, would otherwise be what is measured). Everything listens on 127.0.0.1 and is stopped on exit.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 APPLIANCE="${APPLIANCE:-}"
@@ -17,12 +19,16 @@ NOFILE=20000
 SEEDERS="appliance libtorrent"
 TIMEOUT=900
 EXTRA=()
+SINGLE=0
+SAMPLE=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --appliance) APPLIANCE="$2"; shift 2 ;;
     --torrents) TORRENTS="$2"; shift 2 ;;
     --files) FILES="$2"; shift 2 ;;
     --file-bytes) FILE_BYTES="$2"; shift 2 ;;
+    --single-file) SINGLE=1; shift ;;
+    --probe-sample) SAMPLE="$2"; shift 2 ;;
     --nofile) NOFILE="$2"; shift 2 ;;
     --seeders) SEEDERS="$2"; shift 2 ;;
     --timeout) TIMEOUT="$2"; shift 2 ;;
@@ -37,10 +43,10 @@ source "$ROOT/bench/scripts/seeders.sh"
 trap 'cleanup; rm -rf "$WORK"' EXIT
 [[ " $SEEDERS " == *" appliance "* ]] && default_appliance
 
-echo "generating $TORRENTS torrents x $FILES files of $FILE_BYTES bytes in $WORK/content" >&2
-"$PY" - "$WORK/content" "$TORRENTS" "$FILES" "$FILE_BYTES" <<'PY'
+echo "generating $TORRENTS torrents x $([[ $SINGLE == 1 ]] && echo "1 (single-file)" || echo "$FILES") files of $FILE_BYTES bytes in $WORK/content" >&2
+"$PY" - "$WORK/content" "$TORRENTS" "$FILES" "$FILE_BYTES" "$SINGLE" <<'PY'
 import hashlib, os, random, sys
-folder, count, files, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+folder, count, files, size, single = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1"
 piece = 16384
 def benc(v):
     if isinstance(v, int): return b"i%de" % v
@@ -50,7 +56,17 @@ def benc(v):
     if isinstance(v, dict): return b"d" + b"".join(benc(k) + benc(v[k]) for k in sorted(v)) + b"e"
     raise TypeError(v)
 rng = random.Random(1)
+os.makedirs(folder, exist_ok=True)
+os.makedirs(folder, exist_ok=True)
 for t in range(count):
+    if single:
+        name = "t%06d.bin" % t
+        content = rng.randbytes(size)
+        with open(os.path.join(folder, name), "wb") as out: out.write(content)
+        hashes = b"".join(hashlib.sha1(content[o:o + piece]).digest() for o in range(0, size, piece))
+        info = {"length": size, "name": name, "piece length": piece, "pieces": hashes}
+        with open(os.path.join(folder, name + ".torrent"), "wb") as out: out.write(benc({"info": info}))
+        continue
     name = "t%05d" % t
     os.makedirs(os.path.join(folder, name))
     data, listed = b"", []
@@ -79,7 +95,7 @@ run() {
   fi
   SEEDER=$!; PIDS+=("$SEEDER")
   result=$("$PY" "$SCRIPTS/many_files_probe.py" --folder "$WORK/content" --peer "127.0.0.1:$PORT" --since "$start" \
-    --timeout "$TIMEOUT" || true)
+    --timeout "$TIMEOUT" --sample "$SAMPLE" || true)
   if kill -0 "$SEEDER" 2>/dev/null; then
     fds=$(ls "/proc/$SEEDER/fd" | wc -l)
     rss=$(awk '/^VmRSS/ {print $2}' "/proc/$SEEDER/status")
@@ -89,7 +105,7 @@ run() {
     echo "$seeder exited early:" >&2; tail -5 "$WORK/$seeder.err" >&2
   fi
   stop_pid "$SEEDER"
-  echo "{\"seeder\": \"$seeder\", \"torrents\": $TORRENTS, \"files\": $FILES, \"nofile\": $NOFILE, \"result\": ${result:-null}, \"open_fds\": $fds, \"rss_mib\": $((rss / 1024)), \"rss_peak_mib\": $((hwm / 1024))}"
+  echo "{\"seeder\": \"$seeder\", \"torrents\": $TORRENTS, \"files\": $FILES, \"single_file\": $SINGLE, \"nofile\": $NOFILE, \"result\": ${result:-null}, \"open_fds\": $fds, \"rss_mib\": $((rss / 1024)), \"rss_peak_mib\": $((hwm / 1024))}"
   local refused
   refused=$(grep -ci 'too many open files' "$WORK/$seeder.err" "$WORK/$seeder.out" 2>/dev/null | awk -F: '{s += $NF} END {print s + 0}' || true)
   [[ $refused -eq 0 ]] || echo "$seeder: $refused 'Too many open files' lines" >&2

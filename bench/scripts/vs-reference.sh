@@ -6,19 +6,23 @@
 # throughput and bytes per seeder CPU-second, the appliance as a percentage of refsend, and LoadGen's own CPU (so a
 # report can say when the client was the limit). LoadGen spreads its connections over source addresses 127.0.0.x
 # (--per-ip, default 50), as a real swarm is spread, so the seeder's per-address limits are not what is measured.
+# LoadGen reads and hashes the content once before connecting (--reference-file) and then compares every block with
+# it: no hashing or stash copies during the run, so at thousands of peers the client leaves the CPU to the seeder.
 #
-# usage: bench/scripts/vs-reference.sh [--appliance BIN] [--loadgen BIN] [--peers "1 64 512 2000 10000"] [--rounds 3]
+# usage: bench/scripts/vs-reference.sh [--appliance [LABEL=]BIN]... [--loadgen BIN] [--peers "1 64 512 2000 10000"] [--rounds 3]
 #                                      [--duration 10] [--warmup 3] [--pipeline 128] [--pipeline-at-10000 32]
 #                                      [--size-mib 256] [--refsend-threads N] [--work DIR]
+# --appliance may be given several times with a label (e.g. --appliance before=/old/appliance --appliance now=dist/appliance):
+# each is measured in every round beside refsend, and the table has a row per label.
 # Needs cc (refsend is built here), mktorrent, python3-libtorrent (the info-hash), and dist/appliance or --appliance.
 # Every process it starts is stopped on exit; nothing leaves 127.0.0.0/8.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-APPLIANCE="$ROOT/dist/appliance"; LOADGEN=""; PEERS="1 64 512 2000 10000"; ROUNDS=3; DURATION=10; WARMUP=3
+APPLIANCES=(); LOADGEN=""; PEERS="1 64 512 2000 10000"; ROUNDS=3; DURATION=10; WARMUP=3
 PIPELINE=128; PIPELINE_BIG=32; SIZE_MIB=256; REF_THREADS=$(nproc); WORK=""; PER_IP=50
 while [ $# -gt 0 ]; do
   case $1 in
-    --appliance) APPLIANCE=$2; shift 2 ;;
+    --appliance) APPLIANCES+=("$2"); shift 2 ;;
     --loadgen) LOADGEN=$2; shift 2 ;;
     --peers) PEERS=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
@@ -33,7 +37,15 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
-[ -x "$APPLIANCE" ] || { echo "no executable at $APPLIANCE (make publish, or --appliance)" >&2; exit 2; }
+[ ${#APPLIANCES[@]} -gt 0 ] || APPLIANCES=("$ROOT/dist/appliance")
+declare -A APPLIANCE_BIN
+LABELS=()
+for spec in "${APPLIANCES[@]}"; do
+  if [[ $spec == *=* ]]; then label=${spec%%=*}; bin=${spec#*=}; else label=appliance; bin=$spec; fi
+  [[ $label =~ ^[a-z][a-z0-9_]*$ && $label != refsend ]] || { echo "bad appliance label '$label'" >&2; exit 2; }
+  [ -x "$bin" ] || { echo "no executable at $bin (make publish, or --appliance)" >&2; exit 2; }
+  APPLIANCE_BIN[$label]=$bin; LABELS+=("$label")
+done
 WORK=${WORK:-$(mktemp -d /tmp/vs-reference.XXXXXX)}
 mkdir -p "$WORK/content" "$WORK/torrents" "$WORK/results"
 PIDS=()
@@ -64,10 +76,10 @@ INFO_HASH=$(/usr/bin/python3 -c "import libtorrent as lt; print(lt.torrent_info(
 cat "$SAMPLE" > /dev/null # in the page cache for both
 
 PID=""; PORT=""
-start_appliance() {
+start_appliance() { # $1 = label
   PORT=$(free_port)
   rm -rf "$WORK/state"
-  "$APPLIANCE" serve --content "$WORK/content" --torrents "$WORK/torrents" --state "$WORK/state" --listen "127.0.0.1:$PORT" \
+  "${APPLIANCE_BIN[$1]}" serve --content "$WORK/content" --torrents "$WORK/torrents" --state "$WORK/state" --listen "127.0.0.1:$PORT" \
     --upload-slots unlimited --no-dht --no-tracker --metrics-listen "127.0.0.1:$(free_port)" \
     > "$WORK/appliance.out" 2> "$WORK/appliance.err" &
   PID=$!; PIDS+=("$PID")
@@ -100,11 +112,11 @@ LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for n in $PEERS; do
   q=$PIPELINE; [ "$n" -ge 10000 ] && q=$PIPELINE_BIG
   for r in $(seq "$ROUNDS"); do
-    if [ $((r % 2)) -eq 1 ]; then order="appliance refsend"; else order="refsend appliance"; fi
+    if [ $((r % 2)) -eq 1 ]; then order="${LABELS[*]} refsend"; else order="refsend ${LABELS[*]}"; fi
     for seeder in $order; do
-      "start_$seeder"
+      if [ "$seeder" = refsend ]; then start_refsend; else start_appliance "$seeder"; fi
       "$LOADGEN" --torrent "$TORRENT" --target "127.0.0.1:$PORT" --peers "$n" --pipeline "$q" --per-ip "$PER_IP" \
-        --duration "$DURATION" --warmup "$WARMUP" --seeder-pid "$PID" --label "$seeder" --verify reference \
+        --duration "$DURATION" --warmup "$WARMUP" --seeder-pid "$PID" --label "$seeder" --reference-file "$SAMPLE" \
         --json "$WORK/results/$seeder-n$n-r$r.json" > /dev/null 2>> "$WORK/loadgen.log" \
         || log "loadgen against $seeder N=$n round $r failed (exit $?)"
       tail -1 "$WORK/loadgen.log" >&2
@@ -114,25 +126,27 @@ for n in $PEERS; do
 done
 LOAD_AT_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
-python3 - "$WORK/results" "$LOAD_AT_START" "$LOAD_AT_END" "$PEERS" <<'PY'
+python3 - "$WORK/results" "$LOAD_AT_START" "$LOAD_AT_END" "$PEERS" "${LABELS[*]}" <<'PY'
 import glob, json, os, re, statistics, sys
 folder, load_start, load_end, peers = sys.argv[1], sys.argv[2], sys.argv[3], [int(p) for p in sys.argv[4].split()]
+labels = sys.argv[5].split()
 runs = {}
 for path in glob.glob(os.path.join(folder, "*.json")):
-    m = re.match(r"(appliance|refsend)-n(\d+)-r(\d+)\.json$", os.path.basename(path))
+    m = re.match(r"([a-z][a-z0-9_]*)-n(\d+)-r(\d+)\.json$", os.path.basename(path))
     runs.setdefault((m[1], int(m[2])), []).append(json.load(open(path)))
 def med(seeder, n, key):
     vals = [r[key] for r in runs.get((seeder, n), []) if r.get(key) is not None]
     return statistics.median(vals) if vals else float("nan")
 print(f"load average at start {load_start}, at end {load_end}")
-print("| peers | Q | appliance GB/s | refsend GB/s | appliance % | appliance GB per CPU-s | refsend GB per CPU-s | appliance % | LoadGen CPU s (appliance / refsend runs) | completed peers (appliance / refsend) |")
-print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| peers | Q | seeder | GB/s | refsend GB/s | % of refsend | GB per seeder CPU-s | refsend GB per CPU-s | % of refsend | LoadGen CPU-s (this / refsend runs) | peers unchoked (this / refsend) |")
+print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+pct = lambda a, b: f"{100 * a / b:.0f}%" if b == b and b > 0 and a == a else "n/a"
 for n in peers:
     q = next((r[0]["pipeline"] for k, r in runs.items() if k[1] == n), "?")
-    at, rt = med("appliance", n, "throughput_Bps"), med("refsend", n, "throughput_Bps")
-    ab, rb = med("appliance", n, "bytes_per_seeder_cpu_s"), med("refsend", n, "bytes_per_seeder_cpu_s")
-    al, rl = med("appliance", n, "loadgen_cpu_s"), med("refsend", n, "loadgen_cpu_s")
-    ac, rc = med("appliance", n, "connections_unchoked"), med("refsend", n, "connections_unchoked")
-    pct = lambda a, b: f"{100 * a / b:.0f}%" if b == b and b > 0 and a == a else "n/a"
-    print(f"| {n} | {q} | {at / 1e9:.3f} | {rt / 1e9:.3f} | {pct(at, rt)} | {ab / 1e9:.3f} | {rb / 1e9:.3f} | {pct(ab, rb)} | {al:.1f} / {rl:.1f} | {ac:.0f} / {rc:.0f} |")
+    rt, rb = med("refsend", n, "throughput_Bps"), med("refsend", n, "bytes_per_seeder_cpu_s")
+    rl, rc = med("refsend", n, "loadgen_cpu_s"), med("refsend", n, "connections_unchoked")
+    for label in labels:
+        at, ab = med(label, n, "throughput_Bps"), med(label, n, "bytes_per_seeder_cpu_s")
+        al, ac = med(label, n, "loadgen_cpu_s"), med(label, n, "connections_unchoked")
+        print(f"| {n} | {q} | {label} | {at / 1e9:.3f} | {rt / 1e9:.3f} | {pct(at, rt)} | {ab / 1e9:.3f} | {rb / 1e9:.3f} | {pct(ab, rb)} | {al:.1f} / {rl:.1f} | {ac:.0f} / {rc:.0f} |")
 PY

@@ -6,7 +6,10 @@ namespace Appliance.Networking.Signals;
 /// An allocation-free auto-reset event for one waiter at a time (a peer session's send loop, a uTP reader or writer) and any number of setters.
 /// A set with no waiter is remembered once. The waiter is resumed on the thread pool through this object as an
 /// <see cref="IThreadPoolWorkItem"/> (queueing a delegate, as ManualResetValueTaskSourceCore does when asked to run
-/// continuations asynchronously, allocates a work item per wake-up), so a setter never runs the sender inline.
+/// continuations asynchronously, allocates a work item per wake-up), so <see cref="Set"/> never runs the waiter inline.
+/// <see cref="SetHere"/> runs it on the caller's thread instead, for a caller that holds no lock and is itself a pool
+/// thread with nothing better to do (a peer session's receive loop, which just queued requests): that saves waking a
+/// second thread for every batch of requests.
 /// </summary>
 public sealed class AsyncSignal : IValueTaskSource, IThreadPoolWorkItem
 {
@@ -29,7 +32,12 @@ public sealed class AsyncSignal : IValueTaskSource, IThreadPoolWorkItem
         return new ValueTask(this, _core.Version);
     }
 
-    public void Set()
+    public void Set() => Set(inline: false);
+
+    /// <summary>Like <see cref="Set"/>, but a waiting waiter runs now, on this thread, until its next wait.</summary>
+    public void SetHere() => Set(inline: true);
+
+    private void Set(bool inline)
     {
         while (true)
         {
@@ -42,7 +50,8 @@ public sealed class AsyncSignal : IValueTaskSource, IThreadPoolWorkItem
             }
             if (Interlocked.CompareExchange(ref _state, Idle, Waiting) == Waiting)
             {
-                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                if (inline) _core.SetResult(true);
+                else ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
                 return;
             }
         }

@@ -123,6 +123,9 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
         var pool = _services.SmallBuffers;
         byte[]? buffer = null;
         int filled = 0;
+        // Over TCP the send loop's work is one non-blocking sendmsg per batch, so the thread that just queued the
+        // requests sends them (as a hand-written epoll server would) instead of waking another thread for it.
+        bool sendHere = _transport.SendsMappedPages;
         try
         {
             while (!IsClosed)
@@ -147,12 +150,12 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
                 filled += received.BytesTransferred;
                 _lastReceivedAt = _services.Time.GetTimestamp();
 
-                int consumed = Receive(buffer.AsSpan(0, filled), out bool keepBuffer);
+                int consumed = Receive(buffer.AsSpan(0, filled), out bool keepBuffer, sendHere: sendHere);
                 if (consumed == 0 && _held is { } loading)
                 {
                     _held = null;
                     if (!await WaitForLoadingTorrentAsync(loading).ConfigureAwait(false)) break;
-                    consumed = Receive(buffer.AsSpan(0, filled), out keepBuffer);
+                    consumed = Receive(buffer.AsSpan(0, filled), out keepBuffer, sendHere: sendHere);
                 }
                 if (consumed < 0) break;
                 filled -= consumed;
@@ -209,7 +212,7 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
     /// when the peer was disconnected. Wakes the send loop when something was queued. Also the entry point of the
     /// embedded benchmark, which pushes request bytes through here without a socket.
     /// </summary>
-    internal int Receive(ReadOnlySpan<byte> data, out bool active)
+    internal int Receive(ReadOnlySpan<byte> data, out bool active, bool sendHere = false)
     {
         int consumed;
         string? violation;
@@ -224,7 +227,11 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
             Disconnect(violation, protocolError: consumed != HandshakeRefused);
             return -1;
         }
-        if (wake) _sendSignal.Set();
+        if (wake)
+        {
+            if (sendHere) _sendSignal.SetHere();
+            else _sendSignal.Set();
+        }
         return consumed;
     }
 
