@@ -95,6 +95,37 @@ internal sealed class OpenFile
         return Libc.madvise(Address + (nint)start, (nuint)(end - start), Libc.MadvDontNeed) == 0 ? end - start : 0;
     }
 
+    private static readonly int PageSize = Environment.SystemPageSize;
+
+    /// <summary>
+    /// Whether every page of this range of the mapping is in the page cache (mincore: no I/O, no fault). True when it
+    /// cannot tell (not mapped, or mincore failed): the send then reads the pages as it always did.
+    /// </summary>
+    public unsafe bool IsResident(long offset, int length)
+    {
+        if (Address == 0 || length <= 0) return true;
+        const int VectorPages = 64;
+        byte* vector = stackalloc byte[VectorPages];
+        long position = offset & ~(long)(PageSize - 1);
+        long end = offset + length;
+        while (position < end)
+        {
+            long bytes = Math.Min(end - position, (long)VectorPages * PageSize);
+            if (Libc.mincore(Address + (nint)position, (nuint)bytes, vector) != 0) return true;
+            int pages = (int)((bytes + PageSize - 1) / PageSize);
+            for (int p = 0; p < pages; p++)
+            {
+                if ((vector[p] & 1) == 0) return false;
+            }
+            position += bytes;
+        }
+        return true;
+    }
+
+    /// <summary>Starts reading this range of the file into the page cache and returns without waiting (POSIX_FADV_WILLNEED).</summary>
+    public void AdviseWillNeed(long offset, long length) =>
+        _ = Libc.posix_fadvise((int)Handle.DangerousGetHandle(), offset, length, Libc.FadvWillNeed);
+
     /// <summary>
     /// Opens <paramref name="path"/> (a regular file, inside <paramref name="beneath"/> when given) and, with
     /// <paramref name="map"/>, maps <paramref name="length"/> bytes of it. Holds two references: the pool's and the

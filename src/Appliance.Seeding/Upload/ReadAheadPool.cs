@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using Appliance.Protocol.PeerWire;
+using Appliance.Storage;
+
+namespace Appliance.Seeding.Upload;
+
+/// <summary>A peer whose next queued block is not in the page cache, waiting for a reader to bring it in.</summary>
+internal interface IReadAheadWaiter
+{
+    /// <summary>Copies the first queued requests (oldest first) into <paramref name="destination"/>; returns how many.</summary>
+    int CopyQueued(Span<BlockRequest> destination);
+
+    /// <summary>The read ended (the head block is cached, or could not be read): the peer's send loop may go on.</summary>
+    void ReadAheadDone();
+}
+
+/// <summary>
+/// Reads for queued blocks found cold, on threads of their own, so a send from a mapping only touches cached pages
+/// and a slow disk never holds a thread that sends other peers' cached blocks. A read advises the kernel of the
+/// waiting peer's queued blocks (POSIX_FADV_WILLNEED: the disk gets all of them at once, no more than was asked
+/// for), then waits for the first with a positional read, which also times the disk. The threads set the depth of
+/// reads in flight; each peer has at most one read here at a time. Allocates nothing per read in steady state.
+/// </summary>
+internal sealed class ReadAheadPool : IDisposable
+{
+    /// <summary>Queued blocks advised per read: about one send batch.</summary>
+    public const int AdviseBlocks = SendBatch.MaxBlocks;
+
+    private readonly SeedingCounters _counters;
+    private readonly object _lock = new(); // Monitor: the readers wait on it
+    private readonly Thread?[] _threads;
+    private Job[] _jobs = new Job[64];
+    private int _head;
+    private int _count;
+    private bool _stopping;
+    private bool _held; // tests: reads wait, to show what happens while the disk is slow
+
+    private struct Job
+    {
+        public PieceStore Store;
+        public IReadAheadWaiter Waiter;
+        public long FoundAt;
+    }
+
+    public ReadAheadPool(int threads, SeedingCounters counters)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        _counters = counters;
+        _threads = new Thread?[threads];
+    }
+
+    public int Threads => _threads.Length;
+
+    // Started with the first cold block, so a server whose content stays cached never runs them.
+    private void StartThreads()
+    {
+        for (int i = 0; i < _threads.Length; i++)
+        {
+            _threads[i] = new Thread(Run) { IsBackground = true, Name = "read-ahead " + i };
+            _threads[i]!.Start();
+        }
+    }
+
+    /// <summary>Queues a read for <paramref name="waiter"/>'s queued blocks; the caller makes sure it has one at a time.</summary>
+    public void Submit(PieceStore store, IReadAheadWaiter waiter)
+    {
+        _counters.ReadAheadStarted();
+        lock (_lock)
+        {
+            if (!_stopping)
+            {
+                if (_threads[0] is null) StartThreads();
+                // Grows only with the number of peers waiting at once (one job each), so rarely and never in steady state.
+                if (_count == _jobs.Length) Grow();
+                _jobs[(_head + _count) % _jobs.Length] = new Job { Store = store, Waiter = waiter, FoundAt = Stopwatch.GetTimestamp() };
+                _count++;
+                Monitor.Pulse(_lock);
+                return;
+            }
+        }
+        waiter.ReadAheadDone(); // stopped: outside the lock, as the waiter takes its own
+    }
+
+    private void Grow()
+    {
+        var jobs = new Job[_jobs.Length * 2];
+        for (int i = 0; i < _count; i++) jobs[i] = _jobs[(_head + i) % _jobs.Length];
+        _jobs = jobs;
+        _head = 0;
+    }
+
+    private void Run()
+    {
+        var queued = new BlockRequest[AdviseBlocks];
+        var buffer = new byte[SeedingOptions.HardMaxRequestLength];
+        while (true)
+        {
+            Job job;
+            lock (_lock)
+            {
+                while ((_count == 0 || _held) && !_stopping) Monitor.Wait(_lock);
+                if (_count == 0) return;
+                job = _jobs[_head];
+                _jobs[_head] = default;
+                _head = (_head + 1) % _jobs.Length;
+                _count--;
+            }
+            try
+            {
+                Read(job, queued, buffer);
+            }
+            catch (Exception e) when (e is ObjectDisposedException or IOException)
+            {
+                // The torrent went away meanwhile: the send path finds out and reports it.
+            }
+            finally
+            {
+                job.Waiter.ReadAheadDone();
+            }
+        }
+    }
+
+    private void Read(Job job, BlockRequest[] queued, byte[] buffer)
+    {
+        int count = job.Waiter.CopyQueued(queued);
+        if (count == 0) return;
+        // Contiguous blocks of a piece (peers ask for a piece's blocks in order) are advised as one range.
+        long advised = 0;
+        var run = queued[0];
+        int runLength = run.Length;
+        for (int i = 1; i <= count; i++)
+        {
+            if (i < count && queued[i].Piece == run.Piece && queued[i].Begin == run.Begin + runLength && runLength <= int.MaxValue - queued[i].Length)
+            {
+                runLength += queued[i].Length;
+                continue;
+            }
+            job.Store.AdviseWillNeed(run.Piece, run.Begin, runLength);
+            advised += runLength;
+            if (i < count)
+            {
+                run = queued[i];
+                runLength = run.Length;
+            }
+        }
+        _counters.ReadAheadAdvised(advised);
+        // Waits for the first block; a short read (a truncated file) faults the store, which the send path then reports.
+        var head = queued[0];
+        if (head.Length <= buffer.Length && job.Store.TryReadBlock(head.Piece, head.Begin, buffer.AsSpan(0, head.Length)))
+            _counters.ReadAheadLatency.RecordTicks(Stopwatch.GetTimestamp() - job.FoundAt);
+    }
+
+    /// <summary>For tests: while held, reads are queued but not started (a disk that does not answer).</summary>
+    internal void Hold(bool held)
+    {
+        lock (_lock)
+        {
+            _held = held;
+            Monitor.PulseAll(_lock);
+        }
+    }
+
+    public void Dispose()
+    {
+        Job[] left;
+        int count, head;
+        lock (_lock)
+        {
+            if (_stopping) return;
+            _stopping = true;
+            left = _jobs;
+            count = _count;
+            head = _head;
+            _count = 0;
+            Monitor.PulseAll(_lock);
+        }
+        for (int i = 0; i < count; i++) left[(head + i) % left.Length].Waiter.ReadAheadDone();
+        foreach (var thread in _threads) thread?.Join(TimeSpan.FromSeconds(5));
+    }
+}
