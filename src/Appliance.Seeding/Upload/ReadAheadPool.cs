@@ -18,8 +18,9 @@ internal interface IReadAheadWaiter
 /// Reads for queued blocks found cold, on threads of their own, so a send from a mapping only touches cached pages
 /// and a slow disk never holds a thread that sends other peers' cached blocks. A read advises the kernel of the
 /// waiting peer's queued blocks (POSIX_FADV_WILLNEED: the disk gets all of them at once, no more than was asked
-/// for), then waits for the first with a positional read, which also times the disk. The threads set the depth of
-/// reads in flight; each peer has at most one read here at a time. Allocates nothing per read in steady state.
+/// for), then waits for the first with a positional read, which also times the disk. A reader that takes a job also
+/// advises every job still queued behind it, so the disk has every waiting peer's reads, not one per thread. Each
+/// peer has at most one read here at a time. Allocates nothing per read in steady state.
 /// </summary>
 internal sealed class ReadAheadPool : IDisposable
 {
@@ -40,6 +41,7 @@ internal sealed class ReadAheadPool : IDisposable
         public PieceStore Store;
         public IReadAheadWaiter Waiter;
         public long FoundAt;
+        public bool Advised; // another reader already advised its blocks
     }
 
     public ReadAheadPool(int threads, SeedingCounters counters)
@@ -93,9 +95,11 @@ internal sealed class ReadAheadPool : IDisposable
     {
         var queued = new BlockRequest[AdviseBlocks];
         var buffer = new byte[SeedingOptions.HardMaxRequestLength];
+        var waitingJobs = new Job[MaxAdvisedAhead];
         while (true)
         {
             Job job;
+            int ahead = 0;
             lock (_lock)
             {
                 while ((_count == 0 || _held) && !_stopping) Monitor.Wait(_lock);
@@ -104,10 +108,21 @@ internal sealed class ReadAheadPool : IDisposable
                 _jobs[_head] = default;
                 _head = (_head + 1) % _jobs.Length;
                 _count--;
+                // Peers still waiting for a reader get their blocks advised now, so the disk works on their reads too
+                // while every reader waits on one: reads in flight are not bounded by the threads.
+                for (int i = 0; i < _count && ahead < waitingJobs.Length; i++)
+                {
+                    ref var waiting = ref _jobs[(_head + i) % _jobs.Length];
+                    if (waiting.Advised) continue;
+                    waiting.Advised = true;
+                    waitingJobs[ahead++] = waiting;
+                }
             }
             try
             {
-                Read(job, queued, buffer);
+                if (!job.Advised) Advise(job, queued);
+                for (int i = 0; i < ahead; i++) Advise(waitingJobs[i], queued);
+                WaitForHead(job, queued, buffer);
             }
             catch (Exception e) when (e is ObjectDisposedException or IOException)
             {
@@ -115,12 +130,17 @@ internal sealed class ReadAheadPool : IDisposable
             }
             finally
             {
+                waitingJobs.AsSpan(0, ahead).Clear();
                 job.Waiter.ReadAheadDone();
             }
         }
     }
 
-    private void Read(Job job, BlockRequest[] queued, byte[] buffer)
+    /// <summary>Jobs still queued that one reader advises before it waits on its own.</summary>
+    private const int MaxAdvisedAhead = 256;
+
+    // Tells the kernel about the peer's first queued blocks (POSIX_FADV_WILLNEED returns once the reads are submitted).
+    private void Advise(Job job, BlockRequest[] queued)
     {
         int count = job.Waiter.CopyQueued(queued);
         if (count == 0) return;
@@ -144,7 +164,12 @@ internal sealed class ReadAheadPool : IDisposable
             }
         }
         _counters.ReadAheadAdvised(advised);
-        // Waits for the first block; a short read (a truncated file) faults the store, which the send path then reports.
+    }
+
+    // Waits for the peer's first queued block; a short read (a truncated file) faults the store, which the send path reports.
+    private void WaitForHead(Job job, BlockRequest[] queued, byte[] buffer)
+    {
+        if (job.Waiter.CopyQueued(queued.AsSpan(0, 1)) == 0) return;
         var head = queued[0];
         if (head.Length <= buffer.Length && job.Store.TryReadBlock(head.Piece, head.Begin, buffer.AsSpan(0, head.Length)))
             _counters.ReadAheadLatency.RecordTicks(Stopwatch.GetTimestamp() - job.FoundAt);
