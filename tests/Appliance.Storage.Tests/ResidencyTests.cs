@@ -13,8 +13,23 @@ public sealed partial class ResidencyTests
     private const int Block = 16 * 1024;
     private const int PieceLength = 256 * 1024;
 
-    [Fact]
-    public async Task A_block_dropped_from_the_page_cache_is_not_resident_until_advised_and_read_in()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // how files the process may not write are probed (mincore would call every page resident)
+    public async Task A_block_dropped_from_the_page_cache_is_not_resident_until_advised_and_read_in(bool probeByRead)
+    {
+        Pool.OpenFile.ProbeByRead = probeByRead;
+        try
+        {
+            await DropAdviseAndReadInAsync();
+        }
+        finally
+        {
+            Pool.OpenFile.ProbeByRead = false;
+        }
+    }
+
+    private static async Task DropAdviseAndReadInAsync()
     {
         using var temp = new TempDirectory("residency", AppContext.BaseDirectory);
         string file = SampleContent.WriteFile(temp.Combine("content", "data.bin"), 4 * 1024 * 1024, seed: 5);
