@@ -200,6 +200,8 @@ internal sealed class ReadAheadPool : IDisposable
             Monitor.PulseAll(_lock);
         }
         for (int i = 0; i < count; i++) left[(head + i) % left.Length].Waiter.ReadAheadDone();
-        foreach (var thread in _threads) thread?.Join(TimeSpan.FromSeconds(5));
+        // Readers finish the read they are waiting on; a disk that hangs holds shutdown 5 s at most (they are background threads).
+        long deadline = Environment.TickCount64 + 5000;
+        foreach (var thread in _threads) thread?.Join(TimeSpan.FromMilliseconds(Math.Max(0, deadline - Environment.TickCount64)));
     }
 }
