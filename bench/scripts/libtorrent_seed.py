@@ -39,6 +39,8 @@ def main():
     ap.add_argument("--save-path", required=True, help="folder holding <info.name>")
     ap.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT (port 0 = any free port)")
     ap.add_argument("--max-seconds", type=float, default=3600)
+    ap.add_argument("--resume", metavar="FILE",
+                    help="fast resume: load FILE when it exists (no check of the data at start), else check and write it once seeding")
     ap.add_argument("--connections-limit", type=int, default=20000)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override one libtorrent setting after high_performance_seed() (repeatable), e.g. aio_threads=1")
@@ -65,12 +67,19 @@ def main():
         "alert_mask": lt.alert_category.error | lt.alert_category.status,
         "user_agent": "libtorrent-bench-seed",
     })
+    if args.resume is not None:
+        settings["alert_mask"] = settings["alert_mask"] | lt.alert_category.storage  # save_resume_data_alert
     if not apply_overrides(settings, args.set):
         return 2
     session = lt.session(settings)
 
     info = lt.torrent_info(args.torrent)
-    params = lt.add_torrent_params()
+    resumed = args.resume is not None and os.path.exists(args.resume)
+    if resumed:
+        with open(args.resume, "rb") as f:
+            params = lt.read_resume_data(f.read())
+    else:
+        params = lt.add_torrent_params()
     params.ti = info
     params.save_path = args.save_path
     params.max_connections = args.connections_limit
@@ -98,6 +107,9 @@ def main():
     if not handle.status().is_seeding:
         print("ERROR not seeding", flush=True)
         return 2
+    if args.resume is not None and not resumed and not save_resume(session, handle, args.resume):
+        print("ERROR could not save resume data", flush=True)
+        return 2
     print(f"READY pid={os.getpid()} port={session.listen_port()} info_hash={info.info_hash()}", flush=True)
 
     while not stopping and time.monotonic() < deadline:
@@ -107,6 +119,22 @@ def main():
                 print(f"ALERT {alert.message()}", file=sys.stderr, flush=True)
     del session
     return 0
+
+
+def save_resume(session, handle, path):
+    """Asks for the torrent's resume data and writes it to PATH (within 30 s)."""
+    handle.save_resume_data(lt.save_resume_flags_t.save_info_dict)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        session.wait_for_alert(500)
+        for alert in session.pop_alerts():
+            if isinstance(alert, lt.save_resume_data_alert):
+                with open(path, "wb") as f:
+                    f.write(lt.write_resume_data_buf(alert.params))
+                return True
+            if isinstance(alert, lt.save_resume_data_failed_alert):
+                return False
+    return False
 
 
 if __name__ == "__main__":

@@ -54,6 +54,15 @@ public enum SeedingCounter
 
     /// <summary>Level: peers past the handshake now that came with the v2 info-hash (SHA-256 cut to 20 bytes).</summary>
     PeersJoinedV2,
+
+    /// <summary>Queued blocks found not in the page cache before a send: each hands a disk read to a reader thread.</summary>
+    ReadAheads,
+
+    /// <summary>Bytes of queued blocks advised (POSIX_FADV_WILLNEED) by those reads; a block still queued at the next one counts again.</summary>
+    ReadAheadBytesAdvised,
+
+    /// <summary>Major page faults taken by threads sending from mappings: disk reads inside sendmsg that read-ahead did not prevent.</summary>
+    SendMajorFaults,
 }
 
 /// <summary>
@@ -64,6 +73,9 @@ public sealed class SeedingCounters : CounterSet<SeedingCounter>
 {
     /// <summary>Time from a request arriving to its block's send completing, per block.</summary>
     public LatencyHistogram ServeLatency { get; } = new();
+
+    /// <summary>Time from a queued block found not in the page cache to its bytes being read (reader queueing included).</summary>
+    public LatencyHistogram ReadAheadLatency { get; } = new();
 
     /// <summary>Peer requests refused, by reason.</summary>
     public CounterSet<RejectReason> Rejected { get; } = new();
@@ -79,6 +91,9 @@ public sealed class SeedingCounters : CounterSet<SeedingCounter>
         Add(SeedingCounter.BlockServeTicks, serveTicks);
     }
 
+    internal void ReadAheadStarted() => Increment(SeedingCounter.ReadAheads);
+    internal void ReadAheadAdvised(long bytes) => Add(SeedingCounter.ReadAheadBytesAdvised, bytes);
+    internal void SendFaulted(long majorFaults) => Add(SeedingCounter.SendMajorFaults, majorFaults);
     internal void DiskError() => Increment(SeedingCounter.DiskErrors);
     internal void SendWouldBlock() => Increment(SeedingCounter.SendsWouldBlock);
     internal void MetadataPieceServed() => Increment(SeedingCounter.MetadataPiecesServed);

@@ -32,6 +32,10 @@ public static class SeedingMetrics
     public const string HashBytesSent = "appliance_hash_bytes_sent_total";
     public const string HashRejects = "appliance_hash_rejects_total";
     public const string Torrents = "appliance_torrents";
+    public const string ReadAheads = "appliance_read_ahead_total";
+    public const string ReadAheadBytes = "appliance_read_ahead_bytes_total";
+    public const string ReadAheadWait = "appliance_read_ahead_wait_seconds";
+    public const string SendMajorFaults = "appliance_send_major_faults_total";
 
     // Per torrent (only with PerTorrentMetrics > 0, top N by uploaded bytes)
     public const string TorrentUploadedBytes = "appliance_torrent_uploaded_bytes_total";
@@ -72,6 +76,12 @@ public static class SeedingMetrics
         e.AddCounter(HashesSent, "BEP 52 hashes messages sent in answer to hash requests", counters, SeedingCounter.HashesSent);
         e.AddCounter(HashBytesSent, "SHA-256 bytes in the hashes messages sent (32 per hash, proof hashes included)", counters, SeedingCounter.HashBytesSent);
         e.AddCounter(HashRejects, "BEP 52 hash rejects sent, by reason", "reason", counters.HashRejects, Label);
+        e.AddCounter(ReadAheads, "Queued blocks found not in the page cache before a send, each read by a reader thread while other peers are served (--read-ahead)",
+            counters, SeedingCounter.ReadAheads);
+        e.AddCounter(ReadAheadBytes, "Bytes of queued blocks advised to the kernel (POSIX_FADV_WILLNEED) by those reads", counters, SeedingCounter.ReadAheadBytesAdvised);
+        e.AddHistogram(ReadAheadWait, "Time from a queued block found not in the page cache to its bytes being read from disk", counters.ReadAheadLatency);
+        e.AddCounter(SendMajorFaults, "Major page faults (disk reads) taken inside sends from mapped files: cold blocks that read-ahead did not catch",
+            counters, SeedingCounter.SendMajorFaults);
     }
 
     /// <summary>MSE/PE handshakes by outcome (the RC4 and plaintext results are the completed ones).</summary>

@@ -21,6 +21,12 @@ public sealed record SeedingOptions
     public TimeSpan SnubTimeout { get; init; } = TimeSpan.FromSeconds(15);
     public int MaxRequestLength { get; init; } = 16 * 1024;
     public int MaxOutstandingRequests { get; init; } = 500;
+
+    /// <summary>
+    /// Reader threads (disk reads in flight) for queued blocks of mapped content not in the page cache, so sends only
+    /// touch cached pages; 0 turns read-ahead off (a cold block is then read by the send itself).
+    /// </summary>
+    public int ReadAheadThreads { get; init; } = 16;
     public int MaxMessageLength { get; init; } = 1024 * 1024;
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -63,6 +69,7 @@ public sealed record SeedingOptions
             throw new ArgumentOutOfRangeException(nameof(MaxRequestLength), MaxRequestLength, $"must be between 1 KiB and {HardMaxRequestLength / 1024} KiB");
         if (MaxOutstandingRequests < 1) throw new ArgumentOutOfRangeException(nameof(MaxOutstandingRequests), MaxOutstandingRequests, "must be at least 1");
         if (MaxMessageLength < 1024) throw new ArgumentOutOfRangeException(nameof(MaxMessageLength), MaxMessageLength, "must be at least 1 KiB");
+        if (ReadAheadThreads is < 0 or > 1024) throw new ArgumentOutOfRangeException(nameof(ReadAheadThreads), ReadAheadThreads, "must be between 0 (off) and 1024");
         if (UploadSlots < 0) throw new ArgumentOutOfRangeException(nameof(UploadSlots), UploadSlots, "must be 0 (unlimited) or more");
     }
 }

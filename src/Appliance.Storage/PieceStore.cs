@@ -56,6 +56,23 @@ public abstract class PieceStore : IDisposable
     public abstract bool TryReadBlock(int piece, int begin, Span<byte> destination);
 
     /// <summary>
+    /// Whether the block's bytes are in the page cache, so a send from the mapping will not wait for the disk. Only the
+    /// mapped store checks, and only while it believes its content cold (<see cref="MarkCold"/>); otherwise, and for
+    /// the pread store, true without a system call. A true answer is a hint: pages can still be evicted before the send.
+    /// </summary>
+    public virtual bool IsResident(int piece, int begin, int length) => true;
+
+    /// <summary>Starts reading the block into the page cache without waiting for it (POSIX_FADV_WILLNEED). Allocates nothing.</summary>
+    public virtual void AdviseWillNeed(int piece, int begin, int length)
+    {
+    }
+
+    /// <summary>A send from this store read pages from disk: <see cref="IsResident"/> checks blocks again from now on.</summary>
+    public virtual void MarkCold()
+    {
+    }
+
+    /// <summary>
     /// Checks the files still have the sizes the torrent says (cheap: one fstat per file) and faults the store if not,
     /// so a truncation is noticed before a peer asks for the missing bytes. Returns <see cref="FaultReason"/>.
     /// </summary>

@@ -1,11 +1,11 @@
 namespace Appliance.TestKit;
 
-/// <summary>A fresh folder under the system temp path, deleted on dispose.</summary>
+/// <summary>A fresh folder under the system temp path (or <c>parent</c>), deleted on dispose.</summary>
 public sealed class TempDirectory : IDisposable
 {
-    public TempDirectory(string? prefix = null)
+    public TempDirectory(string? prefix = null, string? parent = null)
     {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"{prefix ?? "appliance"}-{Guid.NewGuid():N}");
+        Path = System.IO.Path.Combine(parent ?? System.IO.Path.GetTempPath(), $"{prefix ?? "appliance"}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(Path);
     }
 

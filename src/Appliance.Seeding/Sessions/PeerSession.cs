@@ -6,6 +6,8 @@ using Appliance.Seeding.Choking;
 using Appliance.Seeding.Torrents;
 using Appliance.Seeding.Transport;
 using Appliance.Seeding.Upload;
+using Appliance.Storage;
+using Appliance.Storage.Mapping;
 
 namespace Appliance.Seeding.Sessions;
 
@@ -17,7 +19,7 @@ namespace Appliance.Seeding.Sessions;
 /// <see cref="PeerTransport"/> (TCP or uTP), so the protocol below is the same for both. What it needs of its server
 /// comes as <see cref="SessionServices"/>; it holds an upload slot through the server's <see cref="UploadSlotLedger"/>.
 /// </summary>
-internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHolder
+internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHolder, IReadAheadWaiter
 {
     private readonly SessionServices _services;
     private readonly PeerTransport _transport;
@@ -34,6 +36,8 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
     private long _lastUnchokedAt = long.MinValue;
     private long _lastRequestAt;
     private long _skip; // bytes of an ignored message still to discard from the stream
+    private bool _readAheadPending; // a reader thread is bringing the head of the queue in from disk
+    private bool _headRead; // that read ended: the head goes out without another residency check
 
     private SeededTorrent? _torrent;
     private Task? _held; // set by a handshake for a torrent still loading: completes when loading ended
@@ -253,7 +257,7 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
                     {
                         if (!TakeBatch(batch))
                         {
-                            if (IsDraining) Close("shutting down");
+                            if (IsDraining && !WaitingForDisk) Close("shutting down");
                             break;
                         }
                         var torrent = _torrent!;
@@ -268,6 +272,10 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
                         {
                             await Task.Delay(_services.RateLimiter.DelayFor()).ConfigureAwait(false);
                         }
+                        // A send from a mapping that waited for the disk shows as major faults of the sending thread.
+                        bool watchFaults = _services.ReadAhead is not null && batch.RequestCount > 0 && torrent.Store.SupportsSegments && _transport.SendsMappedPages;
+                        long faultsBefore = watchFaults ? MajorFaults.OfCurrentThread() : 0;
+                        int sendingThread = Environment.CurrentManagedThreadId;
                         var outcome = await _transport.SendAsync(batch, _sendWaited).ConfigureAwait(false);
                         Volatile.Write(ref _sendWaitingSince, 0);
                         if (outcome == SendOutcome.BadAddress)
@@ -282,6 +290,8 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
                             Close("send failed");
                             break;
                         }
+                        if (watchFaults && Environment.CurrentManagedThreadId == sendingThread)
+                            NoteMajorFaults(torrent.Store, MajorFaults.OfCurrentThread() - faultsBefore);
                         Completed(batch, torrent);
                     }
                     finally
@@ -303,11 +313,19 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
         }
     }
 
-    /// <summary>Moves the outbox and the next requests into <paramref name="batch"/>. Shared with the embedded benchmark.</summary>
+    /// <summary>
+    /// Moves the outbox and the next requests into <paramref name="batch"/>. Shared with the embedded benchmark. With
+    /// read-ahead, a block of mapped content not in the page cache ends the batch: a reader thread brings it (and the
+    /// blocks queued after it) in while this thread sends other peers' cached blocks, and wakes this peer when done.
+    /// </summary>
     internal bool TakeBatch(SendBatch batch)
     {
-        int readBufferSize = _torrent is { Store.SupportsSegments: false } || !_transport.SendsMappedPages ? _services.ReadBuffers.BufferSize : 0;
+        var store = _torrent?.Store;
+        bool mappedSends = store is not { SupportsSegments: false } && _transport.SendsMappedPages;
+        int readBufferSize = mappedSends ? 0 : _services.ReadBuffers.BufferSize;
+        var readAhead = mappedSends && store is not null ? _services.ReadAhead : null;
         int taken = 0;
+        bool startRead = false;
         lock (_gate)
         {
             if (_outbox is not null)
@@ -319,12 +337,53 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
             int blockLimit = SendBatch.BlockLimit(_services.Slots.Unchoked);
             while (_queue.Count > 0 && batch.CanAdd(_queue.Peek().Block.Length, readBufferSize, blockLimit))
             {
+                var next = _queue.Peek().Block;
+                // No system call unless the store has seen its content cold (IsResident is a flag read otherwise).
+                if (readAhead is not null && !_headRead && !store!.IsResident(next.Piece, next.Begin, next.Length))
+                {
+                    if (!_readAheadPending) startRead = _readAheadPending = true;
+                    break;
+                }
+                _headRead = false;
                 batch.Add(_queue.Dequeue());
                 taken++;
             }
         }
+        if (startRead) readAhead!.Submit(store!, this);
         if (taken > 0) _services.Counters.QueueDepthChanged(-taken);
         return !batch.IsEmpty;
+    }
+
+    private bool WaitingForDisk
+    {
+        get { lock (_gate) return _readAheadPending; }
+    }
+
+    int IReadAheadWaiter.CopyQueued(Span<BlockRequest> destination)
+    {
+        lock (_gate) return _queue.CopyTo(destination);
+    }
+
+    void IReadAheadWaiter.ReadAheadDone()
+    {
+        lock (_gate)
+        {
+            _readAheadPending = false;
+            _headRead = true;
+        }
+        _sendSignal.Set();
+    }
+
+    /// <summary>
+    /// A send that waited for the disk (major faults on its thread during the synchronous sendmsg; two getrusage calls
+    /// per batch, none per block) marks its store cold, so the store checks residency again and the next cold blocks go
+    /// to the reader threads. Faults in a remainder sent later from another thread are not seen.
+    /// </summary>
+    private void NoteMajorFaults(PieceStore store, long faults)
+    {
+        if (faults <= 0) return;
+        _services.Counters.SendFaulted(faults);
+        store.MarkCold();
     }
 
     internal void Completed(SendBatch batch, SeededTorrent torrent)

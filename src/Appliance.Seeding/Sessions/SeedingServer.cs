@@ -58,6 +58,7 @@ public sealed class SeedingServer : IConnectionHandler, ISessionHost, IAsyncDisp
             SmallBuffers = smallBuffers,
             ReadBuffers = new PinnedBufferPool(ReadBufferSize, maxRetained: 64),
             SendBatches = sendBatches,
+            ReadAhead = options.ReadAheadThreads > 0 ? new ReadAheadPool(options.ReadAheadThreads, counters) : null,
             RateLimiter = new UploadRateLimiter(options.UploadRateLimit, clock),
             Slots = _slots,
             Host = this,
@@ -121,7 +122,13 @@ public sealed class SeedingServer : IConnectionHandler, ISessionHost, IAsyncDisp
     public ValueTask DisposeAsync()
     {
         _slots.Stop();
-        return _sessions.DisposeAsync();
+        return StopSessionsAsync();
+    }
+
+    private async ValueTask StopSessionsAsync()
+    {
+        await _sessions.DisposeAsync().ConfigureAwait(false);
+        _services.ReadAhead?.Dispose();
     }
 
     void IConnectionHandler.OnAccepted(Socket socket, IPEndPoint remote, bool onReserve)

@@ -46,6 +46,9 @@ internal sealed class SessionServices
     /// <summary>256 KiB pinned buffers blocks are read into when they cannot go out as mapped pages.</summary>
     public required PinnedBufferPool ReadBuffers { get; init; }
     public required ObjectPool<SendBatch> SendBatches { get; init; }
+
+    /// <summary>Reader threads for queued blocks found not in the page cache; null when read-ahead is off.</summary>
+    public ReadAheadPool? ReadAhead { get; init; }
     public required UploadRateLimiter RateLimiter { get; init; }
     public required UploadSlotLedger Slots { get; init; }
     public required ISessionHost Host { get; init; }

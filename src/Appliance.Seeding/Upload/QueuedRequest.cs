@@ -55,6 +55,14 @@ internal sealed class RequestQueue(int capacity)
         return _items![_head];
     }
 
+    /// <summary>Copies the first queued requests, oldest first, into <paramref name="destination"/> (cancelled ones may be among them).</summary>
+    public int CopyTo(Span<BlockRequest> destination)
+    {
+        int count = Math.Min(_used, destination.Length);
+        for (int i = 0; i < count; i++) destination[i] = _items![(_head + i) % _items.Length].Block;
+        return count;
+    }
+
     /// <summary>Removes the oldest queued request for exactly this block (cancel), in constant time.</summary>
     public bool Remove(BlockRequest block)
     {

@@ -110,6 +110,70 @@ public sealed class MappedPieceStore : FilePieceStore
         return true;
     }
 
+    /// <summary>
+    /// Resident checks in a row that found every page cached before the store stops checking: a store whose content is
+    /// in memory pays no mincore per block, and a store that goes cold again is caught by <see cref="MarkCold"/>.
+    /// </summary>
+    public const int WarmAfterResidentChecks = 4096;
+
+    // Content is assumed cold when opened (a fast-resumed torrent's data has not been read since boot) and after a send
+    // that took a major fault; it is assumed warm after WarmAfterResidentChecks cached blocks in a row.
+    private int _cold = 1;
+    private int _residentStreak;
+
+    /// <summary>Whether blocks are being checked for residency now (the content was opened or seen cold).</summary>
+    public bool ChecksResidency => Volatile.Read(ref _cold) != 0;
+
+    public override void MarkCold()
+    {
+        Volatile.Write(ref _residentStreak, 0);
+        if (Volatile.Read(ref _cold) == 0) Volatile.Write(ref _cold, 1);
+    }
+
+    public override bool IsResident(int piece, int begin, int length)
+    {
+        if (Volatile.Read(ref _cold) == 0) return true;
+        if (!ForEachFileSpan(piece, begin, length, static (open, offset, run) => open.IsResident(offset, run)))
+        {
+            Volatile.Write(ref _residentStreak, 0);
+            return false;
+        }
+        if (Interlocked.Increment(ref _residentStreak) >= WarmAfterResidentChecks) Volatile.Write(ref _cold, 0);
+        return true;
+    }
+
+    public override void AdviseWillNeed(int piece, int begin, int length) =>
+        ForEachFileSpan(piece, begin, length, static (open, offset, run) =>
+        {
+            open.AdviseWillNeed(offset, run);
+            return true;
+        });
+
+    // Calls visit for each file run of the block (pad files have no pages) under a lease; stops at the first false.
+    // True when the block is invalid or a file cannot be leased: the send path then reports it the way it always did.
+    private bool ForEachFileSpan(int piece, int begin, int length, Func<OpenFile, long, int, bool> visit)
+    {
+        if (IsFaulted || Volatile.Read(ref _disposed) != 0 || !Layout.IsValidBlock(piece, begin, length)) return true;
+        Span<FileSpan> spans = stackalloc FileSpan[MaxSegmentsPerBlock];
+        int spanCount = Layout.MapRange(Layout.PieceOffset(piece) + begin, length, spans, out _);
+        for (int s = 0; s < spanCount; s++)
+        {
+            var span = spans[s];
+            if (Layout.Files[span.FileIndex].IsPad) continue;
+            var open = Files.Entry(span.FileIndex)?.TryLease(out _);
+            if (open is null) continue;
+            try
+            {
+                if (!visit(open, span.FileOffset, span.Length)) return false;
+            }
+            finally
+            {
+                open.Release();
+            }
+        }
+        return true;
+    }
+
     private static bool Abandon(Span<MemoryHandle> pins, ref int count)
     {
         if (!pins.IsEmpty)

@@ -95,6 +95,78 @@ internal sealed class OpenFile
         return Libc.madvise(Address + (nint)start, (nuint)(end - start), Libc.MadvDontNeed) == 0 ? end - start : 0;
     }
 
+    private static readonly int PageSize = Environment.SystemPageSize;
+
+    // mincore tells page-cache residency of a file mapping only to a process that owns the file, may write it, or has
+    // CAP_FOWNER; anyone else is told every page is resident (Linux hides it as a side channel). Such files are probed
+    // with a non-blocking read instead.
+    private bool _mincoreSeesCache = true;
+
+    /// <summary>For tests: probe residency with non-blocking reads even where mincore would tell.</summary>
+    internal static bool ProbeByRead { get; set; }
+
+    [ThreadStatic] private static byte[]? t_probe;
+
+    /// <summary>
+    /// Whether every page of this range of the file is in the page cache: mincore on the mapping where it tells
+    /// (no I/O, no fault, no copy), else a read with RWF_NOWAIT into a scratch buffer. True when it cannot tell (not
+    /// mapped, or the call failed): the send then reads the pages as it always did.
+    /// </summary>
+    public unsafe bool IsResident(long offset, int length)
+    {
+        if (Address == 0 || length <= 0) return true;
+        if (!_mincoreSeesCache || ProbeByRead) return IsCachedByRead(offset, length);
+        const int VectorPages = 64;
+        byte* vector = stackalloc byte[VectorPages];
+        long position = offset & ~(long)(PageSize - 1);
+        long end = offset + length;
+        while (position < end)
+        {
+            long bytes = Math.Min(end - position, (long)VectorPages * PageSize);
+            if (Libc.mincore(Address + (nint)position, (nuint)bytes, vector) != 0) return true;
+            int pages = (int)((bytes + PageSize - 1) / PageSize);
+            for (int p = 0; p < pages; p++)
+            {
+                if ((vector[p] & 1) == 0) return false;
+            }
+            position += bytes;
+        }
+        return true;
+    }
+
+    private unsafe bool IsCachedByRead(long offset, int length)
+    {
+        // Once per thread, for threads that send from files mincore cannot see; pinned, so the address never moves.
+        var probe = t_probe ??= GC.AllocateUninitializedArray<byte>(128 * 1024, pinned: true);
+        fixed (byte* buffer = probe)
+        {
+            while (length > 0)
+            {
+                int chunk = Math.Min(length, probe.Length);
+                var vector = new Libc.IoVec { Base = buffer, Length = (nuint)chunk };
+                nint read = Libc.preadv2((int)Handle.DangerousGetHandle(), &vector, 1, offset, Libc.RwfNoWait);
+                if (read < 0) return System.Runtime.InteropServices.Marshal.GetLastPInvokeError() != Libc.Eagain; // EOPNOTSUPP, ENOSYS: cannot tell
+                if (read < chunk) return false; // a page further on is not cached, or the file ends early (truncated)
+                offset += chunk;
+                length -= chunk;
+            }
+        }
+        return true;
+    }
+
+    private static unsafe bool MincoreSeesCache(SafeFileHandle handle, string path)
+    {
+        uint user = Libc.geteuid();
+        if (user == 0) return true;
+        byte* buffer = stackalloc byte[256]; // struct statx; stx_uid at byte 20
+        if (Libc.statx((int)handle.DangerousGetHandle(), "", Libc.AtEmptyPath, Libc.StatxUid, buffer) == 0 && *(uint*)(buffer + 20) == user) return true;
+        return Libc.faccessat(Libc.AtFdCwd, path, Libc.WriteOk, Libc.AtEaccess) == 0;
+    }
+
+    /// <summary>Starts reading this range of the file into the page cache and returns without waiting (POSIX_FADV_WILLNEED).</summary>
+    public void AdviseWillNeed(long offset, long length) =>
+        _ = Libc.posix_fadvise((int)Handle.DangerousGetHandle(), offset, length, Libc.FadvWillNeed);
+
     /// <summary>
     /// Opens <paramref name="path"/> (a regular file, inside <paramref name="beneath"/> when given) and, with
     /// <paramref name="map"/>, maps <paramref name="length"/> bytes of it. Holds two references: the pool's and the
@@ -126,6 +198,7 @@ internal sealed class OpenFile
             windows[w] = new MappedWindow(opened, address + (nint)start, (int)Math.Min(windowBytes, length - start));
         }
         opened.Windows = windows;
+        opened._mincoreSeesCache = MincoreSeesCache(handle, path);
         int words = (int)((((length + (1L << ChunkShift) - 1) >> ChunkShift) + 63) >> 6);
         opened._touched = new ulong[words];
         opened._resident = new ulong[words];

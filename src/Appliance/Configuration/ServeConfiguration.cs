@@ -80,6 +80,7 @@ public static class ServeConfiguration
         Require(o.ChokeIntervalSeconds > 0, "ChokeIntervalSeconds", "must be positive");
         Require(o.Storage is "mmap" or "pread", "Storage", "must be 'mmap' or 'pread'");
         Require(o.FilePool >= 0, "FilePool", "must be 0 (from the limits) or a number of files");
+        Require(o.ReadAhead is >= 0 and <= 1024, "ReadAhead", "must be 0 (off) to 1024 reader threads");
         Require(o.PageReleaseIntervalMs >= 0, "PageReleaseIntervalMs", "must be 0 (never) or a number of milliseconds");
         Require(o.Encryption is "allow" or "prefer" or "require", "Encryption", "must be 'allow', 'prefer' or 'require'");
         Require(o.DhtPort is null or (> 0 and < 65536), "DhtPort", "must be a port number");

@@ -55,6 +55,9 @@ public sealed class ServeOptions
     /// </summary>
     public int PageReleaseIntervalMs { get; set; } = 1000;
 
+    /// <summary>Reader threads (disk reads in flight) for queued blocks of mapped content not in the page cache; 0 = off.</summary>
+    public int ReadAhead { get; set; } = 16;
+
     /// <summary>"allow" (plaintext and MSE/PE), "prefer" (RC4 when an MSE peer offers it) or "require" (no plaintext handshakes).</summary>
     public string Encryption { get; set; } = "allow";
 

@@ -68,6 +68,7 @@ public sealed class SeedingComponent : IApplianceComponent
             ChokeInterval = TimeSpan.FromSeconds(Math.Max(1, options.ChokeIntervalSeconds)),
             MaxRequestLength = options.MaxRequestLength,
             MaxOutstandingRequests = options.MaxOutstandingRequests,
+            ReadAheadThreads = options.ReadAhead,
             MaxMessageLength = options.MaxMessageLength,
             Encryption = options.Encryption switch
             {

@@ -16,9 +16,9 @@ namespace Appliance.Seeding.Tests.Support;
 /// </summary>
 internal sealed class FileSeeder : IAsyncDisposable
 {
-    private readonly TempDirectory _temp = new("file-seeder");
+    private readonly TempDirectory _temp;
 
-    private FileSeeder() { }
+    private FileSeeder(string? tempParent) => _temp = new("file-seeder", tempParent);
 
     public TorrentMetainfo Metainfo { get; private set; } = null!;
     public PieceStore Store { get; private set; } = null!;
@@ -26,13 +26,16 @@ internal sealed class FileSeeder : IAsyncDisposable
     public SeedingCounters Counters { get; } = new();
     public IPEndPoint EndPoint { get; private set; } = null!;
 
+    /// <summary>The folder the content was written to (content/data/... for several files, content/NAME for one).</summary>
+    public string ContentPath => _temp.Combine("content");
+
     /// <summary>The content's files by relative path, for expected bytes.</summary>
     public Dictionary<string, byte[]> Files { get; } = [];
 
     public static async Task<FileSeeder> StartAsync(IReadOnlyList<(string Path, int Size)> files, TorrentFormat format, int pieceLength,
-        StorageKind storage = StorageKind.Mapped, SeedingOptions? options = null, Storage.Pool.FilePool? pool = null)
+        StorageKind storage = StorageKind.Mapped, SeedingOptions? options = null, Storage.Pool.FilePool? pool = null, string? tempParent = null)
     {
-        var seeder = new FileSeeder();
+        var seeder = new FileSeeder(tempParent);
         string content = seeder._temp.CreateSubdirectory("content");
         string root = Path.Combine(content, "data");
         int seed = 3;

@@ -17,7 +17,7 @@ public sealed class AllocationCollection;
 /// process-wide allocated-bytes counter measures the seeder.
 /// </summary>
 [Collection(nameof(AllocationCollection))]
-public sealed class ZeroAllocationTests(ITestOutputHelper output)
+public sealed partial class ZeroAllocationTests(ITestOutputHelper output)
 {
     private const int Block = 16 * 1024;
     private const int RequestsPerBatch = 32;
@@ -179,6 +179,81 @@ public sealed class ZeroAllocationTests(ITestOutputHelper output)
         output.WriteLine($"{allocated} bytes allocated for {measuredBlocks} blocks ({perBlock:F3} B/block), {batchesSent()} batches");
         Assert.True(perBlock < 1.0, $"{allocated} bytes allocated for {measuredBlocks} blocks ({perBlock:F2} B/block)");
     }
+
+    [Fact]
+    public async Task Serving_blocks_read_ahead_from_disk_allocates_less_than_a_byte_per_block()
+    {
+        // A file on a disk (next to the test binaries, not a tmpfs /tmp), dropped from the page cache, walked forwards
+        // once: every batch waits for the read-ahead threads (advice, pread, wake-up) before it goes out.
+        const int FileBytes = 64 * 1024 * 1024;
+        await using var seeder = await FileSeeder.StartAsync([("cold.bin", FileBytes)], Appliance.Protocol.Metainfo.TorrentFormat.V1, 256 * 1024,
+            Appliance.Storage.StorageKind.Mapped, new SeedingOptions
+            {
+                UploadSlots = 0,
+                ChokeInterval = TimeSpan.FromHours(1),
+                SweepInterval = TimeSpan.FromHours(1),
+            }, tempParent: AppContext.BaseDirectory);
+        using (var handle = File.OpenHandle(Path.Combine(seeder.ContentPath, "cold.bin")))
+            Assert.Equal(0, posix_fadvise((int)handle.DangerousGetHandle(), 0, 0, 4 /* POSIX_FADV_DONTNEED */));
+        Assert.False(seeder.Store.IsResident(1, 0, Block), "the test needs a file system that drops clean pages (not tmpfs)");
+        int pieceLength = seeder.Metainfo.PieceLength;
+
+        long allocated = 0;
+        const int WarmUpBlocks = 512, WindowBlocks = 1024, Windows = 3;
+        var client = new Thread(() =>
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            socket.ReceiveTimeout = socket.SendTimeout = 30_000;
+            socket.Connect(seeder.EndPoint);
+            socket.Send(FakePeer.HandshakeBytes(seeder.Metainfo.InfoHash, fast: true, extensions: false));
+            var scratch = new byte[64 * 1024];
+            ReadExactly(socket, scratch, Handshake.Length + PeerMessageWriter.SimpleLength);
+            var interested = new byte[5];
+            PeerMessageWriter.WriteSimple(interested, PeerMessageId.Interested);
+            socket.Send(interested);
+            ReadExactly(socket, scratch, PeerMessageWriter.SimpleLength);
+            // Every request written up front (the ring holds 500), so the walk itself allocates nothing.
+            int total = WarmUpBlocks + Windows * WindowBlocks;
+            var requests = new byte[total * PeerMessageWriter.RequestLength];
+            for (int b = 0; b < total; b++)
+                PeerMessageWriter.WriteBlockMessage(requests.AsSpan(b * PeerMessageWriter.RequestLength), PeerMessageId.Request,
+                    new BlockRequest(b * Block / pieceLength, b * Block % pieceLength, Block));
+            var response = new byte[RequestsPerBatch * (PeerMessageWriter.PieceHeaderLength + Block)];
+            int sent = 0, received = 0;
+            void Walk(int blocks)
+            {
+                for (int end = received + blocks; received < end; received += RequestsPerBatch)
+                {
+                    // Keep two batches of requests ahead of what has been read.
+                    while (sent < Math.Min(total, received + 2 * RequestsPerBatch))
+                    {
+                        socket.Send(requests, sent * PeerMessageWriter.RequestLength, RequestsPerBatch * PeerMessageWriter.RequestLength, SocketFlags.None);
+                        sent += RequestsPerBatch;
+                    }
+                    ReadExactly(socket, response, response.Length);
+                }
+            }
+            Walk(WarmUpBlocks);
+            allocated = long.MaxValue;
+            for (int window = 0; window < Windows; window++)
+            {
+                long before = GC.GetTotalAllocatedBytes(precise: true);
+                Walk(WindowBlocks);
+                allocated = Math.Min(allocated, GC.GetTotalAllocatedBytes(precise: true) - before);
+            }
+        });
+        client.Start();
+        Assert.True(client.Join(TimeSpan.FromSeconds(120)), "client did not finish");
+
+        long readAheads = seeder.Counters.Read(SeedingCounter.ReadAheads);
+        double perBlock = (double)allocated / WindowBlocks;
+        output.WriteLine($"{allocated} bytes allocated for {WindowBlocks} blocks ({perBlock:F3} B/block), {readAheads} read-aheads");
+        Assert.True(readAheads > Windows, $"only {readAheads} read-aheads: the blocks were not cold");
+        Assert.True(perBlock < 1.0, $"{allocated} bytes allocated for {WindowBlocks} blocks ({perBlock:F2} B/block)");
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc")]
+    private static partial int posix_fadvise(int fd, long offset, long length, int advice);
 
     private static void ReadExactly(Socket socket, byte[] buffer, int count)
     {
