@@ -52,12 +52,14 @@ internal sealed class InlineHttpConnection : ITcpServerConnection
                     Arm(Phase.Idle, _server.Options.IdleTimeout);
                     var waited = await _receive.ReceiveAsync(_socket, Memory<byte>.Empty).ConfigureAwait(false);
                     if (!waited.Succeeded) break;
+                    // No PEEK to tell a stale readiness from bytes (the web seed's SocketReadiness): that is a syscall per
+                    // request, and a stale wake-up only means the buffers are held until bytes come or the idle timeout.
                     _request = _server.RequestBuffers.Rent();
                     _answers = _server.SendBuffers.Rent();
-                    Arm(Phase.Head, _server.Options.HeadTimeout);
                 }
                 var received = await _receive.ReceiveAsync(_socket, _request.AsMemory(_filled)).ConfigureAwait(false);
                 if (!received.Succeeded || received.BytesTransferred == 0) break;
+                if (_filled == 0) Arm(Phase.Head, _server.Options.HeadTimeout); // the first bytes of a request
                 _filled += received.BytesTransferred;
 
                 int consumed = 0;
