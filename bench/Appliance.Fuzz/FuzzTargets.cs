@@ -77,6 +77,10 @@ public static class FuzzTargets
         string query = Encoding.Latin1.GetString(data);
         _ = HttpAnnounceQuery.TryParse(query, out _, out _);
         _ = HttpAnnounceQuery.TryParseScrape(query, [], out _);
+        // The raw-byte parsers the embedded tracker runs on every request.
+        _ = HttpAnnounceQuery.TryParse(data, out HttpAnnounceFields _, out _);
+        Span<InfoHash> hashes = stackalloc InfoHash[HttpAnnounceQuery.MaxScrapeHashes];
+        _ = HttpAnnounceQuery.TryParseScrape(data, hashes, out _, out _);
         var body = data.ToArray();
         _ = HttpTrackerResponse.TryParseAnnounce(body, out _, out _);
         _ = HttpTrackerResponse.TryParseScrape(body, [], out _, out _);

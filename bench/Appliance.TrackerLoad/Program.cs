@@ -5,15 +5,18 @@ using System.Net.Sockets;
 using Appliance.Protocol.Metainfo;
 using Appliance.Protocol.TrackerWire;
 
-// UDP tracker load generator (BEP 15): W workers, each with its own socket and connection id, send announces
-// back to back (one outstanding each) for a fixed duration; reports announces/s, latency percentiles and, given the
-// tracker's pid, its CPU seconds so throughput can be compared per core.
+// Tracker load generator, UDP (BEP 15, the default) or HTTP: W workers send announces back to back (one outstanding
+// each) for a fixed duration; reports responses/s, latency percentiles, its own CPU seconds and, given the tracker's pid,
+// the tracker's, so throughput can be compared per core. UDP workers each have a socket and a connection id; HTTP
+// workers each keep one HTTP/1.1 connection alive and reconnect when the tracker closes it (HttpLoad.cs).
 //
 //   appliance-trackerload --target 127.0.0.1:6969 --seconds 10 --workers 64 --torrents 1000 [--pid N]
+//       [--scheme udp|http]        HTTP: GET /announce and /scrape (compact=1) on kept-alive connections; the report adds
+//                                  connections, reconnects (the tracker closed a connection) and requests per connection
 //       [--sources N]              workers send from N loopback addresses (127.0.0.1, 127.0.0.2, ...), so per-address
 //                                  limits of the tracker (ours: --tracker-rate-limit, 4 ports per address) apply honestly
 //       [--mix C:A:S]              weights of connect, announce and scrape requests (default 0:100:0, announces only;
-//                                  a mix like aquatic's load test: 1:90:9)
+//                                  a mix like aquatic's load test: 1:90:9); HTTP has no connect request and ignores C
 //       [--numwant MIN:MAX]        numwant drawn per announce (default 50:50; realistic: 30:50)
 //       [--ports random|stable]    a new random port per announce (default), or one port per worker as a real client has
 //   appliance-trackerload --write-hashes FILE --torrents 1000     (hex info-hashes, for an opentracker whitelist)
@@ -51,13 +54,19 @@ if (load.Mix.Length != 3 || load.Mix.Any(w => w < 0) || load.Mix[1] + load.Mix[2
     return 2;
 }
 string label = settings.GetValueOrDefault("label", target.ToString());
+string scheme = settings.GetValueOrDefault("scheme", "udp");
+if (scheme is not ("udp" or "http"))
+{
+    Console.Error.WriteLine("--scheme udp|http");
+    return 2;
+}
 
 if (settings.ContainsKey("fill"))
 {
     int fill = Int(settings, "fill", 0), perSwarm = Int(settings, "per-swarm", 10);
-    if (perSwarm < 1 || fill % perSwarm != 0 || fill / perSwarm > torrents || load.Sources < perSwarm)
+    if (scheme != "udp" || perSwarm < 1 || fill % perSwarm != 0 || fill / perSwarm > torrents || load.Sources < perSwarm)
     {
-        Console.Error.WriteLine("--fill N needs N a multiple of --per-swarm, N/per-swarm <= --torrents, and --sources >= --per-swarm");
+        Console.Error.WriteLine("--fill (UDP only) N needs N a multiple of --per-swarm, N/per-swarm <= --torrents, and --sources >= --per-swarm");
         return 2;
     }
     var filling = Stopwatch.StartNew();
@@ -67,18 +76,27 @@ if (settings.ContainsKey("fill"))
     return filled.Sum(f => f.Ok) == fill ? 0 : 1;
 }
 
+var escapedHashes = hashes.Select(HttpLoad.Escape).ToArray();
 double cpuBefore = pid > 0 ? CpuSeconds(pid) : 0;
+double ownCpuBefore = CpuSeconds(Environment.ProcessId);
 var stopwatch = Stopwatch.StartNew();
 using var stop = new CancellationTokenSource(duration);
-var results = await Task.WhenAll(Enumerable.Range(0, workers).Select(w => RunWorkerAsync(w, target, hashes, load, stop.Token)));
+var results = await Task.WhenAll(Enumerable.Range(0, workers).Select(w => scheme == "http"
+    ? HttpLoad.RunWorkerAsync(w, target, escapedHashes, load, stop.Token)
+    : RunWorkerAsync(w, target, hashes, load, stop.Token)));
 double elapsed = stopwatch.Elapsed.TotalSeconds;
 double cpu = pid > 0 ? CpuSeconds(pid) - cpuBefore : double.NaN;
+double ownCpu = CpuSeconds(Environment.ProcessId) - ownCpuBefore;
 
 var latencies = results.SelectMany(r => r.LatenciesMicros).Order().ToArray();
 long ok = latencies.Length, timeouts = results.Sum(r => r.Timeouts), errors = results.Sum(r => r.Errors);
 double P(double q) => latencies.Length == 0 ? double.NaN : latencies[Math.Min(latencies.Length - 1, (int)(q * latencies.Length))] / 1000.0;
+string httpPart = scheme == "http"
+    ? string.Create(CultureInfo.InvariantCulture,
+        $" connections={results.Sum(r => r.Connections)} reconnects={results.Sum(r => r.Reconnects)} requests_per_connection={ok / (double)Math.Max(1, results.Sum(r => r.Connections)):0.0}")
+    : "";
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-    $"label={label} announces={results.Sum(r => r.Announces)} scrapes={results.Sum(r => r.Scrapes)} connects={results.Sum(r => r.Connects)} responses={ok} seconds={elapsed:0.00} rate={ok / elapsed:0} p50_ms={P(0.5):0.000} p99_ms={P(0.99):0.000} timeouts={timeouts} errors={errors} tracker_cpu_s={cpu:0.00} responses_per_cpu_s={ok / cpu:0} announces_per_cpu_s={results.Sum(r => r.Announces) / cpu:0}"));
+    $"label={label} scheme={scheme} announces={results.Sum(r => r.Announces)} scrapes={results.Sum(r => r.Scrapes)} connects={results.Sum(r => r.Connects)} responses={ok} seconds={elapsed:0.00} rate={ok / elapsed:0} p50_ms={P(0.5):0.000} p99_ms={P(0.99):0.000} timeouts={timeouts} errors={errors} tracker_cpu_s={cpu:0.00} responses_per_cpu_s={ok / cpu:0} announces_per_cpu_s={results.Sum(r => r.Announces) / cpu:0} client_cpu_s={ownCpu:0.00}{httpPart}"));
 return 0;
 
 static async Task<WorkerResult> RunWorkerAsync(int worker, IPEndPoint target, InfoHash[] hashes, LoadShape load, CancellationToken stop)
@@ -275,4 +293,8 @@ sealed class WorkerResult
     public long Announces;
     public long Scrapes;
     public long Connects;
+
+    /// <summary>HTTP: connections opened, and how many of them the tracker closed under a kept connection (or asked to).</summary>
+    public long Connections;
+    public long Reconnects;
 }

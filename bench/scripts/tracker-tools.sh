@@ -1,4 +1,4 @@
-# Sourced by tracker-vs-opentracker.sh and tracker-memory.sh (ROOT and ART set): builds the UDP tracker load generator
+# Sourced by tracker-vs-opentracker.sh and tracker-memory.sh (ROOT and ART set): builds the tracker load generator (UDP and HTTP)
 # into LOAD, the appliance into APPLIANCE (APPLIANCE_BIN if set, else a Release JIT build), and defines free_port, a
 # loopback port free for both TCP and UDP (the embedded tracker and opentracker take both).
 dotnet build "$ROOT/bench/Appliance.TrackerLoad" -c Release --artifacts-path "$ART" -v q -nologo >/dev/null

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# UDP announce throughput and latency: the appliance's embedded tracker vs Debian's opentracker, same load generator
-# (bench/Appliance.TrackerLoad), alternating rounds, medians. Run as root (opentracker drops to nobody and chroots).
+# Announce throughput and latency, UDP (default) or HTTP: the appliance's embedded tracker vs Debian's opentracker, same
+# load generator (bench/Appliance.TrackerLoad), alternating rounds, medians. Run as root (opentracker drops to nobody and
+# chroots).
 #
 #   bench/scripts/tracker-vs-opentracker.sh [rounds=5] [seconds=10] [workers=16] [torrents=1000]
 #
+# SCHEME=http sends the same load as HTTP GETs (compact=1) to both trackers' TCP port, each worker on one kept-alive
+# connection: opentracker closes after every answer, so its figures include a connection per request (the table shows
+# requests per connection and the load generator's own CPU).
 # APPLIANCE_BIN=dist/appliance uses the Native AOT binary; otherwise a Release (JIT) build is made.
 # TRACKER_UDP_WORKERS=N gives the embedded tracker N SO_REUSEPORT sockets, a receive thread each (unset: the
 # binary's default, one; binaries older than the flag, e.g. for a before/after comparison, take it unset).
@@ -11,7 +15,11 @@
 # numwant 30-50, one port per worker as real clients have); LOAD_ARGS="" gives the announce-only load of older reports.
 set -euo pipefail
 ROUNDS=${1:-5}; SECONDS_PER_ROUND=${2:-10}; WORKERS=${3:-16}; TORRENTS=${4:-1000}
-read -r -a SHAPE <<<"${LOAD_ARGS---mix 1:90:9 --numwant 30:50 --ports stable}"
+SCHEME=${SCHEME:-udp}
+# HTTP has no connect request: the same announce/scrape weights without it.
+if [[ $SCHEME == http ]]; then DEFAULT_SHAPE="--mix 0:90:9 --numwant 30:50 --ports stable"; else DEFAULT_SHAPE="--mix 1:90:9 --numwant 30:50 --ports stable"; fi
+read -r -a SHAPE <<<"${LOAD_ARGS-$DEFAULT_SHAPE}"
+SHAPE+=(--scheme "$SCHEME")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 ART=${ART:-/tmp/art-trackerbench}
 WORK=$(mktemp -d /tmp/trackerbench.XXXXXX)
@@ -38,8 +46,8 @@ for _ in $(seq 100); do grep -q "tracker listening" "$WORK/appliance.log" && bre
 
 run() { "${LOAD[@]}" --target "127.0.0.1:$2" --seconds "$SECONDS_PER_ROUND" --workers "$WORKERS" --torrents "$TORRENTS" --pid "$3" --label "$1" "${SHAPE[@]}"; }
 echo "# warm-up (not counted)"
-"${LOAD[@]}" --target "127.0.0.1:$EMB_PORT" --seconds 3 --workers "$WORKERS" --torrents "$TORRENTS" --label warmup-embedded >/dev/null
-"${LOAD[@]}" --target "127.0.0.1:$OT_PORT" --seconds 3 --workers "$WORKERS" --torrents "$TORRENTS" --label warmup-opentracker >/dev/null
+"${LOAD[@]}" --target "127.0.0.1:$EMB_PORT" --seconds 3 --workers "$WORKERS" --torrents "$TORRENTS" --label warmup-embedded "${SHAPE[@]}" >/dev/null
+"${LOAD[@]}" --target "127.0.0.1:$OT_PORT" --seconds 3 --workers "$WORKERS" --torrents "$TORRENTS" --label warmup-opentracker "${SHAPE[@]}" >/dev/null
 : >"$WORK/results.txt"
 for r in $(seq "$ROUNDS"); do
   if (( r % 2 )); then
@@ -52,10 +60,14 @@ python3 - "$WORK/results.txt" <<'PY'
 import sys, statistics
 rows = [dict(kv.split("=", 1) for kv in line.split()) for line in open(sys.argv[1]) if line.startswith("label=")]
 def med(label, key): return statistics.median(float(r[key]) for r in rows if r["label"] == label)
-print("\n| tracker | median announces/s | median announces per tracker CPU-second | median p50 ms | median p99 ms |")
-print("|---|---|---|---|---|")
+http = rows[0].get("scheme") == "http"
+extra = " median requests per connection | median load generator CPU s |" if http else ""
+print(f"\n| tracker | median responses/s | median announces per tracker CPU-second | median p50 ms | median p99 ms | errors |{extra}")
+print("|---|---|---|---|---|---|" + ("---|---|" if http else ""))
 for label in ("embedded", "opentracker"):
-    print(f"| {label} | {med(label,'rate'):.0f} | {med(label,'announces_per_cpu_s'):.0f} | {med(label,'p50_ms'):.3f} | {med(label,'p99_ms'):.3f} |")
+    errors = sum(int(r["errors"]) + int(r["timeouts"]) for r in rows if r["label"] == label)
+    more = f" {med(label,'requests_per_connection'):.1f} | {med(label,'client_cpu_s'):.2f} |" if http else ""
+    print(f"| {label} | {med(label,'rate'):.0f} | {med(label,'announces_per_cpu_s'):.0f} | {med(label,'p50_ms'):.3f} | {med(label,'p99_ms'):.3f} | {errors} |{more}")
 ratios = []
 emb = [r for r in rows if r["label"] == "embedded"]; ot = [r for r in rows if r["label"] == "opentracker"]
 for e, o in zip(emb, ot): ratios.append(float(e["announces_per_cpu_s"]) / float(o["announces_per_cpu_s"]))

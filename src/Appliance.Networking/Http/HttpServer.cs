@@ -13,7 +13,7 @@ namespace Appliance.Networking.Http;
 /// <summary>
 /// A small, bounded HTTP/1.1 server on raw sockets: request heads and bodies are size-limited and time-limited,
 /// requests are dispatched by exact path through an <see cref="HttpRouteTable"/>, keep-alive is supported.
-/// Generic: the embedded tracker, /metrics and the admin API each run one.
+/// Generic: /metrics and the admin API run one (the embedded tracker answers on the allocation-free <see cref="Inline.InlineHttpServer"/>).
 /// </summary>
 public sealed class HttpServer : IConnectionHandler, IAsyncDisposable
 {

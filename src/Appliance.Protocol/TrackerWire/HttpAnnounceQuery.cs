@@ -52,100 +52,133 @@ public static class HttpAnnounceQuery
         }
     }
 
-    /// <summary>Parses an announce query (tracker side). The peer's address is the connection's unless a valid ip= is given.</summary>
-    public static bool TryParse(string rawQuery, out AnnounceRequest? request, out string error)
+    /// <summary>
+    /// Parses an announce query (tracker side) from the raw bytes of the request target after '?', without allocating:
+    /// the embedded tracker's hot path. <paramref name="error"/> is a fixed reason on failure.
+    /// </summary>
+    public static bool TryParse(ReadOnlySpan<byte> rawQuery, out HttpAnnounceFields fields, out string error)
     {
-        request = null;
-        InfoHash? infoHash = null;
-        byte[]? peerId = null;
-        int port = -1, numWant = -1;
-        long uploaded = 0, downloaded = 0, left = 0;
-        uint key = 0;
-        var announceEvent = AnnounceEvent.None;
-        bool compact = true, noPeerId = false;
-        string? trackerId = null;
-        IPAddress? ip = null;
+        fields = new HttpAnnounceFields { NumWant = -1, Compact = true };
+        bool sawHash = false, sawPeerId = false;
+        fields.Port = -1;
         Span<byte> value = stackalloc byte[256];
-        foreach (var part in rawQuery.AsSpan().Split('&'))
+        var rest = rawQuery;
+        int offset = 0;
+        while (!rest.IsEmpty)
         {
-            var item = rawQuery.AsSpan(part);
+            int amp = rest.IndexOf((byte)'&');
+            var item = amp < 0 ? rest : rest[..amp];
+            int itemStart = offset;
+            int step = amp < 0 ? rest.Length : amp + 1;
+            rest = rest[step..];
+            offset += step;
             if (item.IsEmpty) continue;
-            int eq = item.IndexOf('=');
+            int eq = item.IndexOf((byte)'=');
             var name = eq < 0 ? item : item[..eq];
             var raw = eq < 0 ? default : item[(eq + 1)..];
             if (!PercentEncoding.TryDecode(raw, value, out int n, plusIsSpace: true))
             {
-                error = $"malformed value for '{name}'";
+                error = MalformedValue(name);
                 return false;
             }
             var v = value[..n];
+            var where = new Range(itemStart + eq + 1, itemStart + item.Length);
             switch (name)
             {
-                case "info_hash":
+                case var _ when name.SequenceEqual("info_hash"u8):
                     if (n != InfoHash.Length) { error = "info_hash is not 20 bytes"; return false; }
-                    infoHash = new InfoHash(v);
+                    fields.InfoHash = new InfoHash(v);
+                    sawHash = true;
                     break;
-                case "peer_id":
+                case var _ when name.SequenceEqual("peer_id"u8):
                     if (n != AnnounceRequest.PeerIdLength) { error = "peer_id is not 20 bytes"; return false; }
-                    peerId = v.ToArray();
+                    fields.PeerId = where;
+                    sawPeerId = true;
                     break;
-                case "port":
+                case var _ when name.SequenceEqual("port"u8):
                     if (!TryInt(v, out long p) || p is < 1 or > 65535) { error = "invalid port"; return false; }
-                    port = (int)p;
+                    fields.Port = (int)p;
                     break;
-                case "uploaded":
-                    if (!TryInt(v, out uploaded)) { error = "invalid uploaded"; return false; }
+                case var _ when name.SequenceEqual("uploaded"u8):
+                    if (!TryInt(v, out fields.Uploaded)) { error = "invalid uploaded"; return false; }
                     break;
-                case "downloaded":
-                    if (!TryInt(v, out downloaded)) { error = "invalid downloaded"; return false; }
+                case var _ when name.SequenceEqual("downloaded"u8):
+                    if (!TryInt(v, out fields.Downloaded)) { error = "invalid downloaded"; return false; }
                     break;
-                case "left":
-                    if (!TryInt(v, out left)) { error = "invalid left"; return false; }
+                case var _ when name.SequenceEqual("left"u8):
+                    if (!TryInt(v, out fields.Left)) { error = "invalid left"; return false; }
                     break;
-                case "numwant":
+                case var _ when name.SequenceEqual("numwant"u8):
                     if (!TryInt(v, out long w)) { error = "invalid numwant"; return false; }
-                    numWant = (int)Math.Min(w, int.MaxValue);
+                    fields.NumWant = (int)Math.Min(w, int.MaxValue);
                     break;
-                case "key":
-                    key = (uint)(Encoding.ASCII.GetString(v).GetHashCode(StringComparison.Ordinal));
+                case var _ when name.SequenceEqual("event"u8):
+                    if (!AnnounceEventNames.TryParse(v, out fields.Event)) { error = "unknown event"; return false; }
                     break;
-                case "event":
-                    if (!AnnounceEventNames.TryParse(v, out announceEvent)) { error = "unknown event"; return false; }
+                case var _ when name.SequenceEqual("compact"u8):
+                    fields.Compact = !v.SequenceEqual("0"u8);
                     break;
-                case "compact":
-                    compact = !v.SequenceEqual("0"u8);
+                case var _ when name.SequenceEqual("no_peer_id"u8):
+                    fields.NoPeerId = v.SequenceEqual("1"u8);
                     break;
-                case "no_peer_id":
-                    noPeerId = v.SequenceEqual("1"u8);
+                case var _ when name.SequenceEqual("key"u8):
+                    fields.Key = where;
                     break;
-                case "trackerid":
-                    trackerId = Encoding.UTF8.GetString(v);
+                case var _ when name.SequenceEqual("trackerid"u8):
+                    fields.TrackerId = where;
                     break;
-                case "ip":
-                    IPAddress.TryParse(Encoding.ASCII.GetString(v), out ip);
+                case var _ when name.SequenceEqual("ip"u8):
+                    fields.IP = where;
                     break;
             }
         }
-        if (infoHash is null) { error = "missing info_hash"; return false; }
-        if (peerId is null) { error = "missing peer_id"; return false; }
-        if (port < 0) { error = "missing port"; return false; }
+        if (!sawHash) { error = "missing info_hash"; return false; }
+        if (!sawPeerId) { error = "missing peer_id"; return false; }
+        if (fields.Port < 0) { error = "missing port"; return false; }
+        error = "";
+        return true;
+    }
+
+    // Bad input only: the name is worth the allocation in the reason a client sees.
+    private static string MalformedValue(ReadOnlySpan<byte> name) =>
+        "malformed value for '" + Encoding.Latin1.GetString(name[..Math.Min(name.Length, 32)]) + "'";
+
+    /// <summary>Parses an announce query (tracker side) into a request, with the fields a tracker ignores (for tests and tools).</summary>
+    public static bool TryParse(string rawQuery, out AnnounceRequest? request, out string error)
+    {
+        request = null;
+        // A URL is ASCII: any other character is a malformed value (Latin-1 would read it as some other byte).
+        if (rawQuery.AsSpan().ContainsAnyExceptInRange('\0', (char)0x7F))
+        {
+            error = "malformed value: not ASCII";
+            return false;
+        }
+        byte[] query = Encoding.ASCII.GetBytes(rawQuery);
+        if (!TryParse(query, out var fields, out error)) return false;
+        byte[] Decoded(Range where)
+        {
+            var bytes = new byte[query.AsSpan(where).Length];
+            PercentEncoding.TryDecode(query.AsSpan(where), bytes, out int n, plusIsSpace: true);
+            return bytes[..n];
+        }
+        IPAddress? ip = null;
+        if (!fields.IP.Equals(default(Range))) IPAddress.TryParse(Encoding.ASCII.GetString(Decoded(fields.IP)), out ip);
         request = new AnnounceRequest
         {
-            InfoHash = infoHash.Value,
-            PeerId = peerId,
-            Port = port,
-            Uploaded = uploaded,
-            Downloaded = downloaded,
-            Left = left,
-            Event = announceEvent,
-            Key = key,
-            NumWant = numWant,
-            TrackerId = trackerId,
+            InfoHash = fields.InfoHash,
+            PeerId = Decoded(fields.PeerId),
+            Port = fields.Port,
+            Uploaded = fields.Uploaded,
+            Downloaded = fields.Downloaded,
+            Left = fields.Left,
+            Event = fields.Event,
+            Key = fields.Key.Equals(default(Range)) ? 0 : (uint)Encoding.ASCII.GetString(Decoded(fields.Key)).GetHashCode(StringComparison.Ordinal),
+            NumWant = fields.NumWant,
+            TrackerId = fields.TrackerId.Equals(default(Range)) ? null : Encoding.UTF8.GetString(Decoded(fields.TrackerId)),
             IPAddress = ip,
-            Compact = compact,
-            NoPeerId = noPeerId,
+            Compact = fields.Compact,
+            NoPeerId = fields.NoPeerId,
         };
-        error = "";
         return true;
     }
 
@@ -174,6 +207,33 @@ public static class HttpAnnounceQuery
         return text.ToString();
     }
 
+    /// <summary>
+    /// Collects the info_hash values of a scrape query's raw bytes into <paramref name="hashes"/> (at most its length; more
+    /// are ignored) without allocating; <paramref name="count"/> says how many.
+    /// </summary>
+    public static bool TryParseScrape(ReadOnlySpan<byte> rawQuery, Span<InfoHash> hashes, out int count, out string error)
+    {
+        count = 0;
+        Span<byte> value = stackalloc byte[64];
+        var rest = rawQuery;
+        while (!rest.IsEmpty)
+        {
+            int amp = rest.IndexOf((byte)'&');
+            var item = amp < 0 ? rest : rest[..amp];
+            rest = amp < 0 ? default : rest[(amp + 1)..];
+            int eq = item.IndexOf((byte)'=');
+            if (eq < 0 || !item[..eq].SequenceEqual("info_hash"u8)) continue;
+            if (!PercentEncoding.TryDecode(item[(eq + 1)..], value, out int n, plusIsSpace: true) || n != InfoHash.Length)
+            {
+                error = "info_hash is not 20 bytes";
+                return false;
+            }
+            if (count < hashes.Length) hashes[count++] = new InfoHash(value[..n]);
+        }
+        error = "";
+        return true;
+    }
+
     /// <summary>Collects the info_hash values of a scrape query (at most <see cref="MaxScrapeHashes"/>).</summary>
     public static bool TryParseScrape(string rawQuery, List<InfoHash> hashes, out string error)
     {
@@ -196,4 +256,29 @@ public static class HttpAnnounceQuery
 
     private static bool TryInt(ReadOnlySpan<byte> text, out long value) =>
         long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
+}
+
+/// <summary>
+/// An announce query as the tracker reads it (<see cref="HttpAnnounceQuery.TryParse(ReadOnlySpan{byte}, out HttpAnnounceFields, out string)"/>):
+/// the fields it acts on, and where the raw values it does not need lie in the query.
+/// </summary>
+public struct HttpAnnounceFields
+{
+    public InfoHash InfoHash;
+    public int Port;
+    public long Uploaded;
+    public long Downloaded;
+    public long Left;
+
+    /// <summary>Peers wanted; -1 when absent (the tracker chooses).</summary>
+    public int NumWant;
+    public AnnounceEvent Event;
+    public bool Compact;
+    public bool NoPeerId;
+
+    /// <summary>Still percent-encoded; a default range when absent.</summary>
+    public Range PeerId;
+    public Range Key;
+    public Range TrackerId;
+    public Range IP;
 }

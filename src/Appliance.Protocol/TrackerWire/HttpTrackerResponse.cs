@@ -117,12 +117,26 @@ public static class HttpTrackerResponse
         writer.WriteInteger(minInterval);
     }
 
+    /// <summary>Room a compact announce answer takes beyond its peers.</summary>
+    public const int AnnounceOverhead = 160;
+
+    /// <summary>Room one scrape entry takes at most (key, three counts).</summary>
+    public const int ScrapeEntryBytes = 110;
+
     /// <summary>Writes a compact announce response. Peers are already in compact form (6-byte and 18-byte entries).</summary>
     public static void WriteAnnounce(IBufferWriter<byte> output, int interval, int minInterval, int complete, int incomplete,
+        ReadOnlySpan<byte> compactV4, ReadOnlySpan<byte> compactV6) =>
+        output.Advance(WriteAnnounce(output.GetSpan(AnnounceOverhead + compactV4.Length + compactV6.Length), interval, minInterval, complete,
+            incomplete, compactV4, compactV6));
+
+    /// <summary>
+    /// Writes a compact announce response into <paramref name="output"/> (at least <see cref="AnnounceOverhead"/> bytes
+    /// more than the peers) and returns its length.
+    /// </summary>
+    public static int WriteAnnounce(Span<byte> output, int interval, int minInterval, int complete, int incomplete,
         ReadOnlySpan<byte> compactV4, ReadOnlySpan<byte> compactV6)
     {
-        var span = output.GetSpan(160 + compactV4.Length + compactV6.Length);
-        var writer = new BencodeWriter(span);
+        var writer = new BencodeWriter(output);
         writer.WriteDictionaryStart();
         WriteSwarmFields(ref writer, interval, minInterval, complete, incomplete);
         writer.WriteKey("peers"u8);
@@ -133,7 +147,7 @@ public static class HttpTrackerResponse
             writer.WriteString(compactV6);
         }
         writer.WriteEnd();
-        output.Advance(writer.BytesWritten);
+        return writer.BytesWritten;
     }
 
     /// <summary>Writes the original (non-compact) form: a list of dictionaries with ip, port and, unless omitted, peer id.</summary>
@@ -166,42 +180,56 @@ public static class HttpTrackerResponse
         output.Advance(writer.BytesWritten);
     }
 
-    public static void WriteFailure(IBufferWriter<byte> output, string reason)
+    public static void WriteFailure(IBufferWriter<byte> output, string reason) =>
+        output.Advance(WriteFailure(output.GetSpan(64 + System.Text.Encoding.UTF8.GetMaxByteCount(reason.Length)), reason));
+
+    /// <summary>Writes <c>d14:failure reason…e</c> into <paramref name="output"/> (64 bytes more than the reason's UTF-8); returns its length.</summary>
+    public static int WriteFailure(Span<byte> output, string reason)
     {
-        var span = output.GetSpan(64 + System.Text.Encoding.UTF8.GetMaxByteCount(reason.Length));
-        var writer = new BencodeWriter(span);
+        var writer = new BencodeWriter(output);
         writer.WriteDictionaryStart();
         writer.WriteKey("failure reason"u8);
         writer.WriteString(reason);
         writer.WriteEnd();
-        output.Advance(writer.BytesWritten);
+        return writer.BytesWritten;
     }
 
     /// <summary>Writes a scrape response; <paramref name="files"/> must be sorted by info-hash (canonical bencode).</summary>
     public static void WriteScrape(IBufferWriter<byte> output, IReadOnlyList<(InfoHash Hash, ScrapeCounts Counts)> files)
     {
-        var span = output.GetSpan(32 + files.Count * 110);
-        var writer = new BencodeWriter(span);
+        var hashes = new InfoHash[files.Count];
+        var counts = new ScrapeCounts[files.Count];
+        for (int i = 0; i < files.Count; i++) (hashes[i], counts[i]) = files[i];
+        output.Advance(WriteScrape(output.GetSpan(32 + files.Count * ScrapeEntryBytes), hashes, counts));
+    }
+
+    /// <summary>
+    /// Writes a scrape response into <paramref name="output"/> (32 + <see cref="ScrapeEntryBytes"/> per file) and returns its
+    /// length; <paramref name="hashes"/> must be sorted (canonical bencode), <paramref name="counts"/> in the same order.
+    /// </summary>
+    public static int WriteScrape(Span<byte> output, ReadOnlySpan<InfoHash> hashes, ReadOnlySpan<ScrapeCounts> counts)
+    {
+        var writer = new BencodeWriter(output);
         Span<byte> key = stackalloc byte[InfoHash.Length];
         writer.WriteDictionaryStart();
         writer.WriteKey("files"u8);
         writer.WriteDictionaryStart();
-        foreach (var (hash, counts) in files)
+        for (int i = 0; i < hashes.Length; i++)
         {
-            hash.CopyTo(key);
+            hashes[i].CopyTo(key);
             writer.WriteKey(key);
             writer.WriteDictionaryStart();
             writer.WriteKey("complete"u8);
-            writer.WriteInteger(counts.Complete);
+            writer.WriteInteger(counts[i].Complete);
             writer.WriteKey("downloaded"u8);
-            writer.WriteInteger(counts.Downloaded);
+            writer.WriteInteger(counts[i].Downloaded);
             writer.WriteKey("incomplete"u8);
-            writer.WriteInteger(counts.Incomplete);
+            writer.WriteInteger(counts[i].Incomplete);
             writer.WriteEnd();
         }
         writer.WriteEnd();
         writer.WriteEnd();
-        output.Advance(writer.BytesWritten);
+        return writer.BytesWritten;
     }
 
     private static int Clamp(long value) => (int)Math.Clamp(value, 0, int.MaxValue);

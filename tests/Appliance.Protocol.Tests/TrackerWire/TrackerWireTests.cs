@@ -25,6 +25,32 @@ public sealed class TrackerWireTests
         Assert.Equal((51413, 1L << 40, 0L, AnnounceEvent.Stopped, 30, "t i/d"), (parsed.Port, parsed.Uploaded, parsed.Left, parsed.Event, parsed.NumWant, parsed.TrackerId));
     }
 
+    [Fact]
+    public void Raw_announce_and_scrape_query_bytes_parse_without_allocating()
+    {
+        string url = HttpAnnounceQuery.Build("http://t.example/announce", new AnnounceRequest
+        {
+            InfoHash = Hash, PeerId = PeerId, Port = 6881, Left = 0, Event = AnnounceEvent.Started, NumWant = 40,
+        });
+        byte[] query = System.Text.Encoding.ASCII.GetBytes(url[(url.IndexOf('?', StringComparison.Ordinal) + 1)..]);
+        string scrapeUrl = HttpAnnounceQuery.BuildScrape("http://t.example/scrape", [Hash, InfoHash.Compute("other"u8)]);
+        byte[] scrape = System.Text.Encoding.ASCII.GetBytes(scrapeUrl[(scrapeUrl.IndexOf('?', StringComparison.Ordinal) + 1)..]);
+        var hashes = new InfoHash[HttpAnnounceQuery.MaxScrapeHashes];
+
+        Assert.True(HttpAnnounceQuery.TryParse(query, out HttpAnnounceFields fields, out string error), error);
+        Assert.Equal((Hash, 6881, 0L, AnnounceEvent.Started, 40, true), (fields.InfoHash, fields.Port, fields.Left, fields.Event, fields.NumWant, fields.Compact));
+        Assert.True(HttpAnnounceQuery.TryParseScrape(scrape, hashes, out int count, out _));
+        Assert.Equal([Hash, InfoHash.Compute("other"u8)], hashes[..count]);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++)
+        {
+            HttpAnnounceQuery.TryParse(query, out HttpAnnounceFields _, out _);
+            HttpAnnounceQuery.TryParseScrape(scrape, hashes, out _, out _);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     [Theory]
     [InlineData("info_hash=%zz", "malformed value")]
     [InlineData("info_hash=%4", "malformed value")]
