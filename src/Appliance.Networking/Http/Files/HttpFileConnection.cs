@@ -15,7 +15,6 @@ namespace Appliance.Networking.Http.Files;
 internal sealed class HttpFileConnection : ITcpServerConnection
 {
     private static readonly byte[] OctetStream = "application/octet-stream"u8.ToArray();
-    private static readonly byte[] PlainText = "text/plain; charset=utf-8"u8.ToArray();
 
     private readonly HttpFileServer _server;
     private readonly Socket _socket;
@@ -318,14 +317,7 @@ internal sealed class HttpFileConnection : ITcpServerConnection
         WriteDate(ref head);
         if (status == 405) head.Header("Allow"u8, "GET, HEAD"u8);
         if (status == 503) head.Header("Retry-After"u8, 60);
-        head.Header("Content-Type"u8, PlainText);
-        head.Header("Content-Length"u8, reason.Length + 1);
-        head.Header("Connection"u8, keepAlive ? "keep-alive"u8 : "close"u8);
-        head.End();
-        Span<byte> body = stackalloc byte[reason.Length + 1];
-        System.Text.Encoding.ASCII.GetBytes(reason, body);
-        body[^1] = (byte)'\n';
-        head.Append(body);
+        head.EndWithReason(reason, keepAlive);
         _server.Counters.Responded(status);
         return new Response { HeadLength = head.Length, KeepAlive = keepAlive, Refused = true };
     }

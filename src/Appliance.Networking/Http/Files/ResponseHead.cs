@@ -66,6 +66,21 @@ internal ref struct ResponseHead(Span<byte> buffer)
         return _length;
     }
 
+    /// <summary>
+    /// Ends a refusal: its reason phrase as a short plain-text body, with the Content-Type, Content-Length and Connection
+    /// headers and the blank line before it. Status and any other headers come first.
+    /// </summary>
+    public void EndWithReason(string reason, bool keepAlive)
+    {
+        Header("Content-Type"u8, "text/plain; charset=utf-8"u8);
+        Header("Content-Length"u8, reason.Length + 1);
+        Header("Connection"u8, keepAlive ? "keep-alive"u8 : "close"u8);
+        End();
+        int written = System.Text.Encoding.ASCII.GetBytes(reason, _buffer[_length..]);
+        _buffer[_length + written] = (byte)'\n';
+        _length += written + 1;
+    }
+
     /// <summary>Appends body bytes after the head (short bodies of error responses travel with their head).</summary>
     public void Append(scoped ReadOnlySpan<byte> bytes)
     {

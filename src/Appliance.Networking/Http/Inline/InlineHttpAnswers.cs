@@ -116,14 +116,7 @@ internal sealed class InlineHttpAnswers(IInlineHttpHandler handler, InlineHttpSe
         var head = new ResponseHead(output);
         head.Status(http11, status);
         if (status == 405) head.Header("Allow"u8, "GET, HEAD"u8);
-        head.Header("Content-Type"u8, "text/plain; charset=utf-8"u8);
-        head.Header("Content-Length"u8, reason.Length + 1);
-        head.Header("Connection"u8, keepAlive ? "keep-alive"u8 : "close"u8);
-        head.End();
-        Span<byte> body = stackalloc byte[reason.Length + 1];
-        System.Text.Encoding.ASCII.GetBytes(reason, body);
-        body[^1] = (byte)'\n';
-        head.Append(body);
+        head.EndWithReason(reason, keepAlive);
         return head.Length;
     }
 }
