@@ -60,6 +60,18 @@ public sealed record SeedingOptions
 
     public double EncryptedHandshakeBurst { get; init; } = 20;
 
+    /// <summary>
+    /// What drives the TCP peer sockets: the runtime's socket engine, or our own epoll loops, whose threads run the
+    /// sessions' continuations themselves (Linux; elsewhere the runtime's is used).
+    /// </summary>
+    public TcpEngine TcpEngine { get; init; } = DefaultTcpEngine;
+
+    /// <summary>The engine when none is asked for, here and on the command line (flipping it is this one line).</summary>
+    public const TcpEngine DefaultTcpEngine = TcpEngine.Sockets;
+
+    /// <summary>Loop threads of the epoll engine; 0 means one per processor.</summary>
+    public int EpollLoops { get; init; }
+
     /// <summary>Largest request length anyone may configure (libtorrent and most clients cap at 128 KiB too).</summary>
     public const int HardMaxRequestLength = 128 * 1024;
 
@@ -70,6 +82,17 @@ public sealed record SeedingOptions
         if (MaxOutstandingRequests < 1) throw new ArgumentOutOfRangeException(nameof(MaxOutstandingRequests), MaxOutstandingRequests, "must be at least 1");
         if (MaxMessageLength < 1024) throw new ArgumentOutOfRangeException(nameof(MaxMessageLength), MaxMessageLength, "must be at least 1 KiB");
         if (ReadAheadThreads is < 0 or > 1024) throw new ArgumentOutOfRangeException(nameof(ReadAheadThreads), ReadAheadThreads, "must be between 0 (off) and 1024");
+        if (EpollLoops is < 0 or > 1024) throw new ArgumentOutOfRangeException(nameof(EpollLoops), EpollLoops, "must be between 0 (one per processor) and 1024");
         if (UploadSlots < 0) throw new ArgumentOutOfRangeException(nameof(UploadSlots), UploadSlots, "must be 0 (unlimited) or more");
     }
+}
+
+/// <summary>What drives the TCP peer sockets (<see cref="SeedingOptions.TcpEngine"/>).</summary>
+public enum TcpEngine : byte
+{
+    /// <summary>The runtime's socket engine (SocketAsyncEventArgs): waits complete on its epoll thread, continue on the thread pool.</summary>
+    Sockets,
+
+    /// <summary>Our own epoll loops (<see cref="Networking.Tcp.Epoll.EpollEngine"/>): the loop thread that sees readiness runs the session.</summary>
+    Epoll,
 }

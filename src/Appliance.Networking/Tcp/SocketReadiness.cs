@@ -66,5 +66,5 @@ public static partial class SocketReadiness
     }
 
     [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
-    private static unsafe partial nint Receive(int socket, byte* buffer, nuint length, int flags);
+    internal static unsafe partial nint Receive(int socket, byte* buffer, nuint length, int flags);
 }

@@ -17,4 +17,10 @@ internal static partial class TcpLog
 
     [LoggerMessage(1004, LogLevel.Error, "Connection handler failed for {Remote}")]
     public static partial void HandlerFailed(ILogger logger, IPEndPoint remote, Exception exception);
+
+    [LoggerMessage(1005, LogLevel.Error, "epoll_wait failed with errno {Errno}; this loop's sockets see no more readiness")]
+    public static partial void EpollWaitFailed(ILogger logger, int errno);
+
+    [LoggerMessage(1006, LogLevel.Error, "A continuation failed on an epoll loop thread")]
+    public static partial void EpollHandlerFailed(ILogger logger, Exception exception);
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using Appliance.Networking.Signals;
 using Appliance.Networking.Tcp;
+using Appliance.Networking.Tcp.Epoll;
 using Appliance.Protocol.PeerWire;
 using Appliance.Seeding.Choking;
 using Appliance.Seeding.Torrents;
@@ -252,6 +253,9 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
                 await _sendSignal.WaitAsync().ConfigureAwait(false);
                 while (!IsClosed)
                 {
+                    // Blocks read with pread (uTP, encryption, a pread store) may wait for the disk: not on an epoll loop
+                    // thread, where every socket of the loop would wait too. The pool takes over (no allocation).
+                    if (EpollEngine.IsLoopThread && !SendsFromMapping) await Task.Yield();
                     var batch = _services.SendBatches.Get();
                     try
                     {
@@ -353,6 +357,9 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
         if (taken > 0) _services.Counters.QueueDepthChanged(-taken);
         return !batch.IsEmpty;
     }
+
+    /// <summary>Blocks go out as pages of the mapping (nothing to read first), or there are none to send yet.</summary>
+    private bool SendsFromMapping => _torrent is not { } torrent || (torrent.Store.SupportsSegments && _transport.SendsMappedPages);
 
     private bool WaitingForDisk
     {

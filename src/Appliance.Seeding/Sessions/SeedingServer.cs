@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Appliance.Networking.Buffers;
 using Appliance.Networking.Tcp;
+using Appliance.Networking.Tcp.Epoll;
 using Appliance.Networking.Utp;
 using Appliance.Protocol.Identity;
 using Appliance.Protocol.PeerWire;
@@ -31,6 +32,7 @@ public sealed class SeedingServer : IConnectionHandler, ISessionHost, IAsyncDisp
     private readonly SessionServices _services;
     private readonly UploadSlotLedger _slots;
     private UtpSessionAcceptor? _utpAcceptor;
+    private readonly EpollEngine? _epoll;
     private readonly Networking.Logging.LogThrottle _refusalLog = new(TimeSpan.FromSeconds(10));
 
     public SeedingServer(SeedingOptions options, TorrentRegistry registry, SeedingCounters counters, ILogger logger, TimeProvider? time = null)
@@ -64,6 +66,8 @@ public sealed class SeedingServer : IConnectionHandler, ISessionHost, IAsyncDisp
             Host = this,
             SendWaited = counters.SendWouldBlock,
         };
+        // Elsewhere than Linux the runtime's engine serves (it is the only one there).
+        if (options.TcpEngine == TcpEngine.Epoll && EpollEngine.IsSupported) _epoll = new EpollEngine(options.EpollLoops, logger);
         Registry.Removed += torrent => CloseSessionsOf(torrent, "torrent removed");
         _encryption = new EncryptionServices(options.Encryption, registry,
             new HandshakeGate(options.MaxEncryptedHandshakes, options.EncryptedHandshakesPerSecondPerAddress, options.EncryptedHandshakeBurst, clock),
@@ -81,6 +85,9 @@ public sealed class SeedingServer : IConnectionHandler, ISessionHost, IAsyncDisp
     public PeerId PeerId { get; }
     public int SessionCount => _sessions.Count;
     internal ICollection<PeerSession> Sessions => _sessions.Connections;
+
+    /// <summary>Our epoll engine, when <see cref="SeedingOptions.TcpEngine"/> asks for it.</summary>
+    internal EpollEngine? Epoll => _epoll;
 
     /// <summary>Peers unchoked right now.</summary>
     public int UnchokedCount => _slots.Unchoked;
@@ -129,15 +136,20 @@ public sealed class SeedingServer : IConnectionHandler, ISessionHost, IAsyncDisp
     {
         await _sessions.DisposeAsync().ConfigureAwait(false);
         _services.ReadAhead?.Dispose();
+        _epoll?.Dispose();
     }
 
     void IConnectionHandler.OnAccepted(Socket socket, IPEndPoint remote, bool onReserve)
     {
         Counters.ConnectionAccepted();
-        var session = new PeerSession(_services, new EncryptedTransport(new TcpPeerTransport(socket, remote), _encryption), _sessions.NextId());
+        // Encryption wraps either engine's transport (its handshake then runs on the epoll loop thread, bounded by the gate).
+        var session = new PeerSession(_services, new EncryptedTransport(TcpTransport(socket, remote), _encryption), _sessions.NextId());
         _sessions.Add(session);
         session.Start();
     }
+
+    private PeerTransport TcpTransport(Socket socket, IPEndPoint remote) =>
+        _epoll?.TryRegister(socket) is { } registered ? new EpollPeerTransport(registered, remote) : new TcpPeerTransport(socket, remote);
 
     /// <summary>Where the uTP listener hands established incoming connections (after <see cref="Start"/>).</summary>
     public IUtpAcceptor UtpAcceptor => _utpAcceptor ??= new UtpSessionAcceptor(this);

@@ -24,6 +24,8 @@ public static class ServeFlags
         new("--file-pool", "FilePool", "torrent files kept open and mapped at once, all torrents (default 0: a quarter of the descriptor and map-count limits)", "N"),
         new("--page-release-interval", "PageReleaseIntervalMs", "content chunks no send touched for this many milliseconds leave resident memory; the page cache keeps them (default 1000, 0 = never)", "MS"),
         new("--read-ahead", "ReadAhead", "reader threads (disk reads in flight) for queued blocks not in the page cache, so sends never wait for the disk (default 16, 0 = off)", "N"),
+        new("--tcp-engine", "TcpEngine", $"what drives TCP peer sockets: 'sockets' (the runtime's engine) or 'epoll' (our own loop threads run the sessions; Linux) (default {Configuration.ServeOptions.DefaultTcpEngine})", "ENGINE"),
+        new("--epoll-loops", "EpollLoops", "loop threads of --tcp-engine epoll (default 0: one per processor)", "N"),
         new("--encryption", "Encryption", "MSE/PE for incoming peers: allow, prefer (RC4) or require (default allow)", "POLICY"),
         new("--dht-port", "DhtPort", "DHT UDP port (default: the listen port)", "PORT"),
         new("--no-dht", "Dht", "turn the DHT node off", FixedValue: "false"),

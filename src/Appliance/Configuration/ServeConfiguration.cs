@@ -83,6 +83,8 @@ public static class ServeConfiguration
         Require(o.ReadAhead is >= 0 and <= 1024, "ReadAhead", "must be 0 (off) to 1024 reader threads");
         Require(o.PageReleaseIntervalMs >= 0, "PageReleaseIntervalMs", "must be 0 (never) or a number of milliseconds");
         Require(o.Encryption is "allow" or "prefer" or "require", "Encryption", "must be 'allow', 'prefer' or 'require'");
+        Require(o.TcpEngine is "sockets" or "epoll", "TcpEngine", "must be 'sockets' or 'epoll'");
+        Require(o.EpollLoops is >= 0 and <= 1024, "EpollLoops", "must be 0 (one per processor) to 1024 loop threads");
         Require(o.DhtPort is null or (> 0 and < 65536), "DhtPort", "must be a port number");
         Require(o.MaxConcurrentAnnounces > 0, "MaxConcurrentAnnounces", "must be positive");
         Require(o.TrackerRateLimit >= 0, "TrackerRateLimit", "must be 0 (no limit) or announces per second");

@@ -58,6 +58,17 @@ public sealed class ServeOptions
     /// <summary>Reader threads (disk reads in flight) for queued blocks of mapped content not in the page cache; 0 = off.</summary>
     public int ReadAhead { get; set; } = 16;
 
+    /// <summary>
+    /// What drives TCP peer sockets: "sockets" (the runtime's engine) or "epoll" (our own loop threads, which run the
+    /// sessions themselves; Linux only, elsewhere the runtime's engine serves either way).
+    /// </summary>
+    public string TcpEngine { get; set; } = DefaultTcpEngine;
+
+    public static readonly string DefaultTcpEngine = Seeding.SeedingOptions.DefaultTcpEngine == Seeding.TcpEngine.Epoll ? "epoll" : "sockets";
+
+    /// <summary>Loop threads of the epoll engine; 0 = one per processor.</summary>
+    public int EpollLoops { get; set; }
+
     /// <summary>"allow" (plaintext and MSE/PE), "prefer" (RC4 when an MSE peer offers it) or "require" (no plaintext handshakes).</summary>
     public string Encryption { get; set; } = "allow";
 

@@ -69,6 +69,8 @@ public sealed class SeedingComponent : IApplianceComponent
             MaxRequestLength = options.MaxRequestLength,
             MaxOutstandingRequests = options.MaxOutstandingRequests,
             ReadAheadThreads = options.ReadAhead,
+            TcpEngine = options.TcpEngine == "epoll" ? TcpEngine.Epoll : TcpEngine.Sockets,
+            EpollLoops = options.EpollLoops,
             MaxMessageLength = options.MaxMessageLength,
             Encryption = options.Encryption switch
             {

@@ -57,7 +57,7 @@ internal sealed class FileSeeder : IAsyncDisposable
         seeder.Store = opened.Store!;
         var registry = new TorrentRegistry();
         registry.TryAdd(new SeededTorrent(metainfo, opened.Store!));
-        seeder.Server = new SeedingServer((options ?? new SeedingOptions()) with { ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0) },
+        seeder.Server = new SeedingServer(TestTcpEngine.Apply(options ?? new SeedingOptions()) with { ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0) },
             registry, seeder.Counters, NullLogger.Instance);
         seeder.EndPoint = seeder.Server.Start();
         return seeder;

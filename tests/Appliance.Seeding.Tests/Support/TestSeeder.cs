@@ -24,7 +24,7 @@ internal sealed class TestSeeder : IAsyncDisposable
         Torrent = new SeededTorrent(Metainfo, Store);
         Registry.TryAdd(Torrent);
         Counters = new SeedingCounters();
-        Server = new SeedingServer((options ?? new SeedingOptions()) with { ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0) },
+        Server = new SeedingServer(TestTcpEngine.Apply(options ?? new SeedingOptions()) with { ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0) },
             Registry, Counters, NullLogger.Instance);
         EndPoint = Server.Start();
     }
