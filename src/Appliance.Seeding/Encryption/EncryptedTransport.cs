@@ -54,6 +54,9 @@ internal sealed class EncryptedTransport : PeerTransport, IValueTaskSource<Socke
 
     public override IPEndPoint Remote => _inner.Remote;
 
+    /// <summary>The transport this one wraps.</summary>
+    public PeerTransport Inner => _inner;
+
     public override bool SendsMappedPages => _mode != Mode.Rc4 && _inner.SendsMappedPages;
 
     public override ValueTask<SocketResult> WaitForDataAsync() => _inner.WaitForDataAsync();

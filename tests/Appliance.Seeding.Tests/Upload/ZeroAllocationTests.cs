@@ -26,10 +26,14 @@ public sealed partial class ZeroAllocationTests(ITestOutputHelper output)
     [InlineData(true, false)]
     [InlineData(false, false)]
     [InlineData(true, true)]
-    public async Task Serving_thousands_of_blocks_allocates_less_than_a_byte_per_block(bool segments, bool rc4)
+    [InlineData(true, false, TcpEngine.Epoll)]
+    [InlineData(false, false, TcpEngine.Epoll)]
+    [InlineData(true, true, TcpEngine.Epoll)]
+    public async Task Serving_thousands_of_blocks_allocates_less_than_a_byte_per_block(bool segments, bool rc4, TcpEngine engine = SeedingOptions.DefaultTcpEngine)
     {
         await using var seeder = new TestSeeder(new SeedingOptions
         {
+            TcpEngine = engine,
             UploadSlots = 0,
             ChokeInterval = TimeSpan.FromHours(1),
             SweepInterval = TimeSpan.FromHours(1),
