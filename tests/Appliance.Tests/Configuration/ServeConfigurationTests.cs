@@ -106,6 +106,18 @@ public sealed class ServeConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void The_tcp_engine_defaults_to_the_seeding_default_and_is_set_by_flag_or_environment()
+    {
+        var defaults = Build(["--content", _content]);
+        Assert.Equal(Seeding.SeedingOptions.DefaultTcpEngine == Seeding.TcpEngine.Epoll ? "epoll" : "sockets", defaults.TcpEngine);
+        Assert.Equal(0, defaults.EpollLoops);
+        var flagged = Build(["--content", _content, "--tcp-engine", "epoll", "--epoll-loops", "3"]);
+        Assert.Equal("epoll", flagged.TcpEngine);
+        Assert.Equal(3, flagged.EpollLoops);
+        Assert.Equal("sockets", Build(["--content", _content], new() { ["APPLIANCE_TcpEngine"] = "sockets" }).TcpEngine);
+    }
+
+    [Fact]
     public void Unknown_key_in_the_file_fails_naming_the_key()
     {
         string file = WriteConfig("""{ "Content": "CONTENT", "UploadSlotz": 4 }""");
@@ -127,6 +139,8 @@ public sealed class ServeConfigurationTests : IDisposable
     [InlineData("--log-level", "Loud", "LogLevel")]
     [InlineData("--shutdown-deadline", "0", "ShutdownDeadlineSeconds")]
     [InlineData("--storage", "tape", "Storage")]
+    [InlineData("--tcp-engine", "io_uring", "TcpEngine")]
+    [InlineData("--epoll-loops", "-1", "EpollLoops")]
     [InlineData("--file-pool", "-1", "FilePool")]
     [InlineData("--max-request-length", "1000000", "MaxRequestLength")]
     [InlineData("--web-seed-listen", "localhost:80", "WebSeedListen")]
