@@ -76,6 +76,26 @@ public sealed class EpollSessionTests
         Assert.Equal(seeder.Data.Length, await Eventually.SettledAsync((long)seeder.Data.Length, () => seeder.Torrent.UploadedBytes));
     }
 
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    public async Task Blocks_read_with_pread_are_read_off_the_loop_threads(bool segments, bool rc4)
+    {
+        // A store without segments, or an RC4 peer, has every block read into a buffer first: never on a loop thread.
+        await using var seeder = new TestSeeder(Epoll() with { Encryption = EncryptionPolicy.Prefer }, size: 4L * 1024 * 1024, pieceLength: 256 * 1024, segments: segments);
+        using var peer = rc4
+            ? await FakePeer.ConnectEncryptedAsync(seeder.EndPoint, seeder.Metainfo.InfoHash, CryptoMethods.Rc4,
+                FakePeer.HandshakeBytes(seeder.Metainfo.InfoHash, fast: true, extensions: true))
+            : await seeder.ConnectAsync();
+        if (rc4) await peer.ReadHandshakeAsync();
+        await peer.SendSimpleAsync(PeerMessageId.Interested);
+        await peer.ReadUntilAsync(PeerMessageId.Unchoke);
+        // Twice: the second pass runs after sends parked and resumed on the loop thread.
+        for (int pass = 0; pass < 2; pass++) await seeder.RequestEveryBlockAndVerifyAsync(peer);
+        Assert.Equal(2L * seeder.Data.Length, await Eventually.SettledAsync(2L * seeder.Data.Length, () => seeder.Torrent.UploadedBytes));
+        Assert.Equal(0, seeder.Store.ReadsOnLoopThread);
+    }
+
     [Fact]
     public async Task A_peer_closing_in_the_middle_of_sends_ends_its_session_and_the_loop_serves_on()
     {

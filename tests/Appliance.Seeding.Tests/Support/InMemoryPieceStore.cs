@@ -34,8 +34,13 @@ internal sealed class InMemoryPieceStore(TorrentMetainfo metainfo, byte[] data, 
         return true;
     }
 
+    /// <summary>Blocks read (the pread path) on an epoll loop thread, where a read that waited for a disk would stall the loop.</summary>
+    public int ReadsOnLoopThread => Volatile.Read(ref _readsOnLoopThread);
+    private int _readsOnLoopThread;
+
     public override bool TryReadBlock(int piece, int begin, Span<byte> destination)
     {
+        if (Networking.Tcp.Epoll.EpollEngine.IsLoopThread) Interlocked.Increment(ref _readsOnLoopThread);
         if (!TryLocate(piece, begin, destination.Length, out long offset)) return false;
         _data.AsSpan((int)offset, destination.Length).CopyTo(destination);
         return true;
