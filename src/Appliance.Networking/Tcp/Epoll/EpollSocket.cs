@@ -23,7 +23,10 @@ public sealed class EpollSocket
     private readonly Readiness _send = new();
     private Memory<byte> _receiveBuffer;
     private bool _peek;
+    private bool _drained; // the last receive returned less than it asked for: the kernel had no more then
+    private int _hungUp; // the loop saw EPOLLRDHUP, EPOLLHUP or EPOLLERR: never skip a receive again
     private int _closed;
+    private long _receiveCalls;
 
     internal EpollSocket(Socket socket, EpollLoop loop)
     {
@@ -41,6 +44,9 @@ public sealed class EpollSocket
     internal uint Generation { get; set; }
 
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    /// <summary>recv system calls made (the one-byte peeks too); read by tests.</summary>
+    internal long ReceiveCalls => Volatile.Read(ref _receiveCalls);
 
     /// <summary>Test seam: runs between an attempt that would block and the park (where a readiness report must not be lost).</summary>
     internal Action? BeforePark { get; set; }
@@ -68,6 +74,12 @@ public sealed class EpollSocket
         _receiveBuffer = buffer;
         _peek = peek;
         short token = _receive.Prepare();
+        // A TCP receive returns less than asked only when it emptied the queue, and every segment queued after it
+        // began reports readiness (edge-triggered, from an attempt that cleared the state first): with no report since,
+        // this receive would only find EAGAIN, so it parks without the syscall (refsend's one recv per wake-up).
+        // Not after a hang-up: a FIN the last receive stopped at reports nothing more, yet the next receive returns 0.
+        // (TCP urgent data, which no BitTorrent peer sends, also ends a receive early: such a peer stalls only itself.)
+        if (_drained && Volatile.Read(ref _hungUp) == 0 && _receive.TryPark()) return _receive.Parked(token);
         while (true)
         {
             _receive.BeginAttempt();
@@ -84,6 +96,7 @@ public sealed class EpollSocket
     /// <summary>Runs on the loop thread for each event of this registration.</summary>
     internal void OnEvents(uint events)
     {
+        if ((events & (EpollNative.ReadHangUp | EpollNative.HangUp | EpollNative.Error)) != 0) Volatile.Write(ref _hungUp, 1);
         if ((events & (EpollNative.In | EpollNative.ReadHangUp | EpollNative.HangUp | EpollNative.Error)) != 0 && _receive.Report()) ResumeReceive();
         if ((events & (EpollNative.Out | EpollNative.HangUp | EpollNative.Error)) != 0 && _send.Report()) ResumeSend();
     }
@@ -123,11 +136,13 @@ public sealed class EpollSocket
             {
                 while (true)
                 {
+                    _receiveCalls++;
                     nint n = _peek
                         ? SocketReadiness.Receive(fd, &probe, 1, MsgPeek | MsgDontWait)
                         : SocketReadiness.Receive(fd, buffer, (nuint)span.Length, MsgDontWait);
                     if (n >= 0)
                     {
+                        _drained = !_peek && n > 0 && n < span.Length;
                         result = new SocketResult(_peek ? 0 : (int)n, SocketError.Success);
                         return true;
                     }
@@ -135,6 +150,7 @@ public sealed class EpollSocket
                     if (errno == EpollNative.EINTR) continue;
                     if (errno == EAGAIN)
                     {
+                        _drained = false;
                         result = default;
                         return false;
                     }

@@ -252,6 +252,49 @@ public sealed class EpollEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task After_a_short_read_the_next_receive_parks_without_a_syscall()
+    {
+        var (client, server) = Pair();
+        using (client)
+        {
+            var buffer = new byte[16];
+            // Parked first, so the report of this byte is the one that resumes it (a report landing after the receive
+            // began would rightly make the next receive try the syscall).
+            var first = server.ReceiveAsync(buffer);
+            Assert.False(first.IsCompleted);
+            client.Send("a"u8);
+            Assert.Equal(1, (await first.AsTask().WaitAsync(Bound)).BytesTransferred);
+            long calls = server.ReceiveCalls;
+            var next = server.ReceiveAsync(buffer);
+            Assert.False(next.IsCompleted);
+            Assert.Equal(calls, server.ReceiveCalls); // no recv that could only have found EAGAIN
+            client.Send("b"u8);
+            var result = await next.AsTask().WaitAsync(Bound);
+            Assert.Equal(1, result.BytesTransferred);
+            Assert.Equal((byte)'b', buffer[0]);
+            server.Close();
+        }
+    }
+
+    [Fact]
+    public async Task Data_and_the_peers_close_read_in_one_receive_still_end_in_a_zero_byte_receive()
+    {
+        var (client, server) = Pair();
+        client.Send("abc"u8);
+        client.Shutdown(SocketShutdown.Send);
+        // The loop sees the data and the FIN (one report) before the receive starts; the receive takes the data and
+        // stops at the FIN, short: the next receive must not park on the strength of that short read.
+        await Task.Delay(200);
+        var buffer = new byte[16];
+        Assert.Equal(3, (await server.ReceiveAsync(buffer).AsTask().WaitAsync(Bound)).BytesTransferred);
+        var end = await server.ReceiveAsync(buffer).AsTask().WaitAsync(Bound);
+        Assert.True(end.Succeeded);
+        Assert.Equal(0, end.BytesTransferred);
+        server.Close();
+        client.Dispose();
+    }
+
+    [Fact]
     public void Sockets_are_spread_over_the_loops()
     {
         var pairs = Enumerable.Range(0, 8).Select(_ => Pair()).ToArray();
