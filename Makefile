@@ -13,7 +13,7 @@ export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 # Tests tagged Slow (soak, long load) are left out of `make test`; `make test-all` runs them too.
 TEST_FILTER ?= Category!=Slow
 
-.PHONY: deps build test test-all publish smoke run bench bench-gate loadtest fuzz clean
+.PHONY: deps build test test-all test-tcp-engine publish smoke run bench bench-gate loadtest fuzz clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -26,6 +26,12 @@ test: deps build
 
 test-all: deps build
 	@bash scripts/run-tests.sh "$(CONFIG)" ""
+
+# The seeding tests again over the TCP engine that is not the default (--tcp-engine), so both stay tested; when
+# SeedingOptions.DefaultTcpEngine flips, flip this too.
+OTHER_TCP_ENGINE ?= epoll
+test-tcp-engine: deps build
+	@APPLIANCE_TEST_TCP_ENGINE=$(OTHER_TCP_ENGINE) bash scripts/run-tests.sh "$(CONFIG)" "FullyQualifiedName~Appliance.Seeding.Tests"
 
 # One Native AOT binary at dist/appliance; any trim/AOT warning fails the build (warnings are errors).
 publish:

@@ -295,6 +295,19 @@ public sealed class EpollEngineTests : IDisposable
     }
 
     [Fact]
+    public void A_stopped_engine_refuses_sockets_so_the_caller_serves_them_another_way()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        client.Connect(listener.LocalEndPoint!);
+        using var accepted = listener.Accept();
+        _engine.Dispose();
+        Assert.Null(_engine.TryRegister(accepted));
+    }
+
+    [Fact]
     public void Sockets_are_spread_over_the_loops()
     {
         var pairs = Enumerable.Range(0, 8).Select(_ => Pair()).ToArray();
