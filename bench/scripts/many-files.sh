@@ -81,7 +81,7 @@ for t in range(count):
 PY
 
 run() {
-  local seeder=$1 start result fds rss hwm
+  local seeder=$1 start result fds rss hwm anon filepages
   PORT=$(free_port)
   rm -rf "$WORK/content/.appliance"
   start=$("$PY" -c 'import time; print(time.time())')
@@ -100,12 +100,14 @@ run() {
     fds=$(ls "/proc/$SEEDER/fd" | wc -l)
     rss=$(awk '/^VmRSS/ {print $2}' "/proc/$SEEDER/status")
     hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$SEEDER/status")
+    anon=$(awk '/^RssAnon/ {print $2}' "/proc/$SEEDER/status")
+    filepages=$(awk '/^RssFile/ {print $2}' "/proc/$SEEDER/status")
   else
-    fds=0; rss=0; hwm=0
+    fds=0; rss=0; hwm=0; anon=0; filepages=0
     echo "$seeder exited early:" >&2; tail -5 "$WORK/$seeder.err" >&2
   fi
   stop_pid "$SEEDER"
-  echo "{\"seeder\": \"$seeder\", \"torrents\": $TORRENTS, \"files\": $FILES, \"single_file\": $SINGLE, \"nofile\": $NOFILE, \"result\": ${result:-null}, \"open_fds\": $fds, \"rss_mib\": $((rss / 1024)), \"rss_peak_mib\": $((hwm / 1024))}"
+  echo "{\"seeder\": \"$seeder\", \"torrents\": $TORRENTS, \"files\": $FILES, \"single_file\": $SINGLE, \"nofile\": $NOFILE, \"result\": ${result:-null}, \"open_fds\": $fds, \"rss_mib\": $((rss / 1024)), \"rss_peak_mib\": $((hwm / 1024)), \"rss_anon_mib\": $((anon / 1024)), \"rss_file_mib\": $((filepages / 1024))}"
   local refused
   refused=$(grep -ci 'too many open files' "$WORK/$seeder.err" "$WORK/$seeder.out" 2>/dev/null | awk -F: '{s += $NF} END {print s + 0}' || true)
   [[ $refused -eq 0 ]] || echo "$seeder: $refused 'Too many open files' lines" >&2
