@@ -2,7 +2,7 @@
 # Many torrents of many small files under a descriptor limit (the load of issue 15: 7,000 torrents x 10 files with
 # `ulimit -n 20000`): for `appliance serve` and for python3-libtorrent (libtorrent_folder_seed.py), each started under
 # `prlimit --nofile`, measures the seconds from exec until the last torrent has served a block (many_files_probe.py asks
-# every torrent for its first block, in order, retrying one that is not served yet), with the resident memory and open
+# every torrent for its first block, in order, retrying one that is not served yet), with the resident memory (VmRSS, RssAnon, RssFile) and open
 # descriptors of the seeder at that moment. Prints a JSON line per seeder.
 #   bench/scripts/many-files.sh [--appliance PATH] [--torrents N] [--files M] [--file-bytes B] [--nofile L]
 #                               [--single-file] [--probe-sample N] [--seeders "appliance libtorrent"] [--timeout S] [-- EXTRA APPLIANCE FLAGS]
