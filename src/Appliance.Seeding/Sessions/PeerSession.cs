@@ -252,7 +252,7 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
                 await _sendSignal.WaitAsync().ConfigureAwait(false);
                 while (!IsClosed)
                 {
-                    var batch = _services.SendBatches.Get();
+                    var batch = _services.SendBatches.Rent(SendBatch.BlockLimit(_services.Slots.Unchoked));
                     try
                     {
                         if (!TakeBatch(batch))
