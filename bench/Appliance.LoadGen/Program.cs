@@ -56,6 +56,7 @@ public static class Program
         {
             digests = BlockDigests.Load(o.ReferenceDigests!, torrent, out var refused);
             if (digests is null) Console.Error.WriteLine($"loadgen: --reference-digests: {refused}");
+            else if (!Crc32C.IsHardwareAccelerated) Console.Error.WriteLine("loadgen: no crc32 instruction here: the portable CRC-32C may cost more CPU than --verify sha1");
             return digests is not null;
         }
         if (verify == VerifyMode.Reference && torrent.TotalLength > VerifiedCopy.MaxBytes)

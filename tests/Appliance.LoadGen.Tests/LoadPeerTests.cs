@@ -245,7 +245,7 @@ public sealed class LoadPeerTests : IAsyncLifetime
         Assert.Equal(0, await Program.Main(["--torrent", torrentPath, "--reference-file", _file, "--make-digests", digestsPath]));
 
         string[] Run(string json) => ["--torrent", torrentPath, "--target", _endPoint.ToString(), "--peers", "2", "--pipeline", "4", "--per-ip", "0",
-            "--duration", "1", "--warmup", "0", "--reference-digests", digestsPath, "--json", json];
+            "--duration", "2", "--warmup", "0", "--reference-digests", digestsPath, "--json", json];
         Assert.Equal(0, await Program.Main(Run(_temp.Combine("honest.json"))));
         using (var honest = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(_temp.Combine("honest.json"))))
         {
