@@ -50,9 +50,10 @@ public static class Crc32C
         return state;
     }
 
-    /// <summary>One chain of 8-byte steps (callers check <see cref="IsHardwareAccelerated"/>).</summary>
+    /// <summary>One chain of 8-byte steps, without the lanes (the portable path where there is no instruction).</summary>
     public static uint AppendHardware(uint state, ReadOnlySpan<byte> data)
     {
+        if (!IsHardwareAccelerated) return AppendPortable(state, data);
         var words = MemoryMarshal.Cast<byte, ulong>(data);
         foreach (var word in words) state = Step(state, word);
         foreach (var b in data[(words.Length * 8)..]) state = Step(state, b);
