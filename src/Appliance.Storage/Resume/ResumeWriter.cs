@@ -154,7 +154,10 @@ public sealed class ResumeWriter : IDisposable
         return PendingCount;
     }
 
-    /// <summary>Stops the thread after the write under way; states still pending are dropped (flush first to keep them).</summary>
+    /// <summary>
+    /// Stops the thread after the write under way; states still pending are dropped (flush first to keep them). Waits a
+    /// few seconds at most for that write: a hung disk must not hang the stop (the thread is a background one).
+    /// </summary>
     public void Dispose()
     {
         lock (_gate)
@@ -163,7 +166,7 @@ public sealed class ResumeWriter : IDisposable
             _stopping = true;
             Monitor.PulseAll(_gate);
         }
-        if (Thread.CurrentThread != _thread) _thread.Join();
+        if (Thread.CurrentThread != _thread) _thread.Join(TimeSpan.FromSeconds(5));
     }
 
     private void Run()
