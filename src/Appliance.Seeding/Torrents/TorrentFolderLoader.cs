@@ -132,9 +132,6 @@ public sealed class TorrentFolderLoader(
         return await LoadFileAsync(torrentPath, parsed: null, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Where this loader's verifications are recorded (null: nowhere).</summary>
-    public ResumeWriter? ResumeWriter => resumeWriter;
-
     /// <summary>As above; <paramref name="parsed"/> is the file's metainfo when the caller has just read it (start-up parses the folder first).</summary>
     private async Task<TorrentLoadResult> LoadFileAsync(string torrentPath, TorrentMetainfo? parsed, CancellationToken cancellationToken)
     {
