@@ -29,6 +29,10 @@ public sealed class LoadOptions
     public VerifyMode Verify { get; private set; } = VerifyMode.Sha1;
     // The torrent's content (single file), hashed once before the run: every block is then compared, never hashed.
     public string? ReferenceFile { get; private set; }
+    // CRC-32C of every block, written before the run by --make-digests: every block is checked, the content never read.
+    public string? ReferenceDigests { get; private set; }
+    // Write the digest table of --reference-file's content to this path, then exit (no connection is made).
+    public string? MakeDigests { get; private set; }
     // Complete mode: every peer downloads the whole torrent once and leaves; DurationSeconds bounds the run.
     public bool Complete { get; private set; }
 
@@ -48,7 +52,9 @@ public sealed class LoadOptions
         usage: loadgen --torrent FILE --target HOST:PORT [--peers N] [--pipeline Q] [--duration S] [--warmup S]
                        [--seeder-pid PID] [--metrics URL] [--alloc-metric NAME] [--json OUT] [--label NAME]
                        [--per-ip N] [--recv-buffer BYTES] [--so-rcvbuf BYTES] [--connect-concurrency N]
-                       [--verify sha1|reference] [--reference-file PATH] [--complete] [--rc4] [--join v1|v2] [--transport tcp|utp]
+                       [--verify sha1|reference] [--reference-file PATH | --reference-digests PATH] [--complete] [--rc4]
+                       [--join v1|v2] [--transport tcp|utp]
+               loadgen --make-digests OUT --torrent FILE --reference-file PATH
                loadgen --handshakes --torrent FILE --target HOST:PORT [--peers N] [--rc4] [--join v1|v2] [--per-ip N] [--duration S] [--seeder-pid PID]
                loadgen --idle N --torrent FILE --target HOST:PORT [--duration S] [--seeder-pid PID] [--json OUT]
 
@@ -66,7 +72,13 @@ public sealed class LoadOptions
                                it arrives, then compare later copies byte for byte with the verified bytes
           --reference-file PATH  the torrent's content (a single-file torrent's file): read and hashed once before
                                connecting, then every block is compared with it (implies --verify reference; the
-                               lightest client, for thousands of peers)
+                               lightest client, for thousands of peers; at most 1 GiB)
+          --reference-digests PATH  a CRC-32C per 16 KiB block written by --make-digests: every received block is
+                               checked against it (the crc32 instruction, several GB/s per core); the content is not
+                               read during the run and the table takes 4 bytes per block, so it suits torrents of any
+                               size and cold-cache runs (a client reading the content would warm the seeder's page cache)
+          --make-digests OUT   read --reference-file once, check every piece's SHA-1, write its block digests to OUT
+                               and exit
           --complete           each peer downloads the whole torrent once, verified, then disconnects; the run
                                ends when all are done (or after --duration); reports wall time and the median
                                and slowest peer's completion time (fairness), with the seeder's default choker
@@ -80,6 +92,9 @@ public sealed class LoadOptions
           --handshakes         handshake rate: --peers workers each connect, handshake (MSE/PE first with --rc4), wait
                                for the seeder's handshake, close and repeat, a new source address every --per-ip
                                connections; reports handshakes per second and per seeder CPU-second
+
+        exit status: 0 done; 1 bad arguments, torrent, content or digests; 3 --complete with peers unfinished; 4 a piece
+        or block failed verification (load and complete modes; the JSON is written first)
         """;
 
     public static LoadOptions Parse(string[] args)
@@ -133,6 +148,8 @@ public sealed class LoadOptions
                 case "--so-rcvbuf": o.SocketReceiveBufferBytes = Int(0, 256 * 1024 * 1024); break;
                 case "--connect-concurrency": o.ConnectConcurrency = Int(1, 10_000); break;
                 case "--reference-file": o.ReferenceFile = Value(); o.Verify = VerifyMode.Reference; break;
+                case "--reference-digests": o.ReferenceDigests = Value(); o.Verify = VerifyMode.Digests; break;
+                case "--make-digests": o.MakeDigests = Value(); break;
                 case "--verify": o.Verify = Choice(("sha1", VerifyMode.Sha1), ("reference", VerifyMode.Reference)); break;
                 case "--transport": o.Transport = Choice(("tcp", TransportKind.Tcp), ("utp", TransportKind.Utp)); break;
                 case "--join": o.Join = Choice(("v1", JoinKind.V1), ("v2", JoinKind.V2)); break;
@@ -144,6 +161,9 @@ public sealed class LoadOptions
             }
         }
         if (o.TorrentPath.Length == 0) throw new ArgumentException("--torrent is required");
+        if (o.MakeDigests is not null && o.ReferenceFile is null) throw new ArgumentException("--make-digests needs --reference-file (the content to digest)");
+        if (o.ReferenceDigests is not null && (o.ReferenceFile is not null || o.Verify != VerifyMode.Digests))
+            throw new ArgumentException("--reference-digests is a verification mode of its own: drop --reference-file and --verify");
         // uTP peers each own a UDP port with two threads: fine for the swarms measured (up to a few hundred), not for
         // ten thousand idle connections or a stream of short-lived ones.
         if (o.Transport == TransportKind.Utp && (o.IdleConnections > 0 || o.Handshakes))
@@ -160,7 +180,7 @@ public sealed class LoadOptions
     }
 }
 
-/// <summary>How a received piece is checked; both check every byte of every piece.</summary>
+/// <summary>How a received piece is checked; each checks every byte of every piece.</summary>
 public enum VerifyMode
 {
     /// <summary>SHA-1 of every received piece.</summary>
@@ -168,6 +188,9 @@ public enum VerifyMode
 
     /// <summary>SHA-1 of a piece's first receipt in the run; byte comparison with those verified bytes afterwards.</summary>
     Reference,
+
+    /// <summary>CRC-32C of every block against a table made from the content before the run (--reference-digests).</summary>
+    Digests,
 }
 
 /// <summary>The info-hash a connection joins with: a hybrid torrent (BEP 52) is one swarm reached by either.</summary>

@@ -9,8 +9,9 @@ namespace Appliance.LoadGen;
 
 /// <summary>
 /// One downloading connection (BEP 3, leecher side): handshake, interested, then keeps Q block requests
-/// outstanding and walks pieces from its own starting piece, verifying each piece (its SHA-1, or byte for byte
-/// against the run's <see cref="VerifiedCopy"/> of pieces whose SHA-1 already matched).
+/// outstanding and walks pieces from its own starting piece, verifying each piece (its SHA-1, byte for byte
+/// against the run's <see cref="VerifiedCopy"/> of pieces whose SHA-1 already matched, or block by block against
+/// <see cref="BlockDigests"/> made from the content before the run).
 /// One receive loop per connection; requests are written in one send after each receive.
 /// A hybrid torrent (BEP 52) can be joined by either info-hash; both doors lead to the same v1 piece grid, whose pieces
 /// include the BEP 47 pad files' zeros, so the v1 SHA-1 hashes verify every byte either way.
@@ -29,6 +30,7 @@ public sealed class LoadPeer : IDisposable
     private readonly LoadRun _run;
     private readonly int _pipeline;
     private readonly VerifiedCopy? _copy;
+    private readonly BlockDigests? _digests;
     private readonly byte[] _receive;
     private readonly byte[] _send;
     private readonly Request[] _outstanding;
@@ -74,8 +76,9 @@ public sealed class LoadPeer : IDisposable
     }
 
     public LoadPeer(TorrentMetainfo torrent, LoadRun run, int pipeline, int receiveBufferBytes, int startPiece, VerifiedCopy? copy = null, bool rc4 = false,
-        JoinKind join = JoinKind.V1)
+        JoinKind join = JoinKind.V1, BlockDigests? digests = null)
     {
+        _digests = digests;
         _infoHash = HandshakeHash(torrent, join);
         _v2 = join == JoinKind.V2;
         _rc4 = rc4;
@@ -459,7 +462,7 @@ public sealed class LoadPeer : IDisposable
             {
                 if (_piecesToStart == 0) break;
                 if (_piecesToStart > 0) _piecesToStart--;
-                var verifier = _spare.Count > 0 ? _spare.Pop() : new PieceVerifier(_copy);
+                var verifier = _spare.Count > 0 ? _spare.Pop() : new PieceVerifier(_copy, _digests);
                 verifier.Start(_nextPiece, pieceSize);
                 _active.Add(verifier);
             }

@@ -7,9 +7,10 @@ namespace Appliance.LoadGen;
 /// Checks one piece fed block by block. Hashing: blocks that arrive in order are hashed straight from the receive
 /// buffer; a block that arrives early is parked in a stash until the gap before it fills. With a
 /// <see cref="VerifiedCopy"/> a piece already verified in this run is instead compared block by block with that copy
-/// (any order), and a piece hashed here is published to it when its SHA-1 matches.
+/// (any order), and a piece hashed here is published to it when its SHA-1 matches. With <see cref="BlockDigests"/> every
+/// block is checked against its CRC-32C as it arrives (any order) and nothing is hashed or kept.
 /// </summary>
-public sealed class PieceVerifier(VerifiedCopy? copy = null) : IDisposable
+public sealed class PieceVerifier(VerifiedCopy? copy = null, BlockDigests? digests = null) : IDisposable
 {
     private readonly IncrementalHash _sha1 = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
     private readonly byte[] _digest = new byte[InfoHash.Length];
@@ -22,7 +23,7 @@ public sealed class PieceVerifier(VerifiedCopy? copy = null) : IDisposable
 
     public int Piece { get; private set; } = -1;
 
-    /// <summary>True when this piece is checked against the verified copy rather than hashed.</summary>
+    /// <summary>True when this piece is checked against the verified copy or the block digests rather than hashed.</summary>
     public bool Comparing { get; private set; }
 
     public void Start(int piece, int size)
@@ -32,7 +33,7 @@ public sealed class PieceVerifier(VerifiedCopy? copy = null) : IDisposable
         _nextOffset = 0;
         _mismatch = false;
         _blocksLeft = (size + LoadOptions.BlockLength - 1) / LoadOptions.BlockLength;
-        Comparing = copy is not null && copy.IsVerified(piece);
+        Comparing = digests is not null || (copy is not null && copy.IsVerified(piece));
         if (_parked is null || _parked.Length < _blocksLeft) _parked = new bool[_blocksLeft];
         else Array.Clear(_parked);
         // Hashing for a verified copy keeps every block, to publish the piece once its hash matches.
@@ -56,7 +57,8 @@ public sealed class PieceVerifier(VerifiedCopy? copy = null) : IDisposable
         var slot = begin / LoadOptions.BlockLength;
         if (_parked![slot]) return Outcome.Duplicate;
         _parked[slot] = true;
-        if (!block.SequenceEqual(copy!.Slice(Piece, begin, block.Length))) _mismatch = true;
+        var matches = digests is not null ? digests.Matches(Piece, begin, block) : block.SequenceEqual(copy!.Slice(Piece, begin, block.Length));
+        if (!matches) _mismatch = true;
         if (--_blocksLeft > 0) return Outcome.Pending;
         Piece = -1;
         return _mismatch ? Outcome.Failed : Outcome.Verified;

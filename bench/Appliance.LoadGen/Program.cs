@@ -7,6 +7,8 @@ namespace Appliance.LoadGen;
 
 public static class Program
 {
+    private const int VerifyFailedExit = 4;
+
     public static async Task<int> Main(string[] args)
     {
         LoadOptions options;
@@ -28,6 +30,7 @@ public static class Program
             return 1;
         }
 
+        if (options.MakeDigests is not null) return MakeDigests(options, torrent);
         using var probe = new SeederProbe(options.SeederPid, options.MetricsUrl, options.AllocatedMetric);
         if (options.IdleConnections > 0) return await RunIdleAsync(options, torrent, probe).ConfigureAwait(false);
         if (options.Handshakes)
@@ -40,16 +43,27 @@ public static class Program
             : await RunLoadAsync(options, torrent, probe).ConfigureAwait(false);
     }
 
-    /// <summary>The run's verified copy: none (sha1), filled as pieces verify (reference), or read from the content up front.</summary>
-    private static bool TryMakeCopy(LoadOptions o, TorrentMetainfo torrent, out VerifyMode verify, out VerifiedCopy? copy)
+    /// <summary>
+    /// How the run checks pieces: SHA-1 alone; a verified copy, filled as pieces verify or read from the content up front
+    /// (reference); or the block digests made before the run (digests).
+    /// </summary>
+    private static bool TryPrepareVerification(LoadOptions o, TorrentMetainfo torrent, out VerifyMode verify, out VerifiedCopy? copy, out BlockDigests? digests)
     {
         verify = o.Verify;
         copy = null;
+        digests = null;
+        if (verify == VerifyMode.Digests)
+        {
+            digests = BlockDigests.Load(o.ReferenceDigests!, torrent, out var refused);
+            if (digests is null) Console.Error.WriteLine($"loadgen: --reference-digests: {refused}");
+            else if (!Crc32C.IsHardwareAccelerated) Console.Error.WriteLine("loadgen: no crc32 instruction here: the portable CRC-32C may cost more CPU than --verify sha1");
+            return digests is not null;
+        }
         if (verify == VerifyMode.Reference && torrent.TotalLength > VerifiedCopy.MaxBytes)
         {
             if (o.ReferenceFile is not null)
             {
-                Console.Error.WriteLine($"loadgen: --reference-file holds at most {VerifiedCopy.MaxBytes} bytes");
+                Console.Error.WriteLine($"loadgen: --reference-file holds at most {VerifiedCopy.MaxBytes} bytes (--reference-digests has no limit)");
                 return false;
             }
             Console.Error.WriteLine($"loadgen: torrent larger than {VerifiedCopy.MaxBytes} bytes: hashing every piece (--verify sha1)");
@@ -66,6 +80,31 @@ public static class Program
         return copy is not null;
     }
 
+    // --make-digests: one pass over the content, before any seeder runs, so the run itself never reads it.
+    private static int MakeDigests(LoadOptions o, TorrentMetainfo torrent)
+    {
+        var watch = Stopwatch.StartNew();
+        BlockDigests? digests;
+        try
+        {
+            digests = BlockDigests.FromContent(o.ReferenceFile!, torrent, out var error);
+            if (digests is null)
+            {
+                Console.Error.WriteLine($"loadgen: --make-digests: {error}");
+                return 1;
+            }
+            digests.Save(o.MakeDigests!, torrent);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"loadgen: --make-digests: {e.Message}");
+            return 1;
+        }
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"loadgen: {digests.BlockCount} block digests of {torrent.TotalLength} bytes (every piece's SHA-1 checked) written to {o.MakeDigests} in {watch.Elapsed.TotalSeconds:F1} s"));
+        return 0;
+    }
+
     private static async Task<int> RunLoadAsync(LoadOptions o, TorrentMetainfo torrent, SeederProbe probe)
     {
         if (torrent.TotalLength < 2L * o.Pipeline * LoadOptions.BlockLength + 2L * torrent.PieceLength)
@@ -73,11 +112,11 @@ public static class Program
             Console.Error.WriteLine($"loadgen: torrent of {torrent.TotalLength} bytes is too small for a pipeline of {o.Pipeline} blocks");
             return 1;
         }
-        if (!TryMakeCopy(o, torrent, out var verify, out var copy)) return 1;
+        if (!TryPrepareVerification(o, torrent, out var verify, out var copy, out var digests)) return 1;
         var run = new LoadRun();
         var peers = new LoadPeer[o.Peers];
         for (var i = 0; i < peers.Length; i++)
-            peers[i] = new LoadPeer(torrent, run, o.Pipeline, o.ReceiveBufferBytes, (int)((long)i * torrent.PieceCount / o.Peers), copy, o.Rc4, o.Join);
+            peers[i] = new LoadPeer(torrent, run, o.Pipeline, o.ReceiveBufferBytes, (int)((long)i * torrent.PieceCount / o.Peers), copy, o.Rc4, o.Join, digests);
 
         using var stop = new CancellationTokenSource();
         var connectWatch = Stopwatch.StartNew();
@@ -146,7 +185,7 @@ public static class Program
             ["latency_p999_us"] = latency.Percentile(99.9),
             ["pieces_verified"] = peers.Sum(p => p.PiecesVerified),
             ["verify_failures"] = peers.Sum(p => p.VerifyFailures),
-            ["verify_mode"] = verify == VerifyMode.Reference ? "reference" : "sha1",
+            ["verify_mode"] = VerifyName(verify),
             ["pieces_hashed"] = peers.Sum(p => p.PiecesHashed),
             ["unexpected_blocks"] = peers.Sum(p => p.UnexpectedBlocks),
             ["seeder_cpu_s"] = seederCpu,
@@ -160,19 +199,20 @@ public static class Program
         };
         Emit(o, result);
         foreach (var p in peers) p.Dispose();
-        return 0;
+        // Numbers from a seeder that served wrong bytes are worth nothing: the run fails (the JSON still says how).
+        return peers.Sum(p => p.VerifyFailures) > 0 ? VerifyFailedExit : 0;
     }
 
     // Every peer downloads the whole torrent once, as a swarm of leechers does: the seeder's choker (upload slots,
     // refills, rotation) decides who is served when, so this measures the configuration users run, not only raw speed.
     private static async Task<int> RunCompleteAsync(LoadOptions o, TorrentMetainfo torrent, SeederProbe probe)
     {
-        if (!TryMakeCopy(o, torrent, out var verify, out var copy)) return 1;
+        if (!TryPrepareVerification(o, torrent, out var verify, out var copy, out var digests)) return 1;
         var run = new LoadRun();
         var peers = new LoadPeer[o.Peers];
         for (var i = 0; i < peers.Length; i++)
         {
-            peers[i] = new LoadPeer(torrent, run, o.Pipeline, o.ReceiveBufferBytes, (int)((long)i * torrent.PieceCount / o.Peers), copy, o.Rc4, o.Join);
+            peers[i] = new LoadPeer(torrent, run, o.Pipeline, o.ReceiveBufferBytes, (int)((long)i * torrent.PieceCount / o.Peers), copy, o.Rc4, o.Join, digests);
             peers[i].DownloadOnce();
         }
 
@@ -221,7 +261,7 @@ public static class Program
             ["slowest_over_median"] = median is > 0 ? slowest / median : null,
             ["pieces_verified"] = peers.Sum(p => p.PiecesVerified),
             ["verify_failures"] = peers.Sum(p => p.VerifyFailures),
-            ["verify_mode"] = verify == VerifyMode.Reference ? "reference" : "sha1",
+            ["verify_mode"] = VerifyName(verify),
             ["unexpected_blocks"] = peers.Sum(p => p.UnexpectedBlocks),
             ["seeder_cpu_s"] = seederCpu,
             ["bytes_per_seeder_cpu_s"] = seederCpu is > 0 ? bytes / seederCpu : null,
@@ -232,7 +272,7 @@ public static class Program
         };
         Emit(o, result);
         foreach (var p in peers) p.Dispose();
-        return done.Length == o.Peers ? 0 : 3;
+        return peers.Sum(p => p.VerifyFailures) > 0 ? VerifyFailedExit : done.Length == o.Peers ? 0 : 3;
     }
 
     private static async Task<int> RunIdleAsync(LoadOptions o, TorrentMetainfo torrent, SeederProbe probe)
@@ -330,6 +370,13 @@ public static class Program
         await Task.WhenAll(tasks).ConfigureAwait(false);
         return connected;
     }
+
+    private static string VerifyName(VerifyMode verify) => verify switch
+    {
+        VerifyMode.Reference => "reference",
+        VerifyMode.Digests => "digests",
+        _ => "sha1",
+    };
 
     private static string Transport(LoadOptions o) => o.Transport == TransportKind.Utp ? "utp" : "tcp";
 

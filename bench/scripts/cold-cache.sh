@@ -7,6 +7,11 @@
 # 3. ROUNDS rounds, the two seeders alternately: `sync; echo 3 > /proc/sys/vm/drop_caches`, start the seeder (the
 #    appliance with its fast-resume state, libtorrent_seed.py with its resume file; both written by one first start),
 #    then LoadGen with PEERS peers for WARMUP + DURATION seconds.
+# LoadGen checks every block it receives against a CRC-32C made from the content before anything else runs
+# (`--make-digests`, which also checks every piece's SHA-1; redone when the torrent changes), so that during the runs
+# the client neither hashes (SHA-1 of every piece took most of a core of this 2-core box, leaving the seeder about one)
+# nor reads the content (which would warm the page cache the test just dropped). `--verify sha1` hashes every piece
+# instead, as before; `--verify reference` falls back to sha1 above 1 GiB.
 # Prints medians of MB/s, the appliance as a percentage of fio's QD32 figure and as a ratio to libtorrent (issue
 # targets: >= 70% of fio QD32, >= 2x libtorrent), the bytes each seeder read from disk per byte served (from
 # /proc/PID/io: below 1 means part of the run was served from pages read earlier in the same run, so keep
@@ -14,15 +19,15 @@
 #
 # usage: bench/scripts/cold-cache.sh [--appliance BIN] [--loadgen BIN] [--size-mib 4096] [--peers 64] [--rounds 3]
 #                                    [--duration 5] [--warmup 1] [--pipeline 128] [--fio-seconds 10]
-#                                    [--appliance-flags "--read-ahead 16"] [--verify reference|sha1] [--work DIR]
-# (LoadGen verifies every piece; it hashes every piece of a torrent over 1 GiB whatever --verify says.)
+#                                    [--appliance-flags "--read-ahead 16"] [--verify digests|sha1|reference] [--work DIR]
+# The table gives each seeder's LoadGen CPU (median cores) and verification failures; any failure makes the script exit 1.
 # Needs root (drop_caches), fio (installed with apt-get when missing), mktorrent, python3-libtorrent, and
 # dist/appliance (make publish) or --appliance. Every process it starts is stopped on exit; nothing leaves 127.0.0.0/8.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SCRIPTS="$ROOT/bench/scripts"
 APPLIANCE="$ROOT/dist/appliance"; LOADGEN=""; SIZE_MIB=4096; PEERS=64; ROUNDS=3; DURATION=5; WARMUP=1; PIPELINE=128
-FIO_SECONDS=10; APPLIANCE_FLAGS=""; WORK=/var/tmp/appliance-cold-cache; PER_IP=50; VERIFY=reference
+FIO_SECONDS=10; APPLIANCE_FLAGS=""; WORK=/var/tmp/appliance-cold-cache; PER_IP=50; VERIFY=digests
 while [ $# -gt 0 ]; do
   case $1 in
     --appliance) APPLIANCE=$2; shift 2 ;;
@@ -37,11 +42,12 @@ while [ $# -gt 0 ]; do
     --appliance-flags) APPLIANCE_FLAGS=$2; shift 2 ;;
     --verify) VERIFY=$2; shift 2 ;;
     --work) WORK=$2; shift 2 ;;
-    -h|--help) sed -n 2,20p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,25p "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
 log() { echo "[cold-cache $(date +%T)] $*" >&2; }
+case $VERIFY in digests|sha1|reference) ;; *) echo "--verify: '$VERIFY' is not digests, sha1 or reference" >&2; exit 2 ;; esac
 [ "$(id -u)" -eq 0 ] || { echo "needs root: the page cache is dropped before each run" >&2; exit 2; }
 [ -x "$APPLIANCE" ] || { echo "no executable at $APPLIANCE (make publish, or --appliance)" >&2; exit 2; }
 command -v fio > /dev/null || { log "installing fio"; apt-get install -y fio > /dev/null; }
@@ -59,7 +65,7 @@ SAMPLE="$WORK/content/sample.bin"
 if [ ! -s "$SAMPLE" ] || [ "$(stat -c %s "$SAMPLE")" -ne $((SIZE_MIB * 1024 * 1024)) ]; then
   log "making $SIZE_MIB MiB of sample content in $WORK"
   head -c $((SIZE_MIB * 1024 * 1024)) /dev/urandom > "$SAMPLE"
-  rm -rf "$WORK/state" "$WORK/lt.resume" "$WORK/torrents/sample.torrent"
+  rm -rf "$WORK/state" "$WORK/lt.resume" "$WORK/torrents/sample.torrent" "$WORK/sample.digests"
 fi
 TORRENT="$WORK/torrents/sample.torrent"
 [ -s "$TORRENT" ] || mktorrent -l 18 -n sample.bin -o "$TORRENT" "$SAMPLE" > /dev/null
@@ -70,6 +76,18 @@ if [ -z "$LOADGEN" ]; then
   dotnet publish "$ROOT/bench/Appliance.LoadGen" -c Release -o "$WORK/loadgen" --artifacts-path /tmp/art-cold-cache \
     > "$WORK/loadgen-build.log" 2>&1 || { tail -20 "$WORK/loadgen-build.log" >&2; exit 1; }
   LOADGEN="$WORK/loadgen/Appliance.LoadGen"
+fi
+# Made before the page cache is dropped: reading the content here is the only time LoadGen reads it.
+DIGESTS="$WORK/sample.digests"
+if [ "$VERIFY" = digests ]; then
+  VERIFY_FLAGS=(--reference-digests "$DIGESTS")
+  if [ ! -s "$DIGESTS" ] || [ "$TORRENT" -nt "$DIGESTS" ]; then
+    log "LoadGen: block digests of the content (one read, every piece's SHA-1 checked)"
+    "$LOADGEN" --torrent "$TORRENT" --reference-file "$SAMPLE" --make-digests "$DIGESTS" 2>> "$WORK/loadgen.log" \
+      || { tail -2 "$WORK/loadgen.log" >&2; exit 1; }
+  fi
+else
+  VERIFY_FLAGS=(--verify "$VERIFY")
 fi
 
 fio_run() { # fio_run DEPTH: random 16 KiB reads, bytes per second
@@ -127,8 +145,9 @@ for r in $(seq "$ROUNDS"); do
     "start_$seeder"
     read_at_start=$(read_bytes "$PID")
     json="$WORK/results/$seeder-r$r.json"
+    rm -f "$json" # a run that writes none must not count an earlier run's
     "$LOADGEN" --torrent "$TORRENT" --target "127.0.0.1:$PORT" --peers "$PEERS" --pipeline "$PIPELINE" --per-ip "$PER_IP" \
-      --duration "$DURATION" --warmup "$WARMUP" --seeder-pid "$PID" --label "$seeder" --verify "$VERIFY" \
+      --duration "$DURATION" --warmup "$WARMUP" --seeder-pid "$PID" --label "$seeder" "${VERIFY_FLAGS[@]}" \
       --json "$json" > /dev/null 2>> "$WORK/loadgen.log" || log "loadgen against $seeder round $r failed (exit $?)"
     read_at_end=$(read_bytes "$PID")
     python3 - "$json" "$read_at_start" "$read_at_end" <<'PY'
@@ -163,9 +182,12 @@ def med(values):
     return statistics.median(values) if values else float("nan")
 print(f"load average at start {load_start}, at end {load_end}")
 print(f"fio random 16 KiB O_DIRECT libaio: QD1 {qd1 / 1e6:.0f} MB/s, QD32 {qd32 / 1e6:.0f} MB/s")
-print("| seeder | runs | MB/s (median) | % of fio QD32 | disk bytes read per byte served | read at start (MB) | seeder CPU-s per GB |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+modes = sorted({r.get("verify_mode", "?") for s in ("appliance", "libtorrent") for r in runs(s)})
+print(f"LoadGen verification: {', '.join(modes) or 'none ran'} (digests: CRC-32C per block made before the runs; sha1: every piece hashed)")
+print("| seeder | runs | MB/s (median) | % of fio QD32 | disk bytes read per byte served | read at start (MB) | seeder CPU-s per GB | LoadGen cores | verify failures |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 rate = {}
+failures = 0
 for seeder in ("appliance", "libtorrent"):
     found = runs(seeder)
     mbps = med([r.get("throughput_Bps") for r in found])
@@ -175,7 +197,14 @@ for seeder in ("appliance", "libtorrent"):
                  if r.get("throughput_Bps") and r.get("duration_s") is not None else None for r in found])
     at_start = med([r.get("seeder_disk_read_at_start_bytes") for r in found])
     cpu = med([1e9 / r["bytes_per_seeder_cpu_s"] if r.get("bytes_per_seeder_cpu_s") else None for r in found])
-    print(f"| {seeder} | {len(found)} | {mbps / 1e6:.0f} | {100 * mbps / qd32:.0f}% | {ratio:.2f} | {at_start / 1e6:.1f} | {cpu:.2f} |")
+    # LoadGen's CPU over the measured window, in cores: how much of the box the client took from the seeder.
+    client = med([r["loadgen_cpu_s"] / r["duration_s"] if r.get("loadgen_cpu_s") is not None and r.get("duration_s") else None for r in found])
+    failed = sum(r.get("verify_failures", 0) for r in found)
+    failures += failed
+    print(f"| {seeder} | {len(found)} | {mbps / 1e6:.0f} | {100 * mbps / qd32:.0f}% | {ratio:.2f} | {at_start / 1e6:.1f} | {cpu:.2f} | {client:.2f} | {failed} |")
 a, l = rate["appliance"], rate["libtorrent"]
 print(f"appliance / libtorrent: {a / l:.2f}x (target >= 2x); appliance / fio QD32: {100 * a / qd32:.0f}% (target >= 70%)")
+if failures:
+    print(f"FAILED: {failures} pieces failed verification: a seeder served wrong bytes, these figures do not count")
+    sys.exit(1)
 PY

@@ -8,10 +8,12 @@
 # (--per-ip, default 50), as a real swarm is spread, so the seeder's per-address limits are not what is measured.
 # LoadGen reads and hashes the content once before connecting (--reference-file) and then compares every block with
 # it: no hashing or stash copies during the run, so at thousands of peers the client leaves the CPU to the seeder.
+# --complete: each peer downloads the whole torrent once instead (--duration bounds the run; use a small --size-mib),
+# and the table adds the median and slowest peer's completion time: per-peer fairness (issue 14: slowest <= 2x median).
 #
 # usage: bench/scripts/vs-reference.sh [--appliance [LABEL=]BIN]... [--loadgen BIN] [--peers "1 64 512 2000 10000"] [--rounds 3]
 #                                      [--duration 10] [--warmup 3] [--pipeline 128] [--pipeline-at-10000 32]
-#                                      [--size-mib 256] [--refsend-threads N] [--work DIR]
+#                                      [--size-mib 256] [--refsend-threads N] [--work DIR] [--complete]
 # --appliance may be given several times with a label (e.g. --appliance before=/old/appliance --appliance now=dist/appliance):
 # each is measured in every round beside refsend, and the table has a row per label.
 # Needs cc (refsend is built here), mktorrent, python3-libtorrent (the info-hash), and dist/appliance or --appliance.
@@ -19,7 +21,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 APPLIANCES=(); LOADGEN=""; PEERS="1 64 512 2000 10000"; ROUNDS=3; DURATION=10; WARMUP=3
-PIPELINE=128; PIPELINE_BIG=32; SIZE_MIB=256; REF_THREADS=$(nproc); WORK=""; PER_IP=50
+PIPELINE=128; PIPELINE_BIG=32; SIZE_MIB=256; REF_THREADS=$(nproc); WORK=""; PER_IP=50; COMPLETE=()
 while [ $# -gt 0 ]; do
   case $1 in
     --appliance) APPLIANCES+=("$2"); shift 2 ;;
@@ -33,7 +35,8 @@ while [ $# -gt 0 ]; do
     --size-mib) SIZE_MIB=$2; shift 2 ;;
     --refsend-threads) REF_THREADS=$2; shift 2 ;;
     --work) WORK=$2; shift 2 ;;
-    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
+    --complete) COMPLETE=(--complete); shift ;;
+    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -116,7 +119,7 @@ for n in $PEERS; do
     for seeder in $order; do
       if [ "$seeder" = refsend ]; then start_refsend; else start_appliance "$seeder"; fi
       "$LOADGEN" --torrent "$TORRENT" --target "127.0.0.1:$PORT" --peers "$n" --pipeline "$q" --per-ip "$PER_IP" \
-        --duration "$DURATION" --warmup "$WARMUP" --seeder-pid "$PID" --label "$seeder" --reference-file "$SAMPLE" \
+        --duration "$DURATION" --warmup "$WARMUP" --seeder-pid "$PID" --label "$seeder" --reference-file "$SAMPLE" "${COMPLETE[@]}" \
         --json "$WORK/results/$seeder-n$n-r$r.json" > /dev/null 2>> "$WORK/loadgen.log" \
         || log "loadgen against $seeder N=$n round $r failed (exit $?)"
       tail -1 "$WORK/loadgen.log" >&2
@@ -126,10 +129,10 @@ for n in $PEERS; do
 done
 LOAD_AT_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
-python3 - "$WORK/results" "$LOAD_AT_START" "$LOAD_AT_END" "$PEERS" "${LABELS[*]}" <<'PY'
+python3 - "$WORK/results" "$LOAD_AT_START" "$LOAD_AT_END" "$PEERS" "${LABELS[*]}" "${#COMPLETE[@]}" <<'PY'
 import glob, json, os, re, statistics, sys
 folder, load_start, load_end, peers = sys.argv[1], sys.argv[2], sys.argv[3], [int(p) for p in sys.argv[4].split()]
-labels = sys.argv[5].split()
+labels, complete = sys.argv[5].split(), sys.argv[6] != "0"
 runs = {}
 for path in glob.glob(os.path.join(folder, "*.json")):
     m = re.match(r"([a-z][a-z0-9_]*)-n(\d+)-r(\d+)\.json$", os.path.basename(path))
@@ -149,4 +152,14 @@ for n in peers:
         at, ab = med(label, n, "throughput_Bps"), med(label, n, "bytes_per_seeder_cpu_s")
         al, ac = med(label, n, "loadgen_cpu_s"), med(label, n, "connections_unchoked")
         print(f"| {n} | {q} | {label} | {at / 1e9:.3f} | {rt / 1e9:.3f} | {pct(at, rt)} | {ab / 1e9:.3f} | {rb / 1e9:.3f} | {pct(ab, rb)} | {al:.1f} / {rl:.1f} | {ac:.0f} / {rc:.0f} |")
+if complete:
+    print()
+    print("| peers | seeder | peers done (min of rounds) | wall s | completion median s | slowest s | slowest / median (per round) |")
+    print("|---:|---|---:|---:|---:|---:|---|")
+    for n in peers:
+        for label in labels + ["refsend"]:
+            rs = runs.get((label, n), [])
+            done = min((r.get("peers_completed", 0) or 0 for r in rs), default=0)
+            ratios = ", ".join(f"{r['slowest_over_median']:.2f}" for r in rs if r.get("slowest_over_median") is not None)
+            print(f"| {n} | {label} | {done} of {n} | {med(label, n, 'wall_s'):.2f} | {med(label, n, 'completion_median_s'):.2f} | {med(label, n, 'completion_slowest_s'):.2f} | {ratios} |")
 PY

@@ -27,11 +27,18 @@ public sealed record StorageOpenResult(PieceStore? Store, string? RefusedReason,
 
     /// <summary>The refusal came from a passing condition (out of file descriptors or memory): worth retrying unchanged.</summary>
     public bool Transient { get; init; }
+
+    /// <summary>
+    /// The verification to record in the state folder, null when nothing was hashed (nothing changed). The opener never
+    /// writes it: the caller saves it (<see cref="ResumeFile.Save"/>) or queues it (<see cref="ResumeWriter"/>), after
+    /// the torrent serves. Set after a refusal too: it records which pieces were good, so a fix re-hashes only the rest.
+    /// </summary>
+    public ResumeState? ResumeToSave { get; init; }
 }
 
 /// <summary>
 /// Opens a torrent's content for seeding: checks every file is there with the right size, verifies pieces
-/// (only those fast resume cannot vouch for), records the result, and returns a store. All-or-nothing: a torrent
+/// (only those fast resume cannot vouch for), and returns a store with the resume state to record. All-or-nothing: a torrent
 /// with any missing, wrongly sized or corrupt data is refused with the reason, never partly seeded.
 /// </summary>
 public static class StorageOpener
@@ -140,18 +147,10 @@ public static class StorageOpener
                 }
             }
 
-            // Nothing hashed means nothing changed: skip the write, which matters with thousands of torrents.
-            if (hashedCount > 0 || resume is null)
-            {
-                try
-                {
-                    ResumeFile.Save(stateFolder, new ResumeState(metainfo.InfoHash, metainfo.PieceLength, metainfo.PieceCount, verified, stamps));
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    warnings.Add($"cannot save resume state in {stateFolder}: {e.Message}");
-                }
-            }
+            // Nothing hashed means nothing changed: no write, which matters with thousands of torrents.
+            var toSave = hashedCount > 0 || resume is null
+                ? new ResumeState(metainfo.InfoHash, metainfo.PieceLength, metainfo.PieceCount, verified, stamps)
+                : null;
 
             if (bad.Count > 0)
             {
@@ -159,7 +158,7 @@ public static class StorageOpener
                 int first = bad[0];
                 string where = string.Join(", ", layout.FilesOfPiece(first).Take(3).Select(f => $"'{f}'"));
                 string why = hashed.ReadErrors.TryGetValue(first, out string? readError) ? readError : "does not match its hash";
-                return Refuse($"piece {first} (in {where}) {why}; {bad.Count} of {layout.PieceCount} pieces bad", fromResume, hashedCount);
+                return Refuse($"piece {first} (in {where}) {why}; {bad.Count} of {layout.PieceCount} pieces bad", fromResume, hashedCount) with { ResumeToSave = toSave };
             }
 
             PieceStore store = kind switch
@@ -169,7 +168,7 @@ public static class StorageOpener
                 _ => throw new ArgumentOutOfRangeException(nameof(kind)),
             };
             handedOver = true;
-            return new StorageOpenResult(store, null, fromResume, hashedCount, clock.Elapsed) { Warnings = warnings };
+            return new StorageOpenResult(store, null, fromResume, hashedCount, clock.Elapsed) { Warnings = warnings, ResumeToSave = toSave };
         }
         finally
         {

@@ -13,14 +13,14 @@ internal static class Leechers
     public static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
 
     public static async Task<LoadPeer[]> DownloadAsync(TorrentMetainfo torrent, IPEndPoint seeder, int peers, VerifiedCopy? copy, int piecesEach,
-        bool rc4 = false, JoinKind join = JoinKind.V1, bool once = false, TransportKind transport = TransportKind.Tcp)
+        bool rc4 = false, JoinKind join = JoinKind.V1, bool once = false, TransportKind transport = TransportKind.Tcp, BlockDigests? digests = null)
     {
         var run = new LoadRun();
         var leechers = new LoadPeer[peers];
         using var stop = new CancellationTokenSource(Bound);
         for (var i = 0; i < peers; i++)
         {
-            leechers[i] = new LoadPeer(torrent, run, pipeline: 16, receiveBufferBytes: 256 * 1024, startPiece: i * torrent.PieceCount / peers, copy, rc4, join);
+            leechers[i] = new LoadPeer(torrent, run, pipeline: 16, receiveBufferBytes: 256 * 1024, startPiece: i * torrent.PieceCount / peers, copy, rc4, join, digests);
             if (once) leechers[i].DownloadOnce();
             await leechers[i].ConnectAsync(seeder, source: null, soRcvBuf: 0, stop.Token, transport);
         }

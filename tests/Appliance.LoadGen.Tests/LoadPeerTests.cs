@@ -198,8 +198,89 @@ public sealed class LoadPeerTests : IAsyncLifetime
         Assert.Equal(Peers, _utp.Counters.Read(UtpCounter.ConnectionsAccepted));
     }
 
-    private Task<LoadPeer[]> DownloadAsync(VerifiedCopy? copy, int piecesEach, bool rc4 = false, TransportKind transport = TransportKind.Tcp) =>
-        Leechers.DownloadAsync(_torrent, _endPoint, Peers, copy, piecesEach, rc4, transport: transport);
+    [Fact]
+    public async Task Digests_mode_passes_an_honest_seeder_checking_every_block_without_hashing()
+    {
+        var digests = BlockDigests.FromContent(_file, _torrent, out var error);
+        Assert.Null(error);
+
+        var peers = await DownloadAsync(copy: null, piecesEach: 2 * _torrent.PieceCount, digests: digests);
+
+        Assert.All(peers, p => Assert.Null(p.Failure));
+        Assert.Equal(0, peers.Sum(p => p.VerifyFailures));
+        Assert.Equal(0, peers.Sum(p => p.UnexpectedBlocks));
+        Assert.Equal(0, peers.Sum(p => p.PiecesHashed));
+        Assert.All(peers, p => Assert.True(p.PiecesVerified >= 2 * _torrent.PieceCount));
+    }
+
+    [Fact]
+    public async Task Digests_mode_catches_a_seeder_serving_a_block_that_changed_after_the_digests_were_made()
+    {
+        var digests = BlockDigests.FromContent(_file, _torrent, out _);
+        // Same size, so the seeder's store stays healthy and serves the changed byte from its mapping; the short last block.
+        await using (var stream = new FileStream(_file, FileMode.Open, FileAccess.ReadWrite))
+        {
+            stream.Position = _torrent.TotalLength - 2;
+            var b = stream.ReadByte();
+            stream.Position = _torrent.TotalLength - 2;
+            stream.WriteByte((byte)(b ^ 0x20));
+        }
+
+        var peers = await DownloadAsync(copy: null, piecesEach: _torrent.PieceCount, digests: digests);
+
+        Assert.All(peers, p =>
+        {
+            Assert.Null(p.Failure);
+            Assert.InRange(p.VerifyFailures, 1, long.MaxValue);
+        });
+        Assert.Equal(0, peers.Sum(p => p.PiecesHashed));
+    }
+
+    [Fact]
+    public async Task A_load_run_with_digests_made_beforehand_reports_the_digests_mode_and_fails_on_a_wrong_digest()
+    {
+        var torrentPath = _temp.Combine("data.torrent");
+        await File.WriteAllBytesAsync(torrentPath, TestTorrents.Create(_file, PieceLength).Bytes);
+        var digestsPath = _temp.Combine("data.digests");
+        Assert.Equal(0, await Program.Main(["--torrent", torrentPath, "--reference-file", _file, "--make-digests", digestsPath]));
+
+        string[] Run(string json) => ["--torrent", torrentPath, "--target", _endPoint.ToString(), "--peers", "2", "--pipeline", "4", "--per-ip", "0",
+            "--duration", "2", "--warmup", "0", "--reference-digests", digestsPath, "--json", json];
+        Assert.Equal(0, await Program.Main(Run(_temp.Combine("honest.json"))));
+        using (var honest = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(_temp.Combine("honest.json"))))
+        {
+            Assert.Equal("digests", honest.RootElement.GetProperty("verify_mode").GetString());
+            Assert.True(honest.RootElement.GetProperty("pieces_verified").GetInt64() > 0);
+            Assert.Equal(0, honest.RootElement.GetProperty("verify_failures").GetInt64());
+            Assert.Equal(0, honest.RootElement.GetProperty("pieces_hashed").GetInt64());
+        }
+
+        DigestFiles.Tamper(digestsPath, block: 0); // piece 0, where the first connection starts
+        Assert.Equal(4, await Program.Main(Run(_temp.Combine("tampered.json"))));
+        using var tampered = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(_temp.Combine("tampered.json")));
+        Assert.True(tampered.RootElement.GetProperty("verify_failures").GetInt64() > 0);
+    }
+
+    [Fact]
+    public async Task A_load_run_refuses_digests_of_another_torrent_before_connecting()
+    {
+        var torrentPath = _temp.Combine("data.torrent");
+        await File.WriteAllBytesAsync(torrentPath, TestTorrents.Create(_file, PieceLength).Bytes);
+        var otherFile = SampleContent.WriteFile(_temp.Combine("other/data.bin"), _torrent.TotalLength, seed: 6);
+        var otherTorrent = _temp.Combine("other.torrent");
+        await File.WriteAllBytesAsync(otherTorrent, TestTorrents.Create(otherFile, PieceLength).Bytes);
+        var digestsPath = _temp.Combine("other.digests");
+        Assert.Equal(0, await Program.Main(["--torrent", otherTorrent, "--reference-file", otherFile, "--make-digests", digestsPath]));
+
+        var accepted = _server.Counters.Read(SeedingCounter.ConnectionsAccepted);
+        Assert.Equal(1, await Program.Main(["--torrent", torrentPath, "--target", _endPoint.ToString(), "--peers", "2", "--pipeline", "4",
+            "--duration", "1", "--warmup", "0", "--reference-digests", digestsPath]));
+        Assert.Equal(accepted, _server.Counters.Read(SeedingCounter.ConnectionsAccepted));
+    }
+
+    private Task<LoadPeer[]> DownloadAsync(VerifiedCopy? copy, int piecesEach, bool rc4 = false, TransportKind transport = TransportKind.Tcp,
+        BlockDigests? digests = null) =>
+        Leechers.DownloadAsync(_torrent, _endPoint, Peers, copy, piecesEach, rc4, transport: transport, digests: digests);
 
     private static long Finished(LoadPeer p) => Leechers.Finished(p);
 }

@@ -161,11 +161,15 @@ public sealed class FilePoolTests
     }
 
     [Fact]
-    public void Default_capacity_is_a_quarter_of_the_smaller_limit()
+    public void Default_capacity_is_a_quarter_of_the_smaller_limit_and_at_most_a_few_hundred_files()
     {
         int capacity = FilePool.DefaultCapacity();
         long maxMapCount = long.Parse(File.ReadAllText("/proc/sys/vm/max_map_count").Trim());
-        Assert.InRange(capacity, 16, maxMapCount / 4 + 16);
+        Assert.InRange(capacity, 16, Math.Min(maxMapCount / 4 + 16, 512));
+        Assert.Equal(256, FilePool.CapacityFor(descriptors: 1024, mappings: 65530));
+        Assert.Equal(512, FilePool.CapacityFor(descriptors: 20000, mappings: 65530));
+        Assert.Equal(512, FilePool.CapacityFor(descriptors: 1_048_576, mappings: 262_144));
+        Assert.Equal(16, FilePool.CapacityFor(descriptors: 40, mappings: 65530));
     }
 
     [Fact]

@@ -27,7 +27,23 @@ internal sealed class StorageFixture : IDisposable
     public byte[] Concatenated() =>
         Metainfo.Files.SelectMany(f => File.ReadAllBytes(Path.Combine([TorrentRoot, .. f.PathSegments]))).ToArray();
 
-    public Task<StorageOpenResult> OpenAsync(StorageKind kind, IProgress<double>? progress = null, Pool.FilePool? pool = null) =>
+    /// <summary>Opens and, as the seeder's resume writer would later, saves the resume state the open returned.</summary>
+    public async Task<StorageOpenResult> OpenAsync(StorageKind kind, IProgress<double>? progress = null, Pool.FilePool? pool = null)
+    {
+        var result = await OpenWithoutSavingAsync(kind, progress, pool);
+        try
+        {
+            if (result.ResumeToSave is { } state) Resume.ResumeFile.Save(StateFolder, state);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // as the writer: a state that cannot be saved only means hashing again next time
+        }
+        return result;
+    }
+
+    /// <summary>Opens only: the resume state is returned, not written.</summary>
+    public Task<StorageOpenResult> OpenWithoutSavingAsync(StorageKind kind, IProgress<double>? progress = null, Pool.FilePool? pool = null) =>
         StorageOpener.OpenAsync(Metainfo, ContentFolder, StateFolder, kind, progress, new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token, pool);
 
     public async Task<PieceStore> OpenStoreAsync(StorageKind kind, Pool.FilePool? pool = null)

@@ -1,5 +1,6 @@
 using Appliance.Protocol.Metainfo;
 using Appliance.Storage.Creation;
+using Appliance.Storage.Resume;
 using Appliance.TestKit;
 
 namespace Appliance.Storage.Tests;
@@ -28,6 +29,7 @@ public sealed class V2StorageTests
         Assert.True(first.Store is not null, first.RefusedReason);
         first.Store!.Dispose();
         Assert.Equal(metainfo.PieceCount, first.PiecesHashed);
+        ResumeFile.Save(state, first.ResumeToSave!);
 
         var second = await StorageOpener.OpenAsync(metainfo, content, state, StorageKind.Mapped, null, CancellationToken.None);
         Assert.True(second.Store is not null, second.RefusedReason);

@@ -18,6 +18,8 @@ public sealed class CountingStorageOpener(string stateFolder, bool failFirstOpen
     {
         if (Interlocked.Increment(ref _opens) == 1 && failFirstOpen) throw new IOException("Too many open files", 24);
         var result = await StorageOpener.OpenAsync(metainfo, contentFolder, stateFolder, StorageKind.Pread, null, cancellationToken);
-        return result.Store is null ? PieceStoreOpening.Refused(result.RefusedReason ?? "refused") : new PieceStoreOpening(result.Store, null);
+        return result.Store is null
+            ? PieceStoreOpening.Refused(result.RefusedReason ?? "refused", resumeToSave: result.ResumeToSave)
+            : new PieceStoreOpening(result.Store, null, result.FromResume, result.PiecesHashed) { ResumeToSave = result.ResumeToSave };
     }
 }

@@ -216,7 +216,7 @@ internal sealed class EncryptedTransport : PeerTransport, IValueTaskSource<Socke
     /// <summary>Sends handshake bytes outside the peer-wire stream (the session sends nothing before the handshake).</summary>
     private async ValueTask<bool> SendControlAsync(byte[] bytes)
     {
-        var batch = _services.Batches.Get();
+        var batch = _services.Batches.Rent(blockLimit: 1);
         try
         {
             var outbox = _services.Buffers.Rent();
@@ -244,7 +244,7 @@ internal sealed record EncryptionServices(
     IObfuscatedHashLookup Lookup,
     HandshakeGate Gate,
     EncryptionCounters Counters,
-    ObjectPool<SendBatch> Batches,
+    SendBatchPool Batches,
     PinnedBufferPool Buffers,
     ILogger Logger)
 {

@@ -256,7 +256,7 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
                     // Blocks read with pread (uTP, encryption, a pread store) may wait for the disk: not on an epoll loop
                     // thread, where every socket of the loop would wait too. The pool takes over (no allocation).
                     if (EpollEngine.IsLoopThread && !SendsFromMapping) await Task.Yield();
-                    var batch = _services.SendBatches.Get();
+                    var batch = _services.SendBatches.Rent(SendBatch.BlockLimit(_services.Slots.Unchoked));
                     try
                     {
                         if (!TakeBatch(batch))

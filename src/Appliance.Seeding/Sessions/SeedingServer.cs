@@ -48,7 +48,7 @@ public sealed class SeedingServer : IConnectionHandler, ISessionHost, IAsyncDisp
         PeerId = ClientIdentity.NewPeerId();
         _slots = new UploadSlotLedger(options.UploadSlots, options.SnubTimeout, clock, () => _sessions.Connections);
         var smallBuffers = new PinnedBufferPool(SmallBufferSize, maxRetained: 1024);
-        var sendBatches = new DefaultObjectPool<SendBatch>(new DefaultPooledObjectPolicy<SendBatch>(), 256);
+        var sendBatches = new SendBatchPool();
         _services = new SessionServices
         {
             Options = options,

@@ -45,7 +45,7 @@ internal sealed class SessionServices
 
     /// <summary>256 KiB pinned buffers blocks are read into when they cannot go out as mapped pages.</summary>
     public required PinnedBufferPool ReadBuffers { get; init; }
-    public required ObjectPool<SendBatch> SendBatches { get; init; }
+    public required SendBatchPool SendBatches { get; init; }
 
     /// <summary>Reader threads for queued blocks found not in the page cache; null when read-ahead is off.</summary>
     public ReadAheadPool? ReadAhead { get; init; }

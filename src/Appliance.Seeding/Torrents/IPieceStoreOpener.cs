@@ -1,5 +1,6 @@
 using Appliance.Protocol.Metainfo;
 using Appliance.Storage;
+using Appliance.Storage.Resume;
 
 namespace Appliance.Seeding.Torrents;
 
@@ -14,5 +15,9 @@ public readonly record struct PieceStoreOpening(PieceStore? Store, string? Refus
 {
     public bool Transient { get; init; }
 
-    public static PieceStoreOpening Refused(string reason, bool transient = false) => new(null, reason) { Transient = transient };
+    /// <summary>The verification to record once the torrent serves (null: nothing changed); the loader queues it.</summary>
+    public ResumeState? ResumeToSave { get; init; }
+
+    public static PieceStoreOpening Refused(string reason, bool transient = false, ResumeState? resumeToSave = null) =>
+        new(null, reason) { Transient = transient, ResumeToSave = resumeToSave };
 }

@@ -41,8 +41,8 @@ public sealed partial class SeedingStorageOpener : IPieceStoreOpener, IDisposabl
         var result = await StorageOpener.OpenAsync(metainfo, contentFolder, _stateFolder, _kind, progress, cancellationToken, Pool).ConfigureAwait(false);
         foreach (var warning in result.Warnings) Warning(_logger, metainfo.Name, warning);
         return result.Store is null
-            ? PieceStoreOpening.Refused(result.RefusedReason ?? "storage refused it", result.Transient)
-            : new PieceStoreOpening(result.Store, null, result.FromResume, result.PiecesHashed);
+            ? PieceStoreOpening.Refused(result.RefusedReason ?? "storage refused it", result.Transient, result.ResumeToSave)
+            : new PieceStoreOpening(result.Store, null, result.FromResume, result.PiecesHashed) { ResumeToSave = result.ResumeToSave };
     }
 
     [LoggerMessage(3101, LogLevel.Warning, "{Name}: {Warning}")]

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Appliance.Protocol.Metainfo;
 using Appliance.Storage.Files;
+using Appliance.Storage.Resume;
 using Microsoft.Extensions.Logging;
 
 namespace Appliance.Seeding.Torrents;
@@ -9,9 +10,12 @@ namespace Appliance.Seeding.Torrents;
 /// Loads the .torrent files of a folder into a <see cref="TorrentRegistry"/>, each with its data at
 /// CONTENT/&lt;info.name&gt;. A bad torrent is refused with its reason logged; the others keep loading.
 /// <see cref="LoadFileAsync"/> and <see cref="Unload(string)"/> are idempotent, for a folder watcher.
+/// A torrent serves as soon as it is verified; the verification is recorded afterwards by <paramref name="resumeWriter"/>,
+/// which writes nothing while a load is in progress (without one, nothing is recorded).
 /// </summary>
 public sealed class TorrentFolderLoader(
-    TorrentRegistry registry, IPieceStoreOpener opener, string torrentsFolder, string contentFolder, ILogger logger, int parallelism = 4)
+    TorrentRegistry registry, IPieceStoreOpener opener, string torrentsFolder, string contentFolder, ILogger logger, int parallelism = 4,
+    ResumeWriter? resumeWriter = null)
 {
     private readonly ConcurrentDictionary<string, InfoHash> _byPath = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _pathLocks = new(StringComparer.Ordinal);
@@ -26,6 +30,7 @@ public sealed class TorrentFolderLoader(
     /// </summary>
     public async Task<IReadOnlyList<TorrentLoadResult>> LoadAllAsync(CancellationToken cancellationToken)
     {
+        using var hold = resumeWriter?.HoldForLoad(); // the resume files are written once the whole folder is loaded
         string[] paths = Directory.Exists(TorrentsFolder)
             ? [.. Directory.EnumerateFiles(TorrentsFolder, "*.torrent", SearchOption.TopDirectoryOnly).Order(StringComparer.Ordinal)]
             : [];
@@ -121,8 +126,11 @@ public sealed class TorrentFolderLoader(
     public IReadOnlyDictionary<string, TorrentLoadResult> StartupRefusals { get; private set; } = new Dictionary<string, TorrentLoadResult>();
 
     /// <summary>Loads one .torrent; loading a file already loaded (same path and info-hash) is a no-op success.</summary>
-    public Task<TorrentLoadResult> LoadFileAsync(string torrentPath, CancellationToken cancellationToken) =>
-        LoadFileAsync(torrentPath, parsed: null, cancellationToken);
+    public async Task<TorrentLoadResult> LoadFileAsync(string torrentPath, CancellationToken cancellationToken)
+    {
+        using var hold = resumeWriter?.HoldForLoad();
+        return await LoadFileAsync(torrentPath, parsed: null, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>As above; <paramref name="parsed"/> is the file's metainfo when the caller has just read it (start-up parses the folder first).</summary>
     private async Task<TorrentLoadResult> LoadFileAsync(string torrentPath, TorrentMetainfo? parsed, CancellationToken cancellationToken)
@@ -183,6 +191,9 @@ public sealed class TorrentFolderLoader(
         {
             opening = PieceStoreOpening.Refused(e.Message, SafeFile.IsTransient(e));
         }
+        // Queued before the torrent is registered, so an unload that follows at once finds it to forget. A refusal is
+        // recorded too (which pieces were good). A duplicate refused below verified the same files: its state is as good.
+        if (opening.ResumeToSave is { } verified) resumeWriter?.Enqueue(verified);
         if (opening.Store is null)
             return Refuse(path, metainfo, opening.RefusedReason ?? "storage refused it", opening.Transient ? TransientRefusal : ContentRefusal, opening.Transient);
 
@@ -226,6 +237,7 @@ public sealed class TorrentFolderLoader(
             return false;
         }
         if (!registry.TryRemove(infoHash, out var torrent)) return false;
+        resumeWriter?.Forget(infoHash); // a torrent no longer seeded needs no record of this verification
         torrent.Store.Dispose();
         SeedingLog.TorrentUnloaded(logger, infoHash, torrent.Name);
         return true;

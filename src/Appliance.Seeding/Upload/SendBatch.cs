@@ -32,15 +32,12 @@ internal sealed class SendBatch
     /// </summary>
     public static int BlockLimit(int unchokedPeers) => unchokedPeers > CrowdedPeers ? CrowdedBatchBlocks : MaxBlocks;
 
-    // Room for the worst case (every block crossing MaxSegmentsPerBlock files) plus the outbox, under Linux IOV_MAX (1024).
-    public const int MaxVectors = MaxBlocks * (1 + PieceStore.MaxSegmentsPerBlock) + 1;
-
-    private readonly byte[] _headers = GC.AllocateUninitializedArray<byte>(MaxBlocks * PeerMessageWriter.PieceHeaderLength, pinned: true);
-    private readonly IoVector[] _vectors = new IoVector[MaxVectors];
-    private readonly ReadOnlyMemory<byte>[] _parts = new ReadOnlyMemory<byte>[MaxVectors];
-    private readonly MemoryHandle[] _pins = new MemoryHandle[MaxVectors];
+    private readonly byte[] _headers;
+    private readonly IoVector[] _vectors;
+    private readonly ReadOnlyMemory<byte>[] _parts;
+    private readonly MemoryHandle[] _pins;
     private readonly BlockSegment[] _segments = new BlockSegment[PieceStore.MaxSegmentsPerBlock];
-    private readonly QueuedRequest[] _requests = new QueuedRequest[MaxBlocks];
+    private readonly QueuedRequest[] _requests;
     private int _vectorCount;
     private int _pinCount;
     // MaxBlocks blocks of at most 128 KiB each fit in 30 read buffers of 256 KiB.
@@ -48,6 +45,31 @@ internal sealed class SendBatch
     private int _readBufferCount;
     private int _readOffset;
     private PinnedBufferPool? _readPool;
+
+    /// <summary>
+    /// A batch for up to <paramref name="maxBlocks"/> blocks. Its vectors have room for the outbox, a header and two
+    /// segments per block (a block crossing one file boundary), and one block's worst case
+    /// (<see cref="PieceStore.MaxSegmentsPerBlock"/> files) on top; a block that would not fit is read into a buffer
+    /// instead (one vector), as a block over more files than that always is. Sized for the common case, not the worst
+    /// for every block: a batch is held for as long as its send waits, and thousands of peers can wait at once.
+    /// </summary>
+    public SendBatch(int maxBlocks = MaxBlocks)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBlocks, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxBlocks, MaxBlocks);
+        int vectors = VectorCapacityFor(maxBlocks);
+        _headers = GC.AllocateUninitializedArray<byte>(maxBlocks * PeerMessageWriter.PieceHeaderLength, pinned: true);
+        _vectors = new IoVector[vectors];
+        _parts = new ReadOnlyMemory<byte>[vectors];
+        _pins = new MemoryHandle[vectors];
+        _requests = new QueuedRequest[maxBlocks];
+    }
+
+    /// <summary>Vectors of a batch of <paramref name="maxBlocks"/> blocks (well under Linux IOV_MAX, 1024).</summary>
+    public static int VectorCapacityFor(int maxBlocks) => 1 + 3 * maxBlocks + PieceStore.MaxSegmentsPerBlock;
+
+    /// <summary>The most blocks this batch carries.</summary>
+    public int BlockCapacity => _requests.Length;
 
     public int RequestCount { get; private set; }
     public byte[]? Outbox { get; private set; }
@@ -71,7 +93,7 @@ internal sealed class SendBatch
 
     /// <summary>Whether one more request fits (block count, and for the pread store, the read buffer).</summary>
     public bool CanAdd(int blockLength, int readBufferSize, int blockLimit = MaxBlocks) =>
-        RequestCount < Math.Min(blockLimit, MaxBlocks) && (readBufferSize == 0 || PayloadBytes + blockLength <= readBufferSize);
+        RequestCount < Math.Min(blockLimit, _requests.Length) && (readBufferSize == 0 || PayloadBytes + blockLength <= readBufferSize);
 
     public void Add(QueuedRequest request)
     {
@@ -105,7 +127,7 @@ internal sealed class SendBatch
             PeerMessageWriter.WritePieceHeader(_headers.AsSpan(headerOffset), block.Piece, block.Begin, block.Length);
             AddVector(_headers.AsMemory(headerOffset, PeerMessageWriter.PieceHeaderLength), PinnedAddress(_headers, headerOffset));
             // Pinned as they are found: a file the shared pool evicts meanwhile stays mapped until this send is done.
-            if (mapped && store.TryPinSegments(block.Piece, block.Begin, block.Length, _segments, _pins.AsSpan(_pinCount), out int count))
+            if (mapped && HasRoomForSegments(i) && store.TryPinSegments(block.Piece, block.Begin, block.Length, _segments, _pins.AsSpan(_pinCount), out int count))
             {
                 for (int s = 0; s < count; s++)
                 {
@@ -121,6 +143,11 @@ internal sealed class SendBatch
         }
         return true;
     }
+
+    // Called after block i's header: its segments may take up to MaxSegmentsPerBlock vectors and still leave two (a
+    // header and a read buffer) for each block after it.
+    private bool HasRoomForSegments(int block) =>
+        _vectorCount + PieceStore.MaxSegmentsPerBlock + 2 * (RequestCount - block - 1) <= _vectors.Length;
 
     /// <summary>Turns the outbox alone into the batch's one vector (bytes sent outside the peer-wire stream: handshakes).</summary>
     public void PrepareControl()

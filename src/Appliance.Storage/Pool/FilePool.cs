@@ -15,6 +15,13 @@ public sealed class FilePool
     /// <summary>Descriptors and mappings left for everything else (sockets, the runtime): the pool takes a quarter of each limit.</summary>
     private const int ShareOfLimit = 4;
     private const int MinimumCapacity = 16;
+
+    /// <summary>
+    /// The default's ceiling: enough for the files peers are fetching from at once on a busy box, small enough that a
+    /// library of any size seeds with a few hundred descriptors and mappings. A larger hot set costs an open and a map
+    /// per miss (counted as misses and evictions); raise <c>--file-pool</c> then.
+    /// </summary>
+    public const int DefaultMaximumCapacity = 512;
     private const int DefaultMaxMapCount = 65530;
 
     private readonly Lock _gate = new();
@@ -61,15 +68,16 @@ public sealed class FilePool
 
     /// <summary>
     /// The default capacity: a quarter of the descriptor limit (RLIMIT_NOFILE, soft) and of vm.max_map_count, whichever
-    /// is smaller, and at least 16.
+    /// is smaller, at least 16 and at most <see cref="DefaultMaximumCapacity"/>.
     /// </summary>
     public static int DefaultCapacity()
     {
         long descriptors = Libc.getrlimit(Libc.RlimitNofile, out var limit) == 0 ? (long)Math.Min(limit.Current, int.MaxValue) : 1024;
-        long mappings = ReadMaxMapCount();
-        long share = Math.Min(descriptors, mappings) / ShareOfLimit;
-        return (int)Math.Clamp(share, MinimumCapacity, int.MaxValue);
+        return CapacityFor(descriptors, ReadMaxMapCount());
     }
+
+    internal static int CapacityFor(long descriptors, long mappings) =>
+        (int)Math.Clamp(Math.Min(descriptors, mappings) / ShareOfLimit, MinimumCapacity, DefaultMaximumCapacity);
 
     private static long ReadMaxMapCount()
     {

@@ -21,7 +21,7 @@ public static class ServeFlags
         new("--max-outstanding-requests", "MaxOutstandingRequests", "queued requests per peer (default 500)", "N"),
         new("--max-message-length", "MaxMessageLength", "largest peer-wire message accepted (default 1 MiB)", "BYTES"),
         new("--storage", "Storage", "'mmap' (default) or 'pread' (btrfs/ZFS/NFS)", "KIND"),
-        new("--file-pool", "FilePool", "torrent files kept open and mapped at once, all torrents (default 0: a quarter of the descriptor and map-count limits)", "N"),
+        new("--file-pool", "FilePool", "torrent files kept open and mapped at once, all torrents (default 0: a quarter of the descriptor and map-count limits, at most 512)", "N"),
         new("--page-release-interval", "PageReleaseIntervalMs", "content chunks no send touched for this many milliseconds leave resident memory; the page cache keeps them (default 1000, 0 = never)", "MS"),
         new("--read-ahead", "ReadAhead", "reader threads (disk reads in flight) for queued blocks not in the page cache, so sends never wait for the disk (default 16, 0 = off)", "N"),
         new("--tcp-engine", "TcpEngine", $"what drives TCP peer sockets: 'sockets' (the runtime's engine) or 'epoll' (our own loop threads run the sessions; Linux) (default {Configuration.ServeOptions.DefaultTcpEngine})", "ENGINE"),

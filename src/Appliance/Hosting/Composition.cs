@@ -42,6 +42,7 @@ public static class Composition
             SeedingMetrics.Register(metrics.Exporter, seeding.Server.EncryptionCounters);
             SeedingMetrics.Register(metrics.Exporter, seeding.Registry, watcher, options.PerTorrentMetrics);
             FilePoolMetrics.Register(metrics.Exporter, seeding.FilePool);
+            ResumeWriterMetrics.Register(metrics.Exporter, seeding.ResumeWriter);
             TrackerMetrics.Register(metrics.Exporter, trackerCounters);
             if (dht is not null) DhtMetrics.Register(metrics.Exporter, dht.Counters, dht.Counters6);
             if (utp is not null) UtpMetrics.Register(metrics.Exporter, utp.Counters);

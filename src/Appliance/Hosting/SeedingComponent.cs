@@ -2,11 +2,13 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Appliance.Configuration;
+using Appliance.Logging;
 using Appliance.Seeding;
 using Appliance.Seeding.Encryption;
 using Appliance.Seeding.Sessions;
 using Appliance.Seeding.Torrents;
 using Appliance.Storage.Pool;
+using Appliance.Storage.Resume;
 using Microsoft.Extensions.Logging;
 
 namespace Appliance.Hosting;
@@ -22,14 +24,21 @@ public sealed class SeedingComponent : IApplianceComponent
     private readonly TextWriter _output;
     private readonly string? _announceHost;
     private readonly SeedingStorageOpener _opener;
+    private readonly ILogger _logger;
+    private readonly Action<string, string> _logWriteFailure;
 
-    private SeedingComponent(SeedingServer server, TorrentFolderLoader loader, SeedingStorageOpener opener, TextWriter output, string? announceHost)
+    private SeedingComponent(SeedingServer server, TorrentFolderLoader loader, SeedingStorageOpener opener, ResumeWriter resumeWriter,
+        TextWriter output, string? announceHost, ILogger logger)
     {
         Server = server;
         Loader = loader;
+        ResumeWriter = resumeWriter;
         _opener = opener;
         _output = output;
         _announceHost = announceHost;
+        _logger = logger;
+        _logWriteFailure = (path, reason) => HostLog.ResumeWriteFailed(_logger, path, reason);
+        ResumeWriter.WriteFailed += _logWriteFailure;
     }
 
     public string Name => "seeding";
@@ -37,6 +46,9 @@ public sealed class SeedingComponent : IApplianceComponent
     public TorrentRegistry Registry => Server.Registry;
     public SeedingCounters Counters => Server.Counters;
     public TorrentFolderLoader Loader { get; }
+
+    /// <summary>Records each torrent's verification in the state folder once loads are over (exported as appliance_resume_writes_pending).</summary>
+    public ResumeWriter ResumeWriter { get; }
 
     /// <summary>The files of every torrent, opened on demand (exported as appliance_file_pool_*).</summary>
     public FilePool FilePool { get; private init; } = FilePool.Shared;
@@ -87,9 +99,10 @@ public sealed class SeedingComponent : IApplianceComponent
         var server = new SeedingServer(seeding, new TorrentRegistry(), new SeedingCounters(), logger);
         var pool = options.FilePool > 0 ? new FilePool(options.FilePool) : FilePool.Shared;
         var opener = new SeedingStorageOpener(options.GetStateFolder(), options.GetStorageKind(), logger, verification, pool);
+        var resumeWriter = new ResumeWriter(options.GetStateFolder());
         var loader = new TorrentFolderLoader(server.Registry, opener, options.GetTorrentsFolder(), options.Content, logger,
-            parallelism: Math.Max(1, Environment.ProcessorCount));
-        return new SeedingComponent(server, loader, opener, output, options.AnnounceHost)
+            parallelism: Math.Max(1, Environment.ProcessorCount), resumeWriter);
+        return new SeedingComponent(server, loader, opener, resumeWriter, output, options.AnnounceHost, logger)
         {
             FilePool = pool,
             PageReleaseInterval = TimeSpan.FromMilliseconds(options.PageReleaseIntervalMs),
@@ -158,6 +171,12 @@ public sealed class SeedingComponent : IApplianceComponent
         finally
         {
             _pageReleaser?.Dispose();
+            // Before unloading, which forgets the pending writes of the torrents it unloads. Bounded by the shutdown
+            // deadline; what is left is verified again on the next start.
+            int unwritten = await ResumeWriter.FlushAsync(cancellationToken).ConfigureAwait(false);
+            if (unwritten > 0) HostLog.ResumeWritesUnflushed(_logger, unwritten);
+            ResumeWriter.Dispose();
+            ResumeWriter.WriteFailed -= _logWriteFailure;
             foreach (var torrent in Registry.Snapshot()) Loader.Unload(torrent.InfoHash.ToHex());
             // The pool (often the process-wide shared one) outlives this host: its open failures stop coming here.
             _opener.Dispose();

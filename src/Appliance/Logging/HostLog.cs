@@ -21,4 +21,10 @@ internal static partial class HostLog
 
     [LoggerMessage(6, LogLevel.Error, "Stopping {Component} failed")]
     public static partial void StopFailed(ILogger logger, string component, Exception exception);
+
+    [LoggerMessage(7, LogLevel.Warning, "Cannot write resume file {Path}: {Reason}; the torrent keeps seeding and is verified again on the next start")]
+    public static partial void ResumeWriteFailed(ILogger logger, string path, string reason);
+
+    [LoggerMessage(8, LogLevel.Warning, "{Count} resume files were not written before the shutdown deadline; those torrents are verified again on the next start")]
+    public static partial void ResumeWritesUnflushed(ILogger logger, int count);
 }

@@ -32,7 +32,7 @@ internal static partial class Catalogue
         HttpFileMetrics.WebSeedSentBytes, HttpFileMetrics.WebSeedRequests, HttpFileMetrics.WebSeedConnections, HttpFileMetrics.WebSeedConnectionsAccepted,
         HttpFileMetrics.WebSeedConnectionsRefused, HttpFileMetrics.WebSeedTimeouts, HttpFileMetrics.WebSeedSendsStalled, HttpFileMetrics.WebSeedFileErrors,
         FilePoolMetrics.Capacity, FilePoolMetrics.Open, FilePoolMetrics.Lookups, FilePoolMetrics.Evictions, FilePoolMetrics.OpenFailures,
-        FilePoolMetrics.ReleasedBytes,
+        FilePoolMetrics.ReleasedBytes, ResumeWriterMetrics.Pending,
         SeedingMetrics.TorrentUploadedBytes, SeedingMetrics.TorrentPeersConnected, MetricNames.ProcessAllocatedBytes,
         MetricNames.ProcessGcCollections, MetricNames.ProcessGcHeapBytes, MetricNames.ProcessGcPauseSeconds,
         MetricNames.ProcessCpuSeconds, MetricNames.ProcessResidentMemoryBytes, MetricNames.ProcessAnonymousMemoryBytes,
