@@ -216,7 +216,7 @@ internal sealed class EncryptedTransport : PeerTransport, IValueTaskSource<Socke
     /// <summary>Sends handshake bytes outside the peer-wire stream (the session sends nothing before the handshake).</summary>
     private async ValueTask<bool> SendControlAsync(byte[] bytes)
     {
-        var batch = _services.Batches.Rent(blockLimit: 1);
+        var batch = _services.Batches.Rent();
         try
         {
             var outbox = _services.Buffers.Rent();

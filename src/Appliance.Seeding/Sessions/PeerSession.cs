@@ -256,7 +256,7 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
                     // Blocks read with pread (uTP, encryption, a pread store) may wait for the disk: not on an epoll loop
                     // thread, where every socket of the loop would wait too. The pool takes over (no allocation).
                     if (EpollEngine.IsLoopThread && !SendsFromMapping) await Task.Yield();
-                    var batch = _services.SendBatches.Rent(SendBatch.BlockLimit(_services.Slots.Unchoked));
+                    var batch = _services.SendBatches.Rent();
                     try
                     {
                         if (!TakeBatch(batch))
@@ -338,8 +338,7 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
                 _outbox = null;
                 _outboxLength = 0;
             }
-            int blockLimit = SendBatch.BlockLimit(_services.Slots.Unchoked);
-            while (_queue.Count > 0 && batch.CanAdd(_queue.Peek().Block.Length, readBufferSize, blockLimit))
+            while (_queue.Count > 0 && batch.CanAdd(_queue.Peek().Block.Length, readBufferSize))
             {
                 var next = _queue.Peek().Block;
                 // No system call unless the store has seen its content cold (IsResident is a flag read otherwise).

@@ -17,20 +17,13 @@ namespace Appliance.Seeding.Upload;
 /// </summary>
 internal sealed class SendBatch
 {
-    public const int MaxBlocks = 60;
-
-    /// <summary>Above this many unchoked peers, sends are cut to <see cref="CrowdedBatchBlocks"/> blocks.</summary>
-    public const int CrowdedPeers = 128;
-
-    public const int CrowdedBatchBlocks = 16;
-
     /// <summary>
-    /// Blocks one send may carry. Few peers get large batches (fewer syscalls per byte); many get small ones, so a
-    /// peer whose send loop runs cannot take a large share while hundreds wait. Measured at 512 peers: p99/p50 of
-    /// block latency 2.3x with 16 blocks against 1.8-6.6x with 60, for about 15% more CPU per byte
-    /// (perf-reports/2026-11-24-seeding-vs-libtorrent.md).
+    /// Blocks one send carries at most, whatever the number of peers. Cutting batches to 16 blocks past 128 unchoked
+    /// peers (for block latency) was measured to cost 12-25% of the bytes per CPU-second at 512 and 2,000 peers while
+    /// completion times stayed fair with 60 (slowest peer within 1.2x of the median at 2,000, 1.6x at 10,000;
+    /// perf-reports/2026-12-03-epoll-batches.md), so every send may carry 60.
     /// </summary>
-    public static int BlockLimit(int unchokedPeers) => unchokedPeers > CrowdedPeers ? CrowdedBatchBlocks : MaxBlocks;
+    public const int MaxBlocks = 60;
 
     private readonly byte[] _headers;
     private readonly IoVector[] _vectors;
@@ -53,7 +46,7 @@ internal sealed class SendBatch
     /// instead (one vector), as a block over more files than that always is. Sized for the common case, not the worst
     /// for every block: a batch is held for as long as its send waits, and thousands of peers can wait at once.
     /// </summary>
-    public SendBatch(int maxBlocks = MaxBlocks)
+    public SendBatch(int maxBlocks)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBlocks, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxBlocks, MaxBlocks);
@@ -64,6 +57,8 @@ internal sealed class SendBatch
         _pins = new MemoryHandle[vectors];
         _requests = new QueuedRequest[maxBlocks];
     }
+
+    public SendBatch() : this(MaxBlocks) { }
 
     /// <summary>Vectors of a batch of <paramref name="maxBlocks"/> blocks (well under Linux IOV_MAX, 1024).</summary>
     public static int VectorCapacityFor(int maxBlocks) => 1 + 3 * maxBlocks + PieceStore.MaxSegmentsPerBlock;
@@ -92,8 +87,8 @@ internal sealed class SendBatch
     }
 
     /// <summary>Whether one more request fits (block count, and for the pread store, the read buffer).</summary>
-    public bool CanAdd(int blockLength, int readBufferSize, int blockLimit = MaxBlocks) =>
-        RequestCount < Math.Min(blockLimit, _requests.Length) && (readBufferSize == 0 || PayloadBytes + blockLength <= readBufferSize);
+    public bool CanAdd(int blockLength, int readBufferSize) =>
+        RequestCount < _requests.Length && (readBufferSize == 0 || PayloadBytes + blockLength <= readBufferSize);
 
     public void Add(QueuedRequest request)
     {
