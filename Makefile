@@ -29,7 +29,7 @@ test-all: deps build
 
 # The seeding tests again over the TCP engine that is not the default (--tcp-engine), so both stay tested; when
 # SeedingOptions.DefaultTcpEngine flips, flip this too.
-OTHER_TCP_ENGINE ?= epoll
+OTHER_TCP_ENGINE ?= sockets
 test-tcp-engine: deps build
 	@APPLIANCE_TEST_TCP_ENGINE=$(OTHER_TCP_ENGINE) bash scripts/run-tests.sh "$(CONFIG)" "FullyQualifiedName~Appliance.Seeding.Tests"
 

@@ -67,7 +67,7 @@ public sealed record SeedingOptions
     public TcpEngine TcpEngine { get; init; } = DefaultTcpEngine;
 
     /// <summary>The engine when none is asked for, here and on the command line (flipping it is this one line).</summary>
-    public const TcpEngine DefaultTcpEngine = TcpEngine.Sockets;
+    public const TcpEngine DefaultTcpEngine = TcpEngine.Epoll;
 
     /// <summary>Loop threads of the epoll engine; 0 means one per processor.</summary>
     public int EpollLoops { get; init; }

@@ -14,14 +14,14 @@ public sealed class EpollSessionTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
-    private static SeedingOptions Epoll(int loops = 0) => new()
+    private static SeedingOptions Epoll(int loops = 0) => TestTcpEngine.Chosen(new()
     {
         TcpEngine = TcpEngine.Epoll,
         EpollLoops = loops,
         UploadSlots = 0,
         ChokeInterval = TimeSpan.FromHours(1),
         KeepAliveInterval = TimeSpan.FromHours(1),
-    };
+    });
 
     private static PeerTransport TransportOf(PeerSession session) =>
         session.Transport is EncryptedTransport encrypted ? encrypted.Inner : session.Transport;
@@ -67,7 +67,7 @@ public sealed class EpollSessionTests
     [Fact]
     public async Task An_encrypted_peer_is_served_over_the_epoll_engine()
     {
-        await using var seeder = new TestSeeder(Epoll() with { Encryption = EncryptionPolicy.Prefer }, size: 2L * 1024 * 1024, pieceLength: 256 * 1024);
+        await using var seeder = new TestSeeder(TestTcpEngine.Chosen(Epoll() with { Encryption = EncryptionPolicy.Prefer }), size: 2L * 1024 * 1024, pieceLength: 256 * 1024);
         using var peer = await FakePeer.ConnectEncryptedAsync(seeder.EndPoint, seeder.Metainfo.InfoHash, CryptoMethods.Rc4,
             FakePeer.HandshakeBytes(seeder.Metainfo.InfoHash, fast: true, extensions: true));
         Assert.Equal(CryptoMethods.Rc4, peer.Encryption);
@@ -82,7 +82,7 @@ public sealed class EpollSessionTests
     public async Task Blocks_read_with_pread_are_read_off_the_loop_threads(bool segments, bool rc4)
     {
         // A store without segments, or an RC4 peer, has every block read into a buffer first: never on a loop thread.
-        await using var seeder = new TestSeeder(Epoll() with { Encryption = EncryptionPolicy.Prefer }, size: 4L * 1024 * 1024, pieceLength: 256 * 1024, segments: segments);
+        await using var seeder = new TestSeeder(TestTcpEngine.Chosen(Epoll() with { Encryption = EncryptionPolicy.Prefer }), size: 4L * 1024 * 1024, pieceLength: 256 * 1024, segments: segments);
         using var peer = rc4
             ? await FakePeer.ConnectEncryptedAsync(seeder.EndPoint, seeder.Metainfo.InfoHash, CryptoMethods.Rc4,
                 FakePeer.HandshakeBytes(seeder.Metainfo.InfoHash, fast: true, extensions: true))

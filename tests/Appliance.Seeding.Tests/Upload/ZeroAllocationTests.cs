@@ -23,21 +23,21 @@ public sealed partial class ZeroAllocationTests(ITestOutputHelper output)
     private const int RequestsPerBatch = 32;
 
     [Theory]
-    [InlineData(true, false)]
-    [InlineData(false, false)]
-    [InlineData(true, true)]
+    [InlineData(true, false, TcpEngine.Sockets)]
+    [InlineData(false, false, TcpEngine.Sockets)]
+    [InlineData(true, true, TcpEngine.Sockets)]
     [InlineData(true, false, TcpEngine.Epoll)]
     [InlineData(false, false, TcpEngine.Epoll)]
     [InlineData(true, true, TcpEngine.Epoll)]
-    public async Task Serving_thousands_of_blocks_allocates_less_than_a_byte_per_block(bool segments, bool rc4, TcpEngine engine = SeedingOptions.DefaultTcpEngine)
+    public async Task Serving_thousands_of_blocks_allocates_less_than_a_byte_per_block(bool segments, bool rc4, TcpEngine engine)
     {
-        await using var seeder = new TestSeeder(new SeedingOptions
+        await using var seeder = new TestSeeder(TestTcpEngine.Chosen(new SeedingOptions
         {
             TcpEngine = engine,
             UploadSlots = 0,
             ChokeInterval = TimeSpan.FromHours(1),
             SweepInterval = TimeSpan.FromHours(1),
-        }, size: 8L * 1024 * 1024, pieceLength: 256 * 1024, segments: segments);
+        }), size: 8L * 1024 * 1024, pieceLength: 256 * 1024, segments: segments);
         int blocksInTorrent = (int)(seeder.Data.Length / Block);
         Measure(seeder.EndPoint, seeder.Metainfo.InfoHash, block => (block * Block / seeder.Metainfo.PieceLength, block * Block % seeder.Metainfo.PieceLength),
             blocksInTorrent, () => seeder.Counters.Read(SeedingCounter.BatchesSent), rc4);
