@@ -33,12 +33,7 @@ source "$ROOT/bench/scripts/seeders.sh"
 trap 'cleanup; rm -rf "$WORK"' EXIT
 default_appliance
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-LOADGEN=${LOADGEN:-}
-if [[ -z "$LOADGEN" ]]; then
-  dotnet publish "$ROOT/bench/Appliance.LoadGen" -c Release -o "$WORK/tools/LoadGen" --artifacts-path "$WORK/build" \
-    > "$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; exit 1; }
-  LOADGEN="$WORK/tools/LoadGen/Appliance.LoadGen"
-fi
+default_loadgen
 make_sample "$SIZE_MIB"
 PIECES=$("$PY" -c "import libtorrent as lt; print(lt.torrent_info('$TORRENT').num_pieces())")
 

@@ -31,12 +31,7 @@ WORK=$(mktemp -d /tmp/memory-after-serving.XXXXXX)
 source "$ROOT/bench/scripts/seeders.sh"
 trap 'cleanup; rm -rf "$WORK"' EXIT
 default_appliance
-LOADGEN=${LOADGEN:-}
-if [[ -z "$LOADGEN" ]]; then
-  dotnet publish "$ROOT/bench/Appliance.LoadGen" -c Release -o "$WORK/tools/LoadGen" --artifacts-path "$WORK/build" \
-    > "$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; exit 1; }
-  LOADGEN="$WORK/tools/LoadGen/Appliance.LoadGen"
-fi
+default_loadgen
 make_sample "$SIZE_MIB"
 # LoadGen compares blocks with the content read up front up to 1 GiB; past that it hashes every piece (SHA-1).
 if [[ $SIZE_MIB -le 1024 ]]; then VERIFY=(--reference-file "$WORK/content/sample.bin"); else VERIFY=(--verify sha1); fi

@@ -17,6 +17,13 @@ default_appliance() {
   [[ -x "$ROOT/dist/appliance" ]] || { echo "no dist/appliance: run 'make publish' or pass --appliance" >&2; exit 2; }
   APPLIANCE="$ROOT/dist/appliance"
 }
+# default_loadgen: LOADGEN as given (environment), else LoadGen published (Release) into $WORK/tools/LoadGen.
+default_loadgen() {
+  [[ -n "${LOADGEN:-}" ]] && return 0
+  dotnet publish "$ROOT/bench/Appliance.LoadGen" -c Release -o "$WORK/tools/LoadGen" --artifacts-path "$WORK/build" \
+    > "$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; exit 1; }
+  LOADGEN="$WORK/tools/LoadGen/Appliance.LoadGen"
+}
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 # make_sample SIZE_MIB: random content in $WORK/content and its torrent (256 KiB pieces); sets TORRENT and INFO_HASH.
