@@ -64,4 +64,53 @@ public sealed class RequestQueueTests
         Assert.True(run.Wait(TimeSpan.FromSeconds(60)), "cancels took more than constant time");
         Assert.Equal(0, queue.Count);
     }
+    [Fact]
+    public void Requests_keep_arrival_order_while_the_ring_grows_around_its_end()
+    {
+        var queue = new RequestQueue(500);
+        int next = 0, expected = 0;
+        // Move the head past the start of the first (small) ring, then deepen the pipeline so it grows while wrapped.
+        for (int i = 0; i < 10; i++) Assert.True(queue.TryEnqueue(Request(next++)));
+        for (int i = 0; i < 7; i++) Assert.Equal(Request(expected++), queue.Dequeue());
+        for (int i = 0; i < 300; i++) Assert.True(queue.TryEnqueue(Request(next++)));
+        Assert.Equal(303, queue.Count);
+        while (queue.Count > 0) Assert.Equal(Request(expected++), queue.Dequeue());
+        Assert.Equal(next, expected);
+    }
+
+    [Fact]
+    public void The_first_cancel_finds_every_copy_queued_before_it()
+    {
+        var queue = new RequestQueue(100);
+        for (int i = 0; i < 40; i++) Assert.True(queue.TryEnqueue(Request(i % 10, arrived: i)));
+        // Four copies of each block; cancelling piece 3 three times leaves only its newest copy.
+        for (int i = 0; i < 3; i++) Assert.True(queue.Remove(new BlockRequest(3, 0, 16384)));
+        Assert.True(queue.TryEnqueue(Request(3, arrived: 99)));
+        Assert.Equal(38, queue.Count);
+        var order = new List<QueuedRequest>();
+        while (queue.Count > 0) order.Add(queue.Dequeue());
+        Assert.Equal([Request(3, 33), Request(3, 99)], order.Where(r => r.Block.Piece == 3));
+        Assert.Equal(order.OrderBy(r => r.ArrivedAt), order);
+    }
+
+    [Fact]
+    public void A_pipelined_peer_owns_a_ring_sized_to_its_pipeline_and_allocates_nothing_once_it_has_grown()
+    {
+        // 128 requests in flight under a limit of 500: the ring grows to 128 slots (3 KiB), not 1,000 (24 KiB),
+        // and serving thousands of blocks after that allocates nothing.
+        const int InFlight = 128;
+        long start = GC.GetAllocatedBytesForCurrentThread();
+        var queue = new RequestQueue(500);
+        int next = 0;
+        for (int i = 0; i < InFlight; i++) queue.TryEnqueue(Request(next++));
+        long grown = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20_000; i++)
+        {
+            queue.Dequeue();
+            queue.TryEnqueue(Request(next++));
+        }
+        long end = GC.GetAllocatedBytesForCurrentThread();
+        Assert.InRange(grown - start, 1, 8 * 1024);
+        Assert.Equal(0, end - grown);
+    }
 }
