@@ -155,7 +155,7 @@ internal sealed partial class PeerSession
                 if (!BlockRequest.TryParse(payload, out var cancelled)) return Fail("malformed cancel", out violation);
                 if (_queue.Remove(cancelled))
                 {
-                    _services.Counters.QueueDepthChanged(-1);
+                    _queuedUncounted--;
                     // BEP 6: with the fast extension every request gets a piece or a reject, a cancelled one too.
                     if (_fast) wake |= AppendBlockMessage(PeerMessageId.RejectRequest, cancelled);
                 }
@@ -219,7 +219,7 @@ internal sealed partial class PeerSession
         else if (IsDraining) reason = RejectReason.ShuttingDown;
         else if (_queue.TryEnqueue(new QueuedRequest(block, _lastRequestAt = _services.Time.GetTimestamp())))
         {
-            _services.Counters.QueueDepthChanged(1);
+            _queuedUncounted++;
             wake = true;
             return true;
         }
@@ -309,7 +309,10 @@ internal sealed partial class PeerSession
             _services.Counters.Reject(RejectReason.Choked);
             if (_fast) AppendBlockMessage(PeerMessageId.RejectRequest, request.Block);
         }
-        if (dropped > 0) _services.Counters.QueueDepthChanged(-dropped);
+        // Requests this receive queued and the choke dropped were never in the gauge.
+        int change = _queuedUncounted - dropped;
+        _queuedUncounted = 0;
+        if (change != 0) _services.Counters.QueueDepthChanged(change);
         return queued;
     }
 

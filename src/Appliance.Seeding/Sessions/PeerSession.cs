@@ -36,6 +36,7 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
     private bool _peerInterested;
     private long _lastUnchokedAt = long.MinValue;
     private long _lastRequestAt;
+    private int _queuedUncounted; // requests queued by the receive being processed, not yet in the queue-depth gauge
     private long _skip; // bytes of an ignored message still to discard from the stream
     private bool _readAheadPending; // a reader thread is bringing the head of the queue in from disk
     private bool _headRead; // that read ended: the head goes out without another residency check
@@ -225,6 +226,12 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
         lock (_gate)
         {
             consumed = ProcessLocked(data, out violation, out wake);
+            // Requests queued by this receive are counted once, not with one shared atomic add each.
+            if (_queuedUncounted != 0)
+            {
+                _services.Counters.QueueDepthChanged(_queuedUncounted);
+                _queuedUncounted = 0;
+            }
             active = !_amChoking && _peerInterested;
         }
         if (violation is not null)
@@ -399,13 +406,14 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
         int blocks = batch.RequestCount;
         if (blocks == 0) return;
         long serveTicks = 0;
-        var latency = _services.Counters.ServeLatency;
-        foreach (var request in batch.Requests)
+        var requests = batch.Requests;
+        Span<long> waited = stackalloc long[SendBatch.MaxBlocks];
+        for (int i = 0; i < requests.Length; i++)
         {
-            long waited = now - request.ArrivedAt;
-            serveTicks += waited;
-            latency.RecordTicks(waited);
+            waited[i] = now - requests[i].ArrivedAt;
+            serveTicks += waited[i];
         }
+        _services.Counters.ServeLatency.RecordTicks(waited[..requests.Length]);
         _services.Counters.BatchSent(batch.PayloadBytes, blocks, serveTicks);
         torrent.AddUploaded(batch.PayloadBytes, blocks);
     }

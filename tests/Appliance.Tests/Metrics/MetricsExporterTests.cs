@@ -84,6 +84,24 @@ public class MetricsExporterTests
     }
 
     [Fact]
+    public void Recording_a_batch_of_durations_counts_exactly_what_recording_each_would()
+    {
+        var one = new LatencyHistogram([0.001, 0.01, 0.1]);
+        var batch = new LatencyHistogram([0.001, 0.01, 0.1]);
+        long[] ticks = [-5, 0, Ticks(0.0002), Ticks(0.0005), Ticks(0.004), Ticks(0.05), Ticks(0.05), Ticks(0.3), Ticks(9)];
+        foreach (long t in ticks) one.RecordTicks(t);
+        batch.RecordTicks(ticks.AsSpan(0, 4));
+        batch.RecordTicks(ReadOnlySpan<long>.Empty);
+        batch.RecordTicks(ticks.AsSpan(4));
+        Span<long> expected = stackalloc long[one.BucketCount];
+        Span<long> actual = stackalloc long[batch.BucketCount];
+        double expectedSum = one.Read(expected);
+        Assert.Equal(expectedSum, batch.Read(actual));
+        Assert.Equal(expected.ToArray(), actual.ToArray());
+        Assert.Equal([4L, 1, 2, 2], actual.ToArray());
+    }
+
+    [Fact]
     public void Histogram_refuses_bounds_that_do_not_increase()
     {
         Assert.Throws<ArgumentException>(() => new LatencyHistogram([0.1, 0.1]));
