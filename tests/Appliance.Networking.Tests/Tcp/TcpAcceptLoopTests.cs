@@ -26,6 +26,31 @@ public sealed class TcpAcceptLoopTests
     public void Accept_errors_are_sorted(SocketError error, AcceptErrorKind kind) => Assert.Equal(kind, TcpAcceptLoop.Classify(error));
 
     [Fact]
+    public async Task A_second_listener_on_a_port_in_use_is_refused_and_a_restart_binds_the_port_again()
+    {
+        var handler = new RecordingHandler();
+        var first = new TcpAcceptLoop(new IPEndPoint(IPAddress.Loopback, 0), new ConnectionLimiter(4, 0), handler, NullLogger.Instance);
+        first.Start();
+        var port = first.LocalEndPoint;
+        // A connection closed by the server side leaves its socket in TIME_WAIT on that port.
+        using (var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            await client.ConnectAsync(port);
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            while (handler.Accepted.IsEmpty) await Task.Delay(10, cts.Token);
+            handler.Accepted.TryDequeue(out var accepted);
+            accepted!.Dispose();
+        }
+
+        var duplicate = Assert.Throws<SocketException>(() => new TcpAcceptLoop(port, new ConnectionLimiter(4, 0), handler, NullLogger.Instance));
+        Assert.Equal(SocketError.AddressAlreadyInUse, duplicate.SocketErrorCode);
+
+        await first.DisposeAsync();
+        await using var restarted = new TcpAcceptLoop(port, new ConnectionLimiter(4, 0), handler, NullLogger.Instance);
+        Assert.Equal(port, restarted.LocalEndPoint);
+    }
+
+    [Fact]
     public async Task Accepts_up_to_the_total_limit_and_refuses_the_rest_until_a_slot_is_released()
     {
         var handler = new RecordingHandler();
