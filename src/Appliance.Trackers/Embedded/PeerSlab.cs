@@ -17,6 +17,9 @@ internal sealed class PeerSlab
     private const int SegmentBits = 8;
     private const int SegmentLength = 1 << SegmentBits;
 
+    // A swarm keeps a handle in 25 bits (and the length in 6): 33 million entries a shard, 8 billion in all.
+    private const int MaxSegments = 1 << (25 - SegmentBits);
+
     private ulong[][] _segments = [];
     private int _segmentCount;
 
@@ -56,6 +59,7 @@ internal sealed class PeerSlab
         {
             // The rest of the segment (shorter than any block that did not fit) is a free block of its own length.
             if (_used < SegmentLength) Free(((_segmentCount - 1) << SegmentBits) | _used, SegmentLength - _used);
+            if (_segmentCount == MaxSegments) throw new InvalidOperationException("a tracker shard holds at most 33 million small-swarm peers");
             if (_segmentCount == _segments.Length) Array.Resize(ref _segments, Math.Max(4, _segments.Length * 2));
             _segments[_segmentCount++] = new ulong[SegmentLength];
             _used = 0;

@@ -25,9 +25,9 @@ internal struct Swarm
 
     private SwarmOverflow? _more;
 
-    // The IPv4 peers, address << 32 | port << 16 | tick << 1 | seed: the slab block at _v4At of _v4Length entries, or
-    // the overflow's V4 array when it has one.
-    private int _v4At, _v4Length, _v4Count;
+    // The IPv4 peers, address << 32 | port << 16 | tick << 1 | seed: the overflow's V4 array when it has one, else the
+    // slab block at handle _v4Block >> 6 of _v4Block & 63 entries (one int, not two: the value is 48 bytes, not 56).
+    private int _v4Block, _v4Count;
 
     public int Seeders;
     public int Downloaded;
@@ -253,13 +253,14 @@ internal struct Swarm
     /// <summary>Copies the IPv4 peers' slab block, if they have one, into <paramref name="to"/> (a shard compacting its slab).</summary>
     public void MoveBlock(PeerSlab from, PeerSlab to)
     {
-        if (_more?.V4 is not null || _v4Length == 0) return;
-        int at = to.Rent(_v4Length);
-        from.Block(_v4At, _v4Length).CopyTo(to.Block(at, _v4Length));
-        _v4At = at;
+        int length = _v4Block & 63;
+        if (_more?.V4 is not null || length == 0) return;
+        int at = to.Rent(length);
+        from.Block(_v4Block >> 6, length).CopyTo(to.Block(at, length));
+        _v4Block = at << 6 | length;
     }
 
-    private readonly Span<ulong> V4(PeerSlab slab) => _more?.V4 is { } array ? array : slab.Block(_v4At, _v4Length);
+    private readonly Span<ulong> V4(PeerSlab slab) => _more?.V4 is { } array ? array : slab.Block(_v4Block >> 6, _v4Block & 63);
 
     // Moves the IPv4 peers into room for length entries: a slab block up to PeerSlab.MaxLength, an array of their own past it.
     private Span<ulong> Resize(int length, PeerSlab slab)
@@ -271,7 +272,7 @@ internal struct Swarm
             var block = slab.Block(at, length);
             old[.._v4Count].CopyTo(block);
             ReleaseV4(slab);
-            (_v4At, _v4Length) = (at, length);
+            _v4Block = at << 6 | length;
             return block;
         }
         var array = new ulong[length];
@@ -284,8 +285,8 @@ internal struct Swarm
     private void ReleaseV4(PeerSlab slab)
     {
         if (_more?.V4 is not null) _more.V4 = null;
-        else slab.Return(_v4At, _v4Length);
-        (_v4At, _v4Length) = (0, 0);
+        else slab.Return(_v4Block >> 6, _v4Block & 63);
+        _v4Block = 0;
     }
 
     private static void Fit<T>(ref T[] array, int count)

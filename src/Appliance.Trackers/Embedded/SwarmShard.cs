@@ -15,7 +15,7 @@ internal sealed class SwarmShard
     // SipHash with a secret key: in open mode a client picks the info-hashes, and must not be able to pick colliding ones.
     private static readonly ulong K0 = (ulong)Random.Shared.NextInt64(), K1 = (ulong)Random.Shared.NextInt64();
 
-    // 32 swarms of 56 bytes: under 2 KB, so a chunk stays in the small-object heap.
+    // 32 swarms of 48 bytes: under 2 KB, so a chunk stays in the small-object heap.
     private const int ChunkBits = 5;
     private const int ChunkSize = 1 << ChunkBits;
 
