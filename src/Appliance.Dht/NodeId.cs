@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Numerics;
-using System.Security.Cryptography;
+using Appliance.Protocol.Randomness;
 
 namespace Appliance.Dht;
 
@@ -32,7 +32,7 @@ public readonly struct NodeId : IEquatable<NodeId>, IComparable<NodeId>
     public static NodeId Random()
     {
         Span<byte> bytes = stackalloc byte[Length];
-        RandomNumberGenerator.Fill(bytes);
+        KernelRandom.Fill(bytes);
         return new NodeId(bytes);
     }
 
@@ -84,7 +84,7 @@ public readonly struct NodeId : IEquatable<NodeId>, IComparable<NodeId>
         Span<byte> own = stackalloc byte[Length];
         Span<byte> result = stackalloc byte[Length];
         CopyTo(own);
-        RandomNumberGenerator.Fill(result);
+        KernelRandom.Fill(result);
         for (int bit = 0; bit <= Math.Min(prefixLength, Bits - 1); bit++)
         {
             int index = bit >> 3;

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Numerics;
-using System.Security.Cryptography;
 using Appliance.Protocol.Krpc;
+using Appliance.Protocol.Randomness;
 
 namespace Appliance.Dht;
 
@@ -28,7 +28,7 @@ public static class NodeIdSecurity
     public static NodeId Generate(uint address)
     {
         Span<byte> tail = stackalloc byte[NodeId.Length];
-        RandomNumberGenerator.Fill(tail);
+        KernelRandom.Fill(tail);
         return Generate(address, tail[19], tail);
     }
 
@@ -73,7 +73,7 @@ public static class NodeIdSecurity
     {
         if (!address.IsV6) return Generate(address.V4);
         Span<byte> tail = stackalloc byte[NodeId.Length];
-        RandomNumberGenerator.Fill(tail);
+        KernelRandom.Fill(tail);
         uint crc = PrefixV6(address.Address, tail[19]);
         tail[0] = (byte)(crc >> 24);
         tail[1] = (byte)(crc >> 16);

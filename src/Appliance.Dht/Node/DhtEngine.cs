@@ -6,6 +6,7 @@ using Appliance.Dht.Routing;
 using Appliance.Dht.Tokens;
 using Appliance.Protocol.Bencode;
 using Appliance.Protocol.Krpc;
+using Appliance.Protocol.Randomness;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -579,7 +580,7 @@ public sealed class DhtEngine
         transaction = 0;
         if (_pending.Count >= _options.MaxPendingQueries || !destination.IsValid) return false;
         // Random, so an off-path attacker cannot predict the id of our next query and forge its answer.
-        do transaction = (ushort)System.Security.Cryptography.RandomNumberGenerator.GetInt32(ushort.MaxValue + 1);
+        do transaction = (ushort)KernelRandom.GetInt32(ushort.MaxValue + 1);
         while (_pending.ContainsKey(transaction));
         _pending[transaction] = new PendingQuery(transaction, destination)
         {

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
+using Appliance.Protocol.Randomness;
 
 namespace Appliance.Dht.Tokens;
 
@@ -20,8 +21,8 @@ public sealed class TokenIssuer
     public TokenIssuer(TimeProvider time)
     {
         _time = time;
-        RandomNumberGenerator.Fill(_current);
-        RandomNumberGenerator.Fill(_previous);
+        KernelRandom.Fill(_current);
+        KernelRandom.Fill(_previous);
         _rotatedAt = time.GetUtcNow();
     }
 
@@ -49,13 +50,13 @@ public sealed class TokenIssuer
         if (now - _rotatedAt >= RotateEvery * 2)
         {
             // Both secrets are older than 10 minutes: no old token may survive.
-            RandomNumberGenerator.Fill(_previous);
+            KernelRandom.Fill(_previous);
         }
         else
         {
             _current.CopyTo(_previous, 0);
         }
-        RandomNumberGenerator.Fill(_current);
+        KernelRandom.Fill(_current);
         _rotatedAt = now;
     }
 

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Appliance.Protocol.Randomness;
 
 namespace Appliance.Protocol.Encryption;
 
@@ -15,7 +16,7 @@ public static class MseKeyExchange
     public static void CreatePrivateKey(Span<byte> privateKey)
     {
         if (privateKey.Length != PrivateKeyLength) throw new ArgumentException($"a private key is {PrivateKeyLength} bytes", nameof(privateKey));
-        RandomNumberGenerator.Fill(privateKey);
+        KernelRandom.Fill(privateKey);
     }
 
     /// <summary>G^X mod P, written as <see cref="KeyLength"/> big-endian bytes.</summary>

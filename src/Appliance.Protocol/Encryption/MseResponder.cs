@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
-using System.Security.Cryptography;
 using Appliance.Protocol.Metainfo;
+using Appliance.Protocol.Randomness;
 
 namespace Appliance.Protocol.Encryption;
 
@@ -187,8 +187,8 @@ public sealed class MseResponder
         if (!_fixedPrivateKey) MseKeyExchange.CreatePrivateKey(_privateKey);
         if (!MseKeyExchange.TrySharedSecret(_privateKey, _field.AsSpan(0, MseKeyExchange.KeyLength), _secret)) return false;
         MseKeyExchange.PublicKey(_privateKey, _reply.AsSpan(0, MseKeyExchange.KeyLength));
-        int pad = RandomNumberGenerator.GetInt32(MaxPadLength + 1);
-        RandomNumberGenerator.Fill(_reply.AsSpan(MseKeyExchange.KeyLength, pad));
+        int pad = KernelRandom.GetInt32(MaxPadLength + 1);
+        KernelRandom.Fill(_reply.AsSpan(MseKeyExchange.KeyLength, pad));
         _replyLength = MseKeyExchange.KeyLength + pad;
         MseKeyExchange.Hash("req1"u8, _secret, default, _req1);
         Next(Stage.Sync);

@@ -1,5 +1,6 @@
 using System.Text;
 using Appliance.Protocol.PeerWire;
+using Appliance.Protocol.Randomness;
 
 namespace Appliance.Protocol.Identity;
 
@@ -43,7 +44,7 @@ public static class ClientIdentity
         // Printable random characters, as most clients use, so the id shows well in peer lists.
         const string alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
         for (int i = PeerIdPrefixBytes.Length; i < id.Length; i++)
-            id[i] = (byte)alphabet[System.Security.Cryptography.RandomNumberGenerator.GetInt32(alphabet.Length)];
+            id[i] = (byte)alphabet[KernelRandom.GetInt32(alphabet.Length)];
         return new PeerId(id);
     }
 

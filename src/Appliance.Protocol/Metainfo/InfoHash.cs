@@ -4,6 +4,8 @@ using System.Security.Cryptography;
 namespace Appliance.Protocol.Metainfo;
 
 /// <summary>A BitTorrent v1 info-hash: SHA-1 of the bencoded <c>info</c> dictionary. A value type that fits in three registers.</summary>
+// Packed to 4 bytes: 20 bytes, not 24, wherever one is stored (arrays, tables, the embedded tracker's swarm values).
+[System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential, Pack = 4)]
 public readonly struct InfoHash : IEquatable<InfoHash>, IComparable<InfoHash>
 {
     public const int Length = 20;

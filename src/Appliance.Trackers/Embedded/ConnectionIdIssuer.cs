@@ -1,4 +1,4 @@
-using System.Security.Cryptography;
+using Appliance.Protocol.Randomness;
 
 namespace Appliance.Trackers.Embedded;
 
@@ -57,7 +57,7 @@ public sealed class ConnectionIdIssuer
         public static Key New()
         {
             Span<byte> key = stackalloc byte[16];
-            RandomNumberGenerator.Fill(key);
+            KernelRandom.Fill(key);
             return new Key(BitConverter.ToUInt64(key), BitConverter.ToUInt64(key[8..]));
         }
     }

@@ -5,10 +5,10 @@ namespace Appliance.Trackers.Embedded;
 
 /// <summary>
 /// One swarm, kept as a value in its <see cref="SwarmShard"/>'s array. An IPv4 peer is 8 bytes (address, port, a 15-bit
-/// last-seen tick and the seed bit) in an array sized close to its count. IPv6 peers, and the index a swarm builds once it
-/// holds more than <see cref="LinearLimit"/> peers, live in a <see cref="SwarmOverflow"/> that a small IPv4 swarm does not
-/// have: up to that size a peer is found by scanning, which also counts its source's ports. Not thread-safe: the shard's
-/// lock guards it.
+/// last-seen tick and the seed bit) in a block of the shard's <see cref="PeerSlab"/> sized close to its count. IPv6 peers,
+/// IPv4 peers past <see cref="PeerSlab.MaxLength"/>, and the index a swarm builds once it holds more than
+/// <see cref="LinearLimit"/> peers live in a <see cref="SwarmOverflow"/> that a small IPv4 swarm does not have: up to that
+/// size a peer is found by scanning, which also counts its source's ports. Not thread-safe: the shard's lock guards it.
 /// </summary>
 internal struct Swarm
 {
@@ -23,10 +23,11 @@ internal struct Swarm
 
     public readonly InfoHash Hash;
 
-    // address << 32 | port << 16 | tick << 1 | seed.
-    private ulong[] _v4;
     private SwarmOverflow? _more;
-    private int _v4Count;
+
+    // The IPv4 peers, address << 32 | port << 16 | tick << 1 | seed: the overflow's V4 array when it has one, else the
+    // slab block at handle _v4Block >> 6 of _v4Block & 63 entries (one int, not two: the value is 48 bytes, not 56).
+    private int _v4Block, _v4Count;
 
     public int Seeders;
     public int Downloaded;
@@ -37,7 +38,6 @@ internal struct Swarm
     public Swarm(InfoHash hash, uint now)
     {
         Hash = hash;
-        _v4 = [];
         LastSweep = now;
     }
 
@@ -49,15 +49,16 @@ internal struct Swarm
 
     /// <summary>Adds or refreshes a peer; returns 1 if it was added. A new peer is refused (silently: its announce is still
     /// answered) when the swarm holds <paramref name="maxPeers"/> or its source already holds <paramref name="maxPortsPerSource"/>.</summary>
-    public int Upsert(PeerAddress address, bool seed, bool pinned, in PeerClock clock, int maxPeers, int maxPortsPerSource, PeerArrayPool arrays)
+    public int Upsert(PeerAddress address, bool seed, bool pinned, in PeerClock clock, int maxPeers, int maxPortsPerSource, PeerSlab slab)
     {
-        int code = Find(address, SourceKey(address), out int sameSource, out int free);
+        var v4 = V4(slab);
+        int code = Find(v4, address, SourceKey(address), out int sameSource, out int free);
         if (code != 0)
         {
-            int meta = MetaOf(code);
+            int meta = MetaOf(v4, code);
             if (((meta & 1) != 0) != seed) Seeders += seed ? 1 : -1;
             int tick = pinned || meta >> 1 == PeerClock.Pinned ? PeerClock.Pinned : clock.Tick;
-            SetMeta(code, Meta(tick, seed));
+            SetMeta(v4, code, Meta(tick, seed));
             return 0;
         }
         if (Count >= maxPeers || sameSource >= maxPortsPerSource) return 0;
@@ -74,35 +75,36 @@ internal struct Swarm
         }
         else
         {
-            if (_v4Count == _v4.Length) Move(ref _v4, Grown(_v4.Length), _v4Count, arrays);
-            _v4[_v4Count] = (ulong)(uint)address.Address << 32 | (ulong)address.Port << 16 | newMeta;
+            if (_v4Count == v4.Length) v4 = Resize(Grown(v4.Length), slab);
+            v4[_v4Count] = (ulong)(uint)address.Address << 32 | (ulong)address.Port << 16 | newMeta;
             code = ++_v4Count;
         }
         if (seed) Seeders++;
         if (_more?.Index is { } index)
         {
-            if (Count * 2 > index.Length) Rehash(index.Length * 2);
+            if (Count * 2 > index.Length) Rehash(v4, index.Length * 2);
             else index[free] = code;
         }
         else if (Count > LinearLimit)
         {
             _more ??= new SwarmOverflow();
-            Rehash(LinearLimit * 4);
+            Rehash(v4, LinearLimit * 4);
         }
         return 1;
     }
 
     /// <summary>Removes a peer; returns 1 if it was there.</summary>
-    public int Remove(PeerAddress address)
+    public int Remove(PeerAddress address, PeerSlab slab)
     {
-        int code = Find(address, SourceKey(address), out _, out _);
+        var v4 = V4(slab);
+        int code = Find(v4, address, SourceKey(address), out _, out _);
         if (code == 0) return 0;
-        RemoveCode(code);
+        RemoveCode(v4, code);
         return 1;
     }
 
     /// <summary>Drops expired peers and gives back unused room; returns how many were dropped.</summary>
-    public int Sweep(in PeerClock clock, PeerArrayPool arrays)
+    public int Sweep(in PeerClock clock, PeerSlab slab)
     {
         // An announce sweeps first when the last sweep is over half a timeout old, so every stored peer was seen no later
         // than half a timeout after the last sweep. Past one and a half timeouts since then, all have expired; before
@@ -110,12 +112,13 @@ internal struct Swarm
         bool all = clock.Now > LastSweep && clock.Now - LastSweep > clock.TimeoutSeconds + clock.TimeoutSeconds / 2;
         LastSweep = Math.Max(LastSweep, clock.Now);
         int removed = 0;
+        var v4 = V4(slab);
         // From the end: removing i moves the last peer (already checked) into i.
         for (int i = _v4Count - 1; i >= 0; i--)
         {
-            int tick = (int)(_v4[i] >> 1) & 0x7FFF;
+            int tick = (int)(v4[i] >> 1) & 0x7FFF;
             if (tick == PeerClock.Pinned || (!all && !clock.IsExpired(tick))) continue;
-            RemoveCode(i + 1);
+            RemoveCode(v4, i + 1);
             removed++;
         }
         if (_more is { } more)
@@ -124,18 +127,21 @@ internal struct Swarm
             {
                 int tick = more.V6[i].Meta >> 1;
                 if (tick == PeerClock.Pinned || (!all && !clock.IsExpired(tick))) continue;
-                RemoveCode(-(i + 1));
+                RemoveCode(v4, -(i + 1));
                 removed++;
             }
-            Fit(ref more.V6, more.V6Count);
-            if (more.Index is { } index)
-            {
-                if (Count <= LinearLimit / 2) more.Index = null;
-                else if (index.Length > LinearLimit * 4 && Count * 8 < index.Length) Rehash(index.Length / 2);
-            }
-            if (more.V6Count == 0 && more.Index is null) _more = null;
         }
-        if (_v4.Length - _v4Count > 2 * Math.Max(2, _v4Count / 4)) Move(ref _v4, _v4Count, _v4Count, arrays);
+        if (v4.Length - _v4Count > 2 * Math.Max(2, _v4Count / 4)) v4 = Resize(_v4Count, slab);
+        if (_more is { } overflow)
+        {
+            Fit(ref overflow.V6, overflow.V6Count);
+            if (overflow.Index is { } index)
+            {
+                if (Count <= LinearLimit / 2) overflow.Index = null;
+                else if (index.Length > LinearLimit * 4 && Count * 8 < index.Length) Rehash(v4, index.Length / 2);
+            }
+            if (overflow.V6Count == 0 && overflow.Index is null && overflow.V4 is null) _more = null;
+        }
         return removed;
     }
 
@@ -145,11 +151,14 @@ internal struct Swarm
     /// Within each group, every source gets one peer in before any source gets a second, so one address (or /64) with
     /// many ports, or a run of peers announced together, cannot fill the list.
     /// </summary>
-    public readonly (int V4, int V6) Select(PeerAddress self, bool selfIsSeed, int want, in PeerClock clock, Span<byte> v4, Span<byte> v6)
+    public readonly (int V4, int V6) Select(PeerAddress self, bool selfIsSeed, int want, in PeerClock clock, Span<byte> v4, Span<byte> v6, PeerSlab slab)
     {
         int count = Count;
         if (count == 0 || want <= 0) return (0, 0);
-        var cursor = new Cursor { V4 = v4, V6 = v6, Want = want, Self = self, Clock = clock, Start = Random.Shared.Next(count) };
+        var cursor = new Cursor
+        {
+            Peers = V4(slab), V4 = v4, V6 = v6, Want = want, Self = self, Clock = clock, Start = Random.Shared.Next(count),
+        };
         if (selfIsSeed)
         {
             Walk(ref cursor, Filter.Leechers, repeats: false);
@@ -169,6 +178,7 @@ internal struct Swarm
 
     private ref struct Cursor
     {
+        public ReadOnlySpan<ulong> Peers;
         public Span<byte> V4, V6;
         public int V4Bytes, V6Bytes, Taken, Want, Start;
         public PeerAddress Self;
@@ -199,7 +209,7 @@ internal struct Swarm
             }
             else
             {
-                ulong p = _v4[k];
+                ulong p = c.Peers[k];
                 if (!c.Self.IsV6 && p >> 16 == ((ulong)(uint)c.Self.Address << 16 | c.Self.Port)) continue;
                 (meta, key) = ((ushort)p, 0xFFFF_FFFF_0000_0000UL | (p >> 32));
                 if (c.V4.Length - c.V4Bytes < 6) continue;
@@ -222,7 +232,7 @@ internal struct Swarm
             }
             else
             {
-                ulong p = _v4[k];
+                ulong p = c.Peers[k];
                 var into = c.V4[c.V4Bytes..];
                 BinaryPrimitives.WriteUInt32BigEndian(into, (uint)(p >> 32));
                 BinaryPrimitives.WriteUInt16BigEndian(into[4..], (ushort)(p >> 16));
@@ -237,20 +247,46 @@ internal struct Swarm
     // Small arrays grow by two entries, larger ones by a quarter: a swarm of 10 peers holds 10 slots, not 16.
     private static int Grown(int length) => length + Math.Max(2, length / 4);
 
-    /// <summary>Gives the peer array back to <paramref name="arrays"/> (a swarm that goes away).</summary>
-    public void ReturnPeers(PeerArrayPool arrays)
+    /// <summary>Gives the IPv4 peers' block back to <paramref name="slab"/> (a swarm that goes away).</summary>
+    public void ReturnPeers(PeerSlab slab) => ReleaseV4(slab);
+
+    /// <summary>Copies the IPv4 peers' slab block, if they have one, into <paramref name="to"/> (a shard compacting its slab).</summary>
+    public void MoveBlock(PeerSlab from, PeerSlab to)
     {
-        arrays.Return(_v4);
-        _v4 = [];
+        int length = _v4Block & 63;
+        if (_more?.V4 is not null || length == 0) return;
+        int at = to.Rent(length);
+        from.Block(_v4Block >> 6, length).CopyTo(to.Block(at, length));
+        _v4Block = at << 6 | length;
     }
 
-    // Moves the first count peers into an array of length from the pool, and gives the old one back.
-    private static void Move(ref ulong[] array, int length, int count, PeerArrayPool arrays)
+    private readonly Span<ulong> V4(PeerSlab slab) => _more?.V4 is { } array ? array : slab.Block(_v4Block >> 6, _v4Block & 63);
+
+    // Moves the IPv4 peers into room for length entries: a slab block up to PeerSlab.MaxLength, an array of their own past it.
+    private Span<ulong> Resize(int length, PeerSlab slab)
     {
-        var moved = arrays.Rent(length);
-        array.AsSpan(0, count).CopyTo(moved);
-        arrays.Return(array);
-        array = moved;
+        var old = V4(slab);
+        if (length <= PeerSlab.MaxLength)
+        {
+            int at = slab.Rent(length);
+            var block = slab.Block(at, length);
+            old[.._v4Count].CopyTo(block);
+            ReleaseV4(slab);
+            _v4Block = at << 6 | length;
+            return block;
+        }
+        var array = new ulong[length];
+        old[.._v4Count].CopyTo(array);
+        ReleaseV4(slab);
+        (_more ??= new SwarmOverflow()).V4 = array;
+        return array;
+    }
+
+    private void ReleaseV4(PeerSlab slab)
+    {
+        if (_more?.V4 is not null) _more.V4 = null;
+        else slab.Return(_v4Block >> 6, _v4Block & 63);
+        _v4Block = 0;
     }
 
     private static void Fit<T>(ref T[] array, int count)
@@ -264,20 +300,20 @@ internal struct Swarm
 
     private static int Home(ulong key, int mask) => (int)(Hash64(key) >> 32) & mask;
 
-    // Codes: i + 1 for _v4[i], -(i + 1) for the overflow's V6[i], 0 for none (an empty index slot).
-    private readonly int MetaOf(int code) => code > 0 ? (ushort)_v4[code - 1] : _more!.V6[-code - 1].Meta;
+    // Codes: i + 1 for IPv4 peer i, -(i + 1) for the overflow's V6[i], 0 for none (an empty index slot).
+    private readonly int MetaOf(Span<ulong> v4, int code) => code > 0 ? (ushort)v4[code - 1] : _more!.V6[-code - 1].Meta;
 
-    private readonly void SetMeta(int code, ushort meta)
+    private readonly void SetMeta(Span<ulong> v4, int code, ushort meta)
     {
-        if (code > 0) _v4[code - 1] = (_v4[code - 1] & ~0xFFFFUL) | meta;
+        if (code > 0) v4[code - 1] = (v4[code - 1] & ~0xFFFFUL) | meta;
         else _more!.V6[-code - 1].Meta = meta;
     }
 
-    private readonly ulong KeyOf(int code) => code > 0 ? 0xFFFF_FFFF_0000_0000UL | (_v4[code - 1] >> 32) : _more!.V6[-code - 1].Hi;
+    private readonly ulong KeyOf(Span<ulong> v4, int code) => code > 0 ? 0xFFFF_FFFF_0000_0000UL | (v4[code - 1] >> 32) : _more!.V6[-code - 1].Hi;
 
     /// <summary>The code of <paramref name="address"/> or 0; counts that source's peers met on the way and, with an index,
     /// finds a free slot.</summary>
-    private readonly int Find(PeerAddress address, ulong key, out int sameSource, out int free)
+    private readonly int Find(Span<ulong> v4, PeerAddress address, ulong key, out int sameSource, out int free)
     {
         sameSource = 0;
         free = -1;
@@ -301,7 +337,7 @@ internal struct Swarm
             ulong wanted = (ulong)source << 16 | address.Port;
             for (int i = 0; i < _v4Count; i++)
             {
-                ulong p = _v4[i];
+                ulong p = v4[i];
                 if ((uint)(p >> 32) != source) continue;
                 sameSource++;
                 if (p >> 16 == wanted) return i + 1;
@@ -317,11 +353,11 @@ internal struct Swarm
                 free = slot;
                 return 0;
             }
-            if (KeyOf(code) != key) continue;
+            if (KeyOf(v4, code) != key) continue;
             sameSource++;
             if (code > 0)
             {
-                if (!address.IsV6 && _v4[code - 1] >> 16 == ((ulong)(uint)address.Address << 16 | address.Port)) return code;
+                if (!address.IsV6 && v4[code - 1] >> 16 == ((ulong)(uint)address.Address << 16 | address.Port)) return code;
             }
             else
             {
@@ -331,20 +367,20 @@ internal struct Swarm
         }
     }
 
-    private void RemoveCode(int code)
+    private void RemoveCode(Span<ulong> v4, int code)
     {
         var index = _more?.Index;
-        if (index is not null) DeleteSlot(index, SlotOf(index, code));
+        if (index is not null) DeleteSlot(v4, index, SlotOf(v4, index, code));
         if (code > 0)
         {
             int i = code - 1, last = --_v4Count;
-            if ((_v4[i] & 1) != 0) Seeders--;
+            if ((v4[i] & 1) != 0) Seeders--;
             if (i != last)
             {
-                _v4[i] = _v4[last];
-                if (index is not null) index[SlotOf(index, last + 1)] = code;
+                v4[i] = v4[last];
+                if (index is not null) index[SlotOf(v4, index, last + 1)] = code;
             }
-            _v4[last] = 0;
+            v4[last] = 0;
         }
         else
         {
@@ -354,27 +390,27 @@ internal struct Swarm
             if (i != last)
             {
                 more.V6[i] = more.V6[last];
-                if (index is not null) index[SlotOf(index, -(last + 1))] = code;
+                if (index is not null) index[SlotOf(v4, index, -(last + 1))] = code;
             }
             more.V6[last] = default;
         }
     }
 
-    private readonly int SlotOf(int[] index, int code)
+    private readonly int SlotOf(Span<ulong> v4, int[] index, int code)
     {
         int mask = index.Length - 1;
-        int slot = Home(KeyOf(code), mask);
+        int slot = Home(KeyOf(v4, code), mask);
         while (index[slot] != code) slot = (slot + 1) & mask;
         return slot;
     }
 
     // Linear-probing deletion without tombstones: later entries of the cluster that may live in the hole move back.
-    private readonly void DeleteSlot(int[] index, int hole)
+    private readonly void DeleteSlot(Span<ulong> v4, int[] index, int hole)
     {
         int mask = index.Length - 1;
         for (int j = (hole + 1) & mask; index[j] != 0; j = (j + 1) & mask)
         {
-            int home = Home(KeyOf(index[j]), mask);
+            int home = Home(KeyOf(v4, index[j]), mask);
             bool stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
             if (stays) continue;
             index[hole] = index[j];
@@ -383,25 +419,27 @@ internal struct Swarm
         index[hole] = 0;
     }
 
-    private readonly void Rehash(int size)
+    private readonly void Rehash(Span<ulong> v4, int size)
     {
         var index = _more!.Index = new int[size];
         int mask = size - 1;
-        for (int i = 0; i < _v4Count; i++) Place(index, i + 1, mask);
-        for (int i = 0; i < _more.V6Count; i++) Place(index, -(i + 1), mask);
+        for (int i = 0; i < _v4Count; i++) Place(v4, index, i + 1, mask);
+        for (int i = 0; i < _more.V6Count; i++) Place(v4, index, -(i + 1), mask);
     }
 
-    private readonly void Place(int[] index, int code, int mask)
+    private readonly void Place(Span<ulong> v4, int[] index, int code, int mask)
     {
-        int slot = Home(KeyOf(code), mask);
+        int slot = Home(KeyOf(v4, code), mask);
         while (index[slot] != 0) slot = (slot + 1) & mask;
         index[slot] = code;
     }
 }
 
-/// <summary>What a small IPv4 swarm does without: its IPv6 peers, and the index of a swarm past <see cref="Swarm.LinearLimit"/>.</summary>
+/// <summary>What a small IPv4 swarm does without: its IPv6 peers, the array of IPv4 peers too many for a slab block, and the
+/// index of a swarm past <see cref="Swarm.LinearLimit"/>.</summary>
 internal sealed class SwarmOverflow
 {
+    public ulong[]? V4;
     public V6Peer[] V6 = [];
     public int V6Count;
 

@@ -15,7 +15,7 @@ internal sealed class SwarmShard
     // SipHash with a secret key: in open mode a client picks the info-hashes, and must not be able to pick colliding ones.
     private static readonly ulong K0 = (ulong)Random.Shared.NextInt64(), K1 = (ulong)Random.Shared.NextInt64();
 
-    // 32 swarms of 56 bytes: under 2 KB, so a chunk stays in the small-object heap.
+    // 32 swarms of 48 bytes: under 2 KB, so a chunk stays in the small-object heap.
     private const int ChunkBits = 5;
     private const int ChunkSize = 1 << ChunkBits;
 
@@ -27,8 +27,8 @@ internal sealed class SwarmShard
 
     public int Count { get; private set; }
 
-    /// <summary>Peer arrays this shard's swarms gave back, for the next that grows or shrinks.</summary>
-    public PeerArrayPool PeerArrays { get; } = new();
+    /// <summary>The IPv4 peers of this shard's small swarms.</summary>
+    public PeerSlab Peers { get; private set; } = new();
 
     public static ulong HashOf(InfoHash hash)
     {
@@ -64,11 +64,20 @@ internal sealed class SwarmShard
         return Count++;
     }
 
+    /// <summary>Moves the swarms' slab blocks into a fresh slab when the old one is mostly holes (<see cref="PeerSlab.IsSparse"/>).</summary>
+    public void CompactPeersIfSparse()
+    {
+        if (!Peers.IsSparse) return;
+        var dense = new PeerSlab();
+        for (int i = 0; i < Count; i++) At(i).MoveBlock(Peers, dense);
+        Peers = dense;
+    }
+
     /// <summary>Removes the swarm at <paramref name="i"/>; the last swarm moves into its place.</summary>
     public void RemoveAt(int i)
     {
         DeleteSlot(SlotOf(i + 1));
-        At(i).ReturnPeers(PeerArrays);
+        At(i).ReturnPeers(Peers);
         int last = Count - 1;
         if (i != last)
         {
