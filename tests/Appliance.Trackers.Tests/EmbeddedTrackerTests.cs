@@ -181,6 +181,17 @@ public sealed class EmbeddedTrackerTests
     }
 
     [Fact]
+    public async Task A_second_tracker_with_several_udp_workers_cannot_join_a_port_in_use()
+    {
+        var logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        await using var first = new UdpTrackerServer(new SwarmStore(new SwarmStoreOptions { Open = true }), new ConnectionIdIssuer(), new TrackerCounters(), logger);
+        first.Start(new IPEndPoint(IPAddress.Loopback, 0), workers: 2);
+        await using var second = new UdpTrackerServer(new SwarmStore(new SwarmStoreOptions { Open = true }), new ConnectionIdIssuer(), new TrackerCounters(), logger);
+        var refused = Assert.Throws<System.Net.Sockets.SocketException>(() => second.Start(first.LocalEndPoint, workers: 2));
+        Assert.Equal(System.Net.Sockets.SocketError.AddressAlreadyInUse, refused.SocketErrorCode);
+    }
+
+    [Fact]
     public void Udp_announces_over_the_per_address_rate_get_no_reply()
     {
         var time = new ManualTime();

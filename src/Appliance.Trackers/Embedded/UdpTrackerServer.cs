@@ -40,6 +40,9 @@ public sealed class UdpTrackerServer : IAsyncDisposable
         if (_endpoints.Length > 0) throw new InvalidOperationException("already started");
         workers = Math.Max(1, workers);
         if (workers > 1 && !DatagramEndpoint.SupportsReusePort) workers = 1;
+        // A socket with SO_REUSEPORT joins any group on the port that another process of the same user made with it,
+        // so a second appliance would silently take a share of the announces; a plain bind first refuses a port in use.
+        if (workers > 1) endPoint = ClaimPort(endPoint);
         var endpoints = new List<DatagramEndpoint>(workers);
         try
         {
@@ -61,6 +64,13 @@ public sealed class UdpTrackerServer : IAsyncDisposable
     }
 
     /// <summary>Closes the sockets and waits (within the token) for the receive threads to end.</summary>
+    private static IPEndPoint ClaimPort(IPEndPoint endPoint)
+    {
+        using var probe = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        probe.Bind(endPoint);
+        return (IPEndPoint)probe.LocalEndPoint!;
+    }
+
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         var endpoints = Interlocked.Exchange(ref _endpoints, []);
