@@ -63,7 +63,7 @@ public sealed class UdpTrackerServer : IAsyncDisposable
             _endpoints[i].Start(new UdpTrackerWorker(this, _endpoints[i]), "tracker-udp-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    /// <summary>Closes the sockets and waits (within the token) for the receive threads to end.</summary>
+    // Binds and releases a plain socket: fails with "address in use" if anything holds the port; the chosen port when 0.
     private static IPEndPoint ClaimPort(IPEndPoint endPoint)
     {
         using var probe = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
@@ -71,6 +71,7 @@ public sealed class UdpTrackerServer : IAsyncDisposable
         return (IPEndPoint)probe.LocalEndPoint!;
     }
 
+    /// <summary>Closes the sockets and waits (within the token) for the receive threads to end.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         var endpoints = Interlocked.Exchange(ref _endpoints, []);
