@@ -52,6 +52,29 @@ public sealed partial class ResidencyTests
     }
 
     [Fact]
+    public async Task Advising_a_range_larger_than_the_kernels_read_ahead_window_reads_all_of_it()
+    {
+        // One POSIX_FADV_WILLNEED reads at most max(read_ahead_kb, max_sectors_kb) (128 KiB by default, 8 MiB on the CI
+        // machine's disk): a 32 MiB piece advised in one call would leave most of it on disk.
+        const int bigPiece = 32 * 1024 * 1024;
+        using var temp = new TempDirectory("residency", AppContext.BaseDirectory);
+        string file = SampleContent.WriteFile(temp.Combine("content", "data.bin"), bigPiece, seed: 7);
+        var metainfo = TestTorrents.Create(file, bigPiece).Metainfo;
+        var opened = await StorageOpener.OpenAsync(metainfo, temp.Combine("content"), temp.CreateSubdirectory("state"), StorageKind.Mapped, null, CancellationToken.None);
+        using var store = Assert.IsType<MappedPieceStore>(opened.Store);
+
+        DropFromPageCache(file);
+        Assert.False(store.IsResident(0, bigPiece - Block, Block), "the test needs a file system that drops clean pages (not tmpfs)");
+        store.AdviseWillNeed(0, 0, bigPiece);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!store.IsResident(0, 0, bigPiece))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the end of the advised range was never read in");
+            await Task.Delay(20);
+        }
+    }
+
+    [Fact]
     public async Task A_store_stops_checking_after_a_run_of_cached_blocks_and_checks_again_once_marked_cold()
     {
         using var temp = new TempDirectory("residency", AppContext.BaseDirectory);

@@ -163,9 +163,24 @@ internal sealed class OpenFile
         return Libc.faccessat(Libc.AtFdCwd, path, Libc.WriteOk, Libc.AtEaccess) == 0;
     }
 
+    /// <summary>
+    /// Linux reads at most max(read-ahead window, largest device request) of one POSIX_FADV_WILLNEED and drops the rest
+    /// without an error; the window is 128 KiB by default, so advice is given in pieces that size.
+    /// </summary>
+    public const int AdviseChunkBytes = 128 * 1024;
+
     /// <summary>Starts reading this range of the file into the page cache and returns without waiting (POSIX_FADV_WILLNEED).</summary>
-    public void AdviseWillNeed(long offset, long length) =>
-        _ = Libc.posix_fadvise((int)Handle.DangerousGetHandle(), offset, length, Libc.FadvWillNeed);
+    public void AdviseWillNeed(long offset, long length)
+    {
+        int fd = (int)Handle.DangerousGetHandle();
+        while (length > 0)
+        {
+            long chunk = Math.Min(length, AdviseChunkBytes);
+            _ = Libc.posix_fadvise(fd, offset, chunk, Libc.FadvWillNeed);
+            offset += chunk;
+            length -= chunk;
+        }
+    }
 
     /// <summary>
     /// Opens <paramref name="path"/> (a regular file, inside <paramref name="beneath"/> when given) and, with
