@@ -12,6 +12,10 @@
 # the client neither hashes (SHA-1 of every piece took most of a core of this 2-core box, leaving the seeder about one)
 # nor reads the content (which would warm the page cache the test just dropped). `--verify sha1` hashes every piece
 # instead, as before; `--verify reference` falls back to sha1 above 1 GiB.
+# --page-cache-mib N models a box whose library is larger than its memory: a process holds all but N MiB of the
+# available memory (anonymous, touched) for the whole script, and after each drop a filler file of N MiB (outside the
+# content folder) is read, so the page cache is already full when a seeder starts and every page it reads evicts an
+# older one, instead of filling free memory. Both ways are reported in perf-reports/2026-12-03-cold-library.md.
 # Prints medians of MB/s, the appliance as a percentage of fio's QD32 figure and as a ratio to libtorrent (issue
 # targets: >= 70% of fio QD32, >= 2x libtorrent), the bytes each seeder read from disk per byte served (from
 # /proc/PID/io: below 1 means part of the run was served from pages read earlier in the same run, so keep
@@ -20,6 +24,7 @@
 # usage: bench/scripts/cold-cache.sh [--appliance BIN] [--loadgen BIN] [--size-mib 4096] [--peers 64] [--rounds 3]
 #                                    [--duration 5] [--warmup 1] [--pipeline 128] [--fio-seconds 10]
 #                                    [--appliance-flags "--read-ahead 16"] [--verify digests|sha1|reference] [--work DIR]
+#                                    [--page-cache-mib N]
 # The table gives each seeder's LoadGen CPU (median cores) and verification failures; any failure makes the script exit 1.
 # Needs root (drop_caches), fio (installed with apt-get when missing), mktorrent, python3-libtorrent, and
 # dist/appliance (make publish) or --appliance. Every process it starts is stopped on exit; nothing leaves 127.0.0.0/8.
@@ -27,7 +32,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SCRIPTS="$ROOT/bench/scripts"
 APPLIANCE="$ROOT/dist/appliance"; LOADGEN=""; SIZE_MIB=4096; PEERS=64; ROUNDS=3; DURATION=5; WARMUP=1; PIPELINE=128
-FIO_SECONDS=10; APPLIANCE_FLAGS=""; WORK=/var/tmp/appliance-cold-cache; PER_IP=50; VERIFY=digests
+FIO_SECONDS=10; APPLIANCE_FLAGS=""; WORK=/var/tmp/appliance-cold-cache; PER_IP=50; VERIFY=digests; PAGE_CACHE_MIB=0
 while [ $# -gt 0 ]; do
   case $1 in
     --appliance) APPLIANCE=$2; shift 2 ;;
@@ -42,7 +47,8 @@ while [ $# -gt 0 ]; do
     --appliance-flags) APPLIANCE_FLAGS=$2; shift 2 ;;
     --verify) VERIFY=$2; shift 2 ;;
     --work) WORK=$2; shift 2 ;;
-    -h|--help) sed -n 2,25p "$0"; exit 0 ;;
+    --page-cache-mib) PAGE_CACHE_MIB=$2; shift 2 ;;
+    -h|--help) sed -n 2,33p "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -58,7 +64,11 @@ cleanup() { for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done;
 trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+FILLER="$WORK/filler/filler.bin"
+drop_caches() {
+  sync; echo 3 > /proc/sys/vm/drop_caches
+  [ "$PAGE_CACHE_MIB" -eq 0 ] || cat "$FILLER" > /dev/null
+}
 read_bytes() { sed -n 's/^read_bytes: //p' "/proc/$1/io" 2>/dev/null || echo 0; }
 
 SAMPLE="$WORK/content/sample.bin"
@@ -137,6 +147,30 @@ stop_seeder() {
 [ -d "$WORK/state" ] || { log "first appliance start: verifying, writing fast resume"; start_appliance; stop_seeder; }
 [ -s "$WORK/lt.resume" ] || { log "first libtorrent start: checking, writing resume data"; start_libtorrent; stop_seeder; }
 
+if [ "$PAGE_CACHE_MIB" -gt 0 ]; then
+  mkdir -p "$WORK/filler"
+  [ "$(stat -c %s "$FILLER" 2>/dev/null || echo 0)" -eq $((PAGE_CACHE_MIB * 1024 * 1024)) ] \
+    || head -c $((PAGE_CACHE_MIB * 1024 * 1024)) /dev/urandom > "$FILLER"
+  sync; echo 3 > /proc/sys/vm/drop_caches
+  HOLD_MIB=$(( $(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo) - PAGE_CACHE_MIB ))
+  [ "$HOLD_MIB" -gt 0 ] || { echo "--page-cache-mib $PAGE_CACHE_MIB: more than the available memory" >&2; exit 2; }
+  log "holding $HOLD_MIB MiB so that about $PAGE_CACHE_MIB MiB stay for the page cache and the processes"
+  python3 -c '
+import mmap, sys, time
+size = int(sys.argv[1]) << 20
+held = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
+view = memoryview(held)
+step = 1 << 26
+for at in range(0, size, step):
+    n = min(step, size - at)
+    view[at:at + n:4096] = b"\x01" * ((n + 4095) // 4096)
+print("held", flush=True)
+time.sleep(86400)' "$HOLD_MIB" > "$WORK/hold.out" &
+  PIDS+=("$!")
+  for _ in $(seq 600); do grep -q held "$WORK/hold.out" && break; sleep 0.2; done
+  grep -q held "$WORK/hold.out" || { echo "the memory holder did not start" >&2; exit 1; }
+fi
+
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq "$ROUNDS"); do
   if [ $((r % 2)) -eq 1 ]; then order="appliance libtorrent"; else order="libtorrent appliance"; fi
@@ -167,7 +201,7 @@ PY
 done
 LOAD_AT_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
-python3 - "$WORK/results" "$FIO_QD1" "$FIO_QD32" "$LOAD_AT_START" "$LOAD_AT_END" "$ROUNDS" <<'PY'
+PAGE_CACHE_MIB=$PAGE_CACHE_MIB python3 - "$WORK/results" "$FIO_QD1" "$FIO_QD32" "$LOAD_AT_START" "$LOAD_AT_END" "$ROUNDS" <<'PY'
 import glob, json, os, statistics, sys
 folder, qd1, qd32, load_start, load_end, rounds = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6])
 def runs(seeder):
@@ -181,6 +215,8 @@ def med(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else float("nan")
 print(f"load average at start {load_start}, at end {load_end}")
+if int(os.environ.get("PAGE_CACHE_MIB", "0")):
+    print(f"page cache bounded: all but {os.environ['PAGE_CACHE_MIB']} MiB of the available memory held, a filler read after each drop")
 print(f"fio random 16 KiB O_DIRECT libaio: QD1 {qd1 / 1e6:.0f} MB/s, QD32 {qd32 / 1e6:.0f} MB/s")
 modes = sorted({r.get("verify_mode", "?") for s in ("appliance", "libtorrent") for r in runs(s)})
 print(f"LoadGen verification: {', '.join(modes) or 'none ran'} (digests: CRC-32C per block made before the runs; sha1: every piece hashed)")
