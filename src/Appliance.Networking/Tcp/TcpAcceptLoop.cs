@@ -39,9 +39,6 @@ public sealed class TcpAcceptLoop : IAsyncDisposable
     private SafeFileHandle? _reserve;
     private Task _loop = Task.CompletedTask;
 
-    private const int SolSocket = 1; // Linux
-    private const int SoReuseAddr = 2;
-
     public TcpAcceptLoop(IPEndPoint endPoint, ConnectionLimiter limiter, IConnectionHandler handler, ILogger logger, int backlog = 1024,
         bool keepReserveDescriptor = false)
     {
@@ -54,7 +51,7 @@ public sealed class TcpAcceptLoop : IAsyncDisposable
             // SO_REUSEADDR alone: a restart binds while the last run's connections sit in TIME_WAIT. .NET's ReuseAddress
             // also sets SO_REUSEPORT on Linux, which let a second appliance listen on the same port and take a share of
             // the peers (and of the metrics scrapes) instead of failing with "address in use".
-            if (OperatingSystem.IsLinux()) _listener.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
+            if (OperatingSystem.IsLinux()) LinuxSocketOptions.Enable(_listener, LinuxSocketOptions.SoReuseAddr);
             if (endPoint.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.Address.Equals(IPAddress.IPv6Any))
                 _listener.DualMode = true;
             _listener.Bind(endPoint);

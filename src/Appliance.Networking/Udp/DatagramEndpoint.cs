@@ -33,8 +33,6 @@ public sealed class DatagramEndpoint : IDisposable
     public const int ReceiveBatch = BatchedReceive.Batch;
 
     private const int SocketBufferBytes = 4 * 1024 * 1024;
-    private const int SolSocket = 1;
-    private const int SoReusePort = 15;
 
     private readonly Socket _socket;
     private readonly ILogger _logger;
@@ -58,7 +56,7 @@ public sealed class DatagramEndpoint : IDisposable
         try
         {
             if (endPoint.AddressFamily == AddressFamily.InterNetworkV6) _socket.DualMode = !ipv6Only && endPoint.Address.Equals(IPAddress.IPv6Any);
-            if (reusePort) _socket.SetRawSocketOption(SolSocket, SoReusePort, BitConverter.GetBytes(1));
+            if (reusePort) LinuxSocketOptions.Enable(_socket, LinuxSocketOptions.SoReusePort);
             _socket.Bind(endPoint);
             // Lets the receive thread notice a stop even where closing a socket does not wake a blocked receive.
             _socket.ReceiveTimeout = 1000;
