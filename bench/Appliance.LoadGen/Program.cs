@@ -134,6 +134,7 @@ public static class Program
         var cpu0 = probe.CpuSeconds();
         var self0 = Process.GetCurrentProcess().TotalProcessorTime;
         var machine0 = SeederProbe.MachineBusySeconds();
+        var disk0 = probe.DiskReadBytes();
         var bytes0 = peers.Sum(p => Volatile.Read(ref p.PayloadBytes));
         var window = Stopwatch.StartNew();
         run.Measuring = true;
@@ -146,6 +147,7 @@ public static class Program
         var cpu1 = probe.CpuSeconds();
         var self1 = Process.GetCurrentProcess().TotalProcessorTime;
         var machine1 = SeederProbe.MachineBusySeconds();
+        var disk1 = probe.DiskReadBytes();
         var rss = probe.RssBytes();
         var alloc1 = await probe.AllocatedBytesAsync().ConfigureAwait(false);
 
@@ -191,6 +193,8 @@ public static class Program
             ["seeder_cpu_s"] = seederCpu,
             ["bytes_per_seeder_cpu_s"] = seederCpu is > 0 ? bytes / seederCpu : null,
             ["seeder_rss_bytes"] = rss,
+            // Over the measured window, as "bytes" is: below 1 per byte served means pages read before the window were sent.
+            ["seeder_disk_read_window_bytes"] = disk0 is { } d0 && disk1 is { } d1 ? d1 - d0 : null,
             ["seeder_allocated_bytes"] = allocated,
             ["seeder_allocated_metric"] = alloc1?.Name,
             ["loadgen_cpu_s"] = (self1 - self0).TotalSeconds,

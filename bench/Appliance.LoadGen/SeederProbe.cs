@@ -70,6 +70,24 @@ public sealed partial class SeederProbe(int pid, string? metricsUrl, string allo
 
     public long? RssBytes() => StatusBytes("VmRSS:");
 
+    // Bytes the process caused to be read from storage (read_bytes in /proc/PID/io): disk reads, not page-cache hits.
+    public long? DiskReadBytes()
+    {
+        if (pid <= 0) return null;
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/io"))
+            {
+                if (line.StartsWith("read_bytes:", StringComparison.Ordinal))
+                    return long.Parse(line.AsSpan("read_bytes:".Length).Trim(), CultureInfo.InvariantCulture);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+        return null;
+    }
+
     // Resident anonymous memory: RSS without the page-cache pages of memory-mapped content files.
     public long? RssAnonBytes() => StatusBytes("RssAnon:");
 

@@ -228,9 +228,16 @@ for seeder in ("appliance", "libtorrent"):
     found = runs(seeder)
     mbps = med([r.get("throughput_Bps") for r in found])
     rate[seeder] = mbps
-    # LoadGen's bytes cover the measured window; the disk counter covers warm-up too, so scale by the window's share.
-    ratio = med([r["seeder_disk_read_bytes"] / (r["throughput_Bps"] * (r.get("duration_s", 0) + r.get("warmup_s", 0)))
-                 if r.get("throughput_Bps") and r.get("duration_s") is not None else None for r in found])
+    # Over LoadGen's measured window (its seeder_disk_read_window_bytes, read from /proc/PID/io at the window's ends).
+    # LoadGen builds before that field existed left only the whole run's count, scaled here by the window's share, which
+    # assumed the warm-up ran at the measured rate.
+    def read_per_served(r):
+        if r.get("seeder_disk_read_window_bytes") is not None and r.get("bytes"):
+            return r["seeder_disk_read_window_bytes"] / r["bytes"]
+        if r.get("throughput_Bps") and r.get("duration_s") is not None:
+            return r["seeder_disk_read_bytes"] / (r["throughput_Bps"] * (r["duration_s"] + r.get("warmup_s", 0)))
+        return None
+    ratio = med([read_per_served(r) for r in found])
     at_start = med([r.get("seeder_disk_read_at_start_bytes") for r in found])
     cpu = med([1e9 / r["bytes_per_seeder_cpu_s"] if r.get("bytes_per_seeder_cpu_s") else None for r in found])
     # LoadGen's CPU over the measured window, in cores: how much of the box the client took from the seeder.
