@@ -10,10 +10,14 @@
 # it: no hashing or stash copies during the run, so at thousands of peers the client leaves the CPU to the seeder.
 # --complete: each peer downloads the whole torrent once instead (--duration bounds the run; use a small --size-mib),
 # and the table adds the median and slowest peer's completion time: per-peer fairness (issue 14: slowest <= 2x median).
+# --libtorrent adds python3-libtorrent (libtorrent_seed.py: high_performance_seed, every peer unchoked, fast resume after
+# its first start) to every round, under the same client, with compare.sh's settings on top (--lt-set "K=V ...";
+# "" = high_performance_seed as it is), so one table has the appliance, libtorrent and refsend side by side.
 #
 # usage: bench/scripts/vs-reference.sh [--appliance [LABEL=]BIN]... [--loadgen BIN] [--peers "1 64 512 2000 10000"] [--rounds 3]
 #                                      [--duration 10] [--warmup 3] [--pipeline 128] [--pipeline-at-10000 32]
 #                                      [--size-mib 256] [--refsend-threads N] [--work DIR] [--complete]
+#                                      [--libtorrent] [--lt-set "KEY=VALUE ..."]
 # --appliance may be given several times with a label (e.g. --appliance before=/old/appliance --appliance now=dist/appliance):
 # each is measured in every round beside refsend, and the table has a row per label.
 # Needs cc (refsend is built here), mktorrent, python3-libtorrent (the info-hash), and dist/appliance or --appliance.
@@ -21,7 +25,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 APPLIANCES=(); LOADGEN=""; PEERS="1 64 512 2000 10000"; ROUNDS=3; DURATION=10; WARMUP=3
-PIPELINE=128; PIPELINE_BIG=32; SIZE_MIB=256; REF_THREADS=$(nproc); WORK=""; PER_IP=50; COMPLETE=()
+PIPELINE=128; PIPELINE_BIG=32; SIZE_MIB=256; REF_THREADS=$(nproc); WORK=""; PER_IP=50; COMPLETE=(); LIBTORRENT=0
+# compare.sh's default: the fastest libtorrent settings found on a 2-core box.
+LT_SET="aio_threads=1 max_queued_disk_bytes=33554432 send_buffer_watermark=10485760 send_buffer_low_watermark=4194304"
 while [ $# -gt 0 ]; do
   case $1 in
     --appliance) APPLIANCES+=("$2"); shift 2 ;;
@@ -36,7 +42,9 @@ while [ $# -gt 0 ]; do
     --refsend-threads) REF_THREADS=$2; shift 2 ;;
     --work) WORK=$2; shift 2 ;;
     --complete) COMPLETE=(--complete); shift ;;
-    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
+    --libtorrent) LIBTORRENT=1; shift ;;
+    --lt-set) LT_SET=$2; shift 2 ;;
+    -h|--help) sed -n 2,20p "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -45,10 +53,11 @@ declare -A APPLIANCE_BIN
 LABELS=()
 for spec in "${APPLIANCES[@]}"; do
   if [[ $spec == *=* ]]; then label=${spec%%=*}; bin=${spec#*=}; else label=appliance; bin=$spec; fi
-  [[ $label =~ ^[a-z][a-z0-9_]*$ && $label != refsend ]] || { echo "bad appliance label '$label'" >&2; exit 2; }
+  [[ $label =~ ^[a-z][a-z0-9_]*$ && $label != refsend && $label != libtorrent ]] || { echo "bad appliance label '$label'" >&2; exit 2; }
   [ -x "$bin" ] || { echo "no executable at $bin (make publish, or --appliance)" >&2; exit 2; }
   APPLIANCE_BIN[$label]=$bin; LABELS+=("$label")
 done
+[ "$LIBTORRENT" -eq 0 ] || LABELS+=(libtorrent)
 WORK=${WORK:-$(mktemp -d /tmp/vs-reference.XXXXXX)}
 mkdir -p "$WORK/content" "$WORK/torrents" "$WORK/results"
 PIDS=()
@@ -73,7 +82,7 @@ if [ ! -s "$SAMPLE" ] || [ "$(stat -c %s "$SAMPLE")" -ne $((SIZE_MIB * 1024 * 10
   head -c $((SIZE_MIB * 1024 * 1024)) /dev/urandom > "$SAMPLE"
 fi
 TORRENT="$WORK/torrents/sample.torrent"
-rm -f "$TORRENT"
+rm -f "$TORRENT" "$WORK/lt.resume"
 mktorrent -l 18 -n sample.bin -o "$TORRENT" "$SAMPLE" > /dev/null
 INFO_HASH=$(/usr/bin/python3 -c "import libtorrent as lt; print(lt.torrent_info('$TORRENT').info_hash())")
 cat "$SAMPLE" > /dev/null # in the page cache for both
@@ -93,6 +102,21 @@ start_appliance() { # $1 = label
     sleep 0.1
   done
   echo "appliance did not start: $(tail -3 "$WORK/appliance.err")" >&2; exit 1
+}
+start_libtorrent() {
+  PORT=$(free_port)
+  local sets=()
+  for kv in $LT_SET; do sets+=(--set "$kv"); done
+  /usr/bin/python3 "$ROOT/bench/scripts/libtorrent_seed.py" --torrent "$TORRENT" --save-path "$WORK/content" \
+    --listen "127.0.0.1:$PORT" --resume "$WORK/lt.resume" --max-seconds 3600 "${sets[@]}" \
+    > "$WORK/libtorrent.out" 2> "$WORK/libtorrent.err" &
+  PID=$!; PIDS+=("$PID")
+  for _ in $(seq 1200); do
+    grep -q '^READY' "$WORK/libtorrent.out" 2>/dev/null && return 0
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "libtorrent did not start: $(tail -3 "$WORK/libtorrent.out" "$WORK/libtorrent.err")" >&2; exit 1
 }
 start_refsend() {
   "$WORK/refsend" --file "$SAMPLE" --piece-length 262144 --info-hash "$INFO_HASH" --listen 127.0.0.1:0 \
@@ -117,7 +141,11 @@ for n in $PEERS; do
   for r in $(seq "$ROUNDS"); do
     if [ $((r % 2)) -eq 1 ]; then order="${LABELS[*]} refsend"; else order="refsend ${LABELS[*]}"; fi
     for seeder in $order; do
-      if [ "$seeder" = refsend ]; then start_refsend; else start_appliance "$seeder"; fi
+      case $seeder in
+        refsend) start_refsend ;;
+        libtorrent) start_libtorrent ;;
+        *) start_appliance "$seeder" ;;
+      esac
       "$LOADGEN" --torrent "$TORRENT" --target "127.0.0.1:$PORT" --peers "$n" --pipeline "$q" --per-ip "$PER_IP" \
         --duration "$DURATION" --warmup "$WARMUP" --seeder-pid "$PID" --label "$seeder" --reference-file "$SAMPLE" "${COMPLETE[@]}" \
         --json "$WORK/results/$seeder-n$n-r$r.json" > /dev/null 2>> "$WORK/loadgen.log" \
@@ -152,6 +180,15 @@ for n in peers:
         at, ab = med(label, n, "throughput_Bps"), med(label, n, "bytes_per_seeder_cpu_s")
         al, ac = med(label, n, "loadgen_cpu_s"), med(label, n, "connections_unchoked")
         print(f"| {n} | {q} | {label} | {at / 1e9:.3f} | {rt / 1e9:.3f} | {pct(at, rt)} | {ab / 1e9:.3f} | {rb / 1e9:.3f} | {pct(ab, rb)} | {al:.1f} / {rl:.1f} | {ac:.0f} / {rc:.0f} |")
+if "libtorrent" in labels:
+    print()
+    print("| peers | seeder | x libtorrent GB/s | x libtorrent GB per seeder CPU-s |")
+    print("|---:|---|---:|---:|")
+    ratio = lambda a, b: f"{a / b:.2f}x" if b == b and b > 0 and a == a else "n/a"
+    for n in peers:
+        lt_t, lt_b = med("libtorrent", n, "throughput_Bps"), med("libtorrent", n, "bytes_per_seeder_cpu_s")
+        for label in [l for l in labels if l != "libtorrent"] + ["refsend"]:
+            print(f"| {n} | {label} | {ratio(med(label, n, 'throughput_Bps'), lt_t)} | {ratio(med(label, n, 'bytes_per_seeder_cpu_s'), lt_b)} |")
 if complete:
     print()
     print("| peers | seeder | peers done (min of rounds) | wall s | completion median s | slowest s | slowest / median (per round) |")
