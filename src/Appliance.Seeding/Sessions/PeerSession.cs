@@ -126,7 +126,8 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
 
     private async Task ReceiveLoopAsync()
     {
-        var pool = _services.SmallBuffers;
+        var pool = _services.RequestBuffers;
+        var large = _services.SmallBuffers;
         byte[]? buffer = null;
         int filled = 0;
         // Over TCP the send loop's work is one non-blocking sendmsg per batch, so the thread that just queued the
@@ -145,7 +146,8 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
                         Close(probe.Error.ToString());
                         break;
                     }
-                    buffer = pool.Rent();
+                    // Handshakes take a large buffer: an encrypted one (MSE) keeps room in it for its initial payload.
+                    buffer = _torrent is null ? large.Rent() : pool.Rent();
                 }
                 var received = await _transport.ReceiveAsync(buffer.AsMemory(filled)).ConfigureAwait(false);
                 if (!received.Succeeded || received.BytesTransferred == 0)
@@ -168,13 +170,23 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
                 if (filled > 0 && consumed > 0) buffer.AsSpan(consumed, filled).CopyTo(buffer);
                 if (filled == buffer.Length)
                 {
-                    Disconnect("a message does not fit the receive buffer", protocolError: true);
-                    break;
-                }
-                // A downloading peer will send more requests soon; a quiet one gives its buffer back.
-                if (filled == 0 && !keepBuffer)
-                {
+                    if (buffer.Length == large.BufferSize)
+                    {
+                        Disconnect("a message does not fit the receive buffer", protocolError: true);
+                        break;
+                    }
+                    // A message longer than a request buffer (the protocol code waits for it whole only up to the
+                    // large buffer's size): read on into a large buffer, given back once the message is handled.
+                    var larger = large.Rent();
+                    buffer.AsSpan(0, filled).CopyTo(larger);
                     pool.Return(buffer);
+                    buffer = larger;
+                }
+                // A downloading peer will send more requests soon; a quiet one gives its buffer back, and so does a
+                // peer done with a long message (its next bytes go into a request buffer).
+                if (filled == 0 && (!keepBuffer || buffer.Length != pool.BufferSize))
+                {
+                    (buffer.Length == pool.BufferSize ? pool : large).Return(buffer);
                     buffer = null;
                 }
             }
@@ -186,7 +198,7 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
         }
         finally
         {
-            if (buffer is not null) pool.Return(buffer);
+            if (buffer is not null) (buffer.Length == pool.BufferSize ? pool : large).Return(buffer);
             LoopEnded();
         }
     }

@@ -40,7 +40,11 @@ internal sealed class SessionServices
     public required TorrentRegistry Registry { get; init; }
     public required PeerId PeerId { get; init; }
 
-    /// <summary>32 KiB pinned buffers: receive buffers and outboxes.</summary>
+    /// <summary>4 KiB pinned receive buffers: what a session reads requests, haves and other short messages into.</summary>
+    public required PinnedBufferPool RequestBuffers { get; init; }
+
+    /// <summary>32 KiB pinned buffers: outboxes, and the receive buffer of a session while it reads a message longer
+    /// than a <see cref="RequestBuffers"/> buffer (an extension handshake, a large bitfield).</summary>
     public required PinnedBufferPool SmallBuffers { get; init; }
 
     /// <summary>256 KiB pinned buffers blocks are read into when they cannot go out as mapped pages.</summary>

@@ -5,6 +5,7 @@ using Appliance.Protocol.Identity;
 using Appliance.Protocol.Metainfo;
 using Appliance.Protocol.PeerWire;
 using Appliance.Seeding.Encryption;
+using Appliance.Seeding.Sessions;
 using Appliance.Seeding.Tests.Support;
 using Appliance.TestKit;
 
@@ -477,13 +478,62 @@ public sealed class PeerSessionTests
             }
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
             // The handshake answers' outboxes go back once sent; receive buffers are only taken when bytes arrive.
-            while (seeder.Server.SmallBuffers.Rented != 0) await Task.Delay(20, cts.Token);
+            while (seeder.Server.SmallBuffers.Rented != 0 || seeder.Server.RequestBuffers.Rented != 0) await Task.Delay(20, cts.Token);
             Assert.Equal(50, seeder.Server.SessionCount);
         }
         finally
         {
             foreach (var peer in peers) peer.Dispose();
         }
+    }
+
+    [Fact]
+    public async Task A_downloading_peer_holds_a_request_buffer_not_a_large_one()
+    {
+        await using var seeder = new TestSeeder(Unlimited);
+        using var peer = await seeder.ConnectAsync();
+        await peer.SendSimpleAsync(PeerMessageId.Interested);
+        await peer.ReadUntilAsync(PeerMessageId.Unchoke);
+        for (int i = 0; i < 3; i++)
+        {
+            await peer.SendAsync(FakePeer.Block(PeerMessageId.Request, i, 0, 16384));
+            await peer.ReadUntilAsync(PeerMessageId.Piece);
+        }
+
+        // The handshake's large buffer went back once it was read; an unchoked, interested peer keeps one 4 KiB buffer.
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (seeder.Server.SmallBuffers.Rented != 0 || seeder.Server.RequestBuffers.Rented != 1) await Task.Delay(20, cts.Token);
+        Assert.Equal(SeedingServer.RequestBufferSize, seeder.Server.RequestBuffers.BufferSize);
+    }
+
+    [Fact]
+    public async Task A_message_longer_than_a_request_buffer_is_read_whole()
+    {
+        await using var seeder = new TestSeeder(Unlimited);
+        using var peer = await seeder.ConnectAsync();
+        await peer.SendSimpleAsync(PeerMessageId.Interested);
+        await peer.ReadUntilAsync(PeerMessageId.Unchoke);
+        await peer.SendAsync(FakePeer.Block(PeerMessageId.Request, 0, 0, 16384));
+        await peer.ReadUntilAsync(PeerMessageId.Piece);
+
+        // An extension handshake of 10 KiB (a long client name), sent while the session reads into a 4 KiB buffer: its
+        // ut_metadata id only takes effect if the whole message was read and handled.
+        string name = new('x', 10 * 1024);
+        var handshake = System.Text.Encoding.ASCII.GetBytes($"d1:md11:ut_metadatai7ee1:v{name.Length}:{name}e");
+        Assert.True(handshake.Length > SeedingServer.RequestBufferSize);
+        await peer.SendAsync(FakePeer.Extended(ExtensionHandshake.HandshakeId, handshake));
+        await peer.SendAsync(FakePeer.Extended(ExtensionHandshake.OurMetadataId, "d8:msg_typei0e5:piecei0ee"u8));
+
+        byte[] payload;
+        do payload = await peer.ReadUntilAsync(PeerMessageId.Extended);
+        while (payload[0] != 7);
+        Assert.True(MetadataMessage.TryParse(payload.AsSpan(1), out int type, out int piece));
+        Assert.Equal((MetadataMessage.Data, 0), (type, piece));
+        // And the session goes back to a request buffer for what follows.
+        await peer.SendAsync(FakePeer.Block(PeerMessageId.Request, 1, 0, 16384));
+        await peer.ReadUntilAsync(PeerMessageId.Piece);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (seeder.Server.SmallBuffers.Rented != 0) await Task.Delay(20, cts.Token);
     }
 
     [Fact]
