@@ -183,4 +183,57 @@ public sealed class SwarmOverflowTests
         }
         Assert.Equal(0, shard.OverflowCount);
     }
+
+    [Fact]
+    public void Random_announces_stops_sweeps_and_removed_swarms_keep_every_swarm_exactly_its_own_peers()
+    {
+        // Swarms cross the scanned size and gain and lose IPv6 peers both ways, while swarms go away (others moving into
+        // their place), overflow slots are reused and the slab is compacted; a plain model says what each must hold.
+        const int Swarms = 12;
+        var shard = new SwarmShard();
+        var clock = new PeerClock(1, Timeout);
+        var random = new Random(16);
+        var model = new Dictionary<int, Dictionary<PeerAddress, bool>>();
+        for (int step = 0; step < 20_000; step++)
+        {
+            int s = random.Next(Swarms);
+            if (!model.TryGetValue(s, out var peers))
+            {
+                Add(shard, s);
+                model[s] = peers = [];
+            }
+            ref var swarm = ref SwarmOf(shard, s);
+            var peer = random.Next(4) == 0 ? V6(1 + random.Next(12)) : V4(1 + random.Next(60), 6881 + random.Next(2));
+            int op = random.Next(100);
+            if (op < 55)
+            {
+                bool seed = random.Next(2) == 0;
+                Assert.Equal(peers.ContainsKey(peer) ? 0 : 1, Upsert(shard, ref swarm, peer, clock, seed, maxPortsPerSource: 100));
+                peers[peer] = seed;
+            }
+            else if (op < 90) Assert.Equal(peers.Remove(peer) ? 1 : 0, swarm.Remove(peer, shard));
+            else if (op < 98) Assert.Equal(0, swarm.Sweep(clock, shard));
+            else
+            {
+                shard.RemoveAt(shard.IndexOf(HashOf(s), SwarmShard.HashOf(HashOf(s))));
+                model.Remove(s);
+            }
+            shard.CompactPeersIfSparse();
+            Assert.True(shard.OverflowCount <= shard.Count);
+            if (step % 500 != 499) continue;
+            foreach (var (i, expected) in model)
+            {
+                ref var checkedSwarm = ref SwarmOf(shard, i);
+                Assert.Equal((expected.Count, expected.Count(p => p.Value)), (checkedSwarm.Count, checkedSwarm.Seeders));
+                Assert.Equal(Names(expected.Keys), Listed(shard, ref checkedSwarm, clock));
+            }
+        }
+        foreach (var (i, expected) in model)
+        {
+            ref var swarm = ref SwarmOf(shard, i);
+            foreach (var peer in expected.Keys) Assert.Equal(1, swarm.Remove(peer, shard));
+            swarm.Sweep(clock, shard);
+        }
+        Assert.Equal(0, shard.OverflowCount);
+    }
 }
