@@ -54,7 +54,7 @@ public sealed class PeerSlabTests
         {
             for (int s = 0; s < Swarms; s++)
             {
-                Assert.Equal(1, shard.At(s).Upsert(Peer(s, p), seed: p % 2 == 0, pinned: false, clock, 100, 4, shard.Peers));
+                Assert.Equal(1, shard.At(s).Upsert(Peer(s, p), seed: p % 2 == 0, pinned: false, clock, 100, 4, shard));
                 var before = shard.Peers;
                 shard.CompactPeersIfSparse();
                 if (!ReferenceEquals(before, shard.Peers)) moves++;
@@ -69,13 +69,13 @@ public sealed class PeerSlabTests
             ref var swarm = ref shard.At(s);
             Assert.Equal(PeersPerSwarm, swarm.Count);
             Assert.Equal(PeersPerSwarm / 2, swarm.Seeders);
-            var (v4Bytes, _) = swarm.Select(PeerAddress.FromV4(0x0B000001, 1), false, 100, clock, v4, default, shard.Peers);
+            var (v4Bytes, _) = swarm.Select(PeerAddress.FromV4(0x0B000001, 1), false, 100, clock, v4, default, shard);
             var listed = new List<IPEndPoint>();
             CompactPeerCodec.ReadAllV4(v4.AsSpan(0, v4Bytes), listed);
             var expected = Enumerable.Range(0, PeersPerSwarm).Select(p => Peer(s, p)).Select(a => $"{new IPAddress(BitConverter.GetBytes((uint)a.Address).Reverse().ToArray())}:{a.Port}");
             Assert.Equal(expected.Order(), listed.Select(e => e.ToString()).Order());
             // Each is found again (refreshed, not added).
-            for (int p = 0; p < PeersPerSwarm; p++) Assert.Equal(0, swarm.Upsert(Peer(s, p), true, false, clock, 100, 4, shard.Peers));
+            for (int p = 0; p < PeersPerSwarm; p++) Assert.Equal(0, swarm.Upsert(Peer(s, p), true, false, clock, 100, 4, shard));
         }
     }
 

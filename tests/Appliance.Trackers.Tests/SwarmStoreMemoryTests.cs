@@ -32,20 +32,23 @@ public sealed class SwarmStoreMemoryTests
         double perPeer = (after - before) / (double)(Swarms * PeersPerSwarm);
         // An 8-byte entry in a slab block sized to fit, plus each swarm's value in a shard's array and its table slot,
         // spread over its 10 peers, and at this size (39 swarms a shard) about 3 bytes of the shards' partly used segments
-        // and free blocks: about 18 bytes here (19 with an array per swarm, whose 24-byte header cost 2.4 bytes a peer, and
-        // a 56-byte value; at 100,000 swarms the slab saves nearly all of that). The store before those (12-byte entries in arrays that doubled, a source index
-        // per swarm, a swarm object and a dictionary node) took about 53.
+        // and free blocks: about 17 bytes here (18 with a 48-byte value; 19 with an array per swarm, whose 24-byte header
+        // cost 2.4 bytes a peer, and a 56-byte value; at 100,000 swarms the slab saves nearly all of that). The store before
+        // those (12-byte entries in arrays that doubled, a source index per swarm, a swarm object and a dictionary node)
+        // took about 53.
         Assert.True(perPeer < 24, $"{perPeer:0.0} bytes per peer");
         GC.KeepAlive(store);
     }
 
     [Fact]
-    public void A_swarm_value_is_48_bytes()
+    public void A_swarm_value_is_40_bytes_with_no_reference()
     {
-        // The info-hash packed to 20 bytes, the overflow reference, and five ints (slab block, IPv4 count, seeders,
-        // downloaded, last sweep): 100,000 swarms hold 4.8 MB, 0.8 less than at 56.
+        // The info-hash packed to 20 bytes and five ints (slab block or overflow slot, peer count, seeders, downloaded,
+        // last sweep): 100,000 swarms hold 4 MB (4.8 with an overflow reference, 5.6 before that), in chunks the collector
+        // does not trace.
         Assert.Equal(20, System.Runtime.CompilerServices.Unsafe.SizeOf<InfoHash>());
-        Assert.Equal(48, System.Runtime.CompilerServices.Unsafe.SizeOf<Swarm>());
+        Assert.Equal(40, System.Runtime.CompilerServices.Unsafe.SizeOf<Swarm>());
+        Assert.False(System.Runtime.CompilerServices.RuntimeHelpers.IsReferenceOrContainsReferences<Swarm>());
     }
 
     [Fact]
@@ -65,8 +68,9 @@ public sealed class SwarmStoreMemoryTests
         long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
         long kept = GC.GetTotalMemory(forceFullCollection: true) - before;
         Assert.Equal(Swarms, store.SwarmCount);
-        // A swarm's 48-byte value, its one-peer slab block (8 bytes; an array took 40) and its table slots, the tables'
-        // earlier sizes included: about 89 bytes per swarm (118 with an array each and a 56-byte value). Shard arrays that grew by a quarter took 370.
+        // A swarm's 40-byte value, its one-peer slab block (8 bytes; an array took 40) and its table slots, the tables'
+        // earlier sizes included: about 80 bytes per swarm (89 with a 48-byte value, 118 with an array each and a 56-byte
+        // value). Shard arrays that grew by a quarter took 370.
         Assert.True(allocated < 130L * Swarms, $"allocated {allocated / (double)Swarms:0} bytes per swarm, kept {kept / (double)Swarms:0}");
         GC.KeepAlive(store);
     }
@@ -88,7 +92,7 @@ public sealed class SwarmStoreMemoryTests
         }
         long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
         Assert.Equal(Swarms * PeersPerSwarm, store.PeerCount);
-        // What is kept and little more (17 bytes per peer; 19 with an array per swarm); every swarm growing through fresh
+        // What is kept and little more (16 bytes per peer; 17 with a 48-byte value, 19 with an array per swarm); every swarm growing through fresh
         // arrays took about 43.
         double perPeer = allocated / (double)(Swarms * PeersPerSwarm);
         Assert.True(perPeer < 22, $"allocated {perPeer:0.0} bytes per peer");

@@ -17,7 +17,8 @@ internal sealed class PeerSlab
     private const int SegmentBits = 8;
     private const int SegmentLength = 1 << SegmentBits;
 
-    // A swarm keeps a handle in 25 bits (and the length in 6): 33 million entries a shard, 8 billion in all.
+    // A swarm keeps a handle in 25 bits (and the length in 6, the sign marking an overflow instead): 33 million entries a
+    // shard, 8 billion in all.
     private const int MaxSegments = 1 << (25 - SegmentBits);
 
     private ulong[][] _segments = [];

@@ -8,14 +8,16 @@ namespace Appliance.Trackers.Embedded;
 /// costs its value and a few bytes of table, with no object or dictionary node of its own, and workers announcing to
 /// swarms of different shards do not wait for each other. Chunks rather than one array that grows: a grown array leaves
 /// its old copy behind, and while swarms keep arriving those copies live long enough to reach the oldest generation,
-/// where they stay as garbage (about four times the swarms' own size at 100,000 swarms) until a full collection.
+/// where they stay as garbage (about four times the swarms' own size at 100,000 swarms) until a full collection. The
+/// few swarms with IPv6 peers or many peers have a <see cref="SwarmOverflow"/> here too, in a table of slots a swarm
+/// refers to by number, so the swarm values hold no reference and their chunks are not traced by the collector.
 /// </summary>
 internal sealed class SwarmShard
 {
     // SipHash with a secret key: in open mode a client picks the info-hashes, and must not be able to pick colliding ones.
     private static readonly ulong K0 = (ulong)Random.Shared.NextInt64(), K1 = (ulong)Random.Shared.NextInt64();
 
-    // 32 swarms of 48 bytes: under 2 KB, so a chunk stays in the small-object heap.
+    // 32 swarms of 40 bytes: 1.3 KB a chunk.
     private const int ChunkBits = 5;
     private const int ChunkSize = 1 << ChunkBits;
 
@@ -25,7 +27,18 @@ internal sealed class SwarmShard
     // Slot values: i + 1 for swarm i, 0 for empty. Linear probing, at most three quarters full.
     private int[] _table = [];
 
+    // Slot i holds the overflow of the swarm whose value names i, or null when free (and on _freeOverflows).
+    private SwarmOverflow?[] _overflows = [];
+    private int[] _freeOverflows = [];
+    private int _overflowSlots, _freeOverflowCount;
+
     public int Count { get; private set; }
+
+    /// <summary>Overflows in use.</summary>
+    public int OverflowCount => _overflowSlots - _freeOverflowCount;
+
+    /// <summary>Overflow slots handed out, in use or free: the most that were in use at once.</summary>
+    public int OverflowSlots => _overflowSlots;
 
     /// <summary>The IPv4 peers of this shard's small swarms.</summary>
     public PeerSlab Peers { get; private set; } = new();
@@ -64,6 +77,29 @@ internal sealed class SwarmShard
         return Count++;
     }
 
+    public SwarmOverflow Overflow(int slot) => _overflows[slot]!;
+
+    /// <summary>Keeps <paramref name="overflow"/> in a free slot (one freed before, else a new one); returns the slot.</summary>
+    public int AddOverflow(SwarmOverflow overflow)
+    {
+        int slot;
+        if (_freeOverflowCount > 0) slot = _freeOverflows[--_freeOverflowCount];
+        else
+        {
+            if (_overflowSlots == _overflows.Length) Array.Resize(ref _overflows, Math.Max(4, _overflows.Length * 2));
+            slot = _overflowSlots++;
+        }
+        _overflows[slot] = overflow;
+        return slot;
+    }
+
+    public void FreeOverflow(int slot)
+    {
+        _overflows[slot] = null;
+        if (_freeOverflowCount == _freeOverflows.Length) Array.Resize(ref _freeOverflows, Math.Max(4, _freeOverflows.Length * 2));
+        _freeOverflows[_freeOverflowCount++] = slot;
+    }
+
     /// <summary>Moves the swarms' slab blocks into a fresh slab when the old one is mostly holes (<see cref="PeerSlab.IsSparse"/>).</summary>
     public void CompactPeersIfSparse()
     {
@@ -77,7 +113,7 @@ internal sealed class SwarmShard
     public void RemoveAt(int i)
     {
         DeleteSlot(SlotOf(i + 1));
-        At(i).ReturnPeers(Peers);
+        At(i).ReturnPeers(this);
         int last = Count - 1;
         if (i != last)
         {

@@ -128,7 +128,7 @@ public sealed class SwarmStore
                 i = shard.Add(hash, code, clock.Now);
                 Interlocked.Increment(ref _swarms);
             }
-            Interlocked.Add(ref _peers, shard.At(i).Upsert(self, seed: true, pinned: true, clock, int.MaxValue, int.MaxValue, shard.Peers));
+            Interlocked.Add(ref _peers, shard.At(i).Upsert(self, seed: true, pinned: true, clock, int.MaxValue, int.MaxValue, shard));
             shard.CompactPeersIfSparse();
         }
     }
@@ -141,7 +141,7 @@ public sealed class SwarmStore
         {
             int i = shard.IndexOf(hash, code);
             if (i < 0) return;
-            Interlocked.Add(ref _peers, -shard.At(i).Remove(self, shard.Peers));
+            Interlocked.Add(ref _peers, -shard.At(i).Remove(self, shard));
             shard.CompactPeersIfSparse();
         }
     }
@@ -171,18 +171,18 @@ public sealed class SwarmStore
                 Interlocked.Increment(ref _swarms);
             }
             ref var swarm = ref shard.At(i);
-            if (clock.Now - swarm.LastSweep > _timeoutSeconds / 2) Interlocked.Add(ref _peers, -swarm.Sweep(clock, shard.Peers));
+            if (clock.Now - swarm.LastSweep > _timeoutSeconds / 2) Interlocked.Add(ref _peers, -swarm.Sweep(clock, shard));
             if (announceEvent == AnnounceEvent.Stopped)
             {
-                Interlocked.Add(ref _peers, -swarm.Remove(peer, shard.Peers));
+                Interlocked.Add(ref _peers, -swarm.Remove(peer, shard));
                 shard.CompactPeersIfSparse();
                 return new SwarmAnswer(AnnounceStatus.Ok, swarm.Seeders, swarm.Count - swarm.Seeders, 0, 0);
             }
             if (announceEvent == AnnounceEvent.Completed) swarm.Downloaded++;
             int room = Interlocked.Read(ref _peers) < Options.MaxPeers ? Options.MaxPeersPerSwarm : 0;
-            Interlocked.Add(ref _peers, swarm.Upsert(peer, seed, pinned: false, clock, room, Options.MaxPortsPerAddress, shard.Peers));
+            Interlocked.Add(ref _peers, swarm.Upsert(peer, seed, pinned: false, clock, room, Options.MaxPortsPerAddress, shard));
             shard.CompactPeersIfSparse();
-            var (v4Bytes, v6Bytes) = swarm.Select(peer, seed, want, clock, v4, v6, shard.Peers);
+            var (v4Bytes, v6Bytes) = swarm.Select(peer, seed, want, clock, v4, v6, shard);
             return new SwarmAnswer(AnnounceStatus.Ok, swarm.Seeders, swarm.Count - swarm.Seeders, v4Bytes, v6Bytes);
         }
     }
@@ -212,7 +212,7 @@ public sealed class SwarmStore
                 for (int i = shard.Count - 1; i >= 0; i--)
                 {
                     ref var swarm = ref shard.At(i);
-                    Interlocked.Add(ref _peers, -swarm.Sweep(clock, shard.Peers));
+                    Interlocked.Add(ref _peers, -swarm.Sweep(clock, shard));
                     if (swarm.Count != 0) continue;
                     shard.RemoveAt(i);
                     Interlocked.Decrement(ref _swarms);
