@@ -186,7 +186,7 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
                 // peer done with a long message (its next bytes go into a request buffer).
                 if (filled == 0 && (!keepBuffer || buffer.Length != pool.BufferSize))
                 {
-                    (buffer.Length == pool.BufferSize ? pool : large).Return(buffer);
+                    ReturnReceiveBuffer(buffer);
                     buffer = null;
                 }
             }
@@ -198,10 +198,14 @@ internal sealed partial class PeerSession : ITcpServerConnection, IUploadSlotHol
         }
         finally
         {
-            if (buffer is not null) (buffer.Length == pool.BufferSize ? pool : large).Return(buffer);
+            if (buffer is not null) ReturnReceiveBuffer(buffer);
             LoopEnded();
         }
     }
+
+    // A receive buffer goes back to the pool of its size: a request buffer, or a large one (handshakes, long messages).
+    private void ReturnReceiveBuffer(byte[] buffer) =>
+        (buffer.Length == _services.RequestBuffers.BufferSize ? _services.RequestBuffers : _services.SmallBuffers).Return(buffer);
 
     /// <summary>Holds a handshake until its torrent has loaded, within the handshake timeout; false when the session closed instead.</summary>
     private async Task<bool> WaitForLoadingTorrentAsync(Task loading)
